@@ -1,0 +1,154 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import type { Command } from 'commander';
+import {
+  AuthRepository,
+  CLI_ACTOR,
+  LocalPasswordBackend,
+  Metrics,
+  OtpgateNode,
+  Store,
+  authenticate,
+  createAuthPorts,
+  createServices,
+  loadDictionary,
+  type Logger,
+} from '@otpgate/core';
+import { REJECT_REASON_TEXT, formatListenAddress, loadNodeConfig } from '@otpgate/shared';
+import { cliLogger, configPath, loadConfig, withAdmin, type GlobalOptions } from '../context.js';
+import { terminalQr } from '../output.js';
+
+function configText(dataDir: string, listen: string[]): string {
+  return `# otpgate node configuration. Every setting has a default: see README.md, "Configuration".
+node:
+  # name: otp1            # shown in logs and metrics; defaults to the host name
+  data_dir: ${JSON.stringify(dataDir)}
+radius:
+  listen: [${listen.map((l) => JSON.stringify(l)).join(', ')}]
+log:
+  level: info
+`;
+}
+
+/** Write a config file unless one exists. */
+function ensureConfigFile(path: string, dataDir: string, listen: string[]): void {
+  if (existsSync(path)) return;
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, configText(dataDir, listen), { mode: 0o640 });
+}
+
+/** Run a node until SIGINT/SIGTERM; the shutdown flushes pending writes first. */
+async function serveUntilSignal(node: OtpgateNode, logger: Logger): Promise<void> {
+  await new Promise<void>((resolveStop) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'stopping');
+      node.stop().then(resolveStop, resolveStop);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+export function registerNodeCommands(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('init')
+    .description('make this machine an otpgate master: data folder, key file, database, config file')
+    .option('--data-dir <dir>', 'where the database and key live (default: from the config, /var/lib/otpgate)')
+    .action(async (o: { dataDir?: string }) => {
+      const { path } = configPath(globals());
+      if (o.dataDir && !existsSync(path)) ensureConfigFile(path, resolve(o.dataDir), ['0.0.0.0:1812', '[::]:1812']);
+      const config = loadNodeConfig(path, false);
+      const dataDir = o.dataDir ? resolve(o.dataDir) : config.node.data_dir;
+      if (!existsSync(path)) ensureConfigFile(path, dataDir, ['0.0.0.0:1812', '[::]:1812']);
+      const store = await Store.create(dataDir);
+      store.close();
+      console.log(`otpgate initialised: data in ${dataDir}, config ${path}`);
+      console.log('next: otpgate client add NAME ADDRESS --generate-secret, otpgate user add NAME, otpgate token add NAME, otpgate serve');
+    });
+
+  program
+    .command('serve')
+    .description('serve RADIUS (and, per role, the master or replica services) until stopped')
+    .action(async () => {
+      const config = loadConfig(globals());
+      const node = await OtpgateNode.start(config);
+      await serveUntilSignal(node, node.logger);
+    });
+
+  program
+    .command('demo')
+    .description('a working node in one step: a demo user with a token, a client for 127.0.0.1, then serve')
+    .option('--dir <dir>', 'where the demo node lives', '.otpgate-demo')
+    .option('--listen <address>', 'RADIUS address:port', '127.0.0.1:1812')
+    .action(async (o: { dir: string; listen: string }) => {
+      const dir = resolve(o.dir);
+      const configFile = join(dir, 'otpgate.yaml');
+      const fresh = !existsSync(join(dir, 'otpgate.db'));
+      if (fresh) {
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        ensureConfigFile(configFile, '.', [o.listen]);
+        (await Store.create(dir)).close();
+      }
+      const config = loadNodeConfig(configFile, true);
+      const logger = cliLogger(config);
+      const store = await Store.open(config.node.data_dir);
+      const services = createServices({ store, dictionary: loadDictionary(config.radius.dictionaries), logger });
+      let uri: string;
+      if (fresh) {
+        services.clients.add({ name: 'localhost', address: '127.0.0.1', secret: 'testing123' }, CLI_ACTOR);
+        services.clients.add({ name: 'localhost6', address: '::1', secret: 'testing123' }, CLI_ACTOR);
+        await services.users.add({ username: 'demo', display_name: 'Demo User', password: 'demo-password' }, CLI_ACTOR);
+        uri = services.tokens.add('demo', { label: 'demo phone' }, CLI_ACTOR).uri;
+      } else {
+        // the demo prints its one user's token on every start; real tokens are shown only when made
+        uri = services.tokens.uriOf(services.tokens.list('demo')[0]!.id);
+      }
+      store.close();
+      const listen = config.radius.listen.map(formatListenAddress).join(', ');
+      const port = config.radius.listen[0]?.port ?? 1812;
+      console.log(`otpgate demo node in ${relative(process.cwd(), dir) || '.'} (config ${configFile})`);
+      console.log('');
+      console.log('Demo user "demo", password "demo-password". Scan the token into an authenticator app:');
+      console.log(await terminalQr(uri));
+      console.log(uri);
+      console.log('');
+      console.log(`RADIUS on ${listen}, client 127.0.0.1 / ::1 with shared secret "testing123". Try:`);
+      console.log(`  radtest -t pap demo "demo-password<6-digit code>" 127.0.0.1:${port} 0 testing123`);
+      console.log('Stop with Ctrl-C; start again with the same command (the demo keeps its data).');
+      console.log('');
+      const node = await OtpgateNode.start(config);
+      await serveUntilSignal(node, node.logger);
+    });
+
+  program
+    .command('check <username> <password-and-code>')
+    .description('authenticate a user offline, as RADIUS would (a matching code is used up)')
+    .action(async (username: string, passwordAndCode: string) => {
+      await withAdmin(globals(), async ({ store, logger }) => {
+        const settings = () => store.settings();
+        const repository = new AuthRepository(store, settings);
+        const ports = createAuthPorts({ repository, password: new LocalPasswordBackend(), metrics: new Metrics({ processMetrics: false }), logger, settings });
+        const decision = await authenticate({ username, password: passwordAndCode, state: undefined, clientMode: null }, ports);
+        repository.flush();
+        if (decision.outcome === 'accept') {
+          console.log(`accept: ${decision.user.username}${decision.backend ? ` (password checked by ${decision.backend})` : ''}`);
+        } else if (decision.outcome === 'challenge') {
+          console.log(`challenge: password accepted; ${decision.prompt}`);
+        } else {
+          console.log(`reject: ${decision.reason} (${REJECT_REASON_TEXT[decision.reason]})${decision.detail ? `: ${decision.detail}` : ''}`);
+          process.exitCode = 1;
+        }
+      });
+    });
+
+  const config = program.command('config').description('the node configuration file');
+  config
+    .command('check [file]')
+    .description('validate a config file and print the result with every default filled in')
+    .action((file: string | undefined) => {
+      const path = file ? resolve(file) : configPath(globals()).path;
+      const parsed = loadNodeConfig(path, true);
+      console.log(`${path}: valid`);
+      console.log(JSON.stringify(parsed, null, 2));
+    });
+}

@@ -1,0 +1,79 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type DropCause =
+  | 'unknown-client'
+  | 'malformed'
+  | 'missing-message-authenticator'
+  | 'bad-message-authenticator'
+  | 'proxy-state-without-message-authenticator'
+  | 'unsupported-code'
+  | 'duplicate-in-progress'
+  | 'backend-error'
+  | 'internal-error';
+
+/**
+ * The node's Prometheus metrics, in a registry of its own (several nodes can run in one test process). Labels are
+ * bounded: client names, reasons and causes come from fixed sets or the admin's client list, never user names.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'otpgate_radius_requests_total',
+    help: 'RADIUS requests answered or dropped, by client, request code and result',
+    labelNames: ['client', 'code', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly rejects = new Counter({
+    name: 'otpgate_radius_rejects_total',
+    help: 'Access-Rejects by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly latency = new Histogram({
+    name: 'otpgate_radius_request_duration_seconds',
+    help: 'Time from receiving an Access-Request to sending its answer',
+    labelNames: ['result'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly duplicates = new Counter({
+    name: 'otpgate_radius_duplicate_answers_total',
+    help: 'Retransmissions answered from the duplicate cache without authenticating again',
+    labelNames: ['client'] as const,
+    registers: [this.registry],
+  });
+  readonly dropped = new Counter({
+    name: 'otpgate_radius_dropped_total',
+    help: 'Datagrams dropped without an answer, by cause',
+    labelNames: ['cause'] as const,
+    registers: [this.registry],
+  });
+  readonly backendRequests = new Counter({
+    name: 'otpgate_backend_requests_total',
+    help: 'Password checks by backend and outcome (accept, reject, error)',
+    labelNames: ['backend', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly backendLatency = new Histogram({
+    name: 'otpgate_backend_request_duration_seconds',
+    help: 'Password check time by backend',
+    labelNames: ['backend'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly lockouts = new Counter({
+    name: 'otpgate_lockouts_total',
+    help: 'Accounts locked after repeated failures',
+    registers: [this.registry],
+  });
+  readonly info = new Gauge({
+    name: 'otpgate_node_info',
+    help: 'Always 1; labels give the node name, role and version',
+    labelNames: ['node', 'role', 'version'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+}

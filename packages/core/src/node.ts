@@ -1,0 +1,135 @@
+import { hostname } from 'node:os';
+import type { NodeConfig, Settings } from '@otpgate/shared';
+import { createLogger, type Logger } from './logger.js';
+import { Metrics } from './metrics.js';
+import { Store } from './store/store.js';
+import { AuthRepository } from './store/auth-repository.js';
+import { LocalPasswordBackend } from './backends/local.js';
+import { createAuthPorts } from './auth/ports.js';
+import { loadDictionary, type Dictionary } from './radius/dictionary.js';
+import { ClientTable } from './radius/client-table.js';
+import { ReplyAttributeEncoder } from './radius/reply-attributes.js';
+import { createAccessHandler } from './radius/access-handler.js';
+import { RadiusServer } from './radius/server.js';
+
+export const VERSION = '0.1.0';
+
+const RELOAD_INTERVAL_MS = 500;
+const PRUNE_INTERVAL_MS = 3600_000;
+
+export function nodeName(config: NodeConfig): string {
+  return config.node.name ?? hostname();
+}
+
+/**
+ * A serving node: store + RADIUS + metrics. Clients, groups and settings are held in memory and reloaded when the
+ * change log moves (an admin change from the CLI, the UI or the master's feed); users and tokens are read per request.
+ */
+export class OtpgateNode {
+  readonly metrics = new Metrics();
+  readonly repository: AuthRepository;
+  readonly radius: RadiusServer;
+  readonly name: string;
+  private clients: ClientTable = new ClientTable([]);
+  private currentSettings: Settings;
+  private readonly attributes: ReplyAttributeEncoder;
+  private lastSeq = -1;
+  private timers: NodeJS.Timeout[] = [];
+
+  private constructor(
+    readonly config: NodeConfig,
+    readonly store: Store,
+    readonly logger: Logger,
+    dictionary: Dictionary,
+  ) {
+    this.name = nodeName(config);
+    this.currentSettings = store.settings();
+    this.repository = new AuthRepository(store, () => this.currentSettings);
+    this.attributes = new ReplyAttributeEncoder(dictionary, logger);
+    const settings = () => this.currentSettings;
+    const ports = createAuthPorts({
+      repository: this.repository,
+      password: new LocalPasswordBackend(),
+      metrics: this.metrics,
+      logger,
+      settings,
+    });
+    this.radius = new RadiusServer({
+      listen: config.radius.listen,
+      receiveBufferBytes: config.radius.receive_buffer_bytes,
+      duplicateCacheSeconds: config.radius.duplicate_cache_seconds,
+      unknownClientLogIntervalSeconds: config.radius.unknown_client_log_interval_seconds,
+      clients: () => this.clients,
+      handler: createAccessHandler({
+        ports,
+        attributes: this.attributes,
+        audit: (record) => this.repository.logAuth(record),
+        logger,
+        metrics: this.metrics,
+        node: this.name,
+        settings,
+      }),
+      logger,
+      metrics: this.metrics,
+    });
+    this.metrics.info.set({ node: this.name, role: store.role, version: VERSION }, 1);
+  }
+
+  static async start(config: NodeConfig, options: { logger?: Logger } = {}): Promise<OtpgateNode> {
+    const logger = options.logger ?? createLogger(config.log.level, nodeName(config));
+    const store = await Store.open(config.node.data_dir);
+    const node = new OtpgateNode(config, store, logger, loadDictionary(config.radius.dictionaries));
+    node.reload();
+    try {
+      await node.radius.start();
+    } catch (err) {
+      store.close();
+      throw err;
+    }
+    node.timers.push(setInterval(() => node.reloadIfChanged(), RELOAD_INTERVAL_MS));
+    node.timers.push(setInterval(() => node.pruneAuthLog(), PRUNE_INTERVAL_MS));
+    for (const t of node.timers) t.unref();
+    logger.info({ role: store.role, version: VERSION, clients: node.clients.clients.length }, 'otpgate node started');
+    return node;
+  }
+
+  get settings(): Settings {
+    return this.currentSettings;
+  }
+
+  /** Re-read clients, groups and settings. A bad entry is logged and skipped, never fatal. */
+  reload(): void {
+    this.lastSeq = this.store.head().seq;
+    this.currentSettings = this.store.settings();
+    this.attributes.setGroups(this.store.readAll('group'));
+    this.clients = ClientTable.fromRecords(this.store.readAll('client'), (c, problem) =>
+      this.logger.error({ client: c.name, problem }, 'RADIUS client skipped'),
+    );
+  }
+
+  private reloadIfChanged(): void {
+    try {
+      if (this.store.head().seq !== this.lastSeq) this.reload();
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message }, 'reloading configuration from the store failed');
+    }
+  }
+
+  private pruneAuthLog(): void {
+    const cutoff = Date.now() - this.config.log.auth_log_days * 86400_000;
+    try {
+      this.store.db.run(this.store.db.q.deleteFrom('auth_log').where('at', '<', cutoff));
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'pruning the authentication log failed');
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    await this.radius.stop();
+    this.repository.flush();
+    this.store.close();
+    this.logger.info('otpgate node stopped');
+    this.logger.flush();
+  }
+}

@@ -1,0 +1,65 @@
+import { isIP } from 'node:net';
+import { ipv6Bytes } from './dictionary.js';
+
+/** Addresses as 16 bytes (IPv4 as ::ffff:a.b.c.d), so one comparison covers both families. */
+export function addressBytes(text: string): Buffer | undefined {
+  const family = isIP(text);
+  if (family === 4) return Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...text.split('.').map(Number)]);
+  if (family === 6) return ipv6Bytes(text.replace(/%.*$/, ''));
+  return undefined;
+}
+
+/** A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; clients are configured with the plain form. */
+export function normalizeAddress(text: string): string {
+  return text.startsWith('::ffff:') && isIP(text.slice(7)) === 4 ? text.slice(7) : text;
+}
+
+export interface Cidr {
+  bytes: Buffer;
+  /** Prefix length counted on the 128-bit form. */
+  bits: number;
+  /** The canonical text, e.g. "10.0.0.0/8". */
+  text: string;
+}
+
+/** Parse "10.1.2.3", "10.0.0.0/8", "2001:db8::/32"; returns an error message when it is neither. */
+export function parseCidr(text: string): Cidr | string {
+  const [addr = '', lenText] = text.trim().split('/');
+  const family = isIP(addr);
+  if (family === 0) return `"${text}" is not an IP address or CIDR block`;
+  const maxBits = family === 4 ? 32 : 128;
+  const len = lenText === undefined ? maxBits : Number(lenText);
+  if (!/^\d+$/.test(lenText ?? String(maxBits)) || len > maxBits) return `"${text}": prefix length must be 0-${maxBits}`;
+  const bytes = addressBytes(addr)!;
+  const bits = family === 4 ? len + 96 : len;
+  for (let i = 0; i < 16; i++) {
+    const keep = Math.max(0, Math.min(8, bits - i * 8));
+    bytes[i]! &= (0xff << (8 - keep)) & 0xff;
+  }
+  const base = family === 4 ? [...bytes.subarray(12)].join('.') : formatIpv6(bytes);
+  return { bytes, bits, text: len === maxBits ? base : `${base}/${len}` };
+}
+
+export function cidrContains(cidr: Cidr, address: Buffer): boolean {
+  const full = cidr.bits >> 3;
+  for (let i = 0; i < full; i++) if (cidr.bytes[i] !== address[i]) return false;
+  const rest = cidr.bits & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return (address[full]! & mask) === cidr.bytes[full];
+}
+
+function formatIpv6(bytes: Buffer): string {
+  const groups = Array.from({ length: 8 }, (_, i) => bytes.readUInt16BE(i * 2).toString(16));
+  // collapse the longest run of zero groups, as RFC 5952 asks
+  let best = { start: -1, len: 0 };
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== '0') { i++; continue; }
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > best.len && j - i > 1) best = { start: i, len: j - i };
+    i = j;
+  }
+  if (best.start < 0) return groups.join(':');
+  return `${groups.slice(0, best.start).join(':')}::${groups.slice(best.start + best.len).join(':')}`;
+}

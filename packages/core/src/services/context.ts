@@ -1,0 +1,68 @@
+import { ConflictError, InvalidInputError, NotFoundError, type ReplyAttribute } from '@otpgate/shared';
+import type { Logger } from '../logger.js';
+import type { Dictionary } from '../radius/dictionary.js';
+import type { Store } from '../store/store.js';
+
+/** Who is making a change, for the admin log line (and the audit log). */
+export interface Actor {
+  name: string;
+  /** Where from: "cli", or the admin's address. */
+  source: string;
+}
+
+export const CLI_ACTOR: Actor = { name: 'root', source: 'cli' };
+
+/** What every admin service needs: the store, the dictionary (to validate reply attributes) and a logger. */
+export interface ServiceContext {
+  store: Store;
+  dictionary: Dictionary;
+  logger: Logger;
+}
+
+/** One line per admin action: who, from where, what, on what. Never a secret. */
+export function logAdminAction(ctx: ServiceContext, actor: Actor, action: string, target: string, details: object = {}): void {
+  ctx.logger.info({ event: 'admin', actor: actor.name, from: actor.source, action, target, ...details }, `${actor.name}: ${action} ${target}`);
+}
+
+type IdTable = 'users' | 'tokens' | 'groups' | 'clients' | 'hardware_tokens';
+
+/**
+ * A new id that is never reused, even after deletes (a late step report for a deleted token must not land on a new
+ * one). Call inside the write transaction.
+ */
+export function allocateId(store: Store, table: IdTable): number {
+  const metaKey = `next_id:${table}`;
+  const stored = Number(store.getMeta(metaKey) ?? 1);
+  const row = store.db.first(store.db.q.selectFrom(table).select((eb) => eb.fn.max('id').as('max')));
+  const id = Math.max(stored, Number(row?.max ?? 0) + 1);
+  store.setMeta(metaKey, String(id + 1));
+  return id;
+}
+
+/** Validate reply attributes against the dictionary; the first bad one is reported with its position. */
+export function validateAttributes(dictionary: Dictionary, attributes: readonly ReplyAttribute[]): ReplyAttribute[] {
+  attributes.forEach((a, i) => {
+    try {
+      dictionary.encode(a);
+    } catch (err) {
+      throw new InvalidInputError((err as Error).message.replace(/^attributes: /, ''), `attributes[${i}]`);
+    }
+  });
+  return attributes.map((a) => ({ name: a.name.trim(), value: a.value.trim() }));
+}
+
+/** "Name=value" as admins write attributes on the command line (and in FreeRADIUS users files). */
+export function parseAttributeAssignment(text: string): ReplyAttribute {
+  const eq = text.indexOf('=');
+  if (eq <= 0) throw new InvalidInputError(`"${text}" is not Name=value`, 'attribute');
+  return { name: text.slice(0, eq).trim(), value: text.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1') };
+}
+
+export function required<T>(value: T | undefined, what: string, name: string): T {
+  if (value === undefined) throw new NotFoundError(what, name);
+  return value;
+}
+
+export function conflict(message: string): never {
+  throw new ConflictError(message);
+}

@@ -1,0 +1,31 @@
+import type { ServiceContext } from './context.js';
+import { ClientService } from './clients.js';
+import { GroupService } from './groups.js';
+import { SettingsService } from './settings.js';
+import { TokenService } from './tokens.js';
+import { UserService } from './users.js';
+
+export * from './context.js';
+export * from './users.js';
+export * from './tokens.js';
+export * from './clients.js';
+export * from './groups.js';
+export * from './settings.js';
+
+export interface Services {
+  users: UserService;
+  tokens: TokenService;
+  clients: ClientService;
+  groups: GroupService;
+  settings: SettingsService;
+}
+
+export function createServices(ctx: ServiceContext): Services {
+  return {
+    users: new UserService(ctx),
+    tokens: new TokenService(ctx),
+    clients: new ClientService(ctx),
+    groups: new GroupService(ctx),
+    settings: new SettingsService(ctx),
+  };
+}

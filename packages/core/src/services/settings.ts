@@ -1,0 +1,46 @@
+import { ValidationError, parseWith, settingsSchema, type Settings } from '@otpgate/shared';
+import { SETTINGS_KEY } from '../store/entity-handlers.js';
+import { logAdminAction, type Actor, type ServiceContext } from './context.js';
+
+/** A value typed on a command line: JSON when it parses (numbers, true/false), else the text itself. */
+function parseValue(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** Cluster-wide settings, validated with the one schema the UI and config import also use. */
+export class SettingsService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  get(): Settings {
+    return this.ctx.store.settings();
+  }
+
+  /** Replace the whole document (validated first; nothing is stored if any part is wrong). */
+  replace(document: unknown, actor: Actor): Settings {
+    this.ctx.store.assertWritable();
+    const valid = parseWith(settingsSchema, document, 'settings');
+    this.ctx.store.commit([{ entity: 'settings', op: 'upsert', data: valid }]);
+    logAdminAction(this.ctx, actor, 'settings.update', SETTINGS_KEY);
+    return valid;
+  }
+
+  /** Set one setting by its dotted path, e.g. "lockout.max_failures" = "3". */
+  set(path: string, valueText: string, actor: Actor): Settings {
+    const parts = path.split('.');
+    const document = structuredClone(this.get()) as Record<string, unknown>;
+    let node: Record<string, unknown> = document;
+    for (const part of parts.slice(0, -1)) {
+      const next = node[part];
+      if (next === null || typeof next !== 'object') {
+        throw new ValidationError('settings', [{ path, message: `unknown setting (no section "${part}")` }]);
+      }
+      node = next as Record<string, unknown>;
+    }
+    node[parts[parts.length - 1]!] = parseValue(valueText);
+    return this.replace(document, actor);
+  }
+}

@@ -1,0 +1,309 @@
+import {
+  InvalidInputError,
+  hardwareTokenRecordSchema,
+  parseWith,
+  tokenRecordSchema,
+  type HardwareTokenRecord,
+  type OtpAlgorithm,
+  type OtpKind,
+  type TokenRecord,
+} from '@otpgate/shared';
+import { fromBase32, generateSecret, parseSecret, toBase32 } from '../otp/secret.js';
+import { provisioningUri } from '../otp/uri.js';
+import { findConsecutive, type OtpToken } from '../otp/verify.js';
+import { allocateId, conflict, logAdminAction, required, type Actor, type ServiceContext } from './context.js';
+import { UserService } from './users.js';
+
+export interface TokenParameters {
+  kind?: OtpKind;
+  algorithm?: OtpAlgorithm;
+  digits?: 6 | 8;
+  period?: 30 | 60;
+  /** base32 or hex; generated (160+ bits) when absent. */
+  secret?: string;
+  counter?: number;
+  t0?: number;
+}
+
+export interface NewToken {
+  token: TokenRecord;
+  /** The otpauth:// URI: shown once, when the token is made. */
+  uri: string;
+}
+
+/** A token as shown to admins: never the secret. */
+export type TokenView = Omit<TokenRecord, 'secret'> & { username: string; last_step: number; drift: number };
+export type HardwareTokenView = Omit<HardwareTokenRecord, 'secret'> & { assigned_to: string | null };
+
+/** Tokens and the hardware token inventory. */
+export class TokenService {
+  private readonly users: UserService;
+
+  constructor(private readonly ctx: ServiceContext) {
+    this.users = new UserService(ctx);
+  }
+
+  private get store() {
+    return this.ctx.store;
+  }
+
+  /** Fill in defaults from settings and check the secret; returns the normalized parameters. */
+  private resolve(p: TokenParameters): Required<Omit<TokenParameters, 'secret'>> & { secret: string } {
+    const otp = this.store.settings().otp;
+    const algorithm = p.algorithm ?? otp.algorithm;
+    const key = p.secret === undefined ? generateSecret(algorithm) : parseSecret(p.secret, otp.min_secret_bits);
+    return {
+      kind: p.kind ?? 'totp',
+      algorithm,
+      digits: p.digits ?? otp.digits,
+      period: p.period ?? otp.period,
+      counter: p.counter ?? 0,
+      t0: p.t0 ?? 0,
+      secret: toBase32(key),
+    };
+  }
+
+  private uriFor(username: string, t: Pick<TokenRecord, 'kind' | 'algorithm' | 'digits' | 'period' | 'counter' | 'secret'>): string {
+    return provisioningUri({
+      kind: t.kind,
+      issuer: this.store.settings().otp.issuer,
+      account: username,
+      key: fromBase32(t.secret),
+      algorithm: t.algorithm,
+      digits: t.digits,
+      period: t.period,
+      counter: t.counter,
+    });
+  }
+
+  add(username: string, params: TokenParameters & { label?: string }, actor: Actor): NewToken {
+    this.store.assertWritable();
+    const resolved = this.resolve(params);
+    const token = this.store.db.transaction(() => {
+      const user = this.users.get(username);
+      const record = parseWith(
+        tokenRecordSchema,
+        {
+          id: allocateId(this.store, 'tokens'),
+          user_id: user.id,
+          ...resolved,
+          window_past: null,
+          window_future: null,
+          serial: null,
+          label: params.label ?? (resolved.kind === 'totp' ? 'authenticator app' : 'HOTP token'),
+          active: true,
+          created_at: Date.now(),
+        },
+        'token',
+      );
+      this.store.commit([{ entity: 'token', op: 'upsert', data: record }]);
+      return record;
+    });
+    logAdminAction(this.ctx, actor, 'token.add', username, { token: token.id, kind: token.kind });
+    return { token, uri: this.uriFor(username, token) };
+  }
+
+  /** The provisioning URI of an existing token (the demo prints it again; the UI never does). */
+  uriOf(tokenId: number): string {
+    const token = required(this.store.read('token', String(tokenId)), 'token', String(tokenId));
+    const user = required(this.store.read('user', String(token.user_id)), 'user', String(token.user_id));
+    return this.uriFor(user.username, token);
+  }
+
+  list(username?: string): TokenView[] {
+    const db = this.store.db;
+    let q = db.q
+      .selectFrom('tokens')
+      .innerJoin('users', 'users.id', 'tokens.user_id')
+      .leftJoin('token_state', 'token_state.token_id', 'tokens.id')
+      .select([
+        'tokens.id', 'tokens.user_id', 'tokens.kind', 'tokens.algorithm', 'tokens.digits', 'tokens.period', 'tokens.t0',
+        'tokens.counter', 'tokens.window_past', 'tokens.window_future', 'tokens.serial', 'tokens.label', 'tokens.active',
+        'tokens.created_at', 'users.username', 'token_state.last_step', 'token_state.drift',
+      ])
+      .orderBy('users.username')
+      .orderBy('tokens.id');
+    if (username !== undefined) q = q.where('users.username', '=', username);
+    return db.all(q).map((r) => ({ ...r, active: r.active === 1, last_step: r.last_step ?? -1, drift: r.drift ?? 0 }));
+  }
+
+  private getToken(tokenId: number): TokenRecord {
+    return required(this.store.read('token', String(tokenId)), 'token', String(tokenId));
+  }
+
+  remove(tokenId: number, actor: Actor): void {
+    this.store.assertWritable();
+    this.store.db.transaction(() => {
+      const token = this.getToken(tokenId);
+      const hw = this.hardwareByToken(token.id);
+      this.store.commit([
+        { entity: 'token', op: 'delete', key: String(token.id) },
+        ...(hw ? [{ entity: 'hardware_token' as const, op: 'upsert' as const, data: { ...hw, token_id: null } }] : []),
+      ]);
+    });
+    logAdminAction(this.ctx, actor, 'token.remove', String(tokenId));
+  }
+
+  setActive(tokenId: number, active: boolean, actor: Actor): void {
+    this.store.assertWritable();
+    this.store.db.transaction(() => {
+      const token = this.getToken(tokenId);
+      this.store.commit([{ entity: 'token', op: 'upsert', data: { ...token, active } }]);
+    });
+    logAdminAction(this.ctx, actor, active ? 'token.enable' : 'token.disable', String(tokenId));
+  }
+
+  /** Per-token acceptance window; null falls back to the global setting. */
+  setWindow(tokenId: number, windowPast: number | null, windowFuture: number | null, actor: Actor): void {
+    this.store.assertWritable();
+    this.store.db.transaction(() => {
+      const token = this.getToken(tokenId);
+      const record = parseWith(tokenRecordSchema, { ...token, window_past: windowPast, window_future: windowFuture }, 'token');
+      this.store.commit([{ entity: 'token', op: 'upsert', data: record }]);
+    });
+    logAdminAction(this.ctx, actor, 'token.window', String(tokenId), { window_past: windowPast, window_future: windowFuture });
+  }
+
+  /** Resynchronise a drifted token (or a HOTP token pressed many times) from two consecutive codes. */
+  resync(tokenId: number, first: string, second: string, actor: Actor, now = Date.now()): void {
+    this.store.assertWritable();
+    this.store.db.transaction(() => {
+      const t = this.getToken(tokenId);
+      const state = this.store.read('token_state', String(t.id));
+      const otp: OtpToken = {
+        id: t.id, kind: t.kind, algorithm: t.algorithm, digits: t.digits, period: t.period, t0: t.t0,
+        key: fromBase32(t.secret), counter: t.counter, windowPast: 0, windowFuture: 0,
+        lastStep: state?.last_step ?? -1, drift: state?.drift ?? 0,
+      };
+      const found = findConsecutive(otp, first.trim(), second.trim(), now, this.store.settings().otp.resync_window);
+      if (!found) {
+        throw new InvalidInputError('the two codes are not consecutive codes of this token within the resync window; enter two fresh codes in order');
+      }
+      this.store.commit([{ entity: 'token_state', op: 'upsert', data: { token_id: t.id, last_step: found.step, drift: found.drift } }]);
+    });
+    logAdminAction(this.ctx, actor, 'token.resync', String(tokenId));
+  }
+
+  // --- hardware token inventory ---
+
+  private hardwareByToken(tokenId: number): HardwareTokenRecord | undefined {
+    const row = this.store.db.first(this.store.db.q.selectFrom('hardware_tokens').select('id').where('token_id', '=', tokenId));
+    return row && this.store.read('hardware_token', String(row.id));
+  }
+
+  findHardware(serial: string): HardwareTokenRecord | undefined {
+    const row = this.store.db.first(this.store.db.q.selectFrom('hardware_tokens').select('id').where('serial', '=', serial));
+    return row && this.store.read('hardware_token', String(row.id));
+  }
+
+  addHardware(input: TokenParameters & { serial: string; manufacturer?: string; model?: string }, actor: Actor): HardwareTokenRecord {
+    this.store.assertWritable();
+    if (input.secret === undefined) throw new InvalidInputError('a hardware token needs the secret from its seed file', 'secret');
+    const resolved = this.resolve(input);
+    const record = this.store.db.transaction(() => {
+      if (this.findHardware(input.serial.trim())) conflict(`hardware token ${input.serial} is already in the inventory`);
+      const { t0: _t0, ...otp } = resolved;
+      const hw = parseWith(
+        hardwareTokenRecordSchema,
+        {
+          id: allocateId(this.store, 'hardware_tokens'),
+          serial: input.serial.trim(),
+          ...otp,
+          manufacturer: input.manufacturer ?? '',
+          model: input.model ?? '',
+          token_id: null,
+          created_at: Date.now(),
+        },
+        'hardware token',
+      );
+      this.store.commit([{ entity: 'hardware_token', op: 'upsert', data: hw }]);
+      return hw;
+    });
+    logAdminAction(this.ctx, actor, 'hardware.add', record.serial);
+    return record;
+  }
+
+  /** Assign an inventory token to a user: the user gets a token with a copy of its secret. */
+  assign(serial: string, username: string, actor: Actor): TokenRecord {
+    this.store.assertWritable();
+    const token = this.store.db.transaction(() => {
+      const hw = required(this.findHardware(serial), 'hardware token', serial);
+      if (hw.token_id !== null) {
+        const holder = this.list().find((t) => t.id === hw.token_id)?.username ?? 'another user';
+        conflict(`hardware token ${serial} is already assigned to ${holder}; unassign it first`);
+      }
+      const user = this.users.get(username);
+      const record = parseWith(
+        tokenRecordSchema,
+        {
+          id: allocateId(this.store, 'tokens'),
+          user_id: user.id,
+          kind: hw.kind,
+          algorithm: hw.algorithm,
+          digits: hw.digits,
+          period: hw.period,
+          t0: 0,
+          secret: hw.secret,
+          counter: hw.counter,
+          window_past: null,
+          window_future: null,
+          serial: hw.serial,
+          label: [hw.manufacturer, hw.model].filter(Boolean).join(' ') || 'hardware token',
+          active: true,
+          created_at: Date.now(),
+        },
+        'token',
+      );
+      this.store.commit([
+        { entity: 'token', op: 'upsert', data: record },
+        { entity: 'hardware_token', op: 'upsert', data: { ...hw, token_id: record.id } },
+      ]);
+      return record;
+    });
+    logAdminAction(this.ctx, actor, 'hardware.assign', serial, { user: username });
+    return token;
+  }
+
+  /** Take a hardware token back from its user (the user's copy is removed). */
+  unassign(serial: string, actor: Actor): void {
+    this.store.assertWritable();
+    this.store.db.transaction(() => {
+      const hw = required(this.findHardware(serial), 'hardware token', serial);
+      if (hw.token_id === null) throw new InvalidInputError(`hardware token ${serial} is not assigned`);
+      this.store.commit([
+        { entity: 'token', op: 'delete', key: String(hw.token_id) },
+        { entity: 'hardware_token', op: 'upsert', data: { ...hw, token_id: null } },
+      ]);
+    });
+    logAdminAction(this.ctx, actor, 'hardware.unassign', serial);
+  }
+
+  removeHardware(serial: string, actor: Actor): void {
+    this.store.assertWritable();
+    this.store.db.transaction(() => {
+      const hw = required(this.findHardware(serial), 'hardware token', serial);
+      if (hw.token_id !== null) conflict(`hardware token ${serial} is assigned; unassign it first`);
+      this.store.commit([{ entity: 'hardware_token', op: 'delete', key: String(hw.id) }]);
+    });
+    logAdminAction(this.ctx, actor, 'hardware.remove', serial);
+  }
+
+  listHardware(filter: { assigned?: boolean; search?: string } = {}): HardwareTokenView[] {
+    const db = this.store.db;
+    let q = db.q
+      .selectFrom('hardware_tokens')
+      .leftJoin('tokens', 'tokens.id', 'hardware_tokens.token_id')
+      .leftJoin('users', 'users.id', 'tokens.user_id')
+      .select([
+        'hardware_tokens.id', 'hardware_tokens.serial', 'hardware_tokens.kind', 'hardware_tokens.algorithm',
+        'hardware_tokens.digits', 'hardware_tokens.period', 'hardware_tokens.counter', 'hardware_tokens.manufacturer',
+        'hardware_tokens.model', 'hardware_tokens.token_id', 'hardware_tokens.created_at', 'users.username as assigned_to',
+      ])
+      .orderBy('hardware_tokens.serial');
+    if (filter.assigned !== undefined) {
+      q = q.where('hardware_tokens.token_id', filter.assigned ? 'is not' : 'is', null);
+    }
+    if (filter.search) q = q.where('hardware_tokens.serial', 'like', `%${filter.search}%`);
+    return db.all(q);
+  }
+}

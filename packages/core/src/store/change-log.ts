@@ -1,0 +1,72 @@
+import { GENESIS_HASH, hashEntry, seal, unseal, type ChangeEntry, type ChangeOp, type Entity } from '@otpgate/shared';
+import type { Database } from './database.js';
+import { ENTITY_HANDLERS } from './entity-handlers.js';
+
+/**
+ * The change log: an append-only, hash-chained list of every change, written in the same transaction as the change
+ * itself. Stored payloads have their secret fields sealed under this node's key; the hash is over the record in
+ * clear, which is what replicas receive and check.
+ */
+function mapSecrets(entity: Entity, data: unknown, fn: (value: string, context: string) => string): unknown {
+  const fields = ENTITY_HANDLERS[entity].secretFields;
+  if (fields.length === 0 || data === null || typeof data !== 'object') return data;
+  const out: Record<string, unknown> = { ...(data as Record<string, unknown>) };
+  for (const f of fields) if (typeof out[f] === 'string') out[f] = fn(out[f], `change:${entity}.${f}`);
+  return out;
+}
+
+export interface ChangeHead {
+  seq: number;
+  hash: string;
+}
+
+export function changeHead(db: Database): ChangeHead {
+  const row = db.first(db.q.selectFrom('changes').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1));
+  return row ?? { seq: 0, hash: GENESIS_HASH };
+}
+
+/** Append a change made on this node (the master). Call inside the transaction that makes the change. */
+export function appendChange(
+  db: Database,
+  sealKey: Buffer,
+  change: { entity: Entity; op: ChangeOp; key: string; data: unknown },
+  at = Date.now(),
+): ChangeEntry {
+  const head = changeHead(db);
+  const body = { seq: head.seq + 1, at, ...change, prev_hash: head.hash };
+  const entry: ChangeEntry = { ...body, hash: hashEntry(body) };
+  insertEntry(db, sealKey, entry);
+  return entry;
+}
+
+/** Store an entry exactly as received from the master (a replica's log mirrors the master's). */
+export function insertEntry(db: Database, sealKey: Buffer, entry: ChangeEntry): void {
+  const payload =
+    entry.data === null ? null : JSON.stringify(mapSecrets(entry.entity, entry.data, (v, ctx) => seal(sealKey, v, ctx)));
+  db.run(
+    db.q.insertInto('changes').values({
+      seq: entry.seq,
+      at: entry.at,
+      entity: entry.entity,
+      op: entry.op,
+      key: entry.key,
+      payload,
+      prev_hash: entry.prev_hash,
+      hash: entry.hash,
+    }),
+  );
+}
+
+/** Entries after `afterSeq`, secrets in clear, oldest first. */
+export function readChanges(db: Database, sealKey: Buffer, afterSeq: number, limit: number): ChangeEntry[] {
+  return db
+    .all(db.q.selectFrom('changes').selectAll().where('seq', '>', afterSeq).orderBy('seq').limit(limit))
+    .map((row) => {
+      const entity = row.entity as Entity;
+      const data =
+        row.payload === null
+          ? null
+          : mapSecrets(entity, JSON.parse(row.payload), (v, ctx) => unseal(sealKey, v, ctx).toString());
+      return { seq: row.seq, at: row.at, entity, op: row.op, key: row.key, data, prev_hash: row.prev_hash, hash: row.hash };
+    });
+}

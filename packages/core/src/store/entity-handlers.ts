@@ -1,0 +1,295 @@
+import type { z } from 'zod';
+import {
+  clientRecordSchema,
+  groupRecordSchema,
+  hardwareTokenRecordSchema,
+  lockoutRecordSchema,
+  seal,
+  settingsSchema,
+  tokenRecordSchema,
+  tokenStateRecordSchema,
+  unseal,
+  userRecordSchema,
+  type ClientRecord,
+  type Entity,
+  type GroupRecord,
+  type HardwareTokenRecord,
+  type LockoutRecord,
+  type ReplyAttribute,
+  type Settings,
+  type TokenRecord,
+  type TokenStateRecord,
+  type UserRecord,
+} from '@otpgate/shared';
+import { sql, type Selectable } from 'kysely';
+import type { Database } from './database.js';
+import type { UsersTable } from './schema.js';
+
+/**
+ * How each replicated entity is written to and read from its tables. Local changes and changes applied from the
+ * master's feed go through the same functions, so a replica's tables are the master's tables.
+ */
+export interface EntityHandler<R> {
+  schema: z.ZodType<R>;
+  /** Fields holding secrets: sealed at rest, in clear only inside the mutual-TLS feed. */
+  secretFields: readonly string[];
+  key(record: R): string;
+  upsert(db: Database, sealKey: Buffer, record: R): void;
+  remove(db: Database, key: string): void;
+  read(db: Database, sealKey: Buffer, key: string): R | undefined;
+  readAll(db: Database, sealKey: Buffer): R[];
+}
+
+const json = (value: unknown) => JSON.stringify(value);
+const attributesOf = (text: string) => JSON.parse(text) as ReplyAttribute[];
+
+const users: EntityHandler<UserRecord> = {
+  schema: userRecordSchema,
+  secretFields: [],
+  key: (r) => String(r.id),
+  upsert(db, _key, r) {
+    const row = {
+      id: r.id,
+      username: r.username,
+      display_name: r.display_name,
+      email: r.email,
+      status: r.status,
+      password_hash: r.password_hash,
+      auth_mode: r.auth_mode,
+      attributes: json(r.attributes),
+      created_at: r.created_at,
+      updated_at: r.updated_at,
+    };
+    db.run(db.q.insertInto('users').values(row).onConflict((oc) => oc.column('id').doUpdateSet(row)));
+    db.run(db.q.deleteFrom('user_groups').where('user_id', '=', r.id));
+    for (const name of r.groups) {
+      const group = db.first(db.q.selectFrom('groups').select('id').where('name', '=', name));
+      if (!group) throw new Error(`user ${r.username} refers to group "${name}", which does not exist`);
+      db.run(db.q.insertInto('user_groups').values({ user_id: r.id, group_id: group.id }));
+    }
+  },
+  remove(db, key) {
+    db.run(db.q.deleteFrom('users').where('id', '=', Number(key)));
+  },
+  read(db, _key, key) {
+    const row = db.first(db.q.selectFrom('users').selectAll().where('id', '=', Number(key)));
+    return row && userFromRow(db, row);
+  },
+  readAll(db) {
+    return db.all(db.q.selectFrom('users').selectAll().orderBy('id')).map((row) => userFromRow(db, row));
+  },
+};
+
+function userFromRow(db: Database, row: Selectable<UsersTable>): UserRecord {
+  const groups = db
+    .all(
+      db.q
+        .selectFrom('user_groups')
+        .innerJoin('groups', 'groups.id', 'user_groups.group_id')
+        .select('groups.name')
+        .where('user_groups.user_id', '=', row.id)
+        .orderBy('groups.name'),
+    )
+    .map((g) => g.name);
+  return { ...row, attributes: attributesOf(row.attributes), groups };
+}
+
+const tokens: EntityHandler<TokenRecord> = {
+  schema: tokenRecordSchema,
+  secretFields: ['secret'],
+  key: (r) => String(r.id),
+  upsert(db, sealKey, r) {
+    const { secret, active, ...rest } = r;
+    const row = { ...rest, active: active ? (1 as const) : (0 as const), secret_sealed: seal(sealKey, secret, 'token-secret') };
+    db.run(db.q.insertInto('tokens').values(row).onConflict((oc) => oc.column('id').doUpdateSet(row)));
+  },
+  remove(db, key) {
+    db.run(db.q.deleteFrom('tokens').where('id', '=', Number(key)));
+  },
+  read(db, sealKey, key) {
+    const row = db.first(db.q.selectFrom('tokens').selectAll().where('id', '=', Number(key)));
+    return row && tokenFromRow(sealKey, row);
+  },
+  readAll(db, sealKey) {
+    return db.all(db.q.selectFrom('tokens').selectAll().orderBy('id')).map((row) => tokenFromRow(sealKey, row));
+  },
+};
+
+function tokenFromRow(
+  sealKey: Buffer,
+  row: Omit<TokenRecord, 'secret' | 'active'> & { secret_sealed: string; active: number },
+): TokenRecord {
+  const { secret_sealed, active, ...rest } = row;
+  return { ...rest, active: active === 1, secret: unseal(sealKey, secret_sealed, 'token-secret').toString() };
+}
+
+const tokenStates: EntityHandler<TokenStateRecord> = {
+  schema: tokenStateRecordSchema,
+  secretFields: [],
+  key: (r) => String(r.token_id),
+  upsert(db, _key, r) {
+    // the highest step any node has seen wins: a code used anywhere stays used everywhere
+    db.run(
+      db.q
+        .insertInto('token_state')
+        .values({ ...r, updated_at: Date.now() })
+        .onConflict((oc) =>
+          oc.column('token_id').doUpdateSet({
+            drift: sql`case when excluded.last_step >= token_state.last_step then excluded.drift else token_state.drift end`,
+            last_step: sql`max(token_state.last_step, excluded.last_step)`,
+            updated_at: sql`excluded.updated_at`,
+          }),
+        ),
+    );
+  },
+  remove(db, key) {
+    db.run(db.q.deleteFrom('token_state').where('token_id', '=', Number(key)));
+  },
+  read(db, _key, key) {
+    return db.first(db.q.selectFrom('token_state').select(['token_id', 'last_step', 'drift']).where('token_id', '=', Number(key)));
+  },
+  readAll(db) {
+    return db.all(db.q.selectFrom('token_state').select(['token_id', 'last_step', 'drift']).orderBy('token_id'));
+  },
+};
+
+const hardwareTokens: EntityHandler<HardwareTokenRecord> = {
+  schema: hardwareTokenRecordSchema,
+  secretFields: ['secret'],
+  key: (r) => String(r.id),
+  upsert(db, sealKey, r) {
+    const { secret, ...rest } = r;
+    const row = { ...rest, secret_sealed: seal(sealKey, secret, 'hardware-token-secret') };
+    db.run(db.q.insertInto('hardware_tokens').values(row).onConflict((oc) => oc.column('id').doUpdateSet(row)));
+  },
+  remove(db, key) {
+    db.run(db.q.deleteFrom('hardware_tokens').where('id', '=', Number(key)));
+  },
+  read(db, sealKey, key) {
+    const row = db.first(db.q.selectFrom('hardware_tokens').selectAll().where('id', '=', Number(key)));
+    return row && hardwareFromRow(sealKey, row);
+  },
+  readAll(db, sealKey) {
+    return db.all(db.q.selectFrom('hardware_tokens').selectAll().orderBy('id')).map((row) => hardwareFromRow(sealKey, row));
+  },
+};
+
+function hardwareFromRow(sealKey: Buffer, row: Omit<HardwareTokenRecord, 'secret'> & { secret_sealed: string }): HardwareTokenRecord {
+  const { secret_sealed, ...rest } = row;
+  return { ...rest, secret: unseal(sealKey, secret_sealed, 'hardware-token-secret').toString() };
+}
+
+const groups: EntityHandler<GroupRecord> = {
+  schema: groupRecordSchema,
+  secretFields: [],
+  key: (r) => String(r.id),
+  upsert(db, _key, r) {
+    const row = { ...r, attributes: json(r.attributes) };
+    db.run(db.q.insertInto('groups').values(row).onConflict((oc) => oc.column('id').doUpdateSet(row)));
+  },
+  remove(db, key) {
+    db.run(db.q.deleteFrom('groups').where('id', '=', Number(key)));
+  },
+  read(db, _key, key) {
+    const row = db.first(db.q.selectFrom('groups').selectAll().where('id', '=', Number(key)));
+    return row && { ...row, attributes: attributesOf(row.attributes) };
+  },
+  readAll(db) {
+    return db.all(db.q.selectFrom('groups').selectAll().orderBy('id')).map((row) => ({ ...row, attributes: attributesOf(row.attributes) }));
+  },
+};
+
+const clients: EntityHandler<ClientRecord> = {
+  schema: clientRecordSchema,
+  secretFields: ['secret'],
+  key: (r) => String(r.id),
+  upsert(db, sealKey, r) {
+    const { secret, require_message_authenticator, ...rest } = r;
+    const row = {
+      ...rest,
+      require_message_authenticator: require_message_authenticator ? (1 as const) : (0 as const),
+      secret_sealed: seal(sealKey, secret, 'client-secret'),
+    };
+    db.run(db.q.insertInto('clients').values(row).onConflict((oc) => oc.column('id').doUpdateSet(row)));
+  },
+  remove(db, key) {
+    db.run(db.q.deleteFrom('clients').where('id', '=', Number(key)));
+  },
+  read(db, sealKey, key) {
+    const row = db.first(db.q.selectFrom('clients').selectAll().where('id', '=', Number(key)));
+    return row && clientFromRow(sealKey, row);
+  },
+  readAll(db, sealKey) {
+    return db.all(db.q.selectFrom('clients').selectAll().orderBy('id')).map((row) => clientFromRow(sealKey, row));
+  },
+};
+
+function clientFromRow(
+  sealKey: Buffer,
+  row: Omit<ClientRecord, 'secret' | 'require_message_authenticator'> & { secret_sealed: string; require_message_authenticator: number },
+): ClientRecord {
+  const { secret_sealed, require_message_authenticator, ...rest } = row;
+  return {
+    ...rest,
+    require_message_authenticator: require_message_authenticator === 1,
+    secret: unseal(sealKey, secret_sealed, 'client-secret').toString(),
+  };
+}
+
+export const SETTINGS_KEY = 'settings';
+const settings: EntityHandler<Settings> = {
+  schema: settingsSchema,
+  secretFields: [],
+  key: () => SETTINGS_KEY,
+  upsert(db, _key, r) {
+    const row = { id: 1, document: json(r) };
+    db.run(db.q.insertInto('settings').values(row).onConflict((oc) => oc.column('id').doUpdateSet(row)));
+  },
+  remove(db) {
+    db.run(db.q.deleteFrom('settings'));
+  },
+  read(db) {
+    const row = db.first(db.q.selectFrom('settings').select('document'));
+    return settingsSchema.parse(row ? JSON.parse(row.document) : {});
+  },
+  readAll(db) {
+    return [this.read(db, Buffer.alloc(0), SETTINGS_KEY)!];
+  },
+};
+
+/** A lockout entry only ever clears a user's failure count ("admin unlock"); the key is the user id. */
+const lockouts: EntityHandler<LockoutRecord> = {
+  schema: lockoutRecordSchema,
+  secretFields: [],
+  key: (r) => String(r.user_id),
+  upsert(db, _key, r) {
+    db.run(db.q.deleteFrom('auth_state').where('user_id', '=', r.user_id));
+  },
+  remove(db, key) {
+    db.run(db.q.deleteFrom('auth_state').where('user_id', '=', Number(key)));
+  },
+  read: () => undefined,
+  readAll: () => [],
+};
+
+export interface EntityRecords {
+  user: UserRecord;
+  token: TokenRecord;
+  token_state: TokenStateRecord;
+  group: GroupRecord;
+  client: ClientRecord;
+  hardware_token: HardwareTokenRecord;
+  settings: Settings;
+  lockout: LockoutRecord;
+}
+
+export const ENTITY_HANDLERS: { [E in Entity]: EntityHandler<EntityRecords[E]> } = {
+  user: users,
+  token: tokens,
+  token_state: tokenStates,
+  group: groups,
+  client: clients,
+  hardware_token: hardwareTokens,
+  settings,
+  lockout: lockouts,
+};

@@ -1,0 +1,146 @@
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+/**
+ * Versioned schema migrations, run at start (kysely's Migrator keeps the applied list in kysely_migration).
+ * Never edit a migration that has shipped: add the next one.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations must not depend on today's schema types
+type AnyDb = Kysely<any>;
+
+const initial: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable('node_meta')
+      .addColumn('key', 'text', (c) => c.primaryKey())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('users')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('username', 'text', (c) => c.notNull().modifyEnd(sql`collate nocase`).unique())
+      .addColumn('display_name', 'text', (c) => c.notNull().defaultTo(''))
+      .addColumn('email', 'text', (c) => c.notNull().defaultTo(''))
+      .addColumn('status', 'text', (c) => c.notNull().defaultTo('active'))
+      .addColumn('password_hash', 'text')
+      .addColumn('auth_mode', 'text')
+      .addColumn('attributes', 'text', (c) => c.notNull().defaultTo('[]'))
+      .addColumn('created_at', 'integer', (c) => c.notNull())
+      .addColumn('updated_at', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('groups')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull().modifyEnd(sql`collate nocase`).unique())
+      .addColumn('description', 'text', (c) => c.notNull().defaultTo(''))
+      .addColumn('attributes', 'text', (c) => c.notNull().defaultTo('[]'))
+      .execute();
+    await db.schema
+      .createTable('user_groups')
+      .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('group_id', 'integer', (c) => c.notNull().references('groups.id').onDelete('cascade'))
+      .addPrimaryKeyConstraint('user_groups_pk', ['user_id', 'group_id'])
+      .modifyEnd(sql`without rowid`)
+      .execute();
+    await db.schema.createIndex('user_groups_group').on('user_groups').column('group_id').execute();
+    await db.schema
+      .createTable('tokens')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('algorithm', 'text', (c) => c.notNull())
+      .addColumn('digits', 'integer', (c) => c.notNull())
+      .addColumn('period', 'integer', (c) => c.notNull())
+      .addColumn('t0', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('secret_sealed', 'text', (c) => c.notNull())
+      .addColumn('counter', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('window_past', 'integer')
+      .addColumn('window_future', 'integer')
+      .addColumn('serial', 'text')
+      .addColumn('label', 'text', (c) => c.notNull().defaultTo(''))
+      .addColumn('active', 'integer', (c) => c.notNull().defaultTo(1))
+      .addColumn('created_at', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('tokens_user').on('tokens').column('user_id').execute();
+    await db.schema
+      .createTable('token_state')
+      .addColumn('token_id', 'integer', (c) => c.primaryKey().references('tokens.id').onDelete('cascade'))
+      .addColumn('last_step', 'integer', (c) => c.notNull().defaultTo(-1))
+      .addColumn('drift', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('updated_at', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('hardware_tokens')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('serial', 'text', (c) => c.notNull().unique())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('algorithm', 'text', (c) => c.notNull())
+      .addColumn('digits', 'integer', (c) => c.notNull())
+      .addColumn('period', 'integer', (c) => c.notNull())
+      .addColumn('secret_sealed', 'text', (c) => c.notNull())
+      .addColumn('counter', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('manufacturer', 'text', (c) => c.notNull().defaultTo(''))
+      .addColumn('model', 'text', (c) => c.notNull().defaultTo(''))
+      .addColumn('token_id', 'integer', (c) => c.references('tokens.id').onDelete('set null'))
+      .addColumn('created_at', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('clients')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull().modifyEnd(sql`collate nocase`).unique())
+      .addColumn('address', 'text', (c) => c.notNull().unique())
+      .addColumn('secret_sealed', 'text', (c) => c.notNull())
+      .addColumn('require_message_authenticator', 'integer', (c) => c.notNull().defaultTo(1))
+      .addColumn('auth_mode', 'text')
+      .addColumn('on_backend_error', 'text', (c) => c.notNull().defaultTo('reject'))
+      .addColumn('description', 'text', (c) => c.notNull().defaultTo(''))
+      .execute();
+    await db.schema
+      .createTable('settings')
+      .addColumn('id', 'integer', (c) => c.primaryKey().check(sql`id = 1`))
+      .addColumn('document', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('auth_state')
+      .addColumn('user_id', 'integer', (c) => c.primaryKey().references('users.id').onDelete('cascade'))
+      .addColumn('failures', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('locked_until', 'integer')
+      .addColumn('updated_at', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('changes')
+      .addColumn('seq', 'integer', (c) => c.primaryKey())
+      .addColumn('at', 'integer', (c) => c.notNull())
+      .addColumn('entity', 'text', (c) => c.notNull())
+      .addColumn('op', 'text', (c) => c.notNull())
+      .addColumn('key', 'text', (c) => c.notNull())
+      .addColumn('payload', 'text')
+      .addColumn('prev_hash', 'text', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('auth_log')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('at', 'integer', (c) => c.notNull())
+      .addColumn('node', 'text', (c) => c.notNull())
+      .addColumn('username', 'text', (c) => c.notNull())
+      .addColumn('client', 'text', (c) => c.notNull())
+      .addColumn('source', 'text', (c) => c.notNull())
+      .addColumn('nas_ip', 'text', (c) => c.notNull().defaultTo(''))
+      .addColumn('calling_station', 'text', (c) => c.notNull().defaultTo(''))
+      .addColumn('result', 'text', (c) => c.notNull())
+      .addColumn('reason', 'text')
+      .addColumn('backend', 'text')
+      .addColumn('latency_us', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('auth_log_at').on('auth_log').column('at').execute();
+    await db.schema.createIndex('auth_log_user').on('auth_log').columns(['username', 'at']).execute();
+  },
+};
+
+export const migrations: Record<string, Migration> = {
+  '0001_initial': initial,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: () => Promise.resolve(migrations),
+};

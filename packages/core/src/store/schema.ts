@@ -1,0 +1,137 @@
+import type { Generated } from 'kysely';
+
+/** Table shapes as SQLite holds them (booleans as 0/1, JSON as text, secrets sealed). */
+export interface UsersTable {
+  id: Generated<number>;
+  username: string;
+  display_name: string;
+  email: string;
+  status: 'active' | 'disabled';
+  password_hash: string | null;
+  auth_mode: 'inline' | 'code-only' | 'challenge' | null;
+  attributes: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface GroupsTable {
+  id: Generated<number>;
+  name: string;
+  description: string;
+  attributes: string;
+}
+
+export interface UserGroupsTable {
+  user_id: number;
+  group_id: number;
+}
+
+export interface TokensTable {
+  id: Generated<number>;
+  user_id: number;
+  kind: 'totp' | 'hotp';
+  algorithm: 'SHA1' | 'SHA256' | 'SHA512';
+  digits: 6 | 8;
+  period: 30 | 60;
+  t0: number;
+  secret_sealed: string;
+  counter: number;
+  window_past: number | null;
+  window_future: number | null;
+  serial: string | null;
+  label: string;
+  active: 0 | 1;
+  created_at: number;
+}
+
+export interface TokenStateTable {
+  token_id: number;
+  last_step: number;
+  drift: number;
+  updated_at: number;
+}
+
+export interface HardwareTokensTable {
+  id: Generated<number>;
+  serial: string;
+  kind: 'totp' | 'hotp';
+  algorithm: 'SHA1' | 'SHA256' | 'SHA512';
+  digits: 6 | 8;
+  period: 30 | 60;
+  secret_sealed: string;
+  counter: number;
+  manufacturer: string;
+  model: string;
+  token_id: number | null;
+  created_at: number;
+}
+
+export interface ClientsTable {
+  id: Generated<number>;
+  name: string;
+  address: string;
+  secret_sealed: string;
+  require_message_authenticator: 0 | 1;
+  auth_mode: 'inline' | 'code-only' | 'challenge' | null;
+  on_backend_error: 'reject' | 'drop';
+  description: string;
+}
+
+export interface SettingsTable {
+  id: number;
+  document: string;
+}
+
+export interface AuthStateTable {
+  user_id: number;
+  failures: number;
+  locked_until: number | null;
+  updated_at: number;
+}
+
+export interface ChangesTable {
+  seq: number;
+  at: number;
+  entity: string;
+  op: 'upsert' | 'delete';
+  key: string;
+  /** The record with its secret fields sealed under this node's key; null for deletes. */
+  payload: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AuthLogTable {
+  id: Generated<number>;
+  at: number;
+  node: string;
+  username: string;
+  client: string;
+  source: string;
+  nas_ip: string;
+  calling_station: string;
+  result: 'accept' | 'reject' | 'challenge' | 'drop';
+  reason: string | null;
+  backend: string | null;
+  latency_us: number;
+}
+
+export interface NodeMetaTable {
+  key: string;
+  value: string;
+}
+
+export interface DB {
+  users: UsersTable;
+  groups: GroupsTable;
+  user_groups: UserGroupsTable;
+  tokens: TokensTable;
+  token_state: TokenStateTable;
+  hardware_tokens: HardwareTokensTable;
+  clients: ClientsTable;
+  settings: SettingsTable;
+  auth_state: AuthStateTable;
+  changes: ChangesTable;
+  auth_log: AuthLogTable;
+  node_meta: NodeMetaTable;
+}

@@ -1,0 +1,133 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import {
+  ReadOnlyReplicaError,
+  type ChangeEntry,
+  type ChangeOp,
+  type Entity,
+  type Settings,
+} from '@otpgate/shared';
+import { Database, StoreError } from './database.js';
+import { createKeyFile, loadKeyFile } from './key-file.js';
+import { ENTITY_HANDLERS, SETTINGS_KEY, type EntityRecords } from './entity-handlers.js';
+import { appendChange, changeHead, type ChangeHead } from './change-log.js';
+
+export type NodeRole = 'master' | 'replica';
+
+export const DATA_FILES = { database: 'otpgate.db', key: 'secret.key' } as const;
+
+export type Change = {
+  [E in Entity]: { entity: E; op: 'upsert'; data: EntityRecords[E] } | { entity: E; op: 'delete'; key: string };
+}[Entity];
+
+/**
+ * A node's store: the database, the key that seals its secrets, and its role. All changes to replicated entities go
+ * through `commit`, which writes the tables and the change log in one transaction, and refuses on a replica.
+ */
+export class Store {
+  private cachedRole: NodeRole | undefined;
+
+  private constructor(
+    readonly db: Database,
+    readonly sealKey: Buffer,
+    readonly dataDir: string,
+  ) {}
+
+  /** Make a new node's data folder: key file, database, role master. */
+  static async create(dataDir: string): Promise<Store> {
+    const dbPath = join(dataDir, DATA_FILES.database);
+    if (existsSync(dbPath)) throw new StoreError(`${dbPath} already exists: this node is already initialised`);
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const key = createKeyFile(join(dataDir, DATA_FILES.key));
+    // created empty with mode 0600 first: SQLite gives its -wal and -shm files the database file's mode
+    writeFileSync(dbPath, '', { mode: 0o600, flag: 'wx' });
+    const db = await Database.open(dbPath);
+    const store = new Store(db, key, dataDir);
+    store.setRole('master');
+    store.setMeta('cluster_id', randomUUID());
+    store.setMeta('created_at', new Date().toISOString());
+    return store;
+  }
+
+  static async open(dataDir: string): Promise<Store> {
+    const dbPath = join(dataDir, DATA_FILES.database);
+    if (!existsSync(dbPath)) {
+      throw new StoreError(`no database at ${dbPath}: run "otpgate init" first (or check node.data_dir in the config)`);
+    }
+    const key = loadKeyFile(join(dataDir, DATA_FILES.key));
+    return new Store(await Database.open(dbPath), key, dataDir);
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.db.first(this.db.q.selectFrom('node_meta').select('value').where('key', '=', key))?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.run(
+      this.db.q
+        .insertInto('node_meta')
+        .values({ key, value })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ value })),
+    );
+  }
+
+  /** Cached: read on every accepted code, changed only by joining or promoting. */
+  get role(): NodeRole {
+    this.cachedRole ??= this.getMeta('role') === 'replica' ? 'replica' : 'master';
+    return this.cachedRole;
+  }
+
+  setRole(role: NodeRole): void {
+    this.setMeta('role', role);
+    this.cachedRole = role;
+  }
+
+  /** Throw the read-only error on a replica; every admin write calls this first. */
+  assertWritable(): void {
+    if (this.role === 'replica') throw new ReadOnlyReplicaError(this.getMeta('master_url') ?? 'the master');
+  }
+
+  /** Apply changes and log them, all or nothing. */
+  commit(changes: readonly Change[]): ChangeEntry[] {
+    this.assertWritable();
+    return this.db.transaction(() => changes.map((c) => this.applyAndLog(c)));
+  }
+
+  /** Inside a caller's transaction (hot path batch): apply one change and append it to the log. */
+  applyAndLog(change: Change): ChangeEntry {
+    const handler = ENTITY_HANDLERS[change.entity] as (typeof ENTITY_HANDLERS)[Entity];
+    if (change.op === 'delete') {
+      handler.remove(this.db, change.key);
+      return appendChange(this.db, this.sealKey, { entity: change.entity, op: 'delete', key: change.key, data: null });
+    }
+    const data = change.data as never;
+    handler.upsert(this.db, this.sealKey, data);
+    return appendChange(this.db, this.sealKey, { entity: change.entity, op: 'upsert', key: handler.key(data), data });
+  }
+
+  /** Append to the change log without touching the tables (the caller already wrote them). */
+  logChange(change: { entity: Entity; op: ChangeOp; key: string; data: unknown }): ChangeEntry {
+    return appendChange(this.db, this.sealKey, change);
+  }
+
+  read<E extends Entity>(entity: E, key: string): EntityRecords[E] | undefined {
+    return (ENTITY_HANDLERS[entity] as (typeof ENTITY_HANDLERS)[E]).read(this.db, this.sealKey, key);
+  }
+
+  readAll<E extends Entity>(entity: E): EntityRecords[E][] {
+    return (ENTITY_HANDLERS[entity] as (typeof ENTITY_HANDLERS)[E]).readAll(this.db, this.sealKey);
+  }
+
+  settings(): Settings {
+    return this.read('settings', SETTINGS_KEY)!;
+  }
+
+  head(): ChangeHead {
+    return changeHead(this.db);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
