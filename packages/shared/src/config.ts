@@ -78,7 +78,7 @@ export class ConfigFileError extends OtpgateError {
 /** Parse config text (YAML, which includes JSON) and validate it; problems carry line numbers. */
 export function parseNodeConfig(text: string, source: string, baseDir: string): NodeConfig {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ValidationError(
       source,

@@ -27,7 +27,7 @@ export function parseListenAddress(text: string, defaultPort: number): ListenAdd
   const family = isIP(host);
   if (family === 0) return `"${text}": "${host}" is not an IPv4 or IPv6 address (write IPv6 as [addr]:port)`;
   const port = portText === undefined ? defaultPort : Number(portText);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) return `"${text}": port must be 1-65535`;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return `"${text}": port must be 0-65535 (0: any free port)`;
   return { host, port, family: family as 4 | 6 };
 }
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { CLI_ACTOR } from '@otpgate/core';
+import { CLI_ACTOR, type Services } from '@otpgate/core';
 import { InvalidInputError } from '@otpgate/shared';
 import { withAdmin, type GlobalOptions } from '../context.js';
 import { formatTime, printJson, table } from '../output.js';
@@ -135,7 +135,7 @@ export function registerUserCommands(program: Command, globals: () => GlobalOpti
       });
     });
 
-  const simple = (name: string, description: string, action: (services: import('@otpgate/core').Services, username: string) => void | Promise<void>, done: string) =>
+  const simple = (name: string, description: string, action: (services: Services, username: string) => void | Promise<void>, done: string) =>
     user
       .command(`${name} <username>`)
       .description(description)

@@ -6,7 +6,6 @@ import type { Metrics } from '../metrics.js';
 import type { AuthLogRecord } from '../store/auth-repository.js';
 import { ATTR, CODE } from './constants.js';
 import { decodeUserPassword } from './authenticators.js';
-import type { RadiusRequest } from './packet.js';
 import { octetsAttribute, stringAttribute } from './response.js';
 import type { ReplyAttributeEncoder } from './reply-attributes.js';
 import type { AccessRequestHandler, RadiusAnswer } from './server.js';

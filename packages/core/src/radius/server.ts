@@ -109,7 +109,8 @@ export class RadiusServer {
         }
         socket.on('error', (err) => this.options.logger.error({ err: err.message }, 'RADIUS socket error'));
         socket.on('message', (msg, rinfo) => this.receive(socket, msg, rinfo));
-        this.options.logger.info({ listen: formatListenAddress(address) }, 'RADIUS listening');
+        const bound = socket.address();
+        this.options.logger.info({ listen: formatListenAddress({ host: bound.address, port: bound.port }) }, 'RADIUS listening');
         resolve(socket);
       });
     });

@@ -1,0 +1,148 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI_PATH, scratchDir } from './paths.js';
+import { otpgate, otpgateOk, type CliResult } from './cli.js';
+import { secretFromUri } from './otp.js';
+
+export interface LogLine {
+  level: string;
+  msg: string;
+  [field: string]: unknown;
+}
+
+/**
+ * A real otpgate node in its own folder, run as a separate process with the built CLI, listening on 127.0.0.1 with
+ * a port the kernel picks. Its log is kept in test-output/ for inspection.
+ */
+export class TestNode {
+  readonly configPath: string;
+  readonly logPath: string;
+  private child: ChildProcess | undefined;
+  private lines: LogLine[] = [];
+  private waiters: Array<() => void> = [];
+  ports: number[] = [];
+
+  private constructor(readonly dir: string) {
+    this.configPath = join(dir, 'otpgate.yaml');
+    this.logPath = join(dir, 'serve.log');
+  }
+
+  /**
+   * A fresh, initialised master with no users or clients. `radius` is extra YAML lines for the radius section;
+   * `config` extra top-level sections.
+   */
+  static async create(name: string, options: { listen?: string[]; radius?: string; config?: string } = {}): Promise<TestNode> {
+    const node = new TestNode(scratchDir(name));
+    const listen = JSON.stringify(options.listen ?? ['127.0.0.1:0']);
+    writeFileSync(
+      node.configPath,
+      `node:\n  name: ${name}\n  data_dir: data\nradius:\n  listen: ${listen}\n${options.radius ?? ''}log:\n  level: debug\n${options.config ?? ''}`,
+    );
+    await node.cliOk('init');
+    return node;
+  }
+
+  cli(...args: string[]): Promise<CliResult> {
+    return otpgate(['-c', this.configPath, ...args]);
+  }
+
+  cliOk(...args: string[]): Promise<string> {
+    return otpgateOk(['-c', this.configPath, ...args]);
+  }
+
+  cliInput(input: string, ...args: string[]): Promise<string> {
+    return otpgateOk(['-c', this.configPath, ...args], { input });
+  }
+
+  /** Add the usual loopback client (Message-Authenticator required unless told). */
+  async addClient(name = 'local', address = '127.0.0.1', secret = 'testing123', ...options: string[]): Promise<void> {
+    await this.cliInput(secret, 'client', 'add', name, address, '--secret-stdin', ...options);
+  }
+
+  /** Add a user with a local password and a TOTP token; returns the token's base32 secret. */
+  async addUserWithToken(username: string, password: string, ...userOptions: string[]): Promise<string> {
+    await this.cliInput(password, 'user', 'add', username, '--password-stdin', ...userOptions);
+    return this.addToken(username);
+  }
+
+  async addToken(username: string, ...options: string[]): Promise<string> {
+    const out = JSON.parse(await this.cliOk('token', 'add', username, '--json', ...options)) as { uri: string };
+    return secretFromUri(out.uri);
+  }
+
+  async start(): Promise<void> {
+    const log = createWriteStream(this.logPath, { flags: 'a' });
+    this.lines = [];
+    this.child = spawn(process.execPath, [CLI_PATH, '-c', this.configPath, 'serve'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let buffered = '';
+    const onData = (d: Buffer) => {
+      log.write(d);
+      buffered += d.toString();
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const text = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        try {
+          this.lines.push(JSON.parse(text) as LogLine);
+        } catch {
+          this.lines.push({ level: 'raw', msg: text });
+        }
+        for (const w of this.waiters.splice(0)) w();
+      }
+    };
+    this.child.stdout!.on('data', onData);
+    this.child.stderr!.on('data', onData);
+    const started = await this.waitForLog((l) => l.msg === 'otpgate node started' || l.level === 'raw', 15_000);
+    if (started.msg !== 'otpgate node started') throw new Error(`node did not start: ${this.lines.map((l) => l.msg).join('\n')}`);
+    this.ports = this.lines
+      .filter((l) => l.msg === 'RADIUS listening')
+      .map((l) => Number(/:(\d+)$/.exec(String(l.listen))![1]));
+  }
+
+  get port(): number {
+    return this.ports[0]!;
+  }
+
+  get target(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  logs(): LogLine[] {
+    return this.lines;
+  }
+
+  /** Resolve with the first log line (already written or to come) matching `predicate`. */
+  async waitForLog(predicate: (l: LogLine) => boolean, timeoutMs = 5000): Promise<LogLine> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.lines.find(predicate);
+      if (found) return found;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no matching log line within ${timeoutMs} ms; last lines:\n${this.lines.slice(-5).map((l) => JSON.stringify(l)).join('\n')}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** The auth log lines (one per Access-Request answered or dropped by the pipeline). */
+  authLines(): LogLine[] {
+    return this.lines.filter((l) => l.event === 'auth');
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+    });
+    this.child = undefined;
+  }
+}
