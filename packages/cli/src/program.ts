@@ -8,6 +8,8 @@ import { registerTokenCommands } from './commands/tokens.js';
 import { registerClientCommands } from './commands/clients.js';
 import { registerGroupCommands } from './commands/groups.js';
 import { registerSettingsCommands } from './commands/settings.js';
+import { registerClusterCommands } from './commands/cluster.js';
+import { registerAdminCommands } from './commands/admin.js';
 
 export function buildProgram(): Command {
   const program = new Command('otpgate')
@@ -23,6 +25,8 @@ export function buildProgram(): Command {
   registerClientCommands(program, globals);
   registerGroupCommands(program, globals);
   registerSettingsCommands(program, globals);
+  registerClusterCommands(program, globals);
+  registerAdminCommands(program, globals);
   program.commands.forEach(function exitOverrideAll(c: Command) {
     c.exitOverride();
     c.commands.forEach(exitOverrideAll);

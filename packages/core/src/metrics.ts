@@ -73,6 +73,56 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // replication, on a replica
+  readonly appliedSeq = new Gauge({
+    name: 'otpgate_replication_applied_seq',
+    help: 'Sequence number of the last change applied from the master',
+    registers: [this.registry],
+  });
+  readonly lagEntries = new Gauge({
+    name: 'otpgate_replication_lag_entries',
+    help: 'Changes the master had that this replica had not applied, at the last contact',
+    registers: [this.registry],
+  });
+  readonly lagSeconds = new Gauge({
+    name: 'otpgate_replication_lag_seconds',
+    help: 'Age of the oldest change not yet applied (0 when up to date)',
+    registers: [this.registry],
+  });
+  readonly sinceContact = new Gauge({
+    name: 'otpgate_replication_seconds_since_contact',
+    help: 'Seconds since the last successful exchange with the master',
+    registers: [this.registry],
+  });
+  readonly feedFailures = new Counter({
+    name: 'otpgate_replication_feed_failures_total',
+    help: 'Feed responses refused or requests failed, by reason (bad-signature, tampered, gap, unreachable...)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly snapshots = new Counter({
+    name: 'otpgate_replication_snapshots_total',
+    help: 'Full snapshots applied (first sync and re-syncs)',
+    registers: [this.registry],
+  });
+  // the cluster, on the master
+  readonly replicasConnected = new Gauge({
+    name: 'otpgate_cluster_replicas_connected',
+    help: 'Replicas that contacted the master in the last minute',
+    registers: [this.registry],
+  });
+  readonly replicaAckedSeq = new Gauge({
+    name: 'otpgate_cluster_replica_acked_seq',
+    help: 'Last sequence number each replica confirmed having applied',
+    labelNames: ['replica'] as const,
+    registers: [this.registry],
+  });
+  readonly headSeq = new Gauge({
+    name: 'otpgate_cluster_head_seq',
+    help: 'Sequence number of the newest change on this node',
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }

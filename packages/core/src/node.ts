@@ -4,6 +4,7 @@ import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { Store } from './store/store.js';
 import { AuthRepository } from './store/auth-repository.js';
+import { logBase } from './store/change-log.js';
 import { LocalPasswordBackend } from './backends/local.js';
 import { createAuthPorts } from './auth/ports.js';
 import { loadDictionary, type Dictionary } from './radius/dictionary.js';
@@ -33,8 +34,9 @@ export class OtpgateNode {
   private clients: ClientTable = new ClientTable([]);
   private currentSettings: Settings;
   private readonly attributes: ReplyAttributeEncoder;
-  private lastSeq = -1;
+  private loadedVersion = '';
   private timers: NodeJS.Timeout[] = [];
+  private unsubscribe: (() => void) | undefined;
 
   private constructor(
     readonly config: NodeConfig,
@@ -75,31 +77,55 @@ export class OtpgateNode {
     this.metrics.info.set({ node: this.name, role: store.role, version: VERSION }, 1);
   }
 
-  static async start(config: NodeConfig, options: { logger?: Logger } = {}): Promise<OtpgateNode> {
+  /** Open the store and build the node; nothing listens until start(). */
+  static async open(config: NodeConfig, options: { logger?: Logger } = {}): Promise<OtpgateNode> {
     const logger = options.logger ?? createLogger(config.log.level, nodeName(config));
     const store = await Store.open(config.node.data_dir);
-    const node = new OtpgateNode(config, store, logger, loadDictionary(config.radius.dictionaries));
-    node.reload();
+    return new OtpgateNode(config, store, logger, loadDictionary(config.radius.dictionaries));
+  }
+
+  /** Open and start in one step (a standalone master). */
+  static async start(config: NodeConfig, options: { logger?: Logger } = {}): Promise<OtpgateNode> {
+    const node = await OtpgateNode.open(config, options);
     try {
-      await node.radius.start();
+      await node.start();
     } catch (err) {
-      store.close();
+      node.store.close();
       throw err;
     }
-    node.timers.push(setInterval(() => node.reloadIfChanged(), RELOAD_INTERVAL_MS));
-    node.timers.push(setInterval(() => node.pruneAuthLog(), PRUNE_INTERVAL_MS));
-    for (const t of node.timers) t.unref();
-    logger.info({ role: store.role, version: VERSION, clients: node.clients.clients.length }, 'otpgate node started');
     return node;
+  }
+
+  /** Serve RADIUS; configuration changes (from this process or another) are picked up as they land. */
+  async start(): Promise<void> {
+    this.reload();
+    await this.radius.start();
+    this.unsubscribe = this.store.onChange(() => this.reloadIfChanged());
+    this.timers.push(setInterval(() => this.reloadIfChanged(), RELOAD_INTERVAL_MS));
+    this.timers.push(setInterval(() => this.pruneAuthLog(), PRUNE_INTERVAL_MS));
+    for (const t of this.timers) t.unref();
+    this.logger.info({ role: this.store.role, version: VERSION, clients: this.clients.clients.length }, 'otpgate node started');
   }
 
   get settings(): Settings {
     return this.currentSettings;
   }
 
+  /**
+   * Changes when clients, groups or settings change (or a snapshot replaced everything); accepted codes, which also
+   * move the change log, do not cause a reload.
+   */
+  private configVersion(): string {
+    const db = this.store.db;
+    const row = db.first(
+      db.q.selectFrom('changes').select((eb) => eb.fn.max('seq').as('seq')).where('entity', 'in', ['client', 'group', 'settings']),
+    );
+    return `${row?.seq ?? 0}:${logBase(db).seq}`;
+  }
+
   /** Re-read clients, groups and settings. A bad entry is logged and skipped, never fatal. */
   reload(): void {
-    this.lastSeq = this.store.head().seq;
+    this.loadedVersion = this.configVersion();
     this.currentSettings = this.store.settings();
     this.attributes.setGroups(this.store.readAll('group'));
     this.clients = ClientTable.fromRecords(this.store.readAll('client'), (c, problem) =>
@@ -109,7 +135,7 @@ export class OtpgateNode {
 
   private reloadIfChanged(): void {
     try {
-      if (this.store.head().seq !== this.lastSeq) this.reload();
+      if (this.configVersion() !== this.loadedVersion) this.reload();
     } catch (err) {
       this.logger.error({ err: (err as Error).message }, 'reloading configuration from the store failed');
     }
@@ -126,6 +152,7 @@ export class OtpgateNode {
 
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
+    this.unsubscribe?.();
     await this.radius.stop();
     this.repository.flush();
     this.store.close();

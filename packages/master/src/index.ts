@@ -1,1 +1,6 @@
-export {};
+export * from './cluster-ca.js';
+export * from './cluster-service.js';
+export * from './replica-registry.js';
+export * from './replication-server.js';
+export * from './snapshot.js';
+export * from './cluster-status.js';

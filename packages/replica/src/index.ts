@@ -1,1 +1,4 @@
-export {};
+export * from './join.js';
+export * from './feed-client.js';
+export * from './step-reporter.js';
+export * from './replica-status.js';

@@ -14,6 +14,7 @@ export const ENTITIES = [
   'hardware_token',
   'settings',
   'lockout',
+  'admin',
 ] as const;
 export type Entity = (typeof ENTITIES)[number];
 export type ChangeOp = 'upsert' | 'delete';

@@ -64,6 +64,18 @@ export const nodeConfigSchema = z
         dictionaries: z.array(z.string().min(1)).default([]),
       })
       .prefault({}),
+    cluster: z
+      .strictObject({
+        /** Master: where the replication API listens (HTTPS with mutual TLS; replicas connect here). */
+        listen: listenList(8444, ['0.0.0.0:8444']),
+        /** Replica: how long one long-poll for changes waits on the master. */
+        poll_seconds: int().min(1).max(120).default(25),
+        /** Replica: how often accepted codes are reported to the master (cluster-wide replay protection). */
+        report_interval_ms: int().min(20).max(10_000).default(200),
+        /** Replica: longest wait between retries while the master cannot be reached. */
+        max_retry_seconds: int().min(1).max(600).default(30),
+      })
+      .prefault({}),
   })
   .prefault({});
 

@@ -7,3 +7,5 @@ export * from './config.js';
 export * from './records.js';
 export * from './sealing.js';
 export * from './change-entry.js';
+export * from './feed.js';
+export * from './cluster-bundle.js';

@@ -116,3 +116,12 @@ export type ClientRecord = z.output<typeof clientRecordSchema>;
 /** An admin unlock: clears the user's failure count on every node. */
 export const lockoutRecordSchema = z.strictObject({ user_id: id });
 export type LockoutRecord = z.output<typeof lockoutRecordSchema>;
+
+/** An account of the admin UI; its argon2id hash is replicated so every node knows the same admin password. */
+export const adminRecordSchema = z.strictObject({
+  username: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'letters, digits, ".", "_", "@" and "-", at most 64'),
+  password_hash: z.string().min(1).max(512),
+  created_at: timestamp,
+  updated_at: timestamp,
+});
+export type AdminRecord = z.output<typeof adminRecordSchema>;

@@ -3,20 +3,22 @@ import { dirname, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
   AuthRepository,
+  BUILTIN_ADMIN,
   CLI_ACTOR,
   LocalPasswordBackend,
   Metrics,
-  OtpgateNode,
   Store,
   authenticate,
   createAuthPorts,
   createServices,
   loadDictionary,
-  type Logger,
 } from '@otpgate/core';
 import { REJECT_REASON_TEXT, formatListenAddress, loadNodeConfig } from '@otpgate/shared';
 import { cliLogger, configPath, loadConfig, withAdmin, type GlobalOptions } from '../context.js';
 import { terminalQr } from '../output.js';
+import { obtainPassword, readStdinLine } from '../prompt.js';
+import { serve } from '../serve.js';
+import { generatePassword } from './admin.js';
 
 function configText(dataDir: string, listen: string[]): string {
   return `# otpgate node configuration. Every setting has a default: see README.md, "Configuration".
@@ -37,31 +39,28 @@ function ensureConfigFile(path: string, dataDir: string, listen: string[]): void
   writeFileSync(path, configText(dataDir, listen), { mode: 0o640 });
 }
 
-/** Run a node until SIGINT/SIGTERM; the shutdown flushes pending writes first. */
-async function serveUntilSignal(node: OtpgateNode, logger: Logger): Promise<void> {
-  await new Promise<void>((resolveStop) => {
-    const stop = (signal: string) => {
-      logger.info({ signal }, 'stopping');
-      node.stop().then(resolveStop, resolveStop);
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
-}
-
 export function registerNodeCommands(program: Command, globals: () => GlobalOptions): void {
   program
     .command('init')
     .description('make this machine an otpgate master: data folder, key file, database, config file')
     .option('--data-dir <dir>', 'where the database and key live (default: from the config, /var/lib/otpgate)')
-    .action(async (o: { dataDir?: string }) => {
+    .option('--admin-password-stdin', 'read the web UI admin password from standard input (default: asked, or generated)')
+    .action(async (o: { dataDir?: string; adminPasswordStdin?: boolean }) => {
       const { path } = configPath(globals());
       if (o.dataDir && !existsSync(path)) ensureConfigFile(path, resolve(o.dataDir), ['0.0.0.0:1812', '[::]:1812']);
       const config = loadNodeConfig(path, false);
       const dataDir = o.dataDir ? resolve(o.dataDir) : config.node.data_dir;
       if (!existsSync(path)) ensureConfigFile(path, dataDir, ['0.0.0.0:1812', '[::]:1812']);
       const store = await Store.create(dataDir);
-      store.close();
+      try {
+        const services = createServices({ store, dictionary: loadDictionary(config.radius.dictionaries), logger: cliLogger(config) });
+        const typed = o.adminPasswordStdin ? await readStdinLine('admin password') : await obtainPassword({}, `admin ${BUILTIN_ADMIN}`);
+        const password = typed ?? generatePassword();
+        await services.admins.setPassword(BUILTIN_ADMIN, password, CLI_ACTOR);
+        if (!typed) console.log(`admin account "${BUILTIN_ADMIN}", password (shown only now): ${password}`);
+      } finally {
+        store.close();
+      }
       console.log(`otpgate initialised: data in ${dataDir}, config ${path}`);
       console.log('next: otpgate client add NAME ADDRESS --generate-secret, otpgate user add NAME, otpgate token add NAME, otpgate serve');
     });
@@ -70,9 +69,7 @@ export function registerNodeCommands(program: Command, globals: () => GlobalOpti
     .command('serve')
     .description('serve RADIUS (and, per role, the master or replica services) until stopped')
     .action(async () => {
-      const config = loadConfig(globals());
-      const node = await OtpgateNode.start(config);
-      await serveUntilSignal(node, node.logger);
+      await serve(loadConfig(globals()));
     });
 
   program
@@ -116,8 +113,7 @@ export function registerNodeCommands(program: Command, globals: () => GlobalOpti
       console.log(`  radtest -t pap demo "demo-password<6-digit code>" 127.0.0.1:${port} 0 testing123`);
       console.log('Stop with Ctrl-C; start again with the same command (the demo keeps its data).');
       console.log('');
-      const node = await OtpgateNode.start(config);
-      await serveUntilSignal(node, node.logger);
+      await serve(config);
     });
 
   program

@@ -74,7 +74,7 @@ export class ClientService {
       this.store.commit([{ entity: 'client', op: 'upsert', data: valid }]);
       return valid;
     });
-    logAdminAction(this.ctx, actor, 'client.add', record.name, {
+    logAdminAction(this.ctx.logger, actor, 'client.add', record.name, {
       address: record.address,
       require_message_authenticator: record.require_message_authenticator,
     });
@@ -90,7 +90,7 @@ export class ClientService {
       this.store.commit([{ entity: 'client', op: 'upsert', data: valid }]);
       return valid;
     });
-    logAdminAction(this.ctx, actor, 'client.update', name, { fields: Object.keys(patch).filter((k) => k !== 'secret') });
+    logAdminAction(this.ctx.logger, actor, 'client.update', name, { fields: Object.keys(patch).filter((k) => k !== 'secret') });
     return record;
   }
 
@@ -98,7 +98,7 @@ export class ClientService {
     this.store.assertWritable();
     const client = this.get(name);
     this.store.commit([{ entity: 'client', op: 'delete', key: String(client.id) }]);
-    logAdminAction(this.ctx, actor, 'client.remove', name);
+    logAdminAction(this.ctx.logger, actor, 'client.remove', name);
   }
 
   list(): ClientView[] {

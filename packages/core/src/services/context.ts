@@ -20,8 +20,8 @@ export interface ServiceContext {
 }
 
 /** One line per admin action: who, from where, what, on what. Never a secret. */
-export function logAdminAction(ctx: ServiceContext, actor: Actor, action: string, target: string, details: object = {}): void {
-  ctx.logger.info({ event: 'admin', actor: actor.name, from: actor.source, action, target, ...details }, `${actor.name}: ${action} ${target}`);
+export function logAdminAction(logger: Logger, actor: Actor, action: string, target: string, details: object = {}): void {
+  logger.info({ event: 'admin', actor: actor.name, from: actor.source, action, target, ...details }, `${actor.name}: ${action} ${target}`);
 }
 
 type IdTable = 'users' | 'tokens' | 'groups' | 'clients' | 'hardware_tokens';

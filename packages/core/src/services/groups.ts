@@ -35,7 +35,7 @@ export class GroupService {
       this.store.commit([{ entity: 'group', op: 'upsert', data: valid }]);
       return valid;
     });
-    logAdminAction(this.ctx, actor, 'group.add', record.name);
+    logAdminAction(this.ctx.logger, actor, 'group.add', record.name);
     return record;
   }
 
@@ -55,7 +55,7 @@ export class GroupService {
       this.store.commit([{ entity: 'group', op: 'upsert', data: valid }]);
       return valid;
     });
-    logAdminAction(this.ctx, actor, 'group.update', name, { attributes: record.attributes.map((a) => a.name) });
+    logAdminAction(this.ctx.logger, actor, 'group.update', name, { attributes: record.attributes.map((a) => a.name) });
     return record;
   }
 
@@ -63,7 +63,7 @@ export class GroupService {
     this.store.assertWritable();
     const group = this.get(name);
     this.store.commit([{ entity: 'group', op: 'delete', key: String(group.id) }]);
-    logAdminAction(this.ctx, actor, 'group.remove', name);
+    logAdminAction(this.ctx.logger, actor, 'group.remove', name);
   }
 
   list(): GroupRecord[] {

@@ -1,4 +1,5 @@
 import type { ServiceContext } from './context.js';
+import { AdminService } from './admins.js';
 import { ClientService } from './clients.js';
 import { GroupService } from './groups.js';
 import { SettingsService } from './settings.js';
@@ -11,6 +12,7 @@ export * from './tokens.js';
 export * from './clients.js';
 export * from './groups.js';
 export * from './settings.js';
+export * from './admins.js';
 
 export interface Services {
   users: UserService;
@@ -18,6 +20,7 @@ export interface Services {
   clients: ClientService;
   groups: GroupService;
   settings: SettingsService;
+  admins: AdminService;
 }
 
 export function createServices(ctx: ServiceContext): Services {
@@ -27,5 +30,6 @@ export function createServices(ctx: ServiceContext): Services {
     clients: new ClientService(ctx),
     groups: new GroupService(ctx),
     settings: new SettingsService(ctx),
+    admins: new AdminService(ctx),
   };
 }

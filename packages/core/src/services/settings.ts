@@ -24,7 +24,7 @@ export class SettingsService {
     this.ctx.store.assertWritable();
     const valid = parseWith(settingsSchema, document, 'settings');
     this.ctx.store.commit([{ entity: 'settings', op: 'upsert', data: valid }]);
-    logAdminAction(this.ctx, actor, 'settings.update', SETTINGS_KEY);
+    logAdminAction(this.ctx.logger, actor, 'settings.update', SETTINGS_KEY);
     return valid;
   }
 

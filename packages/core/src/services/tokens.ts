@@ -99,7 +99,7 @@ export class TokenService {
       this.store.commit([{ entity: 'token', op: 'upsert', data: record }]);
       return record;
     });
-    logAdminAction(this.ctx, actor, 'token.add', username, { token: token.id, kind: token.kind });
+    logAdminAction(this.ctx.logger, actor, 'token.add', username, { token: token.id, kind: token.kind });
     return { token, uri: this.uriFor(username, token) };
   }
 
@@ -141,7 +141,7 @@ export class TokenService {
         ...(hw ? [{ entity: 'hardware_token' as const, op: 'upsert' as const, data: { ...hw, token_id: null } }] : []),
       ]);
     });
-    logAdminAction(this.ctx, actor, 'token.remove', String(tokenId));
+    logAdminAction(this.ctx.logger, actor, 'token.remove', String(tokenId));
   }
 
   setActive(tokenId: number, active: boolean, actor: Actor): void {
@@ -150,7 +150,7 @@ export class TokenService {
       const token = this.getToken(tokenId);
       this.store.commit([{ entity: 'token', op: 'upsert', data: { ...token, active } }]);
     });
-    logAdminAction(this.ctx, actor, active ? 'token.enable' : 'token.disable', String(tokenId));
+    logAdminAction(this.ctx.logger, actor, active ? 'token.enable' : 'token.disable', String(tokenId));
   }
 
   /** Per-token acceptance window; null falls back to the global setting. */
@@ -161,7 +161,7 @@ export class TokenService {
       const record = parseWith(tokenRecordSchema, { ...token, window_past: windowPast, window_future: windowFuture }, 'token');
       this.store.commit([{ entity: 'token', op: 'upsert', data: record }]);
     });
-    logAdminAction(this.ctx, actor, 'token.window', String(tokenId), { window_past: windowPast, window_future: windowFuture });
+    logAdminAction(this.ctx.logger, actor, 'token.window', String(tokenId), { window_past: windowPast, window_future: windowFuture });
   }
 
   /** Resynchronise a drifted token (or a HOTP token pressed many times) from two consecutive codes. */
@@ -181,7 +181,7 @@ export class TokenService {
       }
       this.store.commit([{ entity: 'token_state', op: 'upsert', data: { token_id: t.id, last_step: found.step, drift: found.drift } }]);
     });
-    logAdminAction(this.ctx, actor, 'token.resync', String(tokenId));
+    logAdminAction(this.ctx.logger, actor, 'token.resync', String(tokenId));
   }
 
   // --- hardware token inventory ---
@@ -219,7 +219,7 @@ export class TokenService {
       this.store.commit([{ entity: 'hardware_token', op: 'upsert', data: hw }]);
       return hw;
     });
-    logAdminAction(this.ctx, actor, 'hardware.add', record.serial);
+    logAdminAction(this.ctx.logger, actor, 'hardware.add', record.serial);
     return record;
   }
 
@@ -260,7 +260,7 @@ export class TokenService {
       ]);
       return record;
     });
-    logAdminAction(this.ctx, actor, 'hardware.assign', serial, { user: username });
+    logAdminAction(this.ctx.logger, actor, 'hardware.assign', serial, { user: username });
     return token;
   }
 
@@ -275,7 +275,7 @@ export class TokenService {
         { entity: 'hardware_token', op: 'upsert', data: { ...hw, token_id: null } },
       ]);
     });
-    logAdminAction(this.ctx, actor, 'hardware.unassign', serial);
+    logAdminAction(this.ctx.logger, actor, 'hardware.unassign', serial);
   }
 
   removeHardware(serial: string, actor: Actor): void {
@@ -285,7 +285,7 @@ export class TokenService {
       if (hw.token_id !== null) conflict(`hardware token ${serial} is assigned; unassign it first`);
       this.store.commit([{ entity: 'hardware_token', op: 'delete', key: String(hw.id) }]);
     });
-    logAdminAction(this.ctx, actor, 'hardware.remove', serial);
+    logAdminAction(this.ctx.logger, actor, 'hardware.remove', serial);
   }
 
   listHardware(filter: { assigned?: boolean; search?: string } = {}): HardwareTokenView[] {

@@ -87,7 +87,7 @@ export class UserService {
       this.store.commit([{ entity: 'user', op: 'upsert', data: valid }]);
       return valid;
     });
-    logAdminAction(this.ctx, actor, 'user.add', record.username, { groups: record.groups, auth_mode: record.auth_mode });
+    logAdminAction(this.ctx.logger, actor, 'user.add', record.username, { groups: record.groups, auth_mode: record.auth_mode });
     return record;
   }
 
@@ -109,7 +109,7 @@ export class UserService {
       this.store.commit([{ entity: 'user', op: 'upsert', data: valid }]);
       return valid;
     });
-    logAdminAction(this.ctx, actor, 'user.update', username, { fields: Object.keys(patch) });
+    logAdminAction(this.ctx.logger, actor, 'user.update', username, { fields: Object.keys(patch) });
     return record;
   }
 
@@ -121,7 +121,7 @@ export class UserService {
       const current = this.get(username);
       this.store.commit([{ entity: 'user', op: 'upsert', data: { ...current, password_hash, updated_at: Date.now() } }]);
     });
-    logAdminAction(this.ctx, actor, password === null ? 'user.clear-password' : 'user.set-password', username);
+    logAdminAction(this.ctx.logger, actor, password === null ? 'user.clear-password' : 'user.set-password', username);
   }
 
   setStatus(username: string, status: 'active' | 'disabled', actor: Actor): void {
@@ -130,14 +130,14 @@ export class UserService {
       const current = this.get(username);
       this.store.commit([{ entity: 'user', op: 'upsert', data: { ...current, status, updated_at: Date.now() } }]);
     });
-    logAdminAction(this.ctx, actor, status === 'active' ? 'user.enable' : 'user.disable', username);
+    logAdminAction(this.ctx.logger, actor, status === 'active' ? 'user.enable' : 'user.disable', username);
   }
 
   unlock(username: string, actor: Actor): void {
     this.store.assertWritable();
     const user = this.get(username);
     this.store.commit([{ entity: 'lockout', op: 'upsert', data: { user_id: user.id } }]);
-    logAdminAction(this.ctx, actor, 'user.unlock', username);
+    logAdminAction(this.ctx.logger, actor, 'user.unlock', username);
   }
 
   remove(username: string, actor: Actor): void {
@@ -160,7 +160,7 @@ export class UserService {
       }
       this.store.commit(changes);
     });
-    logAdminAction(this.ctx, actor, 'user.remove', username);
+    logAdminAction(this.ctx.logger, actor, 'user.remove', username);
   }
 
   /** A user with token count and lockout state, without the password hash. */

@@ -45,9 +45,6 @@ export interface AuthLogRecord {
   latency_us: number;
 }
 
-/** Called after a step is stored, so a replica can report it to the master. */
-export type StepListener = (tokenId: number, step: number, drift: number) => void;
-
 const SECRET_CACHE_LIMIT = 200_000;
 
 /**
@@ -66,7 +63,6 @@ export class AuthRepository {
   private readonly lockStmt;
   private readonly clearStmt;
   private readonly logStmt;
-  stepListener: StepListener | undefined;
 
   constructor(
     private readonly store: Store,
@@ -87,9 +83,9 @@ export class AuthRepository {
       'select g.name from user_groups ug join groups g on g.id = ug.group_id where ug.user_id = ? order by g.name',
     );
     this.consumeStmt = db.prepare(
-      `insert into token_state (token_id, last_step, drift, updated_at) values (?, ?, ?, ?)
+      `insert into token_state (token_id, last_step, drift, updated_at, reported) values (?, ?, ?, ?, 0)
          on conflict (token_id) do update set last_step = excluded.last_step, drift = excluded.drift,
-           updated_at = excluded.updated_at
+           updated_at = excluded.updated_at, reported = 0
          where token_state.last_step < excluded.last_step`,
     );
     this.failureStmt = db.prepare(
@@ -159,8 +155,8 @@ export class AuthRepository {
       // the master publishes every used step so a code accepted here is refused on every replica
       if (this.store.role === 'master') {
         this.store.logChange({ entity: 'token_state', op: 'upsert', key: String(tokenId), data: { token_id: tokenId, last_step: step, drift } });
+        this.store.notifyChanged();
       }
-      this.stepListener?.(tokenId, step, drift);
       return true;
     });
   }

@@ -20,9 +20,36 @@ export interface ChangeHead {
   hash: string;
 }
 
+/**
+ * The last entry: the newest row of the log, or the base the log starts from (a replica filled from a snapshot
+ * starts at the snapshot's head, with no rows before it).
+ */
 export function changeHead(db: Database): ChangeHead {
   const row = db.first(db.q.selectFrom('changes').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1));
-  return row ?? { seq: 0, hash: GENESIS_HASH };
+  return row ?? logBase(db);
+}
+
+/** The hash of entry `seq` as this node knows it (the log base counts), or undefined if it is not kept. */
+export function changeHashAt(db: Database, seq: number): string | undefined {
+  const row = db.first(db.q.selectFrom('changes').select('hash').where('seq', '=', seq));
+  if (row) return row.hash;
+  const base = logBase(db);
+  return seq === base.seq ? base.hash : undefined;
+}
+
+/** Where the kept log starts: entries after this are in the changes table. */
+export function logBase(db: Database): ChangeHead {
+  const base = db.all(db.q.selectFrom('node_meta').select(['key', 'value']).where('key', 'in', ['log_base_seq', 'log_base_hash']));
+  const get = (k: string) => base.find((b) => b.key === k)?.value;
+  return { seq: Number(get('log_base_seq') ?? 0), hash: get('log_base_hash') ?? GENESIS_HASH };
+}
+
+/** Start the log afresh at `head` (after a snapshot): every older row goes. Call inside a transaction. */
+export function resetLog(db: Database, head: ChangeHead): void {
+  db.run(db.q.deleteFrom('changes'));
+  for (const [key, value] of [['log_base_seq', String(head.seq)], ['log_base_hash', head.hash]] as const) {
+    db.run(db.q.insertInto('node_meta').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })));
+  }
 }
 
 /** Append a change made on this node (the master). Call inside the transaction that makes the change. */

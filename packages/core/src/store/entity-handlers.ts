@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import {
+  adminRecordSchema,
   clientRecordSchema,
   groupRecordSchema,
   hardwareTokenRecordSchema,
@@ -10,6 +11,7 @@ import {
   tokenStateRecordSchema,
   unseal,
   userRecordSchema,
+  type AdminRecord,
   type ClientRecord,
   type Entity,
   type GroupRecord,
@@ -137,6 +139,8 @@ const tokenStates: EntityHandler<TokenStateRecord> = {
           oc.column('token_id').doUpdateSet({
             drift: sql`case when excluded.last_step >= token_state.last_step then excluded.drift else token_state.drift end`,
             last_step: sql`max(token_state.last_step, excluded.last_step)`,
+            // the master knows this step now: nothing left for a replica to report
+            reported: sql`case when excluded.last_step >= token_state.last_step then 1 else token_state.reported end`,
             updated_at: sql`excluded.updated_at`,
           }),
         ),
@@ -272,6 +276,24 @@ const lockouts: EntityHandler<LockoutRecord> = {
   readAll: () => [],
 };
 
+const admins: EntityHandler<AdminRecord> = {
+  schema: adminRecordSchema,
+  secretFields: [],
+  key: (r) => r.username,
+  upsert(db, _key, r) {
+    db.run(db.q.insertInto('admins').values(r).onConflict((oc) => oc.column('username').doUpdateSet(r)));
+  },
+  remove(db, key) {
+    db.run(db.q.deleteFrom('admins').where('username', '=', key));
+  },
+  read(db, _key, key) {
+    return db.first(db.q.selectFrom('admins').selectAll().where('username', '=', key));
+  },
+  readAll(db) {
+    return db.all(db.q.selectFrom('admins').selectAll().orderBy('username'));
+  },
+};
+
 export interface EntityRecords {
   user: UserRecord;
   token: TokenRecord;
@@ -281,6 +303,7 @@ export interface EntityRecords {
   hardware_token: HardwareTokenRecord;
   settings: Settings;
   lockout: LockoutRecord;
+  admin: AdminRecord;
 }
 
 export const ENTITY_HANDLERS: { [E in Entity]: EntityHandler<EntityRecords[E]> } = {
@@ -292,4 +315,5 @@ export const ENTITY_HANDLERS: { [E in Entity]: EntityHandler<EntityRecords[E]> }
   hardware_token: hardwareTokens,
   settings,
   lockout: lockouts,
+  admin: admins,
 };

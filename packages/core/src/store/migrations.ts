@@ -137,8 +137,37 @@ const initial: Migration = {
   },
 };
 
+/** Clustering: admin accounts (replicated), the master's replica registry, and step reports from replicas. */
+const cluster: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable('admins')
+      .addColumn('username', 'text', (c) => c.primaryKey().modifyEnd(sql`collate nocase`))
+      .addColumn('password_hash', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'integer', (c) => c.notNull())
+      .addColumn('updated_at', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('replicas')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('fingerprint', 'text', (c) => c.notNull().unique())
+      .addColumn('created_at', 'integer', (c) => c.notNull())
+      .addColumn('expires_at', 'integer', (c) => c.notNull())
+      .addColumn('revoked_at', 'integer')
+      .addColumn('last_seen_at', 'integer')
+      .addColumn('last_address', 'text')
+      .addColumn('acked_seq', 'integer', (c) => c.notNull().defaultTo(0))
+      .execute();
+    // nodes reload clients, groups and settings when one of them changes; this finds the last such change quickly
+    await db.schema.createIndex('changes_entity_seq').on('changes').columns(['entity', 'seq']).execute();
+    // 0 = accepted on this node and not yet known to the master (replicas report these)
+    await db.schema.alterTable('token_state').addColumn('reported', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
+  '0002_cluster': cluster,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -49,6 +49,28 @@ export interface TokenStateTable {
   last_step: number;
   drift: number;
   updated_at: number;
+  /** 0 while a replica's own accept has not been reported to the master. */
+  reported: Generated<0 | 1>;
+}
+
+export interface AdminsTable {
+  username: string;
+  password_hash: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** The master's registry of enrolled replicas (not replicated). */
+export interface ReplicasTable {
+  name: string;
+  /** SHA-256 fingerprint of the replica's client certificate, as Node prints it (AA:BB:...). */
+  fingerprint: string;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+  last_seen_at: number | null;
+  last_address: string | null;
+  acked_seq: Generated<number>;
 }
 
 export interface HardwareTokensTable {
@@ -134,4 +156,6 @@ export interface DB {
   changes: ChangesTable;
   auth_log: AuthLogTable;
   node_meta: NodeMetaTable;
+  admins: AdminsTable;
+  replicas: ReplicasTable;
 }

@@ -27,6 +27,8 @@ export type Change = {
  */
 export class Store {
   private cachedRole: NodeRole | undefined;
+  private readonly listeners = new Set<() => void>();
+  private notifyPending = false;
 
   private constructor(
     readonly db: Database,
@@ -91,7 +93,25 @@ export class Store {
   /** Apply changes and log them, all or nothing. */
   commit(changes: readonly Change[]): ChangeEntry[] {
     this.assertWritable();
-    return this.db.transaction(() => changes.map((c) => this.applyAndLog(c)));
+    const entries = this.db.transaction(() => changes.map((c) => this.applyAndLog(c)));
+    this.notifyChanged();
+    return entries;
+  }
+
+  /** Be told (soon after, never inside the writing transaction) that the log moved in this process. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Coalesced: one notification per event-loop turn, after the current transaction has committed. */
+  notifyChanged(): void {
+    if (this.notifyPending) return;
+    this.notifyPending = true;
+    setImmediate(() => {
+      this.notifyPending = false;
+      for (const l of this.listeners) l();
+    });
   }
 
   /** Inside a caller's transaction (hot path batch): apply one change and append it to the log. */

@@ -1,0 +1,45 @@
+import argon2 from 'argon2';
+import { adminRecordSchema, parseWith, type AdminRecord } from '@otpgate/shared';
+import { hashPassword } from '../backends/local.js';
+import { logAdminAction, type Actor, type ServiceContext } from './context.js';
+
+export const BUILTIN_ADMIN = 'admin';
+
+/** Admin accounts of the web UI. Their hashes replicate, so the admin password is the same on every node. */
+export class AdminService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  find(username: string): AdminRecord | undefined {
+    return this.ctx.store.read('admin', username);
+  }
+
+  /** Create the account or change its password. */
+  async setPassword(username: string, password: string, actor: Actor): Promise<AdminRecord> {
+    this.ctx.store.assertWritable();
+    const password_hash = await hashPassword(password);
+    const now = Date.now();
+    const record = parseWith(
+      adminRecordSchema,
+      { username, password_hash, created_at: this.find(username)?.created_at ?? now, updated_at: now },
+      'admin',
+    );
+    this.ctx.store.commit([{ entity: 'admin', op: 'upsert', data: record }]);
+    logAdminAction(this.ctx.logger, actor, 'admin.set-password', username);
+    return record;
+  }
+
+  /** True when the password is the admin's (works on replicas too: the hash is replicated). */
+  async verify(username: string, password: string): Promise<boolean> {
+    const admin = this.find(username);
+    if (!admin) return false;
+    try {
+      return await argon2.verify(admin.password_hash, password);
+    } catch {
+      return false;
+    }
+  }
+
+  list(): Array<Omit<AdminRecord, 'password_hash'>> {
+    return this.ctx.store.readAll('admin').map(({ password_hash: _hash, ...rest }) => rest);
+  }
+}

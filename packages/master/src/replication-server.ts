@@ -1,0 +1,270 @@
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { importJWK, type JWK } from 'jose';
+import { z } from 'zod';
+import {
+  GENESIS_HASH,
+  FEED_SIGNATURE_HEADER,
+  formatListenAddress,
+  signFeed,
+  tokenStateRecordSchema,
+  type ChangeBatch,
+  type NodeConfig,
+} from '@otpgate/shared';
+import { ClusterFiles, changeHashAt, logBase, readChanges, type Logger, type Metrics, type Store } from '@otpgate/core';
+import { ReplicaRegistry, type ReplicaEntry } from './replica-registry.js';
+import { buildSnapshot } from './snapshot.js';
+
+const BATCH_LIMIT = 1000;
+const MAX_WAIT_SECONDS = 60;
+const HEAD_POLL_MS = 50;
+const STEP_REPORT_LIMIT = 1_000_000;
+
+const stepReportSchema = z.strictObject({ steps: z.array(tokenStateRecordSchema).max(10_000) });
+
+type SigningKey = Exclude<Awaited<ReturnType<typeof importJWK>>, Uint8Array>;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The master's replication API: HTTPS only (TLS 1.2+), mutual TLS with the cluster CA, and every replica's
+ * certificate checked against the registry on each request, so a removed replica is refused at once.
+ *   GET  /v1/snapshot                 everything, signed
+ *   GET  /v1/changes?after=N&wait=S   entries after N, long-polled up to S seconds, signed
+ *   POST /v1/steps                    a replica's accepted codes (cluster-wide replay protection)
+ */
+export class ReplicationServer {
+  private readonly servers: https.Server[] = [];
+  private readonly waiters = new Set<() => void>();
+  private readonly registry: ReplicaRegistry;
+  private headTimer: NodeJS.Timeout | undefined;
+  private statsTimer: NodeJS.Timeout | undefined;
+  private lastHead = -1;
+  private unsubscribe: (() => void) | undefined;
+
+  private constructor(
+    private readonly store: Store,
+    private readonly files: ClusterFiles,
+    private readonly config: NodeConfig,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+    private readonly signingKey: SigningKey,
+    private readonly clusterId: string,
+  ) {
+    this.registry = new ReplicaRegistry(store);
+  }
+
+  static async create(deps: { store: Store; config: NodeConfig; logger: Logger; metrics: Metrics }): Promise<ReplicationServer> {
+    const files = new ClusterFiles(deps.store.dataDir);
+    const key = await importJWK(JSON.parse(files.read('feedPrivateKey')) as JWK, 'EdDSA');
+    if (key instanceof Uint8Array) throw new Error(`${files.path('feedPrivateKey')} is not an Ed25519 key`);
+    return new ReplicationServer(deps.store, files, deps.config, deps.logger, deps.metrics, key, deps.store.getMeta('cluster_id')!);
+  }
+
+  async start(): Promise<void> {
+    const tls = {
+      key: this.files.read('serverKey'),
+      cert: this.files.read('serverCert'),
+      ca: this.files.read('caCert'),
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.2' as const,
+    };
+    for (const address of this.config.cluster.listen) {
+      const server = https.createServer(tls, (req, res) => void this.handle(req, res));
+      server.on('tlsClientError', (err, socket) => {
+        this.logger.warn({ event: 'replication-tls-refused', from: socket.remoteAddress, err: err.message }, 'replication API refused a TLS connection');
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(address.port, address.host, () => resolve());
+      });
+      const bound = server.address() as { address: string; port: number };
+      this.logger.info({ listen: formatListenAddress({ host: bound.address, port: bound.port }) }, 'replication API listening');
+      this.servers.push(server);
+    }
+    this.unsubscribe = this.store.onChange(() => this.wake());
+    // changes made by another process (the CLI) do not pass through onChange: watch the head while replicas wait
+    this.headTimer = setInterval(() => {
+      if (this.waiters.size === 0) return;
+      const seq = this.store.head().seq;
+      if (seq !== this.lastHead) {
+        this.lastHead = seq;
+        this.wake();
+      }
+    }, HEAD_POLL_MS);
+    this.statsTimer = setInterval(() => this.updateMetrics(), 5000);
+    this.headTimer.unref();
+    this.statsTimer.unref();
+    this.updateMetrics();
+  }
+
+  ports(): number[] {
+    return this.servers.map((s) => (s.address() as { port: number }).port);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.headTimer);
+    clearInterval(this.statsTimer);
+    this.unsubscribe?.();
+    this.wake();
+    await Promise.all(
+      this.servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.close(() => resolve());
+            s.closeAllConnections();
+          }),
+      ),
+    );
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  private updateMetrics(): void {
+    const now = Date.now();
+    const replicas = this.registry.list().filter((r) => r.revoked_at === null);
+    this.metrics.replicasConnected.set(replicas.filter((r) => r.last_seen_at !== null && now - r.last_seen_at < 60_000).length);
+    for (const r of replicas) this.metrics.replicaAckedSeq.set({ replica: r.name }, r.acked_seq);
+    this.metrics.headSeq.set(this.store.head().seq);
+  }
+
+  private identify(req: IncomingMessage): ReplicaEntry {
+    const cert = (req.socket as TLSSocket).getPeerCertificate();
+    if (!cert?.fingerprint256) throw new HttpError(401, 'a client certificate is required');
+    const replica = this.registry.byFingerprint(cert.fingerprint256);
+    if (!replica) throw new HttpError(403, `certificate ${cert.subject?.CN ?? ''} is not enrolled in this cluster`);
+    if (replica.revoked_at !== null) throw new HttpError(403, `replica ${replica.name} was removed from the cluster`);
+    return replica;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let replica: ReplicaEntry | undefined;
+    try {
+      replica = this.identify(req);
+      const url = new URL(req.url ?? '/', 'https://master');
+      const address = req.socket.remoteAddress ?? '';
+      if (req.method === 'GET' && url.pathname === '/v1/changes') {
+        const after = intParam(url, 'after', 0, Number.MAX_SAFE_INTEGER);
+        const wait = intParam(url, 'wait', 0, MAX_WAIT_SECONDS, 0);
+        this.registry.recordContact(replica.name, address, after);
+        await this.sendSigned(res, await this.changesAfter(after, wait, req));
+      } else if (req.method === 'GET' && url.pathname === '/v1/snapshot') {
+        this.registry.recordContact(replica.name, address, undefined);
+        this.logger.info({ event: 'replication-snapshot', replica: replica.name }, `sending a snapshot to ${replica.name}`);
+        await this.sendSigned(res, buildSnapshot(this.store, this.clusterId));
+      } else if (req.method === 'POST' && url.pathname === '/v1/steps') {
+        this.registry.recordContact(replica.name, address, undefined);
+        const accepted = this.recordSteps(await readJson(req));
+        sendJson(res, 200, { accepted });
+      } else {
+        throw new HttpError(404, `no such endpoint: ${req.method} ${url.pathname}`);
+      }
+    } catch (err) {
+      const status = err instanceof HttpError ? err.status : 500;
+      if (status >= 500) this.logger.error({ err: (err as Error).stack, replica: replica?.name }, 'replication API error');
+      else this.logger.warn({ event: 'replication-refused', replica: replica?.name, status, reason: (err as Error).message, from: req.socket.remoteAddress }, 'replication API refused a request');
+      if (!res.headersSent) sendJson(res, status, { error: (err as Error).message });
+    }
+  }
+
+  private batch(after: number): ChangeBatch {
+    const head = this.store.head();
+    const common = { kind: 'changes' as const, cluster_id: this.clusterId, issued_at: Date.now(), after, head };
+    if (after > head.seq) {
+      return { ...common, after_hash: null, entries: [], resync: `the replica is at ${after} but the master only at ${head.seq} (was the master restored from a backup?)` };
+    }
+    const base = logBase(this.store.db);
+    if (after < base.seq) return { ...common, after_hash: null, entries: [], resync: `the master keeps changes from ${base.seq} on only` };
+    const after_hash = after === 0 ? GENESIS_HASH : (changeHashAt(this.store.db, after) ?? null);
+    return { ...common, after_hash, entries: readChanges(this.store.db, this.store.sealKey, after, BATCH_LIMIT) };
+  }
+
+  /** Entries after `after`, waiting up to `wait` seconds for the first one (long poll). */
+  private async changesAfter(after: number, wait: number, req: IncomingMessage): Promise<ChangeBatch> {
+    const first = this.batch(after);
+    if (first.entries.length > 0 || first.resync || wait === 0) return first;
+    this.lastHead = this.store.head().seq;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        req.off('close', done);
+        resolve();
+      };
+      const timer = setTimeout(done, wait * 1000);
+      this.waiters.add(done);
+      req.on('close', done);
+    });
+    return this.batch(after);
+  }
+
+  /** Steps accepted on replicas: stored when newer than what the master has, and published to every node. */
+  private recordSteps(body: unknown): number {
+    const parsed = stepReportSchema.safeParse(body);
+    if (!parsed.success) throw new HttpError(400, `bad step report: ${parsed.error.issues[0]?.message ?? ''}`);
+    const db = this.store.db;
+    const update = db.prepare(
+      `insert into token_state (token_id, last_step, drift, updated_at) select ?, ?, ?, ? where exists (select 1 from tokens where id = ?)
+         on conflict (token_id) do update set last_step = excluded.last_step, drift = excluded.drift, updated_at = excluded.updated_at
+         where token_state.last_step < excluded.last_step`,
+    );
+    const changed = db.transaction(() => {
+      let n = 0;
+      for (const s of parsed.data.steps) {
+        if (update.run(s.token_id, s.last_step, s.drift, Date.now(), s.token_id).changes !== 1) continue;
+        this.store.logChange({ entity: 'token_state', op: 'upsert', key: String(s.token_id), data: s });
+        n++;
+      }
+      return n;
+    });
+    if (changed > 0) this.store.notifyChanged();
+    return changed;
+  }
+
+  private async sendSigned(res: ServerResponse, document: object): Promise<void> {
+    const body = Buffer.from(JSON.stringify(document));
+    const signature = await signFeed(body, this.signingKey, this.clusterId);
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, [FEED_SIGNATURE_HEADER]: signature });
+    res.end(body);
+  }
+}
+
+function intParam(url: URL, name: string, min: number, max: number, fallback?: number): number {
+  const text = url.searchParams.get(name);
+  if (text === null && fallback !== undefined) return fallback;
+  const n = Number(text);
+  if (text === null || !Number.isInteger(n) || n < min || n > max) throw new HttpError(400, `query parameter ${name} must be an integer ${min}-${max}`);
+  return n;
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > STEP_REPORT_LIMIT) throw new HttpError(413, 'request body too large');
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'request body is not JSON');
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}

@@ -1,0 +1,55 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { replicaBundleSchema, parseWith, InvalidInputError, OtpgateError, type ReplicaBundle } from '@otpgate/shared';
+import { ClusterFiles, DATA_FILES, Store } from '@otpgate/core';
+
+export class JoinRefusedError extends OtpgateError {
+  constructor(message: string) {
+    super('join-refused', message);
+  }
+}
+
+export function readBundle(path: string): ReplicaBundle {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new InvalidInputError(`cannot read the replica bundle ${path}: ${(err as Error).message}`);
+  }
+  return parseWith(replicaBundleSchema, json, `replica bundle ${path}`);
+}
+
+/**
+ * `otpgate replica join BUNDLE`: make this node a replica of the bundle's master. A node that holds data of its own
+ * (an old master rejoining) needs `force`: its data is replaced by the master's at the first sync.
+ */
+export async function joinCluster(dataDir: string, bundle: ReplicaBundle, options: { force?: boolean } = {}): Promise<Store> {
+  const exists = existsSync(join(dataDir, DATA_FILES.database));
+  const store = exists ? await Store.open(dataDir) : await Store.create(dataDir);
+  try {
+    if (exists && !options.force) {
+      const users = Number(store.db.first(store.db.q.selectFrom('users').select((eb) => eb.fn.countAll().as('n')))?.n ?? 0);
+      const head = store.head().seq;
+      if (store.role === 'master' && (users > 0 || head > 0)) {
+        throw new JoinRefusedError(
+          `this node is a master with data (${users} users, change ${head}); joining replaces it with the master's data. Run again with --force if that is what you want`,
+        );
+      }
+    }
+    const files = new ClusterFiles(dataDir);
+    files.write('caCert', bundle.ca_certificate);
+    files.write('clientCert', bundle.client_certificate);
+    files.write('clientKey', bundle.client_key);
+    files.write('feedPublicKey', JSON.stringify(bundle.feed_public_key));
+    store.db.transaction(() => {
+      store.setRole('replica');
+      store.setMeta('cluster_id', bundle.cluster_id);
+      store.setMeta('master_url', bundle.master_url);
+      store.setMeta('replica_name', bundle.replica_name);
+    });
+    return store;
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+}

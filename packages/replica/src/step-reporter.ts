@@ -1,0 +1,78 @@
+import { Agent, request } from 'undici';
+import { ClusterFiles, type Logger, type Store } from '@otpgate/core';
+import type { NodeConfig } from '@otpgate/shared';
+
+const BATCH = 500;
+
+/**
+ * Cluster-wide replay protection, replica side: codes accepted here are marked unreported in token_state; this sends
+ * them to the master (which publishes them to every node) and marks them reported once the master has them. The
+ * marks live in the database, so a restart or a master outage loses nothing: they go out when the master is back.
+ */
+export class StepReporter {
+  private timer: NodeJS.Timeout | undefined;
+  private busy = false;
+  private readonly agent: Agent;
+  private readonly url: URL;
+  private lastFailureLogged = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly config: NodeConfig,
+    private readonly logger: Logger,
+  ) {
+    const files = new ClusterFiles(store.dataDir);
+    this.agent = new Agent({
+      connect: { ca: files.read('caCert'), cert: files.read('clientCert'), key: files.read('clientKey'), rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+      headersTimeout: 10_000,
+      bodyTimeout: 10_000,
+    });
+    this.url = new URL('/v1/steps', store.getMeta('master_url')!);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.flush(), this.config.cluster.report_interval_ms);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+    await this.agent.destroy();
+  }
+
+  /** Send what is unreported now; returns how many the master took. */
+  async flush(): Promise<number> {
+    if (this.busy) return 0;
+    this.busy = true;
+    try {
+      const db = this.store.db;
+      const steps = db.all(
+        db.q.selectFrom('token_state').select(['token_id', 'last_step', 'drift']).where('reported', '=', 0).limit(BATCH),
+      );
+      if (steps.length === 0) return 0;
+      const response = await request(this.url, {
+        dispatcher: this.agent,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ steps }),
+      });
+      const text = await response.body.text();
+      if (response.statusCode !== 200) throw new Error(`the master answered ${response.statusCode}: ${text.slice(0, 200)}`);
+      const mark = db.prepare('update token_state set reported = 1 where token_id = ? and last_step = ?');
+      db.transaction(() => {
+        for (const s of steps) mark.run(s.token_id, s.last_step);
+      });
+      return steps.length;
+    } catch (err) {
+      // the master may be down: the steps stay marked and go out later; say so once a minute at most
+      if (Date.now() - this.lastFailureLogged > 60_000) {
+        this.lastFailureLogged = Date.now();
+        this.logger.warn({ event: 'step-report-failed', err: (err as Error).message }, 'could not report used codes to the master; will retry');
+      }
+      return 0;
+    } finally {
+      this.busy = false;
+    }
+  }
+}
