@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, writeFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI_PATH, scratchDir } from './paths.js';
 import { otpgate, otpgateOk, type CliResult } from './cli.js';
 import { secretFromUri } from './otp.js';
+import { freePort } from './net.js';
 
 export interface LogLine {
   level: string;
@@ -22,10 +23,41 @@ export class TestNode {
   private lines: LogLine[] = [];
   private waiters: Array<() => void> = [];
   ports: number[] = [];
+  replicationPort = 0;
 
   private constructor(readonly dir: string) {
     this.configPath = join(dir, 'otpgate.yaml');
     this.logPath = join(dir, 'serve.log');
+  }
+
+  /** A master with a cluster: the replication API on a free port, certificate for 127.0.0.1. */
+  static async createMaster(name: string, options: { radius?: string; cluster?: string } = {}): Promise<TestNode> {
+    const port = await freePort();
+    const node = await TestNode.create(name, {
+      radius: options.radius,
+      config: `cluster:\n  listen: ["127.0.0.1:${port}"]\n${options.cluster ?? ''}`,
+    });
+    await node.cliOk('cluster', 'init', '--host', '127.0.0.1');
+    node.replicationPort = port;
+    return node;
+  }
+
+  /** A replica joined with a bundle made on `master` (not started). `edit` may change the bundle first. */
+  static async createReplica(name: string, master: TestNode, edit?: (bundle: Record<string, unknown>) => void): Promise<TestNode> {
+    const node = new TestNode(scratchDir(name));
+    writeFileSync(
+      node.configPath,
+      `node:\n  name: ${name}\n  data_dir: data\nradius:\n  listen: ["127.0.0.1:0"]\nlog:\n  level: debug\ncluster:\n  poll_seconds: 5\n  max_retry_seconds: 2\n  report_interval_ms: 100\n`,
+    );
+    const bundlePath = join(node.dir, 'bundle.json');
+    await master.cliOk('cluster', 'add-replica', name, '--out', bundlePath);
+    if (edit) {
+      const bundle = JSON.parse(readFileSync(bundlePath, 'utf8')) as Record<string, unknown>;
+      edit(bundle);
+      writeFileSync(bundlePath, JSON.stringify(bundle));
+    }
+    await node.cliOk('replica', 'join', bundlePath);
+    return node;
   }
 
   /**
@@ -71,7 +103,7 @@ export class TestNode {
     return secretFromUri(out.uri);
   }
 
-  async start(): Promise<void> {
+  async start(timeoutMs = 15_000): Promise<void> {
     const log = createWriteStream(this.logPath, { flags: 'a' });
     this.lines = [];
     this.child = spawn(process.execPath, [CLI_PATH, '-c', this.configPath, 'serve'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -93,7 +125,7 @@ export class TestNode {
     };
     this.child.stdout!.on('data', onData);
     this.child.stderr!.on('data', onData);
-    const started = await this.waitForLog((l) => l.msg === 'otpgate node started' || l.level === 'raw', 15_000);
+    const started = await this.waitForLog((l) => l.msg === 'otpgate node started' || l.level === 'raw', timeoutMs);
     if (started.msg !== 'otpgate node started') throw new Error(`node did not start: ${this.lines.map((l) => l.msg).join('\n')}`);
     this.ports = this.lines
       .filter((l) => l.msg === 'RADIUS listening')
@@ -128,6 +160,20 @@ export class TestNode {
         });
       });
     }
+  }
+
+  /** Wait until this replica has applied the master's change `seq` (from a batch or a snapshot). */
+  waitForApplied(seq: number, timeoutMs = 10_000): Promise<LogLine> {
+    return this.waitForLog(
+      (l) => (l.event === 'replication-applied' && Number(l.to) >= seq) || (l.event === 'replication-snapshot' && Number(l.seq) >= seq),
+      timeoutMs,
+    );
+  }
+
+  /** The newest change on this node (its log head). */
+  async headSeq(): Promise<number> {
+    const status = JSON.parse(await this.cliOk('cluster', 'status', '--json')) as { head_seq?: number; applied_seq?: number };
+    return status.head_seq ?? status.applied_seq ?? 0;
   }
 
   /** The auth log lines (one per Access-Request answered or dropped by the pipeline). */

@@ -185,7 +185,10 @@ export class FeedClient {
     if (batch.entries.length > 0) {
       applyEntries(this.store, batch.entries);
       const last = batch.entries[batch.entries.length - 1]!;
-      this.logger.debug({ event: 'replication-applied', from: batch.entries[0]!.seq, to: newHead.seq }, 'applied changes from the master');
+      this.logger.debug(
+        { event: 'replication-applied', from: batch.entries[0]!.seq, to: newHead.seq, lag_ms: Date.now() - last.at },
+        'applied changes from the master',
+      );
       this.metrics.lagSeconds.set(newHead.seq < batch.head.seq ? Math.max(0, (Date.now() - last.at) / 1000) : 0);
     } else {
       this.metrics.lagSeconds.set(0);

@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestNode } from './helpers/test-node.js';
+import { papRequest, radclient } from './helpers/radclient.js';
+import { awaitFreshStep, totpCode } from './helpers/otp.js';
+import { PamService, canRunPam } from './helpers/pam.js';
+import { eventually } from './helpers/eventually.js';
+
+const SECRET = 'testing123';
+
+interface UserJson {
+  username: string;
+  display_name: string;
+  status: string;
+  tokens: number;
+}
+
+async function users(node: TestNode): Promise<UserJson[]> {
+  return (JSON.parse(await node.cliOk('user', 'list', '--json')) as { users: UserJson[] }).users;
+}
+
+describe('master and two replicas as separate processes', () => {
+  let master: TestNode;
+  let r1: TestNode;
+  let r2: TestNode;
+  let aliceSecret = '';
+  let erinSecret = '';
+
+  /**
+   * Make a change on the master, then wait until both replicas applied it; returns the larger of the two delays from
+   * the commit on the master to the apply on the replica (as the replicas log them).
+   */
+  async function propagate(change: () => Promise<unknown>): Promise<number> {
+    await change();
+    const seq = await master.headSeq();
+    const applied = await Promise.all([r1.waitForApplied(seq), r2.waitForApplied(seq)]);
+    return Math.max(...applied.map((l) => Number(l.lag_ms ?? 0)));
+  }
+
+  beforeAll(async () => {
+    master = await TestNode.createMaster('master');
+    // pam_radius_auth 2.0 sends no Message-Authenticator: this client opts out, on every node (clients replicate)
+    await master.addClient('local', '127.0.0.1', SECRET, '--no-require-message-authenticator');
+    aliceSecret = await master.addUserWithToken('alice', 'alice-password');
+    erinSecret = await master.addUserWithToken('erin', 'erin-password');
+    await master.start();
+    r1 = await TestNode.createReplica('r1', master);
+    r2 = await TestNode.createReplica('r2', master);
+    await Promise.all([r1.start(), r2.start()]);
+  });
+  afterAll(async () => {
+    await Promise.all([master?.stop(), r1?.stop(), r2?.stop()]);
+  });
+
+  it('copies the master on first start (snapshot) and serves RADIUS from it', async () => {
+    await r1.waitForLog((l) => l.event === 'replication-snapshot');
+    expect(await users(r1)).toEqual(await users(master));
+    await awaitFreshStep();
+    const reply = await radclient(r2.target, SECRET, papRequest('alice', `alice-password${totpCode(aliceSecret)}`));
+    expect(reply.code).toBe('Access-Accept');
+  });
+
+  it('replicates user and token changes to both replicas within a second each', async () => {
+    const times: number[] = [];
+    times.push(await propagate(() => master.cliInput('bob-password', 'user', 'add', 'bob', '--password-stdin')));
+    times.push(await propagate(() => master.addToken('bob')));
+    times.push(await propagate(() => master.cliOk('user', 'set', 'bob', '--display-name', 'Bob Builder')));
+    times.push(await propagate(() => master.cliOk('user', 'disable', 'bob')));
+    const tokenId = (JSON.parse(await master.cliOk('token', 'list', 'bob', '--json')) as Array<{ id: number }>)[0]!.id;
+    times.push(await propagate(() => master.cliOk('token', 'remove', String(tokenId))));
+    const onMaster = await users(master);
+    expect(onMaster.find((u) => u.username === 'bob')).toMatchObject({ display_name: 'Bob Builder', status: 'disabled', tokens: 0 });
+    expect(await users(r1)).toEqual(onMaster);
+    expect(await users(r2)).toEqual(onMaster);
+    times.push(await propagate(() => master.cliOk('user', 'remove', 'bob')));
+    expect((await users(r2)).map((u) => u.username)).toEqual(['alice', 'erin']);
+    console.log(`propagation, commit on the master -> applied on both replicas (ms): ${times.join(', ')}`);
+    for (const t of times) expect(t).toBeLessThan(1000);
+  });
+
+  it('refuses changes on a replica with a message naming the master', async () => {
+    const result = await r1.cli('user', 'add', 'mallory', '--no-password');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`read-only replica; make changes on the master (https://127.0.0.1:${master.replicationPort})`);
+    const admin = await r1.cli('admin', 'set-password', '--generate');
+    expect(admin.stderr).toContain('read-only replica');
+  });
+
+  it('refuses a code on every other node once it was accepted on one (both directions)', async () => {
+    await awaitFreshStep(12);
+    const onMaster = totpCode(erinSecret);
+    expect((await radclient(master.target, SECRET, papRequest('erin', `erin-password${onMaster}`))).code).toBe('Access-Accept');
+    await Promise.all([r1.waitForApplied(await master.headSeq()), r2.waitForApplied(await master.headSeq())]);
+    expect((await radclient(r1.target, SECRET, papRequest('erin', `erin-password${onMaster}`))).code).toBe('Access-Reject');
+    expect(r1.authLines().at(-1)?.reason).toBe('replay');
+
+    const onReplica = totpCode(erinSecret, 1);
+    const step = Math.floor(Date.now() / 30_000) + 1;
+    expect((await radclient(r1.target, SECRET, papRequest('erin', `erin-password${onReplica}`))).code).toBe('Access-Accept');
+    // the replica reports the step; the master records it and publishes it to every node
+    await eventually('the master to learn the step used on r1', async () => {
+      const tokens = JSON.parse(await master.cliOk('token', 'list', 'erin', '--json')) as Array<{ last_step: number }>;
+      return tokens[0]!.last_step >= step;
+    });
+    await r2.waitForApplied(await master.headSeq());
+    expect((await radclient(master.target, SECRET, papRequest('erin', `erin-password${onReplica}`))).code).toBe('Access-Reject');
+    expect((await radclient(r2.target, SECRET, papRequest('erin', `erin-password${onReplica}`))).code).toBe('Access-Reject');
+    expect(master.authLines().at(-1)?.reason).toBe('replay');
+  });
+
+  it('replicates the admin password', async () => {
+    await propagate(() => master.cliInput('new-admin-password', 'admin', 'set-password', '--password-stdin'));
+    for (const node of [r1, r2]) {
+      expect((await node.cli('admin', 'verify-password')).code).toBe(1);
+      expect(await node.cliInput('new-admin-password', 'admin', 'verify-password')).toContain('password accepted');
+    }
+  });
+
+  it('shows each replica with its acknowledged change and lag on the master', async () => {
+    const status = JSON.parse(await master.cliOk('cluster', 'status', '--json')) as {
+      head_seq: number;
+      replicas: Array<{ name: string; health: string; acked_seq: number; lag_entries: number }>;
+    };
+    expect(status.replicas.map((r) => [r.name, r.health])).toEqual([
+      ['r1', 'ok'],
+      ['r2', 'ok'],
+    ]);
+    for (const r of status.replicas) expect(r.acked_seq).toBe(status.head_seq);
+    const self = JSON.parse(await r1.cliOk('cluster', 'status', '--json')) as { role: string; applied_seq: number; lag_entries: number };
+    expect(self).toMatchObject({ role: 'replica', applied_seq: status.head_seq, lag_entries: 0 });
+  });
+
+  it('resumes from its last applied change after a restart, without a new snapshot', async () => {
+    await r2.stop();
+    await master.cliInput('carol-password', 'user', 'add', 'carol', '--password-stdin');
+    await r2.start();
+    await r2.waitForApplied(await master.headSeq());
+    expect(r2.logs().some((l) => l.event === 'replication-snapshot')).toBe(false);
+    expect((await users(r2)).map((u) => u.username)).toContain('carol');
+  });
+
+  it.skipIf(!canRunPam)('fails over with pam_radius_auth: master down, logins go through the replica; master back, replicas catch up', async () => {
+    const pam = new PamService(master.dir, [
+      { host: '127.0.0.1', port: master.port, secret: SECRET, timeout: 2 },
+      { host: '127.0.0.1', port: r1.port, secret: SECRET, timeout: 2 },
+    ]);
+    try {
+      await awaitFreshStep(15);
+      const first = await pam.authenticate('alice', `alice-password${totpCode(aliceSecret)}`);
+      expect(first.ok, first.output).toBe(true);
+      expect(master.authLines().at(-1)).toMatchObject({ user: 'alice', result: 'accept' });
+
+      await master.stop();
+      await awaitFreshStep(15);
+      const failover = await pam.authenticate('alice', `alice-password${totpCode(aliceSecret, 1)}`);
+      expect(failover.ok, failover.output).toBe(true);
+      expect(r1.authLines().at(-1)).toMatchObject({ user: 'alice', result: 'accept', client: 'local' });
+      // radclient against the other replica too: it keeps serving its last good state
+      expect((await radclient(r2.target, SECRET, papRequest('alice', `wrong${totpCode(aliceSecret, -1)}`))).code).toBe('Access-Reject');
+
+      await master.start();
+      await master.cliInput('dave-password', 'user', 'add', 'dave', '--password-stdin');
+      const seq = await master.headSeq();
+      await Promise.all([r1.waitForApplied(seq, 30_000), r2.waitForApplied(seq, 30_000)]);
+      expect((await users(r1)).map((u) => u.username)).toContain('dave');
+      // the step used on r1 while the master was down reached the master once it was back
+      const replay = await radclient(master.target, SECRET, papRequest('alice', `alice-password${totpCode(aliceSecret, 1)}`));
+      expect(replay.code).toBe('Access-Reject');
+    } finally {
+      pam.remove();
+    }
+  });
+});
