@@ -56,13 +56,100 @@ export const authSettingsSchema = z
   })
   .prefault({});
 
+const backendName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'lower-case letters, digits, "_" and "-", at most 32');
+const milliseconds = (fallback: number) => int().min(100).max(120_000).default(fallback);
+/** PEM certificates to trust for a backend's TLS, in addition to nothing: a private CA is the usual case. */
+const caCertificates = z
+  .string()
+  .default('')
+  .refine((v) => v === '' || v.includes('-----BEGIN CERTIFICATE-----'), 'must be PEM certificates (-----BEGIN CERTIFICATE-----)');
+
+export const localBackendSchema = z.strictObject({
+  type: z.literal('local'),
+  name: backendName,
+});
+
+/** LDAP, LDAPS or Active Directory, through ldapts. Secrets (bind_password) are sealed at rest. */
+export const ldapBackendSchema = z.strictObject({
+  type: z.literal('ldap'),
+  name: backendName,
+  /** ldap:// or ldaps:// URLs, tried in this order (failover). */
+  servers: z.array(z.string().regex(/^ldaps?:\/\/[^/]+\/?$/, 'ldap://host[:port] or ldaps://host[:port]')).min(1),
+  /** Upgrade ldap:// connections with StartTLS. */
+  start_tls: z.boolean().default(false),
+  /** Check the server certificate and host name (never turn off outside a lab). */
+  verify_certificate: z.boolean().default(true),
+  ca_certificates: caCertificates,
+  /** Service account for search-then-bind; empty for an anonymous search. */
+  bind_dn: z.string().default(''),
+  bind_password: z.string().default(''),
+  user_base_dn: z.string().default(''),
+  /** {user} is replaced by the escaped user name (RFC 4515). */
+  user_filter: z.string().default('(&(objectClass=inetOrgPerson)(uid={user}))'),
+  scope: z.enum(['base', 'one', 'sub']).default('sub'),
+  /** Bind directly as this DN or UPN instead of searching, e.g. "{user}@example.com"; empty = search then bind. */
+  bind_template: z.string().default(''),
+  /** Active Directory: userAccountControl, lockout and expiry attributes, error 49 sub-codes. */
+  active_directory: z.boolean().default(false),
+  /** Attribute of the user entry listing its groups (memberOf); ignored when group_base_dn is set. */
+  group_attribute: z.string().default('memberOf'),
+  /** Search for groups here with group_filter instead of reading group_attribute. */
+  group_base_dn: z.string().default(''),
+  /** {dn} is the user's DN, {user} the user name. */
+  group_filter: z.string().default('(&(objectClass=groupOfNames)(member={dn}))'),
+  /** Active Directory only: follow nested groups (LDAP_MATCHING_RULE_IN_CHAIN). */
+  nested_groups: z.boolean().default(false),
+  /** Directory group (DN or CN, any case) -> otpgate group. Unmapped directory groups are ignored. */
+  group_map: z.record(z.string(), z.string()).default({}),
+  connect_timeout_ms: milliseconds(3000),
+  timeout_ms: milliseconds(5000),
+  /** Idle connections kept per server (the service account's searches reuse them). */
+  pool_size: int().min(1).max(64).default(4),
+});
+
+/** Microsoft Entra ID, password checked with the OAuth2 resource owner password credentials grant (undici). */
+export const entraBackendSchema = z.strictObject({
+  type: z.literal('entra'),
+  name: backendName,
+  authority: z.url({ protocol: /^https$/ }).default('https://login.microsoftonline.com'),
+  /** Tenant id or domain (contoso.onmicrosoft.com). */
+  tenant: z.string().min(1),
+  client_id: z.string().min(1),
+  /** Only for confidential app registrations. */
+  client_secret: z.string().default(''),
+  scope: z.string().default('openid'),
+  /** "user" becomes "user@upn_domain" when the name has no @. */
+  upn_domain: z.string().default(''),
+  /** A token issued for the password alone means the account has no MFA; refused unless this is true. */
+  accept_without_mfa: z.boolean().default(false),
+  timeout_ms: milliseconds(10000),
+  ca_certificates: caCertificates,
+});
+
+export const backendSchema = z.discriminatedUnion('type', [localBackendSchema, ldapBackendSchema, entraBackendSchema]);
+export type BackendSettings = z.output<typeof backendSchema>;
+export type LdapBackendSettings = z.output<typeof ldapBackendSchema>;
+export type EntraBackendSettings = z.output<typeof entraBackendSchema>;
+
+/** Settings fields that hold secrets: sealed at rest, never shown, in clear only inside the cluster feed. */
+export const SETTINGS_SECRET_FIELDS = ['bind_password', 'client_secret'] as const;
+
 export const settingsSchema = z
   .strictObject({
     otp: otpSettingsSchema,
     lockout: lockoutSettingsSchema,
     auth: authSettingsSchema,
+    /** Password backends by name; auth.backends chains them. */
+    backends: z.array(backendSchema).default([{ type: 'local', name: 'local' }]),
   })
-  .prefault({});
+  .prefault({})
+  .superRefine((s, ctx) => {
+    const names = new Set<string>();
+    s.backends.forEach((b, i) => {
+      if (names.has(b.name)) ctx.addIssue({ code: 'custom', path: ['backends', i, 'name'], message: `backend name "${b.name}" is used twice` });
+      names.add(b.name);
+    });
+  });
 
 export type Settings = z.output<typeof settingsSchema>;
 export type SettingsInput = z.input<typeof settingsSchema>;

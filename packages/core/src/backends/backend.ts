@@ -12,11 +12,24 @@ export interface PasswordSubject {
  * answer (down, timed out, misconfigured), which is never treated as a wrong password.
  */
 export type PasswordResult =
-  | { outcome: 'accept'; backend: string }
+  /** `groups`: otpgate groups the directory says the user is in (after the backend's group_map). */
+  | { outcome: 'accept'; backend: string; groups?: string[] }
   | { outcome: 'reject'; backend: string; reason: RejectReason; detail: string }
   | { outcome: 'error'; backend: string; detail: string };
 
 export interface PasswordBackend {
   readonly name: string;
   verify(subject: PasswordSubject, password: string): Promise<PasswordResult>;
+}
+
+/** What a backend's "test connection" found, step by step, for the CLI and the admin UI. */
+export interface ConnectionReport {
+  ok: boolean;
+  steps: Array<{ step: string; ok: boolean; detail: string }>;
+}
+
+/** A backend that talks to a server can be probed without a user's password. */
+export interface TestableBackend extends PasswordBackend {
+  testConnection(username?: string): Promise<ConnectionReport>;
+  close?(): Promise<void>;
 }
