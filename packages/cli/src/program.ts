@@ -10,6 +10,7 @@ import { registerGroupCommands } from './commands/groups.js';
 import { registerSettingsCommands } from './commands/settings.js';
 import { registerClusterCommands } from './commands/cluster.js';
 import { registerAdminCommands } from './commands/admin.js';
+import { registerBackendCommands } from './commands/backends.js';
 
 export function buildProgram(): Command {
   const program = new Command('otpgate')
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerSettingsCommands(program, globals);
   registerClusterCommands(program, globals);
   registerAdminCommands(program, globals);
+  registerBackendCommands(program, globals);
   program.commands.forEach(function exitOverrideAll(c: Command) {
     c.exitOverride();
     c.commands.forEach(exitOverrideAll);

@@ -11,11 +11,31 @@ export { readChanges, insertEntry, changeHashAt, logBase, resetLog, type ChangeH
 export { ENTITY_HANDLERS, SETTINGS_KEY, type EntityRecords } from './store/entity-handlers.js';
 export { applyEntries, applySnapshot, ReplicationDataError } from './store/replication.js';
 export { authenticate } from './auth/pipeline.js';
-export { createAuthPorts, instrumentBackend } from './auth/ports.js';
+export { createAuthPorts } from './auth/ports.js';
+export { BackendRegistry, createBackend, instrumentBackend } from './backends/registry.js';
+export { PasswordChain } from './backends/chain.js';
+export { resolveName } from './auth/realms.js';
 export { ChallengeStore } from './auth/challenges.js';
-export type { AuthPorts, AuthRequest, AuthUser, Decision } from './auth/types.js';
-export type { PasswordBackend, PasswordResult, PasswordSubject } from './backends/backend.js';
+export type { AuthPorts, AuthRequest, AuthUser, ClientPolicy, Decision } from './auth/types.js';
+export type { PasswordBackend, PasswordResult, PasswordSubject, TestableBackend, ConnectionReport } from './backends/backend.js';
 export { LocalPasswordBackend, hashPassword, ARGON2_OPTIONS } from './backends/local.js';
+export { LdapPasswordBackend, LDAP_SERVER_DOWN_MS, type LdapBackendOptions } from './backends/ldap.js';
+export { LdapBackendError, type LdapFailureKind } from './backends/ldap-errors.js';
+export { escapeFilterValue, escapeDnValue, userFilter, groupFilter, bindName, looksLikeDn } from './backends/ldap-filter.js';
+export { mapGroups } from './backends/ldap-groups.js';
+export {
+  AD_BIND_SUBCODES,
+  UAC,
+  UAC_COMPUTED,
+  adAccountState,
+  adBindSubCode,
+  mapAdBindFailure,
+  nestedGroupFilter,
+  parseFlags,
+  type AdAccountState,
+} from './backends/ldap-ad.js';
+export { EntraPasswordBackend } from './backends/entra.js';
+export { classifyAadsts, type EntraVerdict } from './backends/entra-errors.js';
 export { parseSecret, generateSecret, toBase32, fromBase32 } from './otp/secret.js';
 export { verifyCode, findConsecutive, codeAt, timeStep, type OtpToken, type OtpCheck } from './otp/verify.js';
 export { provisioningUri } from './otp/uri.js';

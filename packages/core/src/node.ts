@@ -5,7 +5,7 @@ import { Metrics } from './metrics.js';
 import { Store } from './store/store.js';
 import { AuthRepository } from './store/auth-repository.js';
 import { logBase } from './store/change-log.js';
-import { LocalPasswordBackend } from './backends/local.js';
+import { BackendRegistry } from './backends/registry.js';
 import { createAuthPorts } from './auth/ports.js';
 import { loadDictionary, type Dictionary } from './radius/dictionary.js';
 import { ClientTable } from './radius/client-table.js';
@@ -29,6 +29,7 @@ export function nodeName(config: NodeConfig): string {
 export class OtpgateNode {
   readonly metrics = new Metrics();
   readonly repository: AuthRepository;
+  readonly backends: BackendRegistry;
   readonly radius: RadiusServer;
   readonly name: string;
   private clients: ClientTable = new ClientTable([]);
@@ -49,13 +50,9 @@ export class OtpgateNode {
     this.repository = new AuthRepository(store, () => this.currentSettings);
     this.attributes = new ReplyAttributeEncoder(dictionary, logger);
     const settings = () => this.currentSettings;
-    const ports = createAuthPorts({
-      repository: this.repository,
-      password: new LocalPasswordBackend(),
-      metrics: this.metrics,
-      logger,
-      settings,
-    });
+    this.backends = new BackendRegistry(logger, this.metrics);
+    this.backends.configure(this.currentSettings);
+    const ports = createAuthPorts({ repository: this.repository, backends: this.backends, metrics: this.metrics, logger, settings });
     this.radius = new RadiusServer({
       listen: config.radius.listen,
       receiveBufferBytes: config.radius.receive_buffer_bytes,
@@ -99,6 +96,7 @@ export class OtpgateNode {
   /** Serve RADIUS; configuration changes (from this process or another) are picked up as they land. */
   async start(): Promise<void> {
     this.reload();
+    this.repository.sync(); // every user into memory before the first request, not during it
     await this.radius.start();
     this.unsubscribe = this.store.onChange(() => this.reloadIfChanged());
     this.timers.push(setInterval(() => this.reloadIfChanged(), RELOAD_INTERVAL_MS));
@@ -127,6 +125,7 @@ export class OtpgateNode {
   reload(): void {
     this.loadedVersion = this.configVersion();
     this.currentSettings = this.store.settings();
+    this.backends.configure(this.currentSettings);
     this.attributes.setGroups(this.store.readAll('group'));
     this.clients = ClientTable.fromRecords(this.store.readAll('client'), (c, problem) =>
       this.logger.error({ client: c.name, problem }, 'RADIUS client skipped'),
@@ -155,6 +154,7 @@ export class OtpgateNode {
     this.unsubscribe?.();
     await this.radius.stop();
     this.repository.flush();
+    await this.backends.close();
     this.store.close();
     this.logger.info('otpgate node stopped');
     this.logger.flush();

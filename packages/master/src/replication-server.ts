@@ -152,6 +152,8 @@ export class ReplicationServer {
     let replica: ReplicaEntry | undefined;
     try {
       replica = this.identify(req);
+      // from now on accepted codes go into the feed (whatever this replica's snapshot holds, it gets the rest)
+      this.store.publishSteps = true;
       const url = new URL(req.url ?? '/', 'https://master');
       const address = req.socket.remoteAddress ?? '';
       if (req.method === 'GET' && url.pathname === '/v1/changes') {

@@ -1,7 +1,7 @@
 import { isAbsolute, resolve, dirname } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { LineCounter, parseDocument, isNode } from 'yaml';
+import { LineCounter, parseDocument, isMap, isNode, isScalar } from 'yaml';
 import { parseListenAddress, type ListenAddress } from './listen-address.js';
 import { ValidationError, problemsFromZod, type ValidationProblem } from './validation.js';
 import { OtpgateError } from './errors.js';
@@ -87,6 +87,12 @@ export class ConfigFileError extends OtpgateError {
   }
 }
 
+/** A section whose lines are all commented out ("radius:" alone) is YAML null: take it as an empty section. */
+function withEmptySections(raw: unknown): unknown {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, v === null ? {} : v]));
+}
+
 /** Parse config text (YAML, which includes JSON) and validate it; problems carry line numbers. */
 export function parseNodeConfig(text: string, source: string, baseDir: string): NodeConfig {
   const lineCounter = new LineCounter();
@@ -101,12 +107,16 @@ export function parseNodeConfig(text: string, source: string, baseDir: string): 
       })),
     );
   }
-  const raw: unknown = doc.toJS() ?? {};
+  const raw: unknown = withEmptySections(doc.toJS() ?? {});
   const result = nodeConfigSchema.safeParse(raw);
   if (!result.success) {
     const problems: ValidationProblem[] = problemsFromZod(result.error).map((p, i) => {
-      const issuePath = result.error.issues[i]?.path ?? [];
-      const node = doc.getIn(issuePath as (string | number)[], true);
+      const issue = result.error.issues[i];
+      let node = doc.getIn((issue?.path ?? []) as (string | number)[], true);
+      // an unknown key: point at the key itself, not at the first line of the section holding it
+      if (issue?.code === 'unrecognized_keys' && isMap(node)) {
+        node = node.items.find((pair) => isScalar(pair.key) && pair.key.value === issue.keys[0])?.key ?? node;
+      }
       const offset = isNode(node) ? node.range?.[0] : undefined;
       return offset === undefined ? p : { ...p, line: lineCounter.linePos(offset).line };
     });

@@ -26,7 +26,8 @@ export function parseListenAddress(text: string, defaultPort: number): ListenAdd
   }
   const family = isIP(host);
   if (family === 0) return `"${text}": "${host}" is not an IPv4 or IPv6 address (write IPv6 as [addr]:port)`;
-  const port = portText === undefined ? defaultPort : Number(portText);
+  // decimal digits only: Number() would take "", " 80", "0x714" or "1e3" (and "" silently as port 0, any free port)
+  const port = portText === undefined ? defaultPort : /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
   if (!Number.isInteger(port) || port < 0 || port > 65535) return `"${text}": port must be 0-65535 (0: any free port)`;
   return { host, port, family: family as 4 | 6 };
 }

@@ -19,6 +19,7 @@ export const REJECT_REASONS = [
   'not-permitted',
   'conditional-access',
   'single-factor-not-allowed',
+  'overloaded',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
@@ -39,4 +40,5 @@ export const REJECT_REASON_TEXT: Record<RejectReason, string> = {
   'not-permitted': 'not permitted to log on now or from here',
   'conditional-access': 'blocked by conditional access',
   'single-factor-not-allowed': 'password alone is not enough for this account',
+  overloaded: 'server busy; try again',
 };

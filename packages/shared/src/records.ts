@@ -34,6 +34,8 @@ export const userRecordSchema = z.strictObject({
   auth_mode: z.enum(AUTH_MODES).nullable(),
   groups: z.array(z.string()),
   attributes: z.array(replyAttributeSchema),
+  /** Until then the user may log in without a token, to enrol (null: the global allowance applies). */
+  initial_login_until: timestamp.nullable(),
   created_at: timestamp,
   updated_at: timestamp,
 });
@@ -109,6 +111,10 @@ export const clientRecordSchema = z.strictObject({
   auth_mode: z.enum(AUTH_MODES).nullable(),
   /** When the password backend cannot answer: reject, or stay silent so the NAS asks its next server. */
   on_backend_error: z.enum(['reject', 'drop']),
+  /** This client's backend chain; null = the default (auth.backends). */
+  backends: z.array(z.string()).nullable(),
+  /** Every user of this client may log in with the password alone (legacy devices). */
+  single_factor: z.boolean(),
   description: z.string().max(200),
 });
 export type ClientRecord = z.output<typeof clientRecordSchema>;

@@ -40,6 +40,18 @@ export const lockoutSettingsSchema = z
   })
   .prefault({});
 
+export const realmSchema = z.strictObject({
+  /** Matches user@name, case-insensitive. */
+  name: z.string().min(1).max(253),
+  /** Other spellings: NetBIOS domains for DOMAIN\\user, other UPN suffixes. */
+  aliases: z.array(z.string().min(1)).default([]),
+  /** Look the user up (and pass them to the backends) without the realm. */
+  strip: z.boolean().default(true),
+  /** This realm's backend chain; empty = the client's or the default chain. */
+  backends: z.array(z.string()).default([]),
+});
+export type RealmSettings = z.output<typeof realmSchema>;
+
 export const authSettingsSchema = z
   .strictObject({
     /** Mode for clients and users that do not set their own. */
@@ -53,6 +65,33 @@ export const authSettingsSchema = z
     challenge_timeout_seconds: int().min(10).max(600).default(120),
     /** Put the reject reason in a Reply-Message; off by default so a guesser learns nothing. */
     reveal_reject_reason: z.boolean().default(false),
+    /**
+     * Password backends tried in this order (names from `backends`). The next one is asked when one cannot answer
+     * (down, timed out) or does not know the user; a definite answer (wrong password, locked...) ends the chain.
+     */
+    backends: z.array(z.string()).min(1).default(['local']),
+    /** user@realm and DOMAIN\\user: stripped and routed to their own backend chain. */
+    realms: z.array(realmSchema).default([]),
+    /** Password alone, no code: for service accounts and devices that cannot do two factors. Logged as such. */
+    single_factor: z
+      .strictObject({
+        /** User names (after realm stripping). */
+        users: z.array(z.string()).default([]),
+        /** otpgate groups (local membership, so a guess without a code never reaches the directory). */
+        groups: z.array(z.string()).default([]),
+      })
+      .prefault({}),
+    /**
+     * A new user without a token may log in with the password alone, to enrol: until the deadline the admin set
+     * on the user, or for `days` after the user was created, at most `max_logins` times. Master only.
+     */
+    initial_login: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        days: int().min(1).max(365).default(7),
+        max_logins: int().min(1).max(1000).default(5),
+      })
+      .prefault({}),
   })
   .prefault({});
 
@@ -149,7 +188,27 @@ export const settingsSchema = z
       if (names.has(b.name)) ctx.addIssue({ code: 'custom', path: ['backends', i, 'name'], message: `backend name "${b.name}" is used twice` });
       names.add(b.name);
     });
+    const known = (list: readonly string[], path: PropertyKey[]) =>
+      list.forEach((name, i) => {
+        if (!names.has(name)) ctx.addIssue({ code: 'custom', path: [...path, i], message: `no backend named "${name}" (known: ${[...names].join(', ')})` });
+      });
+    known(s.auth.backends, ['auth', 'backends']);
+    s.auth.realms.forEach((r, i) => known(r.backends, ['auth', 'realms', i, 'backends']));
   });
+
+/** Settings with every secret replaced by a mask, for display and export without secrets. */
+export function maskSettingsSecrets(settings: Settings): Settings {
+  return {
+    ...settings,
+    backends: settings.backends.map((b) => {
+      const out: Record<string, unknown> = { ...b };
+      for (const f of SETTINGS_SECRET_FIELDS) if (typeof out[f] === 'string' && out[f] !== '') out[f] = SECRET_MASK;
+      return out as BackendSettings;
+    }),
+  };
+}
+
+export const SECRET_MASK = '********';
 
 export type Settings = z.output<typeof settingsSchema>;
 export type SettingsInput = z.input<typeof settingsSchema>;

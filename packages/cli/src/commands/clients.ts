@@ -5,7 +5,7 @@ import { InvalidInputError } from '@otpgate/shared';
 import { withAdmin, type GlobalOptions } from '../context.js';
 import { printJson, table } from '../output.js';
 import { readStdinLine } from '../prompt.js';
-import { modeOption, modeValue } from './options.js';
+import { collect, modeOption, modeValue } from './options.js';
 
 async function secretFrom(o: { secret?: string; secretStdin?: boolean; generateSecret?: boolean }): Promise<{ secret: string | undefined; generated: boolean }> {
   if (o.generateSecret) return { secret: randomBytes(18).toString('base64url'), generated: true };
@@ -20,6 +20,7 @@ const clientOptions = (command: Command) =>
     .option('--generate-secret', 'make a random shared secret and print it once')
     .addOption(modeOption())
     .addOption(new Option('--on-backend-error <action>', 'when the password backend cannot answer: reject, or drop so the NAS fails over').choices(['reject', 'drop']))
+    .option('--backend <name>', 'this client\'s password backend chain, in order (repeat); default: auth.backends', collect)
     .option('--description <text>', 'a note for admins');
 
 export function registerClientCommands(program: Command, globals: () => GlobalOptions): void {
@@ -29,7 +30,8 @@ export function registerClientCommands(program: Command, globals: () => GlobalOp
     client
       .command('add <name> <address>')
       .description('allow a NAS (an IP address or a CIDR block) with its shared secret')
-      .option('--no-require-message-authenticator', 'accept requests without Message-Authenticator (only for clients that cannot send it, e.g. pam_radius_auth 2.0)'),
+      .option('--no-require-message-authenticator', 'accept requests without Message-Authenticator (only for clients that cannot send it, e.g. pam_radius_auth 2.0)')
+      .option('--single-factor', 'let every user of this client in with the password alone (legacy devices; logged)'),
   ).action(async (name: string, address: string, o) => {
     const { secret, generated } = await secretFrom(o);
     if (!secret) throw new InvalidInputError('give the shared secret with --secret-stdin, --secret or --generate-secret');
@@ -42,6 +44,8 @@ export function registerClientCommands(program: Command, globals: () => GlobalOp
           require_message_authenticator: o.requireMessageAuthenticator,
           auth_mode: modeValue(o.mode),
           on_backend_error: o.onBackendError,
+          backends: o.backend,
+          single_factor: o.singleFactor,
           description: o.description,
         },
         CLI_ACTOR,
@@ -62,20 +66,29 @@ export function registerClientCommands(program: Command, globals: () => GlobalOp
       .command('set <name>')
       .description('change a client\'s address, secret or options')
       .option('--address <address>', 'IP address or CIDR block')
-      .option('--require-message-authenticator <yes|no>', 'drop requests without Message-Authenticator'),
+      .option('--require-message-authenticator <yes|no>', 'drop requests without Message-Authenticator')
+      .option('--single-factor <yes|no>', 'password alone for every user of this client')
+      .option('--default-backends', 'use the default backend chain again'),
   ).action(async (name: string, o) => {
     const { secret, generated } = await secretFrom(o);
-    const require = o.requireMessageAuthenticator;
-    if (require !== undefined && !['yes', 'no'].includes(require)) throw new InvalidInputError('--require-message-authenticator takes yes or no');
+    const yesNo = (value: string | undefined, flag: string) => {
+      if (value === undefined) return undefined;
+      if (!['yes', 'no'].includes(value)) throw new InvalidInputError(`${flag} takes yes or no`);
+      return value === 'yes';
+    };
+    const require = yesNo(o.requireMessageAuthenticator, '--require-message-authenticator');
+    const singleFactor = yesNo(o.singleFactor, '--single-factor');
     await withAdmin(globals(), ({ services }) => {
       services.clients.update(
         name,
         {
           address: o.address,
           secret,
-          require_message_authenticator: require === undefined ? undefined : require === 'yes',
+          require_message_authenticator: require,
           auth_mode: modeValue(o.mode),
           on_backend_error: o.onBackendError,
+          backends: o.defaultBackends ? null : o.backend,
+          single_factor: singleFactor,
           description: o.description,
         },
         CLI_ACTOR,
@@ -95,8 +108,16 @@ export function registerClientCommands(program: Command, globals: () => GlobalOp
         if (o.json) return printJson(list);
         console.log(
           table(
-            ['NAME', 'ADDRESS', 'MESSAGE-AUTH', 'MODE', 'ON BACKEND ERROR', 'SECRET'],
-            list.map((c) => [c.name, c.address, c.require_message_authenticator ? 'required' : 'optional', c.auth_mode ?? 'default', c.on_backend_error, c.secret]),
+            ['NAME', 'ADDRESS', 'MESSAGE-AUTH', 'MODE', 'BACKENDS', 'ON BACKEND ERROR', 'SECRET'],
+            list.map((c) => [
+              c.name,
+              c.address,
+              c.require_message_authenticator ? 'required' : 'optional',
+              `${c.auth_mode ?? 'default'}${c.single_factor ? ', single-factor' : ''}`,
+              c.backends?.join('>') ?? 'default',
+              c.on_backend_error,
+              c.secret,
+            ]),
           ),
         );
       });

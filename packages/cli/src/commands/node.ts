@@ -5,7 +5,7 @@ import {
   AuthRepository,
   BUILTIN_ADMIN,
   CLI_ACTOR,
-  LocalPasswordBackend,
+  BackendRegistry,
   Metrics,
   Store,
   authenticate,
@@ -123,11 +123,15 @@ export function registerNodeCommands(program: Command, globals: () => GlobalOpti
       await withAdmin(globals(), async ({ store, logger }) => {
         const settings = () => store.settings();
         const repository = new AuthRepository(store, settings);
-        const ports = createAuthPorts({ repository, password: new LocalPasswordBackend(), metrics: new Metrics({ processMetrics: false }), logger, settings });
-        const decision = await authenticate({ username, password: passwordAndCode, state: undefined, clientMode: null }, ports);
+        const backends = new BackendRegistry(logger);
+        backends.configure(settings());
+        const ports = createAuthPorts({ repository, backends, metrics: new Metrics({ processMetrics: false }), logger, settings });
+        const client = { name: 'cli', mode: null, backends: null, singleFactor: false };
+        const decision = await authenticate({ username, password: passwordAndCode, state: undefined, client }, ports).finally(() => backends.close());
         repository.flush();
         if (decision.outcome === 'accept') {
-          console.log(`accept: ${decision.user.username}${decision.backend ? ` (password checked by ${decision.backend})` : ''}`);
+          const how = decision.policy ? `, ${decision.policy}: password only` : '';
+          console.log(`accept: ${decision.user.username}${decision.backend ? ` (password checked by ${decision.backend}${how})` : ''}`);
         } else if (decision.outcome === 'challenge') {
           console.log(`challenge: password accepted; ${decision.prompt}`);
         } else {

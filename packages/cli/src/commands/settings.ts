@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { CLI_ACTOR } from '@otpgate/core';
+import { maskSettingsSecrets } from '@otpgate/shared';
 import { withAdmin, type GlobalOptions } from '../context.js';
 import { printJson } from '../output.js';
 
@@ -10,7 +11,7 @@ export function registerSettingsCommands(program: Command, globals: () => Global
     .command('show')
     .description('print the settings (JSON)')
     .action(async () => {
-      await withAdmin(globals(), ({ services }) => printJson(services.settings.get()));
+      await withAdmin(globals(), ({ services }) => printJson(maskSettingsSecrets(services.settings.get())));
     });
 
   settings

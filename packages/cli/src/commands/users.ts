@@ -6,6 +6,14 @@ import { formatTime, printJson, table } from '../output.js';
 import { obtainPassword } from '../prompt.js';
 import { attrOption, attributesValue, collect, modeOption, modeValue } from './options.js';
 
+function dateOrNone(text: string | undefined): number | null | undefined {
+  if (text === undefined) return undefined;
+  if (text === 'none') return null;
+  const ms = Date.parse(text);
+  if (Number.isNaN(ms)) throw new InvalidInputError(`"${text}" is not a date (e.g. 2026-12-31 or 2026-12-31T18:00Z) or "none"`, '--initial-login-until');
+  return ms;
+}
+
 export function registerUserCommands(program: Command, globals: () => GlobalOptions): void {
   const user = program.command('user').description('manage users');
 
@@ -49,6 +57,7 @@ export function registerUserCommands(program: Command, globals: () => GlobalOpti
     .addOption(modeOption())
     .addOption(attrOption())
     .option('--no-attrs', 'remove the user\'s own reply attributes')
+    .option('--initial-login-until <date|none>', 'allow logging in without a token until then (to enrol); none = the global allowance')
     .action(async (username: string, o) => {
       await withAdmin(globals(), ({ services }) => {
         services.users.update(
@@ -59,6 +68,7 @@ export function registerUserCommands(program: Command, globals: () => GlobalOpti
             groups: o.groups === false ? [] : o.group,
             auth_mode: modeValue(o.mode),
             attributes: o.attrs === false ? [] : attributesValue(o.attr),
+            initial_login_until: dateOrNone(o.initialLoginUntil),
           },
           CLI_ACTOR,
         );

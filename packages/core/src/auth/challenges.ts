@@ -4,6 +4,9 @@ export interface PendingChallenge {
   userId: number;
   username: string;
   expiresAt: number;
+  /** Where the password was checked and the directory groups it reported, for the final answer. */
+  backend: string;
+  groups: string[];
 }
 
 const MAX_PENDING = 100_000;
@@ -17,10 +20,10 @@ export class ChallengeStore {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  create(userId: number, username: string, ttlSeconds: number): Buffer {
+  create(userId: number, username: string, ttlSeconds: number, backend: string, groups: string[]): Buffer {
     if (this.pending.size >= MAX_PENDING) this.sweep();
     const state = randomBytes(16);
-    this.pending.set(state.toString('hex'), { userId, username, expiresAt: this.now() + ttlSeconds * 1000 });
+    this.pending.set(state.toString('hex'), { userId, username, expiresAt: this.now() + ttlSeconds * 1000, backend, groups });
     return state;
   }
 

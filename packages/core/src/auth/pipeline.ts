@@ -1,8 +1,9 @@
-import type { AuthMode, RejectReason } from '@otpgate/shared';
+import type { AuthMode, RejectReason, Settings } from '@otpgate/shared';
 import { verifyCode, type OtpToken } from '../otp/verify.js';
-import type { PasswordResult } from '../backends/backend.js';
+import type { PasswordBackend, PasswordResult } from '../backends/backend.js';
 import { splitCandidates } from './password-split.js';
-import type { AuthPorts, AuthRequest, AuthUser, Decision } from './types.js';
+import { resolveName } from './realms.js';
+import type { AuthPorts, AuthRequest, AuthUser, Decision, SingleFactorPolicy } from './types.js';
 
 /**
  * The authentication decision: a pure function of the request and the ports it is given (no sockets, no SQL), so
@@ -13,26 +14,50 @@ import type { AuthPorts, AuthRequest, AuthUser, Decision } from './types.js';
  * nothing and cannot lock anyone out of Active Directory; an unknown user and a wrong code take the same short path.
  */
 export async function authenticate(request: AuthRequest, ports: AuthPorts): Promise<Decision> {
-  if (request.state) return answerChallenge(request, request.state, ports);
+  const settings = ports.settings();
+  const { username, realm } = resolveName(request.username, settings.auth.realms);
+  const chainNames = realm && realm.backends.length > 0 ? realm.backends : (request.client.backends ?? settings.auth.backends);
+  if (request.state) return answerChallenge(username, request, ports);
 
-  const user = ports.findUser(request.username);
+  const user = ports.findUser(username);
   if (!user) return reject('unknown-user');
   const blocked = accountBlock(user, ports.now());
   if (blocked) return reject(blocked, user);
-  if (user.tokens.length === 0) return reject('no-token', user, undefined, 'the user has no active token');
+  const flow: Flow = { user, ports, settings, chain: ports.passwords(chainNames) };
 
-  const mode: AuthMode = user.authMode ?? request.clientMode ?? ports.settings().auth.default_mode;
+  if (singleFactorAllowed(user, request, settings)) return passwordOnly(flow, request.password, 'single-factor');
+  if (user.tokens.length === 0) {
+    if (initialLoginOpen(user, settings, ports.now())) return passwordOnly(flow, request.password, 'initial-login');
+    return reject('no-token', user, undefined, 'the user has no active token');
+  }
+
+  const mode: AuthMode = user.authMode ?? request.client.mode ?? settings.auth.default_mode;
   switch (mode) {
     case 'code-only':
-      return codeOnly(user, request.password, ports);
+      return codeOnly(flow, request.password);
     case 'challenge':
-      return passwordThenChallenge(user, request.password, ports);
+      return passwordThenChallenge(flow, request.password);
     case 'inline':
-      return ports.settings().auth.check_order === 'password-first'
-        ? inlinePasswordFirst(user, request.password, ports)
-        : inlineCodeFirst(user, request.password, ports);
+      return settings.auth.check_order === 'password-first' ? inlinePasswordFirst(flow, request.password) : inlineCodeFirst(flow, request.password);
   }
 }
+
+/** One request's working set. */
+interface Flow {
+  user: AuthUser;
+  ports: AuthPorts;
+  settings: Settings;
+  chain: PasswordBackend;
+}
+
+/** A challenge answer carries the code only: its password was checked when the challenge was made. */
+const PASSWORD_ALREADY_CHECKED: PasswordBackend = {
+  name: 'none',
+  verify: () => Promise.resolve({ outcome: 'error', backend: 'none', detail: 'no password is checked when a challenge is answered' }),
+};
+
+type PasswordRejection = Exclude<PasswordResult, { outcome: 'accept' }>;
+type CodeMatch = { token: OtpToken; step: number; drift: number };
 
 function reject(reason: RejectReason, user?: AuthUser, backend?: string, detail?: string): Decision {
   return { outcome: 'reject', reason, user, backend, detail };
@@ -44,116 +69,141 @@ function accountBlock(user: AuthUser, now: number): RejectReason | undefined {
   return undefined;
 }
 
-type CodeMatch = { token: OtpToken; step: number; drift: number };
+function singleFactorAllowed(user: AuthUser, request: AuthRequest, settings: Settings): boolean {
+  const exceptions = settings.auth.single_factor;
+  if (request.client.singleFactor) return true;
+  if (exceptions.users.some((u) => u.toLowerCase() === user.username.toLowerCase())) return true;
+  const groups = new Set(exceptions.groups.map((g) => g.toLowerCase()));
+  return user.groups.some((g) => groups.has(g.toLowerCase()));
+}
+
+function initialLoginOpen(user: AuthUser, settings: Settings, now: number): boolean {
+  if (user.initialLoginUntil !== null) return user.initialLoginUntil > now;
+  const allowance = settings.auth.initial_login;
+  return allowance.enabled && now < user.createdAt + allowance.days * 86_400_000;
+}
 
 /** Try a code on every active token of its length; a match beats a replay, a replay beats nothing. */
-function matchCode(user: AuthUser, code: string, ports: AuthPorts): CodeMatch | 'replay' | 'no-match' {
-  const otp = ports.settings().otp;
+function matchCode(flow: Flow, code: string): CodeMatch | 'replay' | 'no-match' {
   let replay = false;
-  for (const token of user.tokens) {
+  for (const token of flow.user.tokens) {
     if (token.digits !== code.length) continue;
-    const check = verifyCode(token, code, ports.now(), { hotpWindow: otp.hotp_window });
+    const check = verifyCode(token, code, flow.ports.now(), { hotpWindow: flow.settings.otp.hotp_window });
     if (check.result === 'match') return { token, step: check.step, drift: check.drift };
     if (check.result === 'replay') replay = true;
   }
   return replay ? 'replay' : 'no-match';
 }
 
-async function fail(user: AuthUser, reason: RejectReason, ports: AuthPorts, backend?: string, detail?: string): Promise<Decision> {
-  await ports.recordFailure(user);
-  return reject(reason, user, backend, detail);
+async function fail(flow: Flow, reason: RejectReason, backend?: string, detail?: string): Promise<Decision> {
+  await flow.ports.recordFailure(flow.user);
+  return reject(reason, flow.user, backend, detail);
 }
 
-async function succeed(user: AuthUser, ports: AuthPorts, backend?: string): Promise<Decision> {
-  if (user.failures > 0) await ports.recordSuccess(user);
-  return { outcome: 'accept', user, backend };
+async function succeed(flow: Flow, password?: Extract<PasswordResult, { outcome: 'accept' }>, policy?: SingleFactorPolicy): Promise<Decision> {
+  if (flow.user.failures > 0) await flow.ports.recordSuccess(flow.user);
+  const groups = [...new Set([...flow.user.groups, ...(password?.groups ?? [])])];
+  return { outcome: 'accept', user: flow.user, backend: password?.backend, groups, policy };
 }
 
 function codeFailure(result: 'replay' | 'no-match'): RejectReason {
   return result === 'replay' ? 'replay' : 'bad-code';
 }
 
+/** A backend that cannot answer is not the user's fault: no failure is counted. */
+function passwordFailure(flow: Flow, result: PasswordRejection): Promise<Decision> {
+  if (result.outcome === 'error') {
+    return Promise.resolve(reject(result.overloaded ? 'overloaded' : 'backend-error', flow.user, result.backend, result.detail));
+  }
+  return fail(flow, result.reason, result.backend, result.detail);
+}
+
 /** Consume the matched step; losing the race to a concurrent request with the same code is a replay. */
-async function consumeAndAccept(user: AuthUser, match: CodeMatch, ports: AuthPorts, backend?: string): Promise<Decision> {
-  if (!(await ports.consume(user, match.token, match.step, match.drift))) return fail(user, 'replay', ports, backend);
-  return succeed(user, ports, backend);
+async function consumeAndAccept(flow: Flow, match: CodeMatch, password?: Extract<PasswordResult, { outcome: 'accept' }>): Promise<Decision> {
+  if (!(await flow.ports.consume(flow.user, match.token, match.step, match.drift))) return fail(flow, 'replay', password?.backend);
+  return succeed(flow, password);
 }
 
-async function codeOnly(user: AuthUser, input: string, ports: AuthPorts): Promise<Decision> {
-  const match = matchCode(user, input, ports);
-  if (typeof match === 'string') return fail(user, codeFailure(match), ports);
-  return consumeAndAccept(user, match, ports);
+async function passwordOnly(flow: Flow, input: string, policy: SingleFactorPolicy): Promise<Decision> {
+  if (input === '') return fail(flow, 'missing-password');
+  const result = await flow.chain.verify(flow.user, input);
+  if (result.outcome !== 'accept') return passwordFailure(flow, result);
+  if (policy === 'initial-login' && !(await flow.ports.useInitialLogin(flow.user, flow.settings.auth.initial_login.max_logins))) {
+    return reject('no-token', flow.user, result.backend, 'no active token, and the initial-login allowance is used up or not granted on this node');
+  }
+  return succeed(flow, result, policy);
 }
 
-function passwordFailure(user: AuthUser, result: Exclude<PasswordResult, { outcome: 'accept' }>, ports: AuthPorts): Promise<Decision> {
-  // a backend that cannot answer is not the user's fault: no failure counted
-  if (result.outcome === 'error') return Promise.resolve(reject('backend-error', user, result.backend, result.detail));
-  return fail(user, result.reason, ports, result.backend, result.detail);
+async function codeOnly(flow: Flow, input: string): Promise<Decision> {
+  const match = matchCode(flow, input);
+  if (typeof match === 'string') return fail(flow, codeFailure(match));
+  return consumeAndAccept(flow, match);
 }
 
-async function inlineCodeFirst(user: AuthUser, input: string, ports: AuthPorts): Promise<Decision> {
-  const candidates = splitCandidates(input, user.tokens.map((t) => t.digits));
+async function inlineCodeFirst(flow: Flow, input: string): Promise<Decision> {
+  const candidates = splitCandidates(input, flow.user.tokens.map((t) => t.digits));
   let failure: 'replay' | 'no-match' = 'no-match';
   for (const candidate of candidates) {
-    const match = matchCode(user, candidate.code, ports);
+    const match = matchCode(flow, candidate.code);
     if (match === 'replay') failure = 'replay';
     if (typeof match === 'string') continue;
     if (candidate.password === '') {
-      await ports.consume(user, match.token, match.step, match.drift);
-      return fail(user, 'missing-password', ports, undefined, 'only a code was given; this account needs password+code');
+      await flow.ports.consume(flow.user, match.token, match.step, match.drift);
+      return fail(flow, 'missing-password', undefined, 'only a code was given; this account needs password+code');
     }
-    const result = await ports.password.verify(user, candidate.password);
-    if (result.outcome === 'error') return passwordFailure(user, result, ports);
+    const result = await flow.chain.verify(flow.user, candidate.password);
+    if (result.outcome === 'error') return passwordFailure(flow, result);
     // consume the code whether the password was right or not: a stolen code buys one password guess, not many
     if (result.outcome === 'reject') {
-      await ports.consume(user, match.token, match.step, match.drift);
-      return passwordFailure(user, result, ports);
+      await flow.ports.consume(flow.user, match.token, match.step, match.drift);
+      return passwordFailure(flow, result);
     }
-    return consumeAndAccept(user, match, ports, result.backend);
+    return consumeAndAccept(flow, match, result);
   }
   const detail = candidates.length === 0 ? 'no trailing one-time code in the password' : undefined;
-  return fail(user, codeFailure(failure), ports, undefined, detail);
+  return fail(flow, codeFailure(failure), undefined, detail);
 }
 
-async function inlinePasswordFirst(user: AuthUser, input: string, ports: AuthPorts): Promise<Decision> {
-  const candidates = splitCandidates(input, user.tokens.map((t) => t.digits));
-  if (candidates.length === 0) return fail(user, 'bad-code', ports, undefined, 'no trailing one-time code in the password');
-  let rejected: Exclude<PasswordResult, { outcome: 'accept' }> | undefined;
+async function inlinePasswordFirst(flow: Flow, input: string): Promise<Decision> {
+  const candidates = splitCandidates(input, flow.user.tokens.map((t) => t.digits));
+  if (candidates.length === 0) return fail(flow, 'bad-code', undefined, 'no trailing one-time code in the password');
+  let rejected: PasswordRejection | undefined;
   for (const candidate of candidates) {
     if (candidate.password === '') continue;
-    const result = await ports.password.verify(user, candidate.password);
-    if (result.outcome === 'error') return passwordFailure(user, result, ports);
+    const result = await flow.chain.verify(flow.user, candidate.password);
+    if (result.outcome === 'error') return passwordFailure(flow, result);
     if (result.outcome === 'reject') {
       rejected = result;
       continue;
     }
-    const match = matchCode(user, candidate.code, ports);
-    if (typeof match === 'string') return fail(user, codeFailure(match), ports, result.backend);
-    return consumeAndAccept(user, match, ports, result.backend);
+    const match = matchCode(flow, candidate.code);
+    if (typeof match === 'string') return fail(flow, codeFailure(match), result.backend);
+    return consumeAndAccept(flow, match, result);
   }
-  if (!rejected) return fail(user, 'missing-password', ports, undefined, 'only a code was given; this account needs password+code');
-  return passwordFailure(user, rejected, ports);
+  if (!rejected) return fail(flow, 'missing-password', undefined, 'only a code was given; this account needs password+code');
+  return passwordFailure(flow, rejected);
 }
 
-async function passwordThenChallenge(user: AuthUser, input: string, ports: AuthPorts): Promise<Decision> {
-  if (input === '') return fail(user, 'missing-password', ports);
-  const result = await ports.password.verify(user, input);
-  if (result.outcome !== 'accept') return passwordFailure(user, result, ports);
-  const auth = ports.settings().auth;
-  const state = ports.challenges.create(user.id, user.username, auth.challenge_timeout_seconds);
-  return { outcome: 'challenge', user, state, prompt: auth.challenge_prompt, backend: result.backend };
+async function passwordThenChallenge(flow: Flow, input: string): Promise<Decision> {
+  if (input === '') return fail(flow, 'missing-password');
+  const result = await flow.chain.verify(flow.user, input);
+  if (result.outcome !== 'accept') return passwordFailure(flow, result);
+  const auth = flow.settings.auth;
+  const state = flow.ports.challenges.create(flow.user.id, flow.user.username, auth.challenge_timeout_seconds, result.backend, result.groups ?? []);
+  return { outcome: 'challenge', user: flow.user, state, prompt: auth.challenge_prompt, backend: result.backend };
 }
 
-async function answerChallenge(request: AuthRequest, state: Buffer, ports: AuthPorts): Promise<Decision> {
-  const pending = ports.challenges.take(state);
+async function answerChallenge(username: string, request: AuthRequest, ports: AuthPorts): Promise<Decision> {
+  const pending = ports.challenges.take(request.state!);
   if (!pending) return reject('challenge-expired');
   const user = ports.findUser(pending.username);
-  if (!user || user.id !== pending.userId || user.username.toLowerCase() !== request.username.toLowerCase()) {
+  if (!user || user.id !== pending.userId || user.username.toLowerCase() !== username.toLowerCase()) {
     return reject('challenge-expired', user, undefined, 'the answer names a different user than the challenge');
   }
   const blocked = accountBlock(user, ports.now());
   if (blocked) return reject(blocked, user);
-  const match = matchCode(user, request.password, ports);
-  if (typeof match === 'string') return fail(user, codeFailure(match), ports);
-  return consumeAndAccept(user, match, ports);
+  const flow: Flow = { user, ports, settings: ports.settings(), chain: PASSWORD_ALREADY_CHECKED };
+  const match = matchCode(flow, request.password);
+  if (typeof match === 'string') return fail(flow, codeFailure(match));
+  return consumeAndAccept(flow, match, { outcome: 'accept', backend: pending.backend, groups: pending.groups });
 }

@@ -16,25 +16,49 @@ export interface AuthUser {
   tokens: OtpToken[];
   failures: number;
   lockedUntil: number | null;
+  createdAt: number;
+  /** Admin-set deadline for logging in without a token (to enrol); null = the global allowance. */
+  initialLoginUntil: number | null;
+}
+
+/** What the pipeline needs to know about the RADIUS client a request came through. */
+export interface ClientPolicy {
+  name: string;
+  /** The mode the client asks for; the user's own mode wins. */
+  mode: AuthMode | null;
+  /** The client's backend chain; null = the default. */
+  backends: readonly string[] | null;
+  /** Every user of this client may use the password alone. */
+  singleFactor: boolean;
 }
 
 export interface AuthRequest {
+  /** As the NAS sent it: may carry a realm (user@realm, DOMAIN\user). */
   username: string;
   /** User-Password in clear ('' when the request had none). */
   password: string;
   /** State of a challenge being answered. */
   state: Buffer | undefined;
-  /** The mode the client asks for; the user's own mode wins. */
-  clientMode: AuthMode | null;
+  client: ClientPolicy;
 }
 
+/** Why a password alone was enough. */
+export type SingleFactorPolicy = 'single-factor' | 'initial-login';
+
 export type Decision =
-  | { outcome: 'accept'; user: AuthUser; backend?: string }
+  | {
+      outcome: 'accept';
+      user: AuthUser;
+      backend?: string;
+      /** Local groups and the groups the directory reported: they select reply attributes. */
+      groups: string[];
+      policy?: SingleFactorPolicy;
+    }
   | { outcome: 'reject'; reason: RejectReason; user?: AuthUser; backend?: string; detail?: string }
   | { outcome: 'challenge'; user: AuthUser; state: Buffer; prompt: string; backend?: string };
 
 /**
- * What the pipeline may touch. Plain objects in tests; the store, the backend chain and the clock in a node.
+ * What the pipeline may touch. Plain objects in tests; the store, the backends and the clock in a node.
  */
 export interface AuthPorts {
   findUser(username: string): AuthUser | undefined;
@@ -42,7 +66,13 @@ export interface AuthPorts {
   consume(user: AuthUser, token: OtpToken, step: number, drift: number): Promise<boolean>;
   recordFailure(user: AuthUser): Promise<void>;
   recordSuccess(user: AuthUser): Promise<void>;
-  password: PasswordBackend;
+  /** The backends named, chained in order. */
+  passwords(chain: readonly string[]): PasswordBackend;
+  /**
+   * Count one password-only login of a user without a token; false when the allowance is used up or this node
+   * may not grant it (replicas never do).
+   */
+  useInitialLogin(user: AuthUser, maxLogins: number): Promise<boolean>;
   challenges: ChallengeStore;
   now(): number;
   settings(): Settings;

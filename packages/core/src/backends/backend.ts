@@ -15,7 +15,8 @@ export type PasswordResult =
   /** `groups`: otpgate groups the directory says the user is in (after the backend's group_map). */
   | { outcome: 'accept'; backend: string; groups?: string[] }
   | { outcome: 'reject'; backend: string; reason: RejectReason; detail: string }
-  | { outcome: 'error'; backend: string; detail: string };
+  /** `overloaded`: the backend refused to queue more work; the request should get no answer, so the NAS retries. */
+  | { outcome: 'error'; backend: string; detail: string; overloaded?: boolean };
 
 export interface PasswordBackend {
   readonly name: string;

@@ -1,6 +1,7 @@
 import argon2 from 'argon2';
 import { InvalidInputError } from '@otpgate/shared';
 import type { PasswordBackend, PasswordResult, PasswordSubject } from './backend.js';
+import { OverloadedError, WorkQueue } from './work-queue.js';
 
 /** OWASP's argon2id recommendation (m = 19 MiB, t = 2, p = 1): slow on purpose, run on libuv's thread pool. */
 export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
@@ -14,19 +15,29 @@ export async function hashPassword(password: string): Promise<string> {
   return argon2.hash(password, ARGON2_OPTIONS);
 }
 
+/** libuv's thread pool runs argon2: as many checks at a time as it has threads. */
+const THREADS = Number(process.env.UV_THREADPOOL_SIZE ?? 4) || 4;
+/** A NAS retransmits after a few seconds and gives up soon after: older checks are not worth starting. */
+const MAX_WAIT_MS = 2500;
+const MAX_QUEUE = 2048;
+
 /** The password stored (hashed) in otpgate's own database. */
 export class LocalPasswordBackend implements PasswordBackend {
-  readonly name = 'local';
+  private readonly queue = new WorkQueue(THREADS, MAX_QUEUE, MAX_WAIT_MS);
+
+  constructor(readonly name = 'local') {}
 
   async verify(subject: PasswordSubject, password: string): Promise<PasswordResult> {
-    if (!subject.passwordHash) {
-      return { outcome: 'reject', backend: this.name, reason: 'bad-password', detail: 'the user has no local password' };
-    }
+    const hash = subject.passwordHash;
+    if (!hash) return { outcome: 'reject', backend: this.name, reason: 'bad-password', detail: 'the user has no local password' };
     try {
-      return (await argon2.verify(subject.passwordHash, password))
+      return (await this.queue.run(() => argon2.verify(hash, password)))
         ? { outcome: 'accept', backend: this.name }
         : { outcome: 'reject', backend: this.name, reason: 'bad-password', detail: 'local password does not match' };
     } catch (err) {
+      if (err instanceof OverloadedError) {
+        return { outcome: 'error', backend: this.name, detail: `argon2 queue full: ${err.message}`, overloaded: true };
+      }
       return { outcome: 'error', backend: this.name, detail: `stored password hash unusable: ${(err as Error).message}` };
     }
   }

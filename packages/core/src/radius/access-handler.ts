@@ -55,7 +55,12 @@ export function createAccessHandler(deps: AccessHandlerDeps): AccessRequestHandl
         ? decodeUserPassword(request.userPassword, request.authenticator, client.secret).toString('utf8')
         : '';
       decision = await authenticate(
-        { username, password, state: request.state, clientMode: client.auth_mode },
+        {
+          username,
+          password,
+          state: request.state,
+          client: { name: client.name, mode: client.auth_mode, backends: client.backends, singleFactor: client.single_factor },
+        },
         deps.ports,
       );
     }
@@ -65,6 +70,8 @@ export function createAccessHandler(deps: AccessHandlerDeps): AccessRequestHandl
     const result = 'drop' in answer ? 'drop' : decision.outcome;
     const reason = decision.outcome === 'reject' ? decision.reason : null;
     const backend = decision.backend ?? null;
+    const policy = decision.outcome === 'accept' ? (decision.policy ?? null) : null;
+    const detail = decision.outcome === 'reject' ? (decision.detail ?? null) : null;
     if (reason) deps.metrics.rejects.inc({ reason });
     const logged = {
       event: 'auth',
@@ -75,11 +82,12 @@ export function createAccessHandler(deps: AccessHandlerDeps): AccessRequestHandl
       calling_station: text(request.callingStationId),
       result,
       reason,
-      detail: decision.outcome === 'reject' ? decision.detail : undefined,
+      detail,
+      policy,
       backend,
       latency_ms: latencyUs / 1000,
     };
-    deps.logger.info(logged, `${result}${reason ? ` (${reason})` : ''} ${logged.user} from ${client.name}`);
+    deps.logger.info(logged, `${result}${reason ? ` (${reason})` : ''}${policy ? ` (${policy}: password only)` : ''} ${logged.user} from ${client.name}`);
     deps.audit({
       at: Date.now(),
       node: deps.node,
@@ -92,6 +100,8 @@ export function createAccessHandler(deps: AccessHandlerDeps): AccessRequestHandl
       reason,
       backend,
       latency_us: latencyUs,
+      detail,
+      policy,
     });
     return answer;
   };
@@ -100,13 +110,17 @@ export function createAccessHandler(deps: AccessHandlerDeps): AccessRequestHandl
 function toAnswer(decision: Decision, onBackendError: 'reject' | 'drop', deps: AccessHandlerDeps): RadiusAnswer {
   switch (decision.outcome) {
     case 'accept':
-      return { code: CODE.ACCESS_ACCEPT, attributes: deps.attributes.forUser(decision.user.groups, decision.user.attributesJson) };
+      return { code: CODE.ACCESS_ACCEPT, attributes: deps.attributes.forUser(decision.groups, decision.user.attributesJson) };
     case 'challenge':
       return {
         code: CODE.ACCESS_CHALLENGE,
         attributes: [stringAttribute(ATTR.REPLY_MESSAGE, decision.prompt), octetsAttribute(ATTR.STATE, decision.state)],
       };
     case 'reject': {
+      if (decision.reason === 'overloaded') {
+        // a reject would lock the user out of a busy server; silence makes the NAS retry or ask its next server
+        return { drop: 'overload', detail: `too many password checks waiting (${decision.detail ?? ''}); no reply` };
+      }
       if (decision.reason === 'backend-error' && onBackendError === 'drop') {
         // silence makes the NAS ask its next server, whose backend may be reachable
         return { drop: 'backend-error', detail: `password backend could not answer (${decision.detail ?? 'no detail'}); no reply so the client fails over` };

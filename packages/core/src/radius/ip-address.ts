@@ -9,9 +9,13 @@ export function addressBytes(text: string): Buffer | undefined {
   return undefined;
 }
 
-/** A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; clients are configured with the plain form. */
+/**
+ * A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d, and link-local IPv6 peers with a zone (%eth0); clients
+ * are configured with the plain forms.
+ */
 export function normalizeAddress(text: string): string {
-  return text.startsWith('::ffff:') && isIP(text.slice(7)) === 4 ? text.slice(7) : text;
+  const bare = text.replace(/%.*$/, '');
+  return bare.toLowerCase().startsWith('::ffff:') && isIP(bare.slice(7)) === 4 ? bare.slice(7) : bare;
 }
 
 export interface Cidr {
@@ -24,7 +28,11 @@ export interface Cidr {
 
 /** Parse "10.1.2.3", "10.0.0.0/8", "2001:db8::/32"; returns an error message when it is neither. */
 export function parseCidr(text: string): Cidr | string {
-  const [addr = '', lenText] = text.trim().split('/');
+  const [rawAddr = '', rawLen] = text.trim().split('/');
+  const mapped = rawAddr.toLowerCase().startsWith('::ffff:') && isIP(rawAddr.slice(7)) === 4;
+  // ::ffff:a.b.c.d/120 is the IPv4 block a.b.c.d/24: store the IPv4 form the client table matches
+  const addr = mapped ? rawAddr.slice(7) : rawAddr;
+  const lenText = mapped && rawLen !== undefined ? String(Number(rawLen) - 96) : rawLen;
   const family = isIP(addr);
   if (family === 0) return `"${text}" is not an IP address or CIDR block`;
   const maxBits = family === 4 ? 32 : 128;

@@ -5,18 +5,24 @@ import type { RadiusRequest } from './packet.js';
 /**
  * Build a signed response: Message-Authenticator first (BlastRADIUS, CVE-2024-3596), then the given attributes
  * (already wire-encoded), then the request's Proxy-State attributes unchanged and in order (RFC 2865 §5.33).
- * Attributes that would push the packet past 4096 bytes are left out rather than sending a packet a NAS must drop.
+ * Proxy-State is owed to the proxy that sent it, so it is placed first in the 4096-byte budget; reply attributes that
+ * no longer fit are left out rather than sending a packet a NAS must drop.
  */
 export function buildResponse(code: number, request: RadiusRequest, secret: Buffer, attributes: readonly Buffer[]): Buffer {
   let length = HEADER_LENGTH + 18;
-  const parts: Buffer[] = [];
-  for (const list of [attributes, request.proxyStates]) {
-    for (const a of list) {
-      if (length + a.length > MAX_PACKET_LENGTH) continue;
-      parts.push(a);
-      length += a.length;
-    }
+  const proxyStates: Buffer[] = [];
+  for (const p of request.proxyStates) {
+    if (length + p.length > MAX_PACKET_LENGTH) break;
+    proxyStates.push(p);
+    length += p.length;
   }
+  const parts: Buffer[] = [];
+  for (const a of attributes) {
+    if (length + a.length > MAX_PACKET_LENGTH) continue;
+    parts.push(a);
+    length += a.length;
+  }
+  parts.push(...proxyStates);
   const packet = Buffer.allocUnsafe(length);
   packet[0] = code;
   packet[1] = request.identifier;

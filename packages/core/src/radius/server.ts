@@ -53,6 +53,7 @@ export class RadiusServer {
   private readonly duplicates: DuplicateCache;
   private readonly logLimiter: LogLimiter;
   private inFlight = 0;
+  private stopping = false;
 
   constructor(private readonly options: RadiusServerOptions) {
     this.duplicates = new DuplicateCache(options.duplicateCacheSeconds * 1000);
@@ -91,7 +92,15 @@ export class RadiusServer {
     return this.inFlight;
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stop taking new requests, let the ones being worked on finish and answer (up to `graceMs`), then close the
+   * sockets: no request meets a closed store, and no accepted code goes unanswered.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.stopping = true;
+    const deadline = Date.now() + graceMs;
+    while (this.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    if (this.inFlight > 0) this.options.logger.warn({ in_flight: this.inFlight }, 'stopping with requests still being worked on');
     await Promise.all(this.sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     this.sockets.length = 0;
   }
@@ -128,6 +137,7 @@ export class RadiusServer {
   }
 
   private receive(socket: dgram.Socket, datagram: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (this.stopping) return; // shutting down: the NAS retries, or asks its next server
     const source = { address: rinfo.address, port: rinfo.port };
     try {
       const client = this.options.clients().find(rinfo.address);
@@ -213,8 +223,7 @@ export class RadiusServer {
         this.duplicates.answered(key, response);
         this.send(socket, response, source);
         const result = RESULT_BY_CODE[answer.code] ?? 'other';
-        this.options.metrics.requests.inc({ client: client.name, code: 'access-request', result });
-        this.options.metrics.latency.observe({ result }, Number(process.hrtime.bigint() - started) / 1e9);
+        this.options.metrics.answered(client.name, 'access-request', result, Number(process.hrtime.bigint() - started) / 1e9);
       })
       .catch((err: unknown) => {
         this.duplicates.abandon(key);
@@ -227,8 +236,7 @@ export class RadiusServer {
   }
 
   private send(socket: dgram.Socket, response: Buffer, source: RequestSource): void {
-    socket.send(response, source.port, source.address, (err) => {
-      if (err) this.options.logger.warn({ err: err.message, source: `${source.address}:${source.port}` }, 'could not send a RADIUS answer');
-    });
+    // a failed send surfaces as the socket's 'error' event, logged there
+    socket.send(response, source.port, source.address);
   }
 }

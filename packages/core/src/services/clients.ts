@@ -9,6 +9,9 @@ export interface ClientInput {
   require_message_authenticator?: boolean;
   auth_mode?: AuthMode | null;
   on_backend_error?: 'reject' | 'drop';
+  /** This client's backend chain (names from the settings); null = the default. */
+  backends?: string[] | null;
+  single_factor?: boolean;
   description?: string;
 }
 
@@ -49,6 +52,9 @@ export class ClientService {
         'secret',
       );
     }
+    const known = new Set(this.store.settings().backends.map((b) => b.name));
+    const unknown = candidate.backends?.find((b) => !known.has(b));
+    if (unknown) throw new InvalidInputError(`no backend named "${unknown}" (known: ${[...known].join(', ')})`, 'backends');
     const record = parseWith(clientRecordSchema, { ...candidate, address: cidr.text }, 'client');
     const clash = this.store.db.first(
       this.store.db.q.selectFrom('clients').select('name').where('address', '=', record.address).where('id', '!=', record.id),
@@ -60,7 +66,8 @@ export class ClientService {
   add(input: ClientInput, actor: Actor): ClientRecord {
     this.store.assertWritable();
     const record = this.store.db.transaction(() => {
-      if (this.find(input.name)) conflict(`client "${input.name}" already exists`);
+      // the name as it will be stored: " nas" must meet "nas" here, not the table's UNIQUE constraint
+      if (this.find(input.name.trim())) conflict(`client "${input.name.trim()}" already exists`);
       const valid = this.validate({
         id: allocateId(this.store, 'clients'),
         name: input.name.trim(),
@@ -69,6 +76,8 @@ export class ClientService {
         require_message_authenticator: input.require_message_authenticator ?? true,
         auth_mode: input.auth_mode ?? null,
         on_backend_error: input.on_backend_error ?? 'reject',
+        backends: input.backends ?? null,
+        single_factor: input.single_factor ?? false,
         description: input.description ?? '',
       });
       this.store.commit([{ entity: 'client', op: 'upsert', data: valid }]);

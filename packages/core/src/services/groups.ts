@@ -21,7 +21,8 @@ export class GroupService {
   add(input: { name: string; description?: string; attributes?: ReplyAttribute[] }, actor: Actor): GroupRecord {
     this.store.assertWritable();
     const record = this.store.db.transaction(() => {
-      if (this.find(input.name)) conflict(`group "${input.name}" already exists`);
+      // the name as it will be stored: "vpn " must meet "vpn" here, not the table's UNIQUE constraint
+      if (this.find(input.name.trim())) conflict(`group "${input.name.trim()}" already exists`);
       const valid = parseWith(
         groupRecordSchema,
         {

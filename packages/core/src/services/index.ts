@@ -1,5 +1,6 @@
 import type { ServiceContext } from './context.js';
 import { AdminService } from './admins.js';
+import { BackendService } from './backends.js';
 import { ClientService } from './clients.js';
 import { GroupService } from './groups.js';
 import { SettingsService } from './settings.js';
@@ -13,6 +14,7 @@ export * from './clients.js';
 export * from './groups.js';
 export * from './settings.js';
 export * from './admins.js';
+export * from './backends.js';
 
 export interface Services {
   users: UserService;
@@ -21,6 +23,7 @@ export interface Services {
   groups: GroupService;
   settings: SettingsService;
   admins: AdminService;
+  backends: BackendService;
 }
 
 export function createServices(ctx: ServiceContext): Services {
@@ -31,5 +34,6 @@ export function createServices(ctx: ServiceContext): Services {
     groups: new GroupService(ctx),
     settings: new SettingsService(ctx),
     admins: new AdminService(ctx),
+    backends: new BackendService(ctx),
   };
 }

@@ -20,11 +20,11 @@ export class SettingsService {
   }
 
   /** Replace the whole document (validated first; nothing is stored if any part is wrong). */
-  replace(document: unknown, actor: Actor): Settings {
+  replace(document: unknown, actor: Actor, action = 'settings.update'): Settings {
     this.ctx.store.assertWritable();
     const valid = parseWith(settingsSchema, document, 'settings');
     this.ctx.store.commit([{ entity: 'settings', op: 'upsert', data: valid }]);
-    logAdminAction(this.ctx.logger, actor, 'settings.update', SETTINGS_KEY);
+    logAdminAction(this.ctx.logger, actor, action, SETTINGS_KEY);
     return valid;
   }
 
@@ -34,13 +34,15 @@ export class SettingsService {
     const document = structuredClone(this.get()) as Record<string, unknown>;
     let node: Record<string, unknown> = document;
     for (const part of parts.slice(0, -1)) {
-      const next = node[part];
+      // own properties only: "__proto__.x" must not walk into (and write to) Object.prototype
+      const next = Object.hasOwn(node, part) ? node[part] : undefined;
       if (next === null || typeof next !== 'object') {
         throw new ValidationError('settings', [{ path, message: `unknown setting (no section "${part}")` }]);
       }
       node = next as Record<string, unknown>;
     }
-    node[parts[parts.length - 1]!] = parseValue(valueText);
+    // defined, not assigned: a last part of "__proto__" becomes an unknown setting instead of replacing a prototype
+    Object.defineProperty(node, parts[parts.length - 1]!, { value: parseValue(valueText), enumerable: true, writable: true, configurable: true });
     return this.replace(document, actor);
   }
 }

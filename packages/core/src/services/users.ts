@@ -19,6 +19,8 @@ export interface UserInput {
   groups?: string[];
   auth_mode?: AuthMode | null;
   attributes?: ReplyAttribute[];
+  /** Until then the user may log in without a token (to enrol); null = the global allowance. */
+  initial_login_until?: number | null;
 }
 
 export interface UserSummary extends Omit<UserRecord, 'password_hash'> {
@@ -69,7 +71,8 @@ export class UserService {
     const password_hash = input.password ? await hashPassword(input.password) : null;
     const now = Date.now();
     const record = this.store.db.transaction(() => {
-      if (this.find(input.username)) conflict(`user "${input.username}" already exists`);
+      // the name as it will be stored: " alice" must meet "alice" here, not the table's UNIQUE constraint
+      if (this.find(input.username.trim())) conflict(`user "${input.username.trim()}" already exists`);
       const candidate = {
         id: allocateId(this.store, 'users'),
         username: input.username.trim(),
@@ -80,6 +83,7 @@ export class UserService {
         auth_mode: input.auth_mode ?? null,
         groups: this.checkGroups(input.groups ?? []),
         attributes: validateAttributes(this.ctx.dictionary, input.attributes ?? []),
+        initial_login_until: input.initial_login_until ?? null,
         created_at: now,
         updated_at: now,
       };
@@ -103,6 +107,7 @@ export class UserService {
         auth_mode: patch.auth_mode === undefined ? current.auth_mode : patch.auth_mode,
         groups: patch.groups ? this.checkGroups(patch.groups) : current.groups,
         attributes: patch.attributes ? validateAttributes(this.ctx.dictionary, patch.attributes) : current.attributes,
+        initial_login_until: patch.initial_login_until === undefined ? current.initial_login_until : patch.initial_login_until,
         updated_at: Date.now(),
       };
       const valid = parseWith(userRecordSchema, next, 'user');

@@ -1,6 +1,6 @@
 import { GENESIS_HASH, hashEntry, seal, unseal, type ChangeEntry, type ChangeOp, type Entity } from '@otpgate/shared';
 import type { Database } from './database.js';
-import { ENTITY_HANDLERS } from './entity-handlers.js';
+import { ENTITY_HANDLERS, mapSecretFields } from './entity-handlers.js';
 
 /**
  * The change log: an append-only, hash-chained list of every change, written in the same transaction as the change
@@ -8,11 +8,7 @@ import { ENTITY_HANDLERS } from './entity-handlers.js';
  * clear, which is what replicas receive and check.
  */
 function mapSecrets(entity: Entity, data: unknown, fn: (value: string, context: string) => string): unknown {
-  const fields = ENTITY_HANDLERS[entity].secretFields;
-  if (fields.length === 0 || data === null || typeof data !== 'object') return data;
-  const out: Record<string, unknown> = { ...(data as Record<string, unknown>) };
-  for (const f of fields) if (typeof out[f] === 'string') out[f] = fn(out[f], `change:${entity}.${f}`);
-  return out;
+  return mapSecretFields(data, ENTITY_HANDLERS[entity].secretFields, (v, path) => fn(v, `change:${entity}.${path}`));
 }
 
 export interface ChangeHead {

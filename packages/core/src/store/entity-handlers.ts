@@ -7,6 +7,7 @@ import {
   lockoutRecordSchema,
   seal,
   settingsSchema,
+  SETTINGS_SECRET_FIELDS,
   tokenRecordSchema,
   tokenStateRecordSchema,
   unseal,
@@ -25,7 +26,7 @@ import {
 } from '@otpgate/shared';
 import { sql, type Selectable } from 'kysely';
 import type { Database } from './database.js';
-import type { UsersTable } from './schema.js';
+import type { ClientsTable, UsersTable } from './schema.js';
 
 /**
  * How each replicated entity is written to and read from its tables. Local changes and changes applied from the
@@ -43,6 +44,26 @@ export interface EntityHandler<R> {
 }
 
 const json = (value: unknown) => JSON.stringify(value);
+
+/**
+ * Apply `fn` to the secret fields named by `paths` ("field", "list[].field"); empty strings are left as they are.
+ * The context passed to `fn` names the field, so a sealed value cannot be moved to another field.
+ */
+export function mapSecretFields(value: unknown, paths: readonly string[], fn: (secret: string, context: string) => string): unknown {
+  const visit = (node: unknown, parts: string[], context: string): unknown => {
+    if (parts.length === 0) return typeof node === 'string' && node !== '' ? fn(node, context) : node;
+    if (node === null || typeof node !== 'object') return node;
+    const [head, ...rest] = parts as [string, ...string[]];
+    const list = head.endsWith('[]');
+    const key = list ? head.slice(0, -2) : head;
+    const record = node as Record<string, unknown>;
+    if (!(key in record)) return node;
+    const child = record[key];
+    const next = list && Array.isArray(child) ? child.map((item) => visit(item, rest, context)) : list ? child : visit(child, rest, context);
+    return { ...record, [key]: next };
+  };
+  return paths.reduce((acc, path) => visit(acc, path.split('.'), path), value);
+}
 const attributesOf = (text: string) => JSON.parse(text) as ReplyAttribute[];
 
 const users: EntityHandler<UserRecord> = {
@@ -208,10 +229,12 @@ const clients: EntityHandler<ClientRecord> = {
   secretFields: ['secret'],
   key: (r) => String(r.id),
   upsert(db, sealKey, r) {
-    const { secret, require_message_authenticator, ...rest } = r;
+    const { secret, require_message_authenticator, single_factor, backends, ...rest } = r;
     const row = {
       ...rest,
       require_message_authenticator: require_message_authenticator ? (1 as const) : (0 as const),
+      single_factor: single_factor ? (1 as const) : (0 as const),
+      backends: backends === null ? null : json(backends),
       secret_sealed: seal(sealKey, secret, 'client-secret'),
     };
     db.run(db.q.insertInto('clients').values(row).onConflict((oc) => oc.column('id').doUpdateSet(row)));
@@ -228,14 +251,13 @@ const clients: EntityHandler<ClientRecord> = {
   },
 };
 
-function clientFromRow(
-  sealKey: Buffer,
-  row: Omit<ClientRecord, 'secret' | 'require_message_authenticator'> & { secret_sealed: string; require_message_authenticator: number },
-): ClientRecord {
-  const { secret_sealed, require_message_authenticator, ...rest } = row;
+function clientFromRow(sealKey: Buffer, row: Selectable<ClientsTable>): ClientRecord {
+  const { secret_sealed, require_message_authenticator, single_factor, backends, ...rest } = row;
   return {
     ...rest,
     require_message_authenticator: require_message_authenticator === 1,
+    single_factor: single_factor === 1,
+    backends: backends === null ? null : (JSON.parse(backends) as string[]),
     secret: unseal(sealKey, secret_sealed, 'client-secret').toString(),
   };
 }
@@ -243,21 +265,22 @@ function clientFromRow(
 export const SETTINGS_KEY = 'settings';
 const settings: EntityHandler<Settings> = {
   schema: settingsSchema,
-  secretFields: [],
+  secretFields: SETTINGS_SECRET_FIELDS.map((f) => `backends[].${f}`),
   key: () => SETTINGS_KEY,
-  upsert(db, _key, r) {
-    const row = { id: 1, document: json(r) };
+  upsert(db, sealKey, r) {
+    const row = { id: 1, document: json(mapSecretFields(r, this.secretFields, (v, ctx) => seal(sealKey, v, ctx))) };
     db.run(db.q.insertInto('settings').values(row).onConflict((oc) => oc.column('id').doUpdateSet(row)));
   },
   remove(db) {
     db.run(db.q.deleteFrom('settings'));
   },
-  read(db) {
+  read(db, sealKey) {
     const row = db.first(db.q.selectFrom('settings').select('document'));
-    return settingsSchema.parse(row ? JSON.parse(row.document) : {});
+    const stored: unknown = row ? JSON.parse(row.document) : {};
+    return settingsSchema.parse(mapSecretFields(stored, this.secretFields, (v, ctx) => unseal(sealKey, v, ctx).toString()));
   },
-  readAll(db) {
-    return [this.read(db, Buffer.alloc(0), SETTINGS_KEY)!];
+  readAll(db, sealKey) {
+    return [this.read(db, sealKey, SETTINGS_KEY)!];
   },
 };
 

@@ -165,9 +165,27 @@ const cluster: Migration = {
   },
 };
 
+/** Backends and policies: per-client chains and single-factor exceptions, the initial-login allowance, audit detail. */
+const policies: Migration = {
+  async up(db: AnyDb) {
+    await db.schema.alterTable('clients').addColumn('backends', 'text').execute();
+    await db.schema.alterTable('clients').addColumn('single_factor', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema.alterTable('users').addColumn('initial_login_until', 'integer').execute();
+    await db.schema.alterTable('auth_log').addColumn('detail', 'text').execute();
+    await db.schema.alterTable('auth_log').addColumn('policy', 'text').execute();
+    // master only: how many password-only logins each user without a token has used
+    await db.schema
+      .createTable('initial_logins')
+      .addColumn('user_id', 'integer', (c) => c.primaryKey().references('users.id').onDelete('cascade'))
+      .addColumn('count', 'integer', (c) => c.notNull())
+      .execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_cluster': cluster,
+  '0003_policies': policies,
 };
 
 export const migrationProvider: MigrationProvider = {

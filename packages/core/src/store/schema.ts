@@ -10,6 +10,7 @@ export interface UsersTable {
   password_hash: string | null;
   auth_mode: 'inline' | 'code-only' | 'challenge' | null;
   attributes: string;
+  initial_login_until: number | null;
   created_at: number;
   updated_at: number;
 }
@@ -96,6 +97,9 @@ export interface ClientsTable {
   require_message_authenticator: 0 | 1;
   auth_mode: 'inline' | 'code-only' | 'challenge' | null;
   on_backend_error: 'reject' | 'drop';
+  /** JSON array of backend names, or null. */
+  backends: string | null;
+  single_factor: 0 | 1;
   description: string;
 }
 
@@ -136,6 +140,14 @@ export interface AuthLogTable {
   reason: string | null;
   backend: string | null;
   latency_us: number;
+  detail: string | null;
+  /** 'single-factor' or 'initial-login' when the password alone was accepted. */
+  policy: string | null;
+}
+
+export interface InitialLoginsTable {
+  user_id: number;
+  count: number;
 }
 
 export interface NodeMetaTable {
@@ -158,4 +170,5 @@ export interface DB {
   node_meta: NodeMetaTable;
   admins: AdminsTable;
   replicas: ReplicasTable;
+  initial_logins: InitialLoginsTable;
 }

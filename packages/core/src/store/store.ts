@@ -29,6 +29,11 @@ export class Store {
   private cachedRole: NodeRole | undefined;
   private readonly listeners = new Set<() => void>();
   private notifyPending = false;
+  /**
+   * Whether accepted codes go into the change log: only when replicas follow this master (a new replica's snapshot
+   * carries every step used before it). Set at open from the replica registry and by the replication API.
+   */
+  publishSteps = false;
 
   private constructor(
     readonly db: Database,
@@ -58,7 +63,9 @@ export class Store {
       throw new StoreError(`no database at ${dbPath}: run "otpgate init" first (or check node.data_dir in the config)`);
     }
     const key = loadKeyFile(join(dataDir, DATA_FILES.key));
-    return new Store(await Database.open(dbPath), key, dataDir);
+    const store = new Store(await Database.open(dbPath), key, dataDir);
+    store.publishSteps = store.db.first(store.db.q.selectFrom('replicas').select('name').where('revoked_at', 'is', null)) !== undefined;
+    return store;
   }
 
   getMeta(key: string): string | undefined {
@@ -104,8 +111,15 @@ export class Store {
     return () => this.listeners.delete(listener);
   }
 
-  /** Coalesced: one notification per event-loop turn, after the current transaction has committed. */
-  notifyChanged(): void {
+  /** Counts changes made in this process, at once (listeners hear of them a moment later). */
+  localChanges = 0;
+
+  /**
+   * Coalesced: one notification per event-loop turn, after the current transaction has committed. `cachesStale`
+   * false: the writer already updated what it holds in memory (the hot path's own steps).
+   */
+  notifyChanged(cachesStale = true): void {
+    if (cachesStale) this.localChanges++;
     if (this.notifyPending) return;
     this.notifyPending = true;
     setImmediate(() => {
@@ -145,6 +159,12 @@ export class Store {
 
   head(): ChangeHead {
     return changeHead(this.db);
+  }
+
+  /** The newest change's number: one indexed read, asked on every RADIUS request to notice changes at once. */
+  headSeq(): number {
+    const row = this.db.prepare('select seq from changes order by seq desc limit 1').get() as { seq: number } | undefined;
+    return row ? row.seq : this.head().seq;
   }
 
   close(): void {

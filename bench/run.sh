@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# otpgate vs FreeRADIUS on the same generated users with the same load step (/work/shared/bench/load.sh).
+# Usage: bench/run.sh [USERS=20000] [PARALLEL=256] [RUNS=3]
+#   WORKLOADS="engine local"  which workloads, in order (see bench/README.md)
+#   LOADGEN=radblast|radclient load generator used by load.sh for both sides (default radblast)
+#   PORT=18120                both servers listen here, one at a time
+#   LOCAL_USERS, LOCAL_PARALLEL, ENGINE_USERS, ENGINE_PARALLEL: per-workload sizes (both sides alike)
+#   SKIP_BUILD=1              do not rebuild packages/ before running (the loader is always compiled)
+#   SNAPSHOT=bench/results/<timestamp>/otpgate   measure the code an earlier bench run copied, without building
+#   TOP=1                     also write `top` snapshots taken every second during each run (a rough picture only)
+#   KEEP=1                    keep FreeRADIUS's temporary directory (freeradius.sh) and otpgate's data copies
+# Figures go to stdout and to bench/results/<timestamp>/ (runs.tsv, summary.txt, one log per run).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+shared=${SHARED_BENCH:-/work/shared/bench}
+users=${1:-20000}; parallel=${2:-256}; runs=${3:-3}
+port=${PORT:-18120}
+workloads=${WORKLOADS:-engine local}
+export LOADGEN=${LOADGEN:-radblast}
+case $LOADGEN in radblast|radclient) ;; *) echo "LOADGEN must be radblast or radclient" >&2; exit 2;; esac
+
+results=$here/results
+out=$results/$(date +%Y%m%d-%H%M%S)
+cache=$results/cache
+build=$results/build
+mkdir -p "$out" "$cache"
+clk=$(getconf CLK_TCK)
+real_freeradius=$(command -v freeradius) || { echo "freeradius is not installed" >&2; exit 1; }
+
+ogpid=""; bgjob=""
+cleanup() {
+  [ -z "$ogpid" ] || { kill "$ogpid" 2>/dev/null || true; wait "$ogpid" 2>/dev/null || true; }
+  [ -z "$bgjob" ] || { kill "$bgjob" 2>/dev/null || true; wait "$bgjob" 2>/dev/null || true; }
+}
+trap cleanup EXIT
+
+log() { echo "$*" | tee -a "$out/summary.txt"; }
+
+# --- build and snapshot -------------------------------------------------------------------------------------------
+snap=$out/otpgate
+if [ -n "${SNAPSHOT:-}" ]; then
+  # the exact code an earlier bench measured (its results/<timestamp>/otpgate), e.g. while packages/ is mid-edit
+  [ -f "$SNAPSHOT/packages/cli/dist/main.js" ] || { echo "SNAPSHOT=$SNAPSHOT is not a bench snapshot" >&2; exit 2; }
+  ln -s "$(cd "$SNAPSHOT" && pwd)" "$snap"
+else
+  if [ "${SKIP_BUILD:-}" != 1 ]; then
+    (cd "$root" && npx tsc -b packages/cli) || { echo "building packages/ failed (SKIP_BUILD=1 runs the dist as it is)" >&2; exit 1; }
+  fi
+  (cd "$root" && npx tsc -p bench/tsconfig.json)
+  # The packages are measured from a copy taken now, so that a rebuild of packages/*/dist while the bench runs
+  # (others work in this tree) cannot change the code between runs. Dependencies resolve through the same links.
+  mkdir -p "$snap/packages" "$snap/bench/node_modules/@otpgate"
+  for p in "$root"/packages/*/; do
+    name=$(basename "$p"); mkdir "$snap/packages/$name"
+    for x in package.json dist dictionaries node_modules; do [ ! -e "$p$x" ] || cp -a "$p$x" "$snap/packages/$name/"; done
+  done
+  ln -s "$root/node_modules" "$snap/node_modules"
+  for x in core shared; do ln -s "../../../packages/$x" "$snap/bench/node_modules/@otpgate/$x"; done
+  cp "$build/load-users.js" "$snap/bench/"
+fi
+cli=$snap/packages/cli/dist/main.js
+loader=$snap/bench/load-users.js
+dist_hash=$(cd "$snap/packages" && find . -path '*/dist/*' -name '*.js' | sort | xargs cat | sha256sum | cut -c1-12)
+argon2=$(cd "$snap/bench" && node --input-type=module -e \
+  "const { ARGON2_OPTIONS: a } = await import('@otpgate/core'); console.log(\`m=\${a.memoryCost} KiB t=\${a.timeCost} p=\${a.parallelism}\`)")
+
+# FreeRADIUS runs through freeradius.sh untouched; a shim first on its PATH only observes: it starts the real
+# freeradius as its child and, when freeradius.sh stops it, records the child's peak RSS and CPU time before
+# passing the signal on.
+shim=$out/shim; mkdir -p "$shim"
+cat > "$shim/freeradius" <<'SHIM'
+#!/usr/bin/env bash
+"$REAL_FREERADIUS" "$@" & child=$!
+echo "$child" > "$FR_STATS_FILE.pid"
+stop() {
+  { grep '^VmHWM' "/proc/$child/status" | awk '{print "rss_kb", $2}'
+    sed 's/.*) //' "/proc/$child/stat" | awk '{print "cpu_ticks", $12 + $13}'; } > "$FR_STATS_FILE" 2>/dev/null || true
+  kill -TERM "$child" 2>/dev/null || true; wait "$child" || true; exit 0
+}
+trap stop TERM INT
+wait "$child"
+SHIM
+chmod +x "$shim/freeradius"
+
+# --- helpers ------------------------------------------------------------------------------------------------------
+listening() { ss -lun | grep -q "127.0.0.1:$port "; }
+wait_port_free() {
+  for _ in $(seq 200); do listening || return 0; sleep 0.1; done
+  echo "port $port is still in use: another server has not let go of it" >&2; return 1
+}
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}'; }
+rss_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null; }
+sample_top() {  # PID FILE: snapshots while PID lives
+  while kill -0 "$1" 2>/dev/null; do { date +%T.%N; top -b -n1 -w 160 | sed -n '1,5p;7,16p'; echo; } >> "$2"; sleep 1; done
+}
+
+# Reads NAME's lines from a load.sh output into acc tot rej lost p50 p99 authps (radclient gives no rej/lost/latency).
+parse_load() {
+  local f=$1 name=$2
+  acc=$(sed -n "s/^$name accepted: \([0-9]*\)\/.*/\1/p" "$f" | tail -1)
+  tot=$(sed -n "s/^$name accepted: [0-9]*\/\([0-9]*\).*/\1/p" "$f" | tail -1)
+  rej=$(sed -n "s/^$name accepted: .* rejected: \([0-9]*\).*/\1/p" "$f" | tail -1)
+  lost=$(sed -n "s/^$name accepted: .* lost: \([0-9]*\).*/\1/p" "$f" | tail -1)
+  p50=$(sed -n "s/^$name latency ms: p50 \([0-9.]*\) .*/\1/p" "$f" | tail -1)
+  p99=$(sed -n "s/^$name latency ms: .* p99 \([0-9.]*\) .*/\1/p" "$f" | tail -1)
+  authps=$(sed -n "s/^$name auth\/s: \([0-9]*\).*/\1/p" "$f" | tail -1)
+  : "${acc:=0}" "${tot:=0}" "${rej:=-}" "${lost:=-}" "${p50:=-}" "${p99:=-}" "${authps:=0}"
+}
+
+# One result row. radblast's auth/s counts every request finished (rejected and lost too) over the run; the figure
+# reported here is accepted requests per second, which is the same number when all are accepted.
+record() {  # WORKLOAD SIDE RUN N TICKS RSS_KB LOADAVG
+  local wl=$1 side=$2 i=$3 n=$4 ticks=$5 rss=$6 secs accps cpu load_before=$7
+  if [ "$LOADGEN" = radclient ]; then
+    accps=$authps; secs=$(awk -v a="$acc" -v r="$authps" 'BEGIN { printf "%f", ((a > 0 && r > 0) ? a / r : 0) }')
+  else
+    secs=$(awk -v n="$n" -v r="$authps" 'BEGIN { printf "%f", (r > 0 ? n / r : 0) }')
+    accps=$(awk -v a="$acc" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0 ? a / s : 0) }')
+  fi
+  cpu=$(awk -v t="$ticks" -v c="$clk" -v s="$secs" 'BEGIN { if (t == "" || t == "-" || s <= 0) print "-"; else printf "%.0f", t / c / s * 100 }')
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$wl" "$side" "$i" "$n" "$acc" "$rej" "$lost" "$accps" \
+    "$p50" "$p99" "${rss:--}" "$cpu" "$secs" >> "$out/runs.tsv"
+  log "  $side run $i: $accps accepted/s (accepted $acc/$tot rejected $rej lost $lost; load $(printf '%.1f' "$secs") s)," \
+    "p50 $p50 ms p99 $p99 ms, CPU ${cpu}% of one core, peak RSS $(( ${rss:-0} / 1024 )) MiB; load average before: $load_before"
+}
+
+# What otpgate's own log says about a run: auth lines per result/reason, warnings, errors, drop causes.
+otpgate_log_summary() {
+  local f=$1 auth results drops
+  auth=$(grep -c '"event":"auth"' "$f" || true)
+  results=$(grep '"event":"auth"' "$f" | grep -o '"result":"[a-z]*","reason":[a-z"-]*' | sed 's/"result":"\([a-z]*\)","reason":"\{0,1\}\([a-z-]*\)"\{0,1\}/\1 \2/; s/ null$//' \
+    | sort | uniq -c | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $2 ($3 ? "(" $3 ")" : ""), $1 }' || true)
+  drops=$(grep '"event":"radius-drop"' "$f" | grep -o '"cause":"[a-z-]*"' | cut -d'"' -f4 | sort | uniq -c | awk '{ printf "%s%s x%s", (NR > 1 ? ", " : ""), $2, $1 }' || true)
+  log "    otpgate log: $auth auth lines [${results:-none}]; warn $(grep -c '"level":"warn"' "$f" || true)," \
+    "error $(grep -c '"level":"error"' "$f" || true); drop lines (rate-limited, 1/min per cause): ${drops:-none}"
+}
+
+# --- workloads ----------------------------------------------------------------------------------------------------
+# A workload sets: FR_SCRIPT (the FreeRADIUS anchor in $shared), LOAD_ENV (environment for both load steps),
+# LOADER_MODE (how bench/load-users.ts prepares otpgate's users), WL_USERS / WL_PARALLEL (both sides alike),
+# OG_CONFIG_EXTRA (YAML appended to otpgate's config), WL_NOTE (printed next to the figures), and may define
+# wl_<name>_setup / wl_<name>_teardown (e.g. the directory workload's slapd for otpgate) -- see bench/README.md.
+wl_engine() {
+  FR_SCRIPT=freeradius.sh; LOAD_ENV=(OTP_ONLY=1); LOADER_MODE=engine; OG_CONFIG_EXTRA=""
+  WL_USERS=${ENGINE_USERS:-$users}; WL_PARALLEL=${ENGINE_PARALLEL:-$parallel}
+  WL_NOTE="code only on both sides (FreeRADIUS rlm_totp alone; otpgate users in code-only mode); no password hashing"
+}
+wl_local() {
+  FR_SCRIPT=freeradius.sh; LOAD_ENV=(); LOADER_MODE=local; OG_CONFIG_EXTRA=""
+  # argon2id verifies ~100/s on 2 cores: 20,000 requests would take minutes, and codes built when the load starts
+  # are valid for 40-60 s only (current step + window_past 1), so the rest would be rejected as bad codes.
+  WL_USERS=${LOCAL_USERS:-$(( users < 2000 ? users : 2000 ))}; WL_PARALLEL=${LOCAL_PARALLEL:-$parallel}
+  WL_NOTE="password+code: otpgate verifies argon2id ($argon2), FreeRADIUS compares a Cleartext-Password"
+}
+
+# The prepared otpgate data dir for (users, workload), rebuilt when the store format or the loader changes.
+prepare_cache() {  # N MODE -> prints the cache dir
+  local n=$1 mode=$2 key dir tmp
+  key=$(cat "$snap"/packages/core/dist/store/{migrations,entity-handlers}.js "$snap"/packages/shared/dist/{records,sealing}.js \
+    "$loader" 2>/dev/null | sha256sum | cut -c1-12)
+  dir=$cache/$mode-$n-$key
+  if [ ! -d "$dir" ]; then
+    rm -rf "$cache/$mode-$n-"*
+    echo "  preparing $n $mode users for otpgate in $dir (once; later runs reuse it)" >&2
+    tmp=$(mktemp -d "$cache/.build-XXXXXX")
+    node "$shared/gen.mjs" "$n" "$tmp" users
+    rm -f "$tmp/users.json" "$tmp/users.freeradius"
+    node "$loader" "$tmp/users.csv" "$tmp/data" "$mode" "${LOADER_CONCURRENCY:-6}" >&2
+    mv "$tmp" "$dir"
+  fi
+  echo "$dir"
+}
+
+run_freeradius() {  # WORKLOAD RUN
+  local wl=$1 i=$2 f=$out/$1-freeradius-$2.log stats=$out/$1-freeradius-$2.stats frpid="" t0="" t1="" rss="" la
+  wait_port_free
+  la=$(cut -d' ' -f1 /proc/loadavg)
+  env "${LOAD_ENV[@]}" PORT="$port" PATH="$shim:$PATH" FR_STATS_FILE="$stats" REAL_FREERADIUS="$real_freeradius" \
+    "$shared/$FR_SCRIPT" "$WL_USERS" "$WL_PARALLEL" > "$f" 2>&1 & bgjob=$!
+  for _ in $(seq 600); do
+    if [ -s "$stats.pid" ] && listening; then frpid=$(cat "$stats.pid"); break; fi
+    kill -0 "$bgjob" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -z "$frpid" ] || t0=$(cpu_ticks "$frpid")
+  [ "${TOP:-}" != 1 ] || sample_top "$bgjob" "$out/$wl-freeradius-$i.top" &
+  if ! wait "$bgjob"; then bgjob=""; log "  freeradius run $i FAILED:"; tail -5 "$f" | tee -a "$out/summary.txt"; return 1; fi
+  bgjob=""
+  # freeradius.sh only signals the shim on exit: give it a moment to record the figures and stop the server
+  for _ in $(seq 50); do [ -n "$frpid" ] && kill -0 "$frpid" 2>/dev/null || break; sleep 0.1; done
+  if [ -s "$stats" ]; then
+    t1=$(awk '/^cpu_ticks/ {print $2}' "$stats"); rss=$(awk '/^rss_kb/ {print $2}' "$stats")
+  fi
+  parse_load "$f" freeradius
+  record "$wl" freeradius "$i" "$WL_USERS" "$( [ -n "$t0" ] && [ -n "$t1" ] && echo $(( t1 - t0 )) || echo -)" "$rss" "$la"
+}
+
+run_otpgate() {  # WORKLOAD RUN CACHE_DIR
+  local wl=$1 i=$2 data=$3 dir=$out/$1-otpgate-$2 t0 t1 rss la started=""
+  mkdir -p "$dir"
+  cp -a "$data/data" "$dir/data"   # a fresh copy: the previous run's used-up steps must not reject this run's codes
+  cat > "$dir/otpgate.yaml" <<YAML
+node:
+  name: bench
+  data_dir: "$dir/data"
+radius:
+  listen: ["127.0.0.1:$port"]
+log:
+  level: info
+$OG_CONFIG_EXTRA
+YAML
+  wait_port_free
+  node "$cli" --config "$dir/otpgate.yaml" serve > "$dir/otpgate.log" 2>&1 & ogpid=$!
+  for _ in $(seq 300); do
+    if grep -q '"otpgate node started"' "$dir/otpgate.log" && listening; then started=1; break; fi
+    kill -0 "$ogpid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ -z "$started" ]; then log "  otpgate run $i FAILED to start:"; tail -5 "$dir/otpgate.log" | tee -a "$out/summary.txt"; return 1; fi
+  t0=$(cpu_ticks "$ogpid"); la=$(cut -d' ' -f1 /proc/loadavg)
+  env "${LOAD_ENV[@]}" "$shared/load.sh" otpgate "$port" "$WL_USERS" "$WL_PARALLEL" "$dir" > "$dir/load.log" 2>&1 & bgjob=$!
+  [ "${TOP:-}" != 1 ] || sample_top "$bgjob" "$dir/top.txt" &
+  if ! wait "$bgjob"; then bgjob=""; log "  otpgate load step FAILED:"; tail -5 "$dir/load.log" | tee -a "$out/summary.txt"; return 1; fi
+  bgjob=""
+  t1=$(cpu_ticks "$ogpid")
+  # requests the load generator gave up on may still be queued (argon2 in the local workload): let otpgate work them
+  # off before stopping it (it does not wait for requests in flight when stopped) and say how long that took
+  local prev=$t1 now busy=0
+  for _ in $(seq 240); do
+    sleep 0.5; now=$(cpu_ticks "$ogpid")
+    [ $(( now - prev )) -gt $(( clk / 20 )) ] || break
+    prev=$now; busy=$(( busy + 1 ))
+  done
+  rss=$(rss_kb "$ogpid")
+  kill -TERM "$ogpid"; wait "$ogpid" || log "  otpgate exited with status $? after SIGTERM"
+  ogpid=""
+  parse_load "$dir/load.log" otpgate
+  record "$wl" otpgate "$i" "$WL_USERS" "$(( t1 - t0 ))" "$rss" "$la"
+  [ "$busy" -eq 0 ] || log "    otpgate was still busy for $(( (busy + 1) / 2 )) s after the load step ended (working off requests already given up on)"
+  otpgate_log_summary "$dir/otpgate.log"
+  gzip -1 "$dir/otpgate.log"   # one JSON line per request: ~6 MB a run at 20,000 users
+  [ -n "${KEEP:-}" ] || rm -rf "$dir/data"
+}
+
+summarize() {  # WORKLOAD
+  awk -F'\t' -v wl="$1" -v note="$WL_NOTE" -v n="$WL_USERS" -v par="$WL_PARALLEL" '
+    function median(list,   a, k, i, j, t) {
+      k = split(list, a, " "); if (k == 0) return "-"
+      for (i = 2; i <= k; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+      return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+    }
+    function add(key, v) { if (v != "-" && v != "") vals[key] = vals[key] " " v }
+    $1 == wl { s = $2; add(s "acc/s", $8); add(s "p50", $9); add(s "p99", $10); add(s "rss", $11); add(s "cpu", $12)
+               accepted[s] += $5; total[s] += $4; runs[s]++ }
+    function num(v, fmt) { return v == "-" ? "-" : sprintf(fmt, v) }
+    END {
+      og = median(vals["otpgateacc/s"]); fr = median(vals["freeradiusacc/s"])
+      ratio = (og == "-" || fr == "-" || fr <= 0) ? "-" : sprintf(og / fr >= 0.1 ? "%.2f" : "%.2g", og / fr)
+      printf "%s: otpgate %s/s, freeradius %s/s, ratio %s; ", wl, num(og, "%.0f"), num(fr, "%.0f"), ratio
+      printf "p50 otpgate %s ms freeradius %s ms; ", num(median(vals["otpgatep50"]), "%.2f"), num(median(vals["freeradiusp50"]), "%.2f")
+      printf "p99 otpgate %s ms freeradius %s ms; ", num(median(vals["otpgatep99"]), "%.2f"), num(median(vals["freeradiusp99"]), "%.2f")
+      rss_og = median(vals["otpgaterss"]); rss_fr = median(vals["freeradiusrss"])
+      printf "RSS otpgate %s MiB freeradius %s MiB; ", num(rss_og == "-" ? "-" : rss_og / 1024, "%.0f"), num(rss_fr == "-" ? "-" : rss_fr / 1024, "%.0f")
+      printf "CPU otpgate %s%% freeradius %s%% of one core\n", num(median(vals["otpgatecpu"]), "%.0f"), num(median(vals["freeradiuscpu"]), "%.0f")
+      printf "  (%s users, %s in flight, medians of %d+%d runs; accepted otpgate %d/%d freeradius %d/%d; %s)\n", n, par, runs["otpgate"], runs["freeradius"], accepted["otpgate"], total["otpgate"], accepted["freeradius"], total["freeradius"], note
+    }' "$out/runs.tsv"
+}
+
+# --- main ---------------------------------------------------------------------------------------------------------
+printf 'workload\tside\trun\tusers\taccepted\trejected\tlost\taccepted_per_s\tp50_ms\tp99_ms\tpeak_rss_kb\tcpu_pct\tload_s\n' > "$out/runs.tsv"
+log "otpgate vs FreeRADIUS bench, $(date -Is); results in $out"
+log "  machine: $(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), node $(node --version)," \
+  "$(freeradius -v 2>/dev/null | sed -n 's/^radiusd: FreeRADIUS Version \([0-9.]*\).*/FreeRADIUS \1/p' | head -1)"
+log "  otpgate: $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- packages || echo ' + uncommitted changes in packages/'), dist $dist_hash${SNAPSHOT:+ (snapshot $SNAPSHOT)}," \
+  "load generator $LOADGEN, users $users, parallel $parallel, runs $runs, port $port, workloads: $workloads"
+
+summaries=()
+for wl in $workloads; do
+  declare -F "wl_$wl" >/dev/null || { echo "unknown workload: $wl (known: $(declare -F | sed -n 's/^declare -f wl_\([a-z]*\)$/\1/p' | tr '\n' ' '))" >&2; exit 2; }
+  "wl_$wl"
+  log ""
+  log "== $wl: $WL_USERS users, $WL_PARALLEL in flight, $runs runs per side, alternating; $WL_NOTE"
+  ! declare -F "wl_${wl}_setup" >/dev/null || "wl_${wl}_setup"
+  data=$(prepare_cache "$WL_USERS" "$LOADER_MODE")
+  for i in $(seq "$runs"); do
+    run_freeradius "$wl" "$i"
+    run_otpgate "$wl" "$i" "$data"
+  done
+  ! declare -F "wl_${wl}_teardown" >/dev/null || "wl_${wl}_teardown"
+  summaries+=("$(summarize "$wl")")
+done
+
+log ""
+log "== summary (medians; the ratio is what to compare: absolute figures vary between machines and sessions)"
+for s in "${summaries[@]}"; do log "$s"; done

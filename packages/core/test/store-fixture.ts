@@ -1,0 +1,33 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Store, createLogger, createServices, loadDictionary, type Dictionary, type Services } from '@otpgate/core';
+
+const dictionary: Dictionary = loadDictionary();
+const logger = createLogger('silent', 'test');
+
+export interface Fixture {
+  dir: string;
+  store: Store;
+  services: Services;
+  close(): void;
+}
+
+/** A new node data folder in a temporary directory, with the admin services over it. */
+export async function createFixture(): Promise<Fixture> {
+  const dir = mkdtempSync(join(tmpdir(), 'otpgate-unit-'));
+  const store = await Store.create(join(dir, 'data'));
+  return {
+    dir,
+    store,
+    services: createServices({ store, dictionary, logger }),
+    close() {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The RFC 4226 seed as handed over on a hardware token sheet, and as otpgate stores it. */
+export const SEED_HEX = 'hex:3132333435363738393031323334353637383930';
+export const SEED_BASE32 = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';

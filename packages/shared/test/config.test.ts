@@ -1,0 +1,146 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigFileError, ValidationError, loadNodeConfig, parseListenAddress, parseNodeConfig, type ValidationProblem } from '@otpgate/shared';
+
+const BASE = '/etc/otpgate';
+
+function problems(text: string): ValidationProblem[] {
+  try {
+    parseNodeConfig(text, 'otpgate.yaml', BASE);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).source).toBe('otpgate.yaml');
+    return (err as ValidationError).problems;
+  }
+  throw new Error('config was accepted');
+}
+
+describe('parseNodeConfig', () => {
+  it('gives a working node from an empty file', () => {
+    for (const empty of ['', '\n', '# nothing yet\n', '{}']) {
+      const c = parseNodeConfig(empty, 'otpgate.yaml', BASE);
+      expect(c.node).toEqual({ data_dir: '/var/lib/otpgate' });
+      expect(c.log).toEqual({ level: 'info', auth_log_days: 30 });
+      expect(c.radius).toEqual({
+        listen: [
+          { host: '0.0.0.0', port: 1812, family: 4 },
+          { host: '::', port: 1812, family: 6 },
+        ],
+        receive_buffer_bytes: 4 * 1024 * 1024,
+        duplicate_cache_seconds: 5,
+        unknown_client_log_interval_seconds: 60,
+        dictionaries: [],
+      });
+    }
+  });
+
+  it('reports an unknown key as \'unknown setting "x"\' at its line', () => {
+    expect(problems('log:\n  level: info\nnode:\n  data_dir: /srv/otpgate\n  colour: blue\n')).toEqual([
+      { path: 'node', message: 'unknown setting "colour"', line: 5 },
+    ]);
+    expect(problems('log:\n  level: debug\n\ncolour: blue\n')).toEqual([{ path: '(top level)', message: 'unknown setting "colour"', line: 4 }]);
+    expect(problems('radius:\n  listen: ["127.0.0.1:1812"]\n  lisen: ["127.0.0.1:1645"]\n')).toEqual([
+      { path: 'radius', message: 'unknown setting "lisen"', line: 3 },
+    ]);
+  });
+
+  it('names every bad listen address with its line', () => {
+    const found = problems('radius:\n  listen:\n    - "127.0.0.1:1812"\n    - "localhost:1812"\n    - "[::1]:99999"\n    - "10.0.0.1:"\n    - "10.0.0.1:0x714"\n');
+    expect(found).toEqual([
+      { path: 'radius.listen[1]', message: '"localhost:1812": "localhost" is not an IPv4 or IPv6 address (write IPv6 as [addr]:port)', line: 4 },
+      { path: 'radius.listen[2]', message: '"[::1]:99999": port must be 0-65535 (0: any free port)', line: 5 },
+      { path: 'radius.listen[3]', message: '"10.0.0.1:": port must be 0-65535 (0: any free port)', line: 6 },
+      { path: 'radius.listen[4]', message: '"10.0.0.1:0x714": port must be 0-65535 (0: any free port)', line: 7 },
+    ]);
+    expect(problems('radius:\n  listen: []\n')).toMatchObject([{ path: 'radius.listen', line: 2 }]);
+  });
+
+  it('takes IPv6 listen addresses in brackets, bare, and with port 0', () => {
+    const c = parseNodeConfig('radius:\n  listen: ["[::]:1812", "[2001:db8::1]:0", "::1", "192.0.2.1"]\n', 'otpgate.yaml', BASE);
+    expect(c.radius.listen).toEqual([
+      { host: '::', port: 1812, family: 6 },
+      { host: '2001:db8::1', port: 0, family: 6 },
+      { host: '::1', port: 1812, family: 6 },
+      { host: '192.0.2.1', port: 1812, family: 4 },
+    ]);
+  });
+
+  it('resolves a relative data_dir against the config file folder', () => {
+    expect(parseNodeConfig('node:\n  data_dir: data\n', 'x', BASE).node.data_dir).toBe('/etc/otpgate/data');
+    expect(parseNodeConfig('node:\n  data_dir: ../lib/otp\n', 'x', BASE).node.data_dir).toBe('/etc/lib/otp');
+    expect(parseNodeConfig('node:\n  data_dir: /srv/otp\n', 'x', BASE).node.data_dir).toBe('/srv/otp');
+  });
+
+  it('reports YAML syntax errors with their line', () => {
+    expect(problems('node:\n  name: a\n  data_dir: [unclosed\nlog:\n  level: info\n')).toMatchObject([{ path: '(syntax)', line: 4 }]);
+    const dup = problems('log:\n  level: info\n  level: debug\n');
+    expect(dup).toMatchObject([{ path: '(syntax)', line: 3 }]);
+    expect(dup[0]!.message).toMatch(/unique/i);
+    expect(problems('node:\n\tdata_dir: x\n')).toMatchObject([{ path: '(syntax)', line: 2 }]);
+  });
+
+  it('reports wrong types and values with path and line, all at once', () => {
+    const found = problems('node:\n  name: "bad name"\nlog:\n  level: loud\n  auth_log_days: 0\n');
+    expect(found.map((p) => [p.path, p.line])).toEqual([
+      ['node.name', 2],
+      ['log.level', 4],
+      ['log.auth_log_days', 5],
+    ]);
+    expect(found[1]!.message).toContain('"fatal"|"error"|"warn"|"info"|"debug"|"trace"|"silent"');
+  });
+
+  it('accepts JSON', () => {
+    const c = parseNodeConfig('{"node": {"data_dir": "/srv/otp", "name": "otp-1"}, "radius": {"listen": ["127.0.0.1:1645"]}, "log": {"level": "warn"}}', 'otpgate.json', BASE);
+    expect(c.node).toEqual({ data_dir: '/srv/otp', name: 'otp-1' });
+    expect(c.radius.listen).toEqual([{ host: '127.0.0.1', port: 1645, family: 4 }]);
+    expect(c.log.level).toBe('warn');
+  });
+
+  it('the error message lists every problem with its line', () => {
+    let message = '';
+    try {
+      parseNodeConfig('log:\n  level: loud\nextra: 1\n', 'otpgate.yaml', BASE);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message.split('\n')).toEqual([
+      'otpgate.yaml is not valid:',
+      expect.stringMatching(/^ {2}- line 2: log\.level: /),
+      '  - line 3: (top level): unknown setting "extra"',
+    ]);
+  });
+});
+
+describe('loadNodeConfig', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'otpgate-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads a file, resolving data_dir against its folder', () => {
+    const path = join(dir, 'otpgate.yaml');
+    writeFileSync(path, 'node:\n  data_dir: state\n');
+    expect(loadNodeConfig(path, true).node.data_dir).toBe(join(dir, 'state'));
+  });
+
+  it('a missing file is the defaults unless required', () => {
+    const path = join(dir, 'missing.yaml');
+    expect(loadNodeConfig(path, false).node.data_dir).toBe('/var/lib/otpgate');
+    expect(() => loadNodeConfig(path, true)).toThrow(ConfigFileError);
+    expect(() => loadNodeConfig(path, true)).toThrow(`cannot read config file ${path}`);
+  });
+});
+
+describe('parseListenAddress', () => {
+  it('parses the forms and refuses the rest', () => {
+    expect(parseListenAddress('10.0.0.1', 1812)).toEqual({ host: '10.0.0.1', port: 1812, family: 4 });
+    expect(parseListenAddress('10.0.0.1:1645', 1812)).toEqual({ host: '10.0.0.1', port: 1645, family: 4 });
+    expect(parseListenAddress('[fe80::1]:1645', 1812)).toEqual({ host: 'fe80::1', port: 1645, family: 6 });
+    expect(parseListenAddress('[fe80::1]', 1812)).toEqual({ host: 'fe80::1', port: 1812, family: 6 });
+    for (const bad of ['10.0.0.1:65536', '10.0.0.1:-1', '10.0.0.1: 80', '10.0.0.1:+80', '10.0.0.1:1e3', '10.0.0.1:']) {
+      expect(parseListenAddress(bad, 1812), bad).toBe(`"${bad}": port must be 0-65535 (0: any free port)`);
+    }
+    expect(parseListenAddress('host.example:1812', 1812)).toMatch(/is not an IPv4 or IPv6 address/);
+    expect(parseListenAddress('[::1]:', 1812)).toMatch(/is not an IPv4 or IPv6 address/);
+  });
+});
