@@ -87,14 +87,30 @@ export class TestNode {
     return otpgateOk(['-c', this.configPath, ...args], { input });
   }
 
+  /**
+   * Change clients, groups or settings with the CLI while the node runs, and wait until the node has reloaded them
+   * (it notices another process's change within 50 ms).
+   */
+  async configure(...args: string[]): Promise<string> {
+    if (!this.child) return this.cliOk(...args);
+    const before = this.lines.length;
+    const out = await this.cliOk(...args);
+    await this.waitForLog((l) => this.lines.indexOf(l) >= before && l.event === 'config-reloaded');
+    return out;
+  }
+
   /** Add the usual loopback client (Message-Authenticator required unless told). */
   async addClient(name = 'local', address = '127.0.0.1', secret = 'testing123', ...options: string[]): Promise<void> {
     await this.cliInput(secret, 'client', 'add', name, address, '--secret-stdin', ...options);
   }
 
-  /** Add a user with a local password and a TOTP token; returns the token's base32 secret. */
-  async addUserWithToken(username: string, password: string, ...userOptions: string[]): Promise<string> {
-    await this.cliInput(password, 'user', 'add', username, '--password-stdin', ...userOptions);
+  /**
+   * Add a user with a TOTP token and a local password (null: none, the password is checked by a directory); returns
+   * the token's base32 secret.
+   */
+  async addUserWithToken(username: string, password: string | null, ...userOptions: string[]): Promise<string> {
+    if (password === null) await this.cliOk('user', 'add', username, '--no-password', ...userOptions);
+    else await this.cliInput(password, 'user', 'add', username, '--password-stdin', ...userOptions);
     return this.addToken(username);
   }
 

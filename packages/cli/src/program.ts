@@ -11,6 +11,7 @@ import { registerSettingsCommands } from './commands/settings.js';
 import { registerClusterCommands } from './commands/cluster.js';
 import { registerAdminCommands } from './commands/admin.js';
 import { registerBackendCommands } from './commands/backends.js';
+import { registerAuthLogCommands } from './commands/auth-log.js';
 
 export function buildProgram(): Command {
   const program = new Command('otpgate')
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerClusterCommands(program, globals);
   registerAdminCommands(program, globals);
   registerBackendCommands(program, globals);
+  registerAuthLogCommands(program, globals);
   program.commands.forEach(function exitOverrideAll(c: Command) {
     c.exitOverride();
     c.commands.forEach(exitOverrideAll);

@@ -15,7 +15,8 @@ import { RadiusServer } from './radius/server.js';
 
 export const VERSION = '0.1.0';
 
-const RELOAD_INTERVAL_MS = 500;
+/** How soon a change made by another process (the CLI) to clients, groups or settings takes effect here. */
+const RELOAD_INTERVAL_MS = 50;
 const PRUNE_INTERVAL_MS = 3600_000;
 
 export function nodeName(config: NodeConfig): string {
@@ -130,6 +131,7 @@ export class OtpgateNode {
     this.clients = ClientTable.fromRecords(this.store.readAll('client'), (c, problem) =>
       this.logger.error({ client: c.name, problem }, 'RADIUS client skipped'),
     );
+    this.logger.debug({ event: 'config-reloaded', version: this.loadedVersion }, 'clients, groups and settings reloaded');
   }
 
   private reloadIfChanged(): void {

@@ -1,6 +1,7 @@
 import type { ServiceContext } from './context.js';
 import { AdminService } from './admins.js';
 import { BackendService } from './backends.js';
+import { AuthLogService } from './auth-log.js';
 import { ClientService } from './clients.js';
 import { GroupService } from './groups.js';
 import { SettingsService } from './settings.js';
@@ -15,6 +16,7 @@ export * from './groups.js';
 export * from './settings.js';
 export * from './admins.js';
 export * from './backends.js';
+export * from './auth-log.js';
 
 export interface Services {
   users: UserService;
@@ -24,6 +26,7 @@ export interface Services {
   settings: SettingsService;
   admins: AdminService;
   backends: BackendService;
+  authLog: AuthLogService;
 }
 
 export function createServices(ctx: ServiceContext): Services {
@@ -35,5 +38,6 @@ export function createServices(ctx: ServiceContext): Services {
     settings: new SettingsService(ctx),
     admins: new AdminService(ctx),
     backends: new BackendService(ctx),
+    authLog: new AuthLogService(ctx),
   };
 }
