@@ -15,6 +15,8 @@ export default defineConfig({
           include: ['packages/*/test/**/*.test.ts'],
           environment: 'node',
           testTimeout: 20_000,
+          // unit tests first, then the end-to-end ones (each group with its own worker count)
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -27,6 +29,7 @@ export default defineConfig({
           // each file starts its own nodes on its own ports; two at a time suits a 2-core machine
           maxWorkers: 2,
           fileParallelism: true,
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -90,8 +90,9 @@ describe('master and two replicas as separate processes', () => {
     const onMaster = totpCode(erinSecret);
     expect((await radclient(master.target, SECRET, papRequest('erin', `erin-password${onMaster}`))).code).toBe('Access-Accept');
     await Promise.all([r1.waitForApplied(await master.headSeq()), r2.waitForApplied(await master.headSeq())]);
+    const r1Mark = await r1.mark();
     expect((await radclient(r1.target, SECRET, papRequest('erin', `erin-password${onMaster}`))).code).toBe('Access-Reject');
-    expect(r1.authLines().at(-1)?.reason).toBe('replay');
+    expect((await r1.authAfter(r1Mark, 'erin')).reason).toBe('replay');
 
     const onReplica = totpCode(erinSecret, 1);
     const step = Math.floor(Date.now() / 30_000) + 1;
@@ -102,9 +103,10 @@ describe('master and two replicas as separate processes', () => {
       return tokens[0]!.last_step >= step;
     });
     await r2.waitForApplied(await master.headSeq());
+    const masterMark = await master.mark();
     expect((await radclient(master.target, SECRET, papRequest('erin', `erin-password${onReplica}`))).code).toBe('Access-Reject');
     expect((await radclient(r2.target, SECRET, papRequest('erin', `erin-password${onReplica}`))).code).toBe('Access-Reject');
-    expect(master.authLines().at(-1)?.reason).toBe('replay');
+    expect((await master.authAfter(masterMark, 'erin')).reason).toBe('replay');
   });
 
   it('replicates the admin password', async () => {
@@ -145,15 +147,17 @@ describe('master and two replicas as separate processes', () => {
     ]);
     try {
       await awaitFreshStep(15);
+      const masterMark = await master.mark();
       const first = await pam.authenticate('alice', `alice-password${totpCode(aliceSecret)}`);
       expect(first.ok, first.output).toBe(true);
-      expect(master.authLines().at(-1)).toMatchObject({ user: 'alice', result: 'accept' });
+      expect(await master.authAfter(masterMark, 'alice')).toMatchObject({ result: 'accept' });
 
       await master.stop();
       await awaitFreshStep(15);
+      const r1Mark = await r1.mark();
       const failover = await pam.authenticate('alice', `alice-password${totpCode(aliceSecret, 1)}`);
       expect(failover.ok, failover.output).toBe(true);
-      expect(r1.authLines().at(-1)).toMatchObject({ user: 'alice', result: 'accept', client: 'local' });
+      expect(await r1.authAfter(r1Mark, 'alice')).toMatchObject({ result: 'accept', client: 'local' });
       // radclient against the other replica too: it keeps serving its last good state
       expect((await radclient(r2.target, SECRET, papRequest('alice', `wrong${totpCode(aliceSecret, -1)}`))).code).toBe('Access-Reject');
 

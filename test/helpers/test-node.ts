@@ -192,6 +192,26 @@ export class TestNode {
     return status.head_seq ?? status.applied_seq ?? 0;
   }
 
+  /**
+   * A position in the log, for authAfter(), taken once the log has been quiet for a moment: a request's log line can
+   * trail its answer, and must not be taken for the next request's.
+   */
+  async mark(): Promise<number> {
+    for (;;) {
+      const n = this.lines.length;
+      await new Promise((r) => setTimeout(r, 150));
+      if (this.lines.length === n) return n;
+    }
+  }
+
+  /**
+   * The first authentication line (for `user`, if given) logged after `mark`: the line may reach the log a moment
+   * after the RADIUS answer reached the client.
+   */
+  authAfter(mark: number, user?: string): Promise<LogLine> {
+    return this.waitForLog((l) => this.lines.indexOf(l) >= mark && l.event === 'auth' && (user === undefined || l.user === user));
+  }
+
   /** The auth log lines (one per Access-Request answered or dropped by the pipeline). */
   authLines(): LogLine[] {
     return this.lines.filter((l) => l.event === 'auth');
