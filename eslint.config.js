@@ -17,4 +17,9 @@ export default tseslint.config(
       eqeqeq: ['error', 'always'],
     },
   },
+  {
+    // the admin UI's progressive-enhancement script runs in the browser
+    files: ['packages/*/assets/**/*.js'],
+    languageOptions: { globals: { document: 'readonly', window: 'readonly', navigator: 'readonly', HTMLFormElement: 'readonly', Element: 'readonly' } },
+  },
 );

@@ -1,8 +1,9 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
  * unit: each package's tests, run against its TypeScript sources (the "otpgate-source" export condition).
  * e2e: cross-package tests in test/, run against the built `otpgate` command with real RADIUS clients.
+ * e2e-log-scan: after every other test, checks that no log the suite wrote holds a secret the tests used.
  */
 export default defineConfig({
   test: {
@@ -23,6 +24,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, 'test/zz-log-secrets.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 60_000,
@@ -30,6 +32,15 @@ export default defineConfig({
           maxWorkers: 2,
           fileParallelism: true,
           sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        test: {
+          name: 'e2e-log-scan',
+          include: ['test/zz-log-secrets.test.ts'],
+          environment: 'node',
+          // a group of its own, started once every end-to-end file has finished and written its logs
+          sequence: { groupOrder: 2 },
         },
       },
     ],

@@ -78,7 +78,8 @@ describe('directory and cloud backends through RADIUS (slapd, a local Entra toke
     // second tokens keep the tests below independent of the steps and drift earlier tests used
     for (const user of ['alice', 'bob', 'carol']) secrets[`${user}2`] = await node.addToken(user);
     await node.start();
-  });
+    // some thirty CLI calls: slow when the whole suite shares two cores
+  }, 180_000);
   afterAll(async () => {
     await node?.stop();
     await Promise.all([slapd?.stop(), spare?.stop(), entra?.close()]);

@@ -1,10 +1,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI_PATH, scratchDir } from './paths.js';
 import { otpgate, otpgateOk, type CliResult } from './cli.js';
 import { secretFromUri } from './otp.js';
 import { freePort } from './net.js';
+
+/** Where each node folder keeps the secrets its tests used (see noteSecret). */
+export const SECRETS_FILE = 'secrets.json';
+
+/**
+ * The metrics section (loopback, any free port: nodes run side by side, plus the test's own lines), and the admin
+ * UI likewise on a free loopback port.
+ */
+function metricsSection(extra = ''): string {
+  return `metrics:\n${/^\s*listen:/m.test(extra) ? '' : '  listen: ["127.0.0.1:0"]\n'}${extra}admin:\n  listen: ["127.0.0.1:0"]\n`;
+}
 
 export interface LogLine {
   level: string;
@@ -24,6 +35,12 @@ export class TestNode {
   private waiters: Array<() => void> = [];
   ports: number[] = [];
   replicationPort = 0;
+  /** Base URL of the metrics and health server (http://127.0.0.1:PORT), known once started. */
+  metricsUrl = '';
+  /** Base URL of the admin UI (https://127.0.0.1:PORT), known once started. */
+  adminUrl = '';
+  /** Base URL of the enrollment portal when enabled (https://127.0.0.1:PORT), known once started. */
+  enrollUrl = '';
 
   private constructor(readonly dir: string) {
     this.configPath = join(dir, 'otpgate.yaml');
@@ -31,10 +48,12 @@ export class TestNode {
   }
 
   /** A master with a cluster: the replication API on a free port, certificate for 127.0.0.1. */
-  static async createMaster(name: string, options: { radius?: string; cluster?: string } = {}): Promise<TestNode> {
+  static async createMaster(name: string, options: { radius?: string; cluster?: string; metrics?: string; log?: string } = {}): Promise<TestNode> {
     const port = await freePort();
     const node = await TestNode.create(name, {
       radius: options.radius,
+      metrics: options.metrics,
+      log: options.log,
       config: `cluster:\n  listen: ["127.0.0.1:${port}"]\n${options.cluster ?? ''}`,
     });
     await node.cliOk('cluster', 'init', '--host', '127.0.0.1');
@@ -42,12 +61,26 @@ export class TestNode {
     return node;
   }
 
-  /** A replica joined with a bundle made on `master` (not started). `edit` may change the bundle first. */
-  static async createReplica(name: string, master: TestNode, edit?: (bundle: Record<string, unknown>) => void): Promise<TestNode> {
+  /**
+   * A replica joined with a bundle made on `master` (not started). `edit` may change the bundle first; `options` adds
+   * YAML lines to the cluster, metrics and log sections.
+   */
+  static async createReplica(
+    name: string,
+    master: TestNode,
+    edit?: (bundle: Record<string, unknown>) => void,
+    options: { cluster?: string; metrics?: string; log?: string } = {},
+  ): Promise<TestNode> {
     const node = new TestNode(scratchDir(name));
     writeFileSync(
       node.configPath,
-      `node:\n  name: ${name}\n  data_dir: data\nradius:\n  listen: ["127.0.0.1:0"]\nlog:\n  level: debug\ncluster:\n  poll_seconds: 5\n  max_retry_seconds: 2\n  report_interval_ms: 100\n`,
+      `node:\n  name: ${name}\n  data_dir: data\nradius:\n  listen: ["127.0.0.1:0"]\nlog:\n  level: debug\n${options.log ?? ''}cluster:\n` +
+        // the test's own cluster lines replace these defaults (a key may appear only once)
+        ['  poll_seconds: 5\n', '  max_retry_seconds: 2\n', '  report_interval_ms: 100\n']
+          .filter((line) => !new RegExp(`^\\s*${line.trim().split(':')[0]}:`, 'm').test(options.cluster ?? ''))
+          .join('') +
+        (options.cluster ?? '') +
+        metricsSection(options.metrics),
     );
     const bundlePath = join(node.dir, 'bundle.json');
     await master.cliOk('cluster', 'add-replica', name, '--out', bundlePath);
@@ -61,17 +94,21 @@ export class TestNode {
   }
 
   /**
-   * A fresh, initialised master with no users or clients. `radius` is extra YAML lines for the radius section;
-   * `config` extra top-level sections.
+   * A fresh, initialised master with no users or clients. `radius`, `metrics` and `log` are extra YAML lines for
+   * those sections; `config` extra top-level sections. `init: false` leaves the data folder empty (for a restore).
    */
-  static async create(name: string, options: { listen?: string[]; radius?: string; config?: string } = {}): Promise<TestNode> {
+  static async create(
+    name: string,
+    options: { listen?: string[]; radius?: string; config?: string; metrics?: string; log?: string; init?: boolean } = {},
+  ): Promise<TestNode> {
     const node = new TestNode(scratchDir(name));
     const listen = JSON.stringify(options.listen ?? ['127.0.0.1:0']);
     writeFileSync(
       node.configPath,
-      `node:\n  name: ${name}\n  data_dir: data\nradius:\n  listen: ${listen}\n${options.radius ?? ''}log:\n  level: debug\n${options.config ?? ''}`,
+      `node:\n  name: ${name}\n  data_dir: data\nradius:\n  listen: ${listen}\n${options.radius ?? ''}log:\n  level: debug\n${options.log ?? ''}${options.config ?? ''}` +
+        metricsSection(options.metrics),
     );
-    await node.cliOk('init');
+    if (options.init ?? true) await node.cliOk('init');
     return node;
   }
 
@@ -83,8 +120,22 @@ export class TestNode {
     return otpgateOk(['-c', this.configPath, ...args]);
   }
 
+  /** A command reading a secret (password, client secret...) from standard input: the secret is noted for the log scan. */
   cliInput(input: string, ...args: string[]): Promise<string> {
+    this.noteSecret(input);
     return otpgateOk(['-c', this.configPath, ...args], { input });
+  }
+
+  /**
+   * Remember a secret this node was given, in DIR/secrets.json: the last test file (log-secrets) checks that none
+   * of them appears in any log the suite produced.
+   */
+  noteSecret(input: string): void {
+    // the commands read the first line of standard input
+    const secret = input.split('\n')[0]!.replace(/\r$/, '');
+    const path = join(this.dir, SECRETS_FILE);
+    const known = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as string[]) : [];
+    if (!known.includes(secret)) writeFileSync(path, JSON.stringify([...known, secret]));
   }
 
   /**
@@ -116,7 +167,9 @@ export class TestNode {
 
   async addToken(username: string, ...options: string[]): Promise<string> {
     const out = JSON.parse(await this.cliOk('token', 'add', username, '--json', ...options)) as { uri: string };
-    return secretFromUri(out.uri);
+    const secret = secretFromUri(out.uri);
+    this.noteSecret(secret);
+    return secret;
   }
 
   async start(timeoutMs = 15_000): Promise<void> {
@@ -146,6 +199,12 @@ export class TestNode {
     this.ports = this.lines
       .filter((l) => l.msg === 'RADIUS listening')
       .map((l) => Number(/:(\d+)$/.exec(String(l.listen))![1]));
+    const ops = this.lines.find((l) => l.event === 'ops-listening');
+    if (ops) this.metricsUrl = `${ops.tls ? 'https' : 'http'}://${String(ops.listen)}`;
+    const admin = this.lines.find((l) => l.msg === 'admin UI listening (HTTPS)');
+    if (admin) this.adminUrl = `https://${String(admin.listen)}`;
+    const portal = this.lines.find((l) => l.msg === 'enrollment portal listening (HTTPS)');
+    if (portal) this.enrollUrl = `https://${String(portal.listen)}`;
   }
 
   get port(): number {
@@ -197,10 +256,12 @@ export class TestNode {
    * trail its answer, and must not be taken for the next request's.
    */
   async mark(): Promise<number> {
+    // a node under steady load is never quiet: after two seconds take the position as it is
+    const deadline = Date.now() + 2000;
     for (;;) {
       const n = this.lines.length;
       await new Promise((r) => setTimeout(r, 150));
-      if (this.lines.length === n) return n;
+      if (this.lines.length === n || Date.now() > deadline) return this.lines.length;
     }
   }
 

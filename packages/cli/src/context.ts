@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadNodeConfig, type NodeConfig } from '@otpgate/shared';
-import { Store, createLogger, createServices, loadDictionary, nodeName, type Logger, type Services } from '@otpgate/core';
+import { Store, createLogger, createServices, loadDictionary, nodeName, openNodeLogging, type Logger, type Services } from '@otpgate/core';
 
 export const DEFAULT_CONFIG_PATH = '/etc/otpgate/otpgate.yaml';
 
@@ -22,9 +22,15 @@ export function loadConfig(options: GlobalOptions): NodeConfig {
   return loadNodeConfig(path, explicit);
 }
 
-/** Admin commands log their actions as JSON lines to stderr, so stdout stays the command's own output. */
+/**
+ * Admin commands log their actions as JSON lines to stderr, so stdout stays the command's own output. With log.syslog
+ * the actions also go to the collector at the configured level, whatever stderr shows (an audit trail for the SIEM);
+ * its socket holds the command open only until its lines are sent.
+ */
 export function cliLogger(config: NodeConfig): Logger {
-  return createLogger(process.env.OTPGATE_CLI_LOG === '1' ? 'info' : 'warn', nodeName(config), process.stderr);
+  const consoleLevel = process.env.OTPGATE_CLI_LOG === '1' ? 'info' : 'warn';
+  if (config.log.syslog) return openNodeLogging(config, { console: process.stderr, consoleLevel }).logger;
+  return createLogger(consoleLevel, nodeName(config), process.stderr);
 }
 
 export interface AdminContext {

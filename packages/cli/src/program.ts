@@ -12,6 +12,10 @@ import { registerClusterCommands } from './commands/cluster.js';
 import { registerAdminCommands } from './commands/admin.js';
 import { registerBackendCommands } from './commands/backends.js';
 import { registerAuthLogCommands } from './commands/auth-log.js';
+import { registerImportCommands } from './commands/imports.js';
+import { registerConfigTransferCommands } from './commands/config-transfer.js';
+import { registerStatusCommand } from './commands/status.js';
+import { registerBackupCommands } from './commands/backup.js';
 
 export function buildProgram(): Command {
   const program = new Command('otpgate')
@@ -31,6 +35,10 @@ export function buildProgram(): Command {
   registerAdminCommands(program, globals);
   registerBackendCommands(program, globals);
   registerAuthLogCommands(program, globals);
+  registerImportCommands(program, globals);
+  registerConfigTransferCommands(program, globals);
+  registerStatusCommand(program, globals);
+  registerBackupCommands(program, globals);
   program.commands.forEach(function exitOverrideAll(c: Command) {
     c.exitOverride();
     c.commands.forEach(exitOverrideAll);

@@ -1,4 +1,4 @@
-import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
 
 export type { Logger };
 
@@ -6,7 +6,7 @@ export type { Logger };
  * Structured JSON logs to stdout (one object per line), for journald and any log shipper. Fields that could carry a
  * secret are redacted by name as a second line of defence: no code path logs a password, code or secret on purpose.
  */
-export function createLogger(level: LevelWithSilent, node: string, destination?: NodeJS.WritableStream): Logger {
+export function createLogger(level: LevelWithSilent, node: string, destination?: DestinationStream): Logger {
   return pino(
     {
       level,

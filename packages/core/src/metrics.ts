@@ -12,6 +12,12 @@ export type DropCause =
   | 'overload'
   | 'internal-error';
 
+/** A certificate the node uses and when it expires (ms since the epoch). */
+export interface CertificateExpiry {
+  certificate: string;
+  expiresAt: number;
+}
+
 /**
  * The node's Prometheus metrics, in a registry of its own (several nodes can run in one test process). Labels are
  * bounded: client names, reasons and causes come from fixed sets or the admin's client list, never user names.
@@ -90,10 +96,16 @@ export class Metrics {
     help: 'Age of the oldest change not yet applied (0 when up to date)',
     registers: [this.registry],
   });
+  private contactSource: (() => number | undefined) | undefined;
   readonly sinceContact = new Gauge({
     name: 'otpgate_replication_seconds_since_contact',
     help: 'Seconds since the last successful exchange with the master',
     registers: [this.registry],
+    // exact at scrape time when the node says where the last contact is recorded (see watchContact)
+    collect: () => {
+      const at = this.contactSource?.();
+      if (at !== undefined) this.sinceContact.set(Math.max(0, (Date.now() - at) / 1000));
+    },
   });
   readonly feedFailures = new Counter({
     name: 'otpgate_replication_feed_failures_total',
@@ -123,6 +135,48 @@ export class Metrics {
     help: 'Sequence number of the newest change on this node',
     registers: [this.registry],
   });
+  readonly lagBudget = new Gauge({
+    name: 'otpgate_replication_lag_budget_seconds',
+    help: 'Replica: the configured cluster.lag_budget_seconds (not ready beyond it), for alert rules to compare with',
+    registers: [this.registry],
+  });
+
+  // operations
+  readonly ready = new Gauge({
+    name: 'otpgate_ready',
+    help: '1 when the node is ready to answer RADIUS (what /readyz says), else 0',
+    registers: [this.registry],
+  });
+  private certificateSource: (() => CertificateExpiry[]) | undefined;
+  readonly certificateExpiry = new Gauge({
+    name: 'otpgate_certificate_expiry_timestamp_seconds',
+    help: 'When each certificate this node uses expires (Unix time), read from its file at every scrape',
+    labelNames: ['certificate'] as const,
+    registers: [this.registry],
+    collect: () => this.collectCertificates(),
+  });
+  readonly syslogDropped = new Counter({
+    name: 'otpgate_syslog_dropped_lines_total',
+    help: 'Log lines not sent to the syslog collector (unreachable long enough for the queue to fill)',
+    registers: [this.registry],
+  });
+
+  /** When the replica last heard from its master (ms since the epoch), read at every scrape. */
+  watchContact(source: () => number | undefined): void {
+    this.contactSource = source;
+  }
+
+  /** Where certificate expiry comes from (serve sets it: the files depend on the node's role and config). */
+  watchCertificates(source: () => CertificateExpiry[]): void {
+    this.certificateSource = source;
+  }
+
+  private collectCertificates(): void {
+    if (!this.certificateSource) return;
+    this.certificateExpiry.reset();
+    // a missing or unreadable file is simply not reported: the scrape must never fail because of it
+    for (const c of this.certificateSource()) this.certificateExpiry.set({ certificate: c.certificate }, Math.floor(c.expiresAt / 1000));
+  }
 
   private readonly answeredChildren = new Map<string, { count: { inc(): void }; latency: { observe(v: number): void } }>();
 

@@ -95,3 +95,28 @@ export async function issueCertificate(
   const pem = cert.toString('pem');
   return { certificate: pem, key: await exportKey(keys.privateKey as CryptoKey), fingerprint: fingerprintOf(pem), notAfter };
 }
+
+/**
+ * A self-signed server certificate (the admin UI's, made at first start): browsers warn until the admin installs
+ * one from their own CA (`otpgate admin set-certificate` or the Certificate page).
+ */
+export async function createSelfSignedServer(hosts: readonly string[], validityDays: number): Promise<{ certificate: string; key: string }> {
+  const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']);
+  const now = new Date();
+  const sans = hosts.map((h) => ({ type: isIP(h) ? ('ip' as const) : ('dns' as const), value: h }));
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serial(),
+    name: `CN=${hosts[0] ?? 'otpgate'}, O=otpgate admin UI`,
+    notBefore: new Date(now.getTime() - 60_000),
+    notAfter: new Date(now.getTime() + validityDays * DAY),
+    signingAlgorithm: ALG,
+    keys: keys as CryptoKeyPair,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.SubjectAlternativeNameExtension(sans),
+    ],
+  });
+  return { certificate: cert.toString('pem'), key: await exportKey(keys.privateKey as CryptoKey) };
+}

@@ -4,3 +4,7 @@ export * from './replica-registry.js';
 export * from './replication-server.js';
 export * from './snapshot.js';
 export * from './cluster-status.js';
+export { AdminServer } from './admin/server.js';
+export type { ReplicaView } from './admin/ui.js';
+export { installAdminCertificate, currentAdminCertificate } from './admin/certificate.js';
+export { EnrollmentServer } from './enrollment/server.js';

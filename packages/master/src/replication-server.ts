@@ -164,7 +164,21 @@ export class ReplicationServer {
       } else if (req.method === 'GET' && url.pathname === '/v1/snapshot') {
         this.registry.recordContact(replica.name, address, undefined);
         this.logger.info({ event: 'replication-snapshot', replica: replica.name }, `sending a snapshot to ${replica.name}`);
-        await this.sendSigned(res, buildSnapshot(this.store, this.clusterId));
+        const started = performance.now();
+        const snapshot = buildSnapshot(this.store, this.clusterId);
+        const built = performance.now();
+        const bytes = await this.sendSigned(res, snapshot);
+        this.logger.info(
+          {
+            event: 'replication-snapshot-sent',
+            replica: replica.name,
+            seq: snapshot.head.seq,
+            bytes,
+            build_ms: Math.round(built - started),
+            encode_ms: Math.round(performance.now() - built),
+          },
+          `sent a snapshot of change ${snapshot.head.seq} to ${replica.name} (${bytes} bytes)`,
+        );
       } else if (req.method === 'POST' && url.pathname === '/v1/steps') {
         this.registry.recordContact(replica.name, address, undefined);
         const accepted = this.recordSteps(await readJson(req));
@@ -234,11 +248,13 @@ export class ReplicationServer {
     return changed;
   }
 
-  private async sendSigned(res: ServerResponse, document: object): Promise<void> {
+  /** Serialise, sign and send; returns the body's size. */
+  private async sendSigned(res: ServerResponse, document: object): Promise<number> {
     const body = Buffer.from(JSON.stringify(document));
     const signature = await signFeed(body, this.signingKey, this.clusterId);
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, [FEED_SIGNATURE_HEADER]: signature });
     res.end(body);
+    return body.length;
   }
 }
 

@@ -2,3 +2,4 @@ export * from './join.js';
 export * from './feed-client.js';
 export * from './step-reporter.js';
 export * from './replica-status.js';
+export * from './replica-readiness.js';

@@ -26,6 +26,36 @@ function listenList(defaultPort: number, defaults: string[]) {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** RFC 5424 facility names, in code order (the code is the index). */
+export const SYSLOG_FACILITIES = [
+  'kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron', 'authpriv', 'ftp', 'ntp', 'audit', 'alert', 'clock',
+  'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7',
+] as const;
+export type SyslogFacility = (typeof SYSLOG_FACILITIES)[number];
+
+export const SYSLOG_PROTOCOLS = ['udp', 'tcp', 'tls'] as const;
+
+/** Standard ports: 514 for UDP and TCP (RFC 5426, RFC 6587), 6514 for TLS (RFC 5425). */
+export const SYSLOG_DEFAULT_PORT = { udp: 514, tcp: 514, tls: 6514 } as const;
+
+const syslogSchema = z
+  .strictObject({
+    /** The collector (SIEM, rsyslog, syslog-ng): a host name or address. */
+    host: z.string().min(1).max(253),
+    /** Default by protocol: 514 (udp, tcp) or 6514 (tls). */
+    port: int().min(1).max(65535).optional(),
+    /** udp: one datagram per line (RFC 5426); tcp and tls: octet-counting framing (RFC 6587, RFC 5425). */
+    protocol: z.enum(SYSLOG_PROTOCOLS).default('udp'),
+    facility: z.enum(SYSLOG_FACILITIES).default('auth'),
+    /** RFC 5424 APP-NAME: printable ASCII without spaces, at most 48. */
+    app_name: z.string().regex(/^[\x21-\x7e]{1,48}$/, 'printable ASCII without spaces, at most 48 characters').default('otpgate'),
+    /** tls: the CA certificates (PEM) the collector's certificate must chain to; default: the system's. */
+    ca_file: z.string().min(1).optional(),
+  })
+  .transform((s) => ({ ...s, port: s.port ?? SYSLOG_DEFAULT_PORT[s.protocol] }));
+
+export type SyslogConfig = z.output<typeof syslogSchema>;
+
 /**
  * The node's own configuration file: where it listens, where it keeps its data, how it logs. Everything has a
  * default, so an empty file (or none) is a working node. Cluster-wide policy lives in the store (settings.ts).
@@ -48,6 +78,8 @@ export const nodeConfigSchema = z
         level: z.enum(LOG_LEVELS).default('info'),
         /** Days of per-request authentication records kept in the database (for the admin UI and audits). */
         auth_log_days: int().min(1).max(3650).default(30),
+        /** Also send every log line to a syslog collector (RFC 5424), in addition to stdout; off when absent. */
+        syslog: syslogSchema.optional(),
       })
       .prefault({}),
     radius: z
@@ -74,8 +106,74 @@ export const nodeConfigSchema = z
         report_interval_ms: int().min(20).max(10_000).default(200),
         /** Replica: longest wait between retries while the master cannot be reached. */
         max_retry_seconds: int().min(1).max(600).default(30),
+        /**
+         * Replica: not ready (/readyz 503) when the master has not been reached for longer than this, or the oldest
+         * change not yet applied is older. Must exceed poll_seconds (a healthy long poll is that quiet).
+         */
+        lag_budget_seconds: int().min(2).max(86400).default(60),
+      })
+      .superRefine((c, ctx) => {
+        if (c.lag_budget_seconds <= c.poll_seconds) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['lag_budget_seconds'],
+            message: `must be more than poll_seconds (${c.poll_seconds}), or a healthy replica would flap between ready and not ready`,
+          });
+        }
       })
       .prefault({}),
+    metrics: z
+      .strictObject({
+        /** Serve /metrics, /healthz and /readyz (HTTP, or HTTPS with the TLS files below). */
+        enabled: z.boolean().default(true),
+        /** Addresses of the metrics and health server: its own port, never the RADIUS or replication ports. */
+        listen: listenList(9812, ['0.0.0.0:9812']),
+        /** When set, /metrics and /readyz need "Authorization: Bearer TOKEN" (/healthz stays open: it says only "alive"). */
+        bearer_token: z.string().min(16, 'at least 16 characters').max(512).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').optional(),
+        /** HTTPS instead of HTTP: certificate chain and private key (PEM). Relative paths are taken from the config file's folder. */
+        tls_cert_file: z.string().min(1).optional(),
+        tls_key_file: z.string().min(1).optional(),
+      })
+      .superRefine((m, ctx) => {
+        if ((m.tls_cert_file === undefined) !== (m.tls_key_file === undefined)) {
+          const missing = m.tls_cert_file === undefined ? 'tls_cert_file' : 'tls_key_file';
+          ctx.addIssue({ code: 'custom', path: [missing], message: 'TLS needs both tls_cert_file and tls_key_file' });
+        }
+      })
+      .prefault({}),
+    admin: z
+      .strictObject({
+        /** Serve the admin web UI (HTTPS; on a replica a read-only status page). */
+        enabled: z.boolean().default(true),
+        listen: listenList(8443, ['0.0.0.0:8443']),
+        /** Sign out after this long without a request. */
+        idle_minutes: int().min(1).max(24 * 60).default(30),
+        /** Sign out this long after signing in, busy or not. */
+        session_hours: int().min(1).max(7 * 24).default(8),
+      })
+      .prefault({}),
+    enrollment: z
+      .strictObject({
+        /** The self-service enrollment portal (HTTPS, its own port); master only, never on a replica. */
+        enabled: z.boolean().default(false),
+        listen: listenList(9443, ['0.0.0.0:9443']),
+        /** A portal session (sign in, scan, confirm) must finish within this many minutes. */
+        session_minutes: int().min(1).max(120).default(10),
+      })
+      .prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    // one port per service: metrics on the RADIUS or replication port would expose it to every NAS or replica
+    if (!c.metrics.enabled) return;
+    c.metrics.listen.forEach((m, i) => {
+      if (m.port === 0) return;
+      const clash = c.radius.listen.some((r) => r.port === m.port)
+        ? 'radius.listen'
+        : c.cluster.listen.some((l) => l.port === m.port)
+          ? 'cluster.listen'
+          : undefined;
+      if (clash) ctx.addIssue({ code: 'custom', path: ['metrics', 'listen', i], message: `port ${m.port} is also in ${clash}: give metrics a port of its own` });
+    });
   })
   .prefault({});
 
@@ -123,7 +221,11 @@ export function parseNodeConfig(text: string, source: string, baseDir: string): 
     throw new ValidationError(source, problems);
   }
   const config = result.data;
-  if (!isAbsolute(config.node.data_dir)) config.node.data_dir = resolve(baseDir, config.node.data_dir);
+  const fromBase = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path));
+  config.node.data_dir = fromBase(config.node.data_dir);
+  if (config.metrics.tls_cert_file) config.metrics.tls_cert_file = fromBase(config.metrics.tls_cert_file);
+  if (config.metrics.tls_key_file) config.metrics.tls_key_file = fromBase(config.metrics.tls_key_file);
+  if (config.log.syslog?.ca_file) config.log.syslog.ca_file = fromBase(config.log.syslog.ca_file);
   return config;
 }
 

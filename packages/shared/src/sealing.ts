@@ -15,8 +15,29 @@ export class SealError extends OtpgateError {
   }
 }
 
+/**
+ * Random IVs are taken from a pool filled 1024 at a time: a call for 12 random bytes costs about as much as the
+ * encryption itself, and a replica applying a snapshot seals 100,000s of secrets (in its profile, randomBytes took a
+ * fifth of the apply). Every IV is still 12 fresh random bytes, used once: a used-up pool is replaced, never
+ * refilled in place.
+ */
+const IV_BYTES = 12;
+const IV_POOL_BYTES = IV_BYTES * 1024;
+let ivPool = Buffer.alloc(0);
+let ivOffset = 0;
+
+function nextIv(): Buffer {
+  if (ivOffset + IV_BYTES > ivPool.length) {
+    ivPool = randomBytes(IV_POOL_BYTES);
+    ivOffset = 0;
+  }
+  const iv = ivPool.subarray(ivOffset, ivOffset + IV_BYTES);
+  ivOffset += IV_BYTES;
+  return iv;
+}
+
 export function seal(key: Buffer, plaintext: string | Buffer, context: string): string {
-  const iv = randomBytes(12);
+  const iv = nextIv();
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(Buffer.from(context));
   const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);

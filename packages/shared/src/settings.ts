@@ -180,6 +180,22 @@ export const settingsSchema = z
     auth: authSettingsSchema,
     /** Password backends by name; auth.backends chains them. */
     backends: z.array(backendSchema).default([{ type: 'local', name: 'local' }]),
+    /** The self-service enrollment portal (on the master, when enabled in its config file). */
+    enrollment: z
+      .strictObject({
+        /** A user who has a token may add another by signing in with password + code; otherwise refused. */
+        allow_additional_tokens: z.boolean().default(false),
+      })
+      .prefault({}),
+    /** Who may sign in to the admin UI besides the built-in admin account. */
+    admin: z
+      .strictObject({
+        /** A directory backend whose members of `directory_group` sign in with their directory password. */
+        directory_backend: z.string().default(''),
+        /** The otpgate group (after the backend's group_map) that makes a directory user an admin. */
+        directory_group: z.string().default(''),
+      })
+      .prefault({}),
   })
   .prefault({})
   .superRefine((s, ctx) => {
@@ -193,6 +209,10 @@ export const settingsSchema = z
         if (!names.has(name)) ctx.addIssue({ code: 'custom', path: [...path, i], message: `no backend named "${name}" (known: ${[...names].join(', ')})` });
       });
     known(s.auth.backends, ['auth', 'backends']);
+    if (s.admin.directory_backend) known([s.admin.directory_backend], ['admin', 'directory_backend']);
+    if (s.admin.directory_backend && !s.admin.directory_group) {
+      ctx.addIssue({ code: 'custom', path: ['admin', 'directory_group'], message: 'set the group whose members are admins' });
+    }
     s.auth.realms.forEach((r, i) => known(r.backends, ['auth', 'realms', i, 'backends']));
   });
 

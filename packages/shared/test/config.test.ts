@@ -144,3 +144,33 @@ describe('parseListenAddress', () => {
     expect(parseListenAddress('[::1]:', 1812)).toMatch(/is not an IPv4 or IPv6 address/);
   });
 });
+
+describe('operations settings (metrics, readiness budget, syslog)', () => {
+  it('serves metrics on 0.0.0.0:9812 by default, with a 60 s replica lag budget and no syslog', () => {
+    const c = parseNodeConfig('', 'otpgate.yaml', BASE);
+    expect(c.metrics).toEqual({ enabled: true, listen: [{ host: '0.0.0.0', port: 9812, family: 4 }] });
+    expect(c.cluster.lag_budget_seconds).toBe(60);
+    expect(c.log.syslog).toBeUndefined();
+  });
+
+  it('refuses a metrics port shared with RADIUS or replication, and half a TLS setup', () => {
+    expect(problems('radius:\n  listen: ["0.0.0.0:1812"]\nmetrics:\n  listen: ["127.0.0.1:1812"]\n')).toEqual([
+      { path: 'metrics.listen[0]', message: 'port 1812 is also in radius.listen: give metrics a port of its own', line: 4 },
+    ]);
+    expect(problems('metrics:\n  listen: ["0.0.0.0:8444"]\n')[0]).toMatchObject({ path: 'metrics.listen[0]', message: expect.stringContaining('cluster.listen') });
+    expect(problems('metrics:\n  tls_cert_file: m.crt\n')).toMatchObject([{ path: 'metrics.tls_key_file', message: 'TLS needs both tls_cert_file and tls_key_file' }]);
+    expect(problems('metrics:\n  bearer_token: short\n')).toMatchObject([{ path: 'metrics.bearer_token', message: 'at least 16 characters' }]);
+  });
+
+  it('resolves TLS and CA files against the config folder', () => {
+    const c = parseNodeConfig('metrics:\n  tls_cert_file: tls/m.crt\n  tls_key_file: /abs/m.key\nlog:\n  syslog:\n    host: 192.0.2.9\n    protocol: tls\n    ca_file: ca.pem\n', 'otpgate.yaml', BASE);
+    expect([c.metrics.tls_cert_file, c.metrics.tls_key_file, c.log.syslog?.ca_file]).toEqual(['/etc/otpgate/tls/m.crt', '/abs/m.key', '/etc/otpgate/ca.pem']);
+    expect(c.log.syslog).toMatchObject({ port: 6514, facility: 'auth', app_name: 'otpgate' });
+  });
+
+  it('wants a lag budget longer than the long poll, and a known facility', () => {
+    expect(problems('cluster:\n  poll_seconds: 30\n  lag_budget_seconds: 20\n')).toMatchObject([{ path: 'cluster.lag_budget_seconds', message: expect.stringContaining('more than poll_seconds (30)') }]);
+    expect(problems('log:\n  syslog:\n    host: h\n    facility: local9\n')[0]).toMatchObject({ path: 'log.syslog.facility' });
+    expect(problems('log:\n  syslog:\n    protocol: tcp\n')[0]).toMatchObject({ path: 'log.syslog.host' });
+  });
+});

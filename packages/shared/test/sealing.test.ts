@@ -32,6 +32,16 @@ describe('seal / unseal', () => {
     expect(Buffer.from(a.slice(3), 'base64url')).toHaveLength(12 + 'the-secret'.length + 16);
   });
 
+  it('never uses an IV twice, across the IV pool refills', () => {
+    const ivs = new Set<string>();
+    for (let i = 0; i < 5000; i++) {
+      const sealed = seal(key, 'the-secret', 'token-secret');
+      ivs.add(Buffer.from(sealed.slice(3), 'base64url').subarray(0, 12).toString('hex'));
+      if (i % 997 === 0) expect(unseal(key, sealed, 'token-secret').toString()).toBe('the-secret');
+    }
+    expect(ivs.size).toBe(5000);
+  });
+
   it('refuses another key', () => {
     const sealed = seal(key, 'the-secret', 'token-secret');
     const err = sealError(() => unseal(randomBytes(32), sealed, 'token-secret'));

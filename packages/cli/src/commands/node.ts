@@ -149,6 +149,7 @@ export function registerNodeCommands(program: Command, globals: () => GlobalOpti
       const path = file ? resolve(file) : configPath(globals()).path;
       const parsed = loadNodeConfig(path, true);
       console.log(`${path}: valid`);
-      console.log(JSON.stringify(parsed, null, 2));
+      // the token is a credential: say that it is set, not what it is
+      console.log(JSON.stringify(parsed, (k, v: unknown) => (k === 'bearer_token' && typeof v === 'string' ? '[set]' : v), 2));
     });
 }

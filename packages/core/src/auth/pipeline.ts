@@ -1,8 +1,8 @@
 import type { AuthMode, RejectReason, Settings } from '@otpgate/shared';
-import { verifyCode, type OtpToken } from '../otp/verify.js';
 import type { PasswordBackend, PasswordResult } from '../backends/backend.js';
 import { splitCandidates } from './password-split.js';
 import { resolveName } from './realms.js';
+import { accountBlock, initialLoginOpen, matchCode, singleFactorAllowed, type CodeMatch } from './policy.js';
 import type { AuthPorts, AuthRequest, AuthUser, Decision, SingleFactorPolicy } from './types.js';
 
 /**
@@ -57,43 +57,14 @@ const PASSWORD_ALREADY_CHECKED: PasswordBackend = {
 };
 
 type PasswordRejection = Exclude<PasswordResult, { outcome: 'accept' }>;
-type CodeMatch = { token: OtpToken; step: number; drift: number };
 
 function reject(reason: RejectReason, user?: AuthUser, backend?: string, detail?: string): Decision {
   return { outcome: 'reject', reason, user, backend, detail };
 }
 
-function accountBlock(user: AuthUser, now: number): RejectReason | undefined {
-  if (user.status === 'disabled') return 'disabled';
-  if (user.lockedUntil !== null && user.lockedUntil > now) return 'locked';
-  return undefined;
-}
 
-function singleFactorAllowed(user: AuthUser, request: AuthRequest, settings: Settings): boolean {
-  const exceptions = settings.auth.single_factor;
-  if (request.client.singleFactor) return true;
-  if (exceptions.users.some((u) => u.toLowerCase() === user.username.toLowerCase())) return true;
-  const groups = new Set(exceptions.groups.map((g) => g.toLowerCase()));
-  return user.groups.some((g) => groups.has(g.toLowerCase()));
-}
 
-function initialLoginOpen(user: AuthUser, settings: Settings, now: number): boolean {
-  if (user.initialLoginUntil !== null) return user.initialLoginUntil > now;
-  const allowance = settings.auth.initial_login;
-  return allowance.enabled && now < user.createdAt + allowance.days * 86_400_000;
-}
 
-/** Try a code on every active token of its length; a match beats a replay, a replay beats nothing. */
-function matchCode(flow: Flow, code: string): CodeMatch | 'replay' | 'no-match' {
-  let replay = false;
-  for (const token of flow.user.tokens) {
-    if (token.digits !== code.length) continue;
-    const check = verifyCode(token, code, flow.ports.now(), { hotpWindow: flow.settings.otp.hotp_window });
-    if (check.result === 'match') return { token, step: check.step, drift: check.drift };
-    if (check.result === 'replay') replay = true;
-  }
-  return replay ? 'replay' : 'no-match';
-}
 
 async function fail(flow: Flow, reason: RejectReason, backend?: string, detail?: string): Promise<Decision> {
   await flow.ports.recordFailure(flow.user);
@@ -135,7 +106,7 @@ async function passwordOnly(flow: Flow, input: string, policy: SingleFactorPolic
 }
 
 async function codeOnly(flow: Flow, input: string): Promise<Decision> {
-  const match = matchCode(flow, input);
+  const match = matchCode(flow.user, input, flow.ports.now(), flow.settings);
   if (typeof match === 'string') return fail(flow, codeFailure(match));
   return consumeAndAccept(flow, match);
 }
@@ -144,7 +115,7 @@ async function inlineCodeFirst(flow: Flow, input: string): Promise<Decision> {
   const candidates = splitCandidates(input, flow.user.tokens.map((t) => t.digits));
   let failure: 'replay' | 'no-match' = 'no-match';
   for (const candidate of candidates) {
-    const match = matchCode(flow, candidate.code);
+    const match = matchCode(flow.user, candidate.code, flow.ports.now(), flow.settings);
     if (match === 'replay') failure = 'replay';
     if (typeof match === 'string') continue;
     if (candidate.password === '') {
@@ -176,7 +147,7 @@ async function inlinePasswordFirst(flow: Flow, input: string): Promise<Decision>
       rejected = result;
       continue;
     }
-    const match = matchCode(flow, candidate.code);
+    const match = matchCode(flow.user, candidate.code, flow.ports.now(), flow.settings);
     if (typeof match === 'string') return fail(flow, codeFailure(match), result.backend);
     return consumeAndAccept(flow, match, result);
   }
@@ -203,7 +174,7 @@ async function answerChallenge(username: string, request: AuthRequest, ports: Au
   const blocked = accountBlock(user, ports.now());
   if (blocked) return reject(blocked, user);
   const flow: Flow = { user, ports, settings: ports.settings(), chain: PASSWORD_ALREADY_CHECKED };
-  const match = matchCode(flow, request.password);
+  const match = matchCode(flow.user, request.password, flow.ports.now(), flow.settings);
   if (typeof match === 'string') return fail(flow, codeFailure(match));
   return consumeAndAccept(flow, match, { outcome: 'accept', backend: pending.backend, groups: pending.groups });
 }

@@ -13,6 +13,15 @@ export interface AuthLogQuery {
   limit?: number;
 }
 
+export interface AuthLogSummary {
+  since: number;
+  results: Record<string, number>;
+  reasons: Array<{ reason: string; count: number }>;
+  topRejectedUsers: Array<{ username: string; count: number }>;
+  topRejectedClients: Array<{ client: string; count: number }>;
+  backends: Array<{ backend: string; accepts: number; rejects: number; errors: number }>;
+}
+
 /** The per-request authentication records (who, from which NAS, which backend, outcome and reason), newest first. */
 export class AuthLogService {
   constructor(private readonly ctx: ServiceContext) {}
@@ -26,5 +35,41 @@ export class AuthLogService {
     if (query.reason) q = q.where('reason', '=', query.reason);
     if (query.since !== undefined) q = q.where('at', '>=', query.since);
     return db.all(q);
+  }
+
+  /** What the dashboard shows: results, reject reasons, who and which NAS get rejected most, backend health. */
+  summary(since: number): AuthLogSummary {
+    const db = this.ctx.store.db;
+    const base = db.q.selectFrom('auth_log').where('at', '>=', since);
+    const results = Object.fromEntries(
+      db.all(base.select((eb) => ['result', eb.fn.countAll<number>().as('n')]).groupBy('result')).map((r) => [r.result, Number(r.n)]),
+    );
+    const rejects = base.where('result', '=', 'reject');
+    const top = (column: 'username' | 'client' | 'reason', limit: number) =>
+      db
+        .all(rejects.select((eb) => [eb.ref(column).as('key'), eb.fn.countAll<number>().as('n')]).groupBy(column).orderBy('n', 'desc').limit(limit))
+        .map((r) => ({ key: String(r.key ?? ''), count: Number(r.n) }));
+    const backends = db
+      .all(
+        base
+          .select((eb) => [
+            'backend',
+            eb.fn.sum<number>(eb.case().when('result', '=', 'accept').then(1).else(0).end()).as('accepts'),
+            eb.fn.sum<number>(eb.case().when('reason', '=', 'backend-error').then(1).else(0).end()).as('errors'),
+            eb.fn.sum<number>(eb.case().when('result', '=', 'reject').then(1).else(0).end()).as('rejects'),
+          ])
+          .where('backend', 'is not', null)
+          .groupBy('backend')
+          .orderBy('backend'),
+      )
+      .map((b) => ({ backend: b.backend ?? '', accepts: Number(b.accepts), rejects: Number(b.rejects), errors: Number(b.errors) }));
+    return {
+      since,
+      results,
+      reasons: top('reason', 20).map((r) => ({ reason: r.key, count: r.count })),
+      topRejectedUsers: top('username', 10).map((r) => ({ username: r.key, count: r.count })),
+      topRejectedClients: top('client', 10).map((r) => ({ client: r.key, count: r.count })),
+      backends,
+    };
   }
 }

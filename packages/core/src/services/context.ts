@@ -39,6 +39,32 @@ export function allocateId(store: Store, table: IdTable): number {
   return id;
 }
 
+/**
+ * Ids for many new records at once (imports): the same rule as `allocateId`, with the stored counter read once per
+ * table and written back by `finish()` instead of three queries per record. Use inside one write transaction.
+ */
+export class IdSequence {
+  private readonly next = new Map<IdTable, number>();
+
+  constructor(private readonly store: Store) {}
+
+  take(table: IdTable): number {
+    let id = this.next.get(table);
+    if (id === undefined) {
+      const stored = Number(this.store.getMeta(`next_id:${table}`) ?? 1);
+      const row = this.store.db.first(this.store.db.q.selectFrom(table).select((eb) => eb.fn.max('id').as('max')));
+      id = Math.max(stored, Number(row?.max ?? 0) + 1);
+    }
+    this.next.set(table, id + 1);
+    return id;
+  }
+
+  /** Store the counters, so ids handed out here are never handed out again. */
+  finish(): void {
+    for (const [table, id] of this.next) this.store.setMeta(`next_id:${table}`, String(id));
+  }
+}
+
 /** Validate reply attributes against the dictionary; the first bad one is reported with its position. */
 export function validateAttributes(dictionary: Dictionary, attributes: readonly ReplyAttribute[]): ReplyAttribute[] {
   attributes.forEach((a, i) => {

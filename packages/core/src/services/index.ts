@@ -7,6 +7,8 @@ import { GroupService } from './groups.js';
 import { SettingsService } from './settings.js';
 import { TokenService } from './tokens.js';
 import { UserService } from './users.js';
+import { ImportService } from '../imports/import-service.js';
+import { ConfigTransferService } from '../config-transfer/config-transfer-service.js';
 
 export * from './context.js';
 export * from './users.js';
@@ -17,6 +19,7 @@ export * from './settings.js';
 export * from './admins.js';
 export * from './backends.js';
 export * from './auth-log.js';
+export * from './admin-audit.js';
 
 export interface Services {
   users: UserService;
@@ -27,6 +30,8 @@ export interface Services {
   admins: AdminService;
   backends: BackendService;
   authLog: AuthLogService;
+  imports: ImportService;
+  configTransfer: ConfigTransferService;
 }
 
 export function createServices(ctx: ServiceContext): Services {
@@ -39,5 +44,7 @@ export function createServices(ctx: ServiceContext): Services {
     admins: new AdminService(ctx),
     backends: new BackendService(ctx),
     authLog: new AuthLogService(ctx),
+    imports: new ImportService(ctx),
+    configTransfer: new ConfigTransferService(ctx),
   };
 }

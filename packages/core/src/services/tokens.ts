@@ -76,7 +76,11 @@ export class TokenService {
     });
   }
 
-  add(username: string, params: TokenParameters & { label?: string }, actor: Actor): NewToken {
+  /**
+   * A new token for the user. `usedStep`: a step the token's code was already seen at (the enrollment portal's
+   * confirmation code), stored with it so that code cannot log in afterwards.
+   */
+  add(username: string, params: TokenParameters & { label?: string; usedStep?: { step: number; drift: number } }, actor: Actor): NewToken {
     this.store.assertWritable();
     const resolved = this.resolve(params);
     const token = this.store.db.transaction(() => {
@@ -96,7 +100,11 @@ export class TokenService {
         },
         'token',
       );
-      this.store.commit([{ entity: 'token', op: 'upsert', data: record }]);
+      const used = params.usedStep;
+      this.store.commit([
+        { entity: 'token', op: 'upsert', data: record },
+        ...(used ? [{ entity: 'token_state' as const, op: 'upsert' as const, data: { token_id: record.id, last_step: used.step, drift: used.drift } }] : []),
+      ]);
       return record;
     });
     logAdminAction(this.ctx.logger, actor, 'token.add', username, { token: token.id, kind: token.kind });

@@ -24,7 +24,7 @@ import {
   type TokenStateRecord,
   type UserRecord,
 } from '@otpgate/shared';
-import { sql, type Selectable } from 'kysely';
+import type { Selectable } from 'kysely';
 import type { Database } from './database.js';
 import type { ClientsTable, UsersTable } from './schema.js';
 
@@ -80,15 +80,17 @@ const users: EntityHandler<UserRecord> = {
       password_hash: r.password_hash,
       auth_mode: r.auth_mode,
       attributes: json(r.attributes),
+      initial_login_until: r.initial_login_until,
       created_at: r.created_at,
       updated_at: r.updated_at,
     };
-    db.run(db.q.insertInto('users').values(row).onConflict((oc) => oc.column('id').doUpdateSet(row)));
-    db.run(db.q.deleteFrom('user_groups').where('user_id', '=', r.id));
+    db.upsert('users', row, 'id');
+    // hand-written, prepared once: a snapshot runs these for every user
+    db.prepare('delete from user_groups where user_id = ?').run(r.id);
     for (const name of r.groups) {
-      const group = db.first(db.q.selectFrom('groups').select('id').where('name', '=', name));
+      const group = db.prepare('select id from groups where name = ?').get(name) as { id: number } | undefined;
       if (!group) throw new Error(`user ${r.username} refers to group "${name}", which does not exist`);
-      db.run(db.q.insertInto('user_groups').values({ user_id: r.id, group_id: group.id }));
+      db.prepare('insert into user_groups (user_id, group_id) values (?, ?)').run(r.id, group.id);
     }
   },
   remove(db, key) {
@@ -96,24 +98,32 @@ const users: EntityHandler<UserRecord> = {
   },
   read(db, _key, key) {
     const row = db.first(db.q.selectFrom('users').selectAll().where('id', '=', Number(key)));
-    return row && userFromRow(db, row);
+    return row && userFromRow(row, db.all(userGroupsQuery(db, row.id)).map((g) => g.name));
   },
   readAll(db) {
-    return db.all(db.q.selectFrom('users').selectAll().orderBy('id')).map((row) => userFromRow(db, row));
+    // every membership in one query, not one query per user (a snapshot reads every user)
+    const memberships = new Map<number, string[]>();
+    for (const m of db.all(userGroupsQuery(db))) {
+      const list = memberships.get(m.user_id);
+      if (list) list.push(m.name);
+      else memberships.set(m.user_id, [m.name]);
+    }
+    return db.all(db.q.selectFrom('users').selectAll().orderBy('id')).map((row) => userFromRow(row, memberships.get(row.id) ?? []));
   },
 };
 
-function userFromRow(db: Database, row: Selectable<UsersTable>): UserRecord {
-  const groups = db
-    .all(
-      db.q
-        .selectFrom('user_groups')
-        .innerJoin('groups', 'groups.id', 'user_groups.group_id')
-        .select('groups.name')
-        .where('user_groups.user_id', '=', row.id)
-        .orderBy('groups.name'),
-    )
-    .map((g) => g.name);
+/** Group memberships (user id, group name) by user, names in order; of one user when `userId` is given. */
+function userGroupsQuery(db: Database, userId?: number) {
+  const q = db.q
+    .selectFrom('user_groups')
+    .innerJoin('groups', 'groups.id', 'user_groups.group_id')
+    .select(['user_groups.user_id', 'groups.name'])
+    .orderBy('user_groups.user_id')
+    .orderBy('groups.name');
+  return userId === undefined ? q : q.where('user_groups.user_id', '=', userId);
+}
+
+function userFromRow(row: Selectable<UsersTable>, groups: string[]): UserRecord {
   return { ...row, attributes: attributesOf(row.attributes), groups };
 }
 
@@ -124,7 +134,7 @@ const tokens: EntityHandler<TokenRecord> = {
   upsert(db, sealKey, r) {
     const { secret, active, ...rest } = r;
     const row = { ...rest, active: active ? (1 as const) : (0 as const), secret_sealed: seal(sealKey, secret, 'token-secret') };
-    db.run(db.q.insertInto('tokens').values(row).onConflict((oc) => oc.column('id').doUpdateSet(row)));
+    db.upsert('tokens', row, 'id');
   },
   remove(db, key) {
     db.run(db.q.deleteFrom('tokens').where('id', '=', Number(key)));
@@ -151,21 +161,16 @@ const tokenStates: EntityHandler<TokenStateRecord> = {
   secretFields: [],
   key: (r) => String(r.token_id),
   upsert(db, _key, r) {
-    // the highest step any node has seen wins: a code used anywhere stays used everywhere
-    db.run(
-      db.q
-        .insertInto('token_state')
-        .values({ ...r, updated_at: Date.now() })
-        .onConflict((oc) =>
-          oc.column('token_id').doUpdateSet({
-            drift: sql`case when excluded.last_step >= token_state.last_step then excluded.drift else token_state.drift end`,
-            last_step: sql`max(token_state.last_step, excluded.last_step)`,
-            // the master knows this step now: nothing left for a replica to report
-            reported: sql`case when excluded.last_step >= token_state.last_step then 1 else token_state.reported end`,
-            updated_at: sql`excluded.updated_at`,
-          }),
-        ),
-    );
+    // the highest step any node has seen wins: a code used anywhere stays used everywhere; once the master knows a
+    // step, a replica has nothing left to report for it
+    db.prepare(
+      `insert into token_state (token_id, last_step, drift, updated_at) values (?, ?, ?, ?)
+         on conflict (token_id) do update set
+           drift = case when excluded.last_step >= token_state.last_step then excluded.drift else token_state.drift end,
+           last_step = max(token_state.last_step, excluded.last_step),
+           reported = case when excluded.last_step >= token_state.last_step then 1 else token_state.reported end,
+           updated_at = excluded.updated_at`,
+    ).run(r.token_id, r.last_step, r.drift, Date.now());
   },
   remove(db, key) {
     db.run(db.q.deleteFrom('token_state').where('token_id', '=', Number(key)));
@@ -185,7 +190,7 @@ const hardwareTokens: EntityHandler<HardwareTokenRecord> = {
   upsert(db, sealKey, r) {
     const { secret, ...rest } = r;
     const row = { ...rest, secret_sealed: seal(sealKey, secret, 'hardware-token-secret') };
-    db.run(db.q.insertInto('hardware_tokens').values(row).onConflict((oc) => oc.column('id').doUpdateSet(row)));
+    db.upsert('hardware_tokens', row, 'id');
   },
   remove(db, key) {
     db.run(db.q.deleteFrom('hardware_tokens').where('id', '=', Number(key)));
@@ -210,7 +215,7 @@ const groups: EntityHandler<GroupRecord> = {
   key: (r) => String(r.id),
   upsert(db, _key, r) {
     const row = { ...r, attributes: json(r.attributes) };
-    db.run(db.q.insertInto('groups').values(row).onConflict((oc) => oc.column('id').doUpdateSet(row)));
+    db.upsert('groups', row, 'id');
   },
   remove(db, key) {
     db.run(db.q.deleteFrom('groups').where('id', '=', Number(key)));
@@ -237,7 +242,7 @@ const clients: EntityHandler<ClientRecord> = {
       backends: backends === null ? null : json(backends),
       secret_sealed: seal(sealKey, secret, 'client-secret'),
     };
-    db.run(db.q.insertInto('clients').values(row).onConflict((oc) => oc.column('id').doUpdateSet(row)));
+    db.upsert('clients', row, 'id');
   },
   remove(db, key) {
     db.run(db.q.deleteFrom('clients').where('id', '=', Number(key)));
@@ -269,7 +274,7 @@ const settings: EntityHandler<Settings> = {
   key: () => SETTINGS_KEY,
   upsert(db, sealKey, r) {
     const row = { id: 1, document: json(mapSecretFields(r, this.secretFields, (v, ctx) => seal(sealKey, v, ctx))) };
-    db.run(db.q.insertInto('settings').values(row).onConflict((oc) => oc.column('id').doUpdateSet(row)));
+    db.upsert('settings', row, 'id');
   },
   remove(db) {
     db.run(db.q.deleteFrom('settings'));
@@ -304,7 +309,7 @@ const admins: EntityHandler<AdminRecord> = {
   secretFields: [],
   key: (r) => r.username,
   upsert(db, _key, r) {
-    db.run(db.q.insertInto('admins').values(r).onConflict((oc) => oc.column('username').doUpdateSet(r)));
+    db.upsert('admins', r, 'username');
   },
   remove(db, key) {
     db.run(db.q.deleteFrom('admins').where('username', '=', key));

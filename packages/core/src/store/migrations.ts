@@ -182,10 +182,30 @@ const policies: Migration = {
   },
 };
 
+/** Every admin action (CLI and web UI), with before/after and never a secret. Node-local, not replicated. */
+const adminAudit: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable('admin_audit')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('at', 'integer', (c) => c.notNull())
+      .addColumn('actor', 'text', (c) => c.notNull())
+      .addColumn('source', 'text', (c) => c.notNull())
+      .addColumn('action', 'text', (c) => c.notNull())
+      .addColumn('target', 'text', (c) => c.notNull())
+      .addColumn('before', 'text')
+      .addColumn('after', 'text')
+      .addColumn('details', 'text')
+      .execute();
+    await db.schema.createIndex('admin_audit_at').on('admin_audit').column('at').execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_cluster': cluster,
   '0003_policies': policies,
+  '0004_admin_audit': adminAudit,
 };
 
 export const migrationProvider: MigrationProvider = {

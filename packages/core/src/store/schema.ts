@@ -145,6 +145,19 @@ export interface AuthLogTable {
   policy: string | null;
 }
 
+export interface AdminAuditTable {
+  id: Generated<number>;
+  at: number;
+  actor: string;
+  source: string;
+  action: string;
+  target: string;
+  /** JSON of the record before and after, secrets removed; null when not applicable. */
+  before: string | null;
+  after: string | null;
+  details: string | null;
+}
+
 export interface InitialLoginsTable {
   user_id: number;
   count: number;
@@ -171,4 +184,5 @@ export interface DB {
   admins: AdminsTable;
   replicas: ReplicasTable;
   initial_logins: InitialLoginsTable;
+  admin_audit: AdminAuditTable;
 }

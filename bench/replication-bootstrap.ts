@@ -1,0 +1,127 @@
+/**
+ * One fresh replica's bootstrap, timed (bench/replication.sh runs it; see bench/README.md): start `otpgate serve` on a
+ * replica that has joined but never synced, and measure from the spawn to
+ *   - its `replication-snapshot` log line (the snapshot fetched, verified and applied; the line's own fields say how
+ *     long each part took),
+ *   - its first RADIUS answer: once it logs "RADIUS listening", radclient sends an Access-Request for USER with the
+ *     code valid now (code-only users, so the code is the whole User-Password), again until one is answered.
+ * Then reads the replica's peak RSS (VmHWM), stops it with SIGTERM and prints one JSON line.
+ *
+ * Usage: node replication-bootstrap.js CLI_JS CONFIG LOG_FILE RADIUS_PORT USER BASE32_SECRET [NODE_OPTION...]
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { fromBase32 } from '@otpgate/core';
+
+const [cli, config, logFile, portArg, user, secret, ...nodeOptions] = process.argv.slice(2);
+if (!cli || !config || !logFile || !portArg || !user || !secret) {
+  console.error('usage: replication-bootstrap.js CLI_JS CONFIG LOG_FILE RADIUS_PORT USER BASE32_SECRET [NODE_OPTION...]');
+  process.exit(2);
+}
+const TIMEOUT_MS = Number(process.env.BOOTSTRAP_TIMEOUT_MS ?? 180_000);
+
+function totp(key: Buffer, now: number): string {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(now / 30_000)));
+  const h = createHmac('sha1', key).update(counter).digest();
+  const o = h[19]! & 15;
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+/**
+ * One Access-Request with radclient (Message-Authenticator included); the answer's code, or null (no answer). An
+ * unanswered packet is sent again as it was (every 0.5 s, 10 times), never as a new request: a retransmission is
+ * answered from the server's duplicate cache, while a new request with the same code would be refused as a replay
+ * if the server had accepted the first one late.
+ */
+function ask(): { code: string | null; output: string } {
+  const request = `User-Name = "${user}"\nUser-Password = "${totp(Buffer.from(fromBase32(secret!)), Date.now())}"\nMessage-Authenticator = 0x00\n`;
+  const r = spawnSync('radclient', ['-r', '10', '-t', '0.5', `127.0.0.1:${portArg}`, 'auth', 'testing123'], { input: request, encoding: 'utf8' });
+  const output = `${r.stdout}${r.stderr}`;
+  return { code: /Received (Access-[A-Za-z]+)/.exec(output)?.[1] ?? null, output };
+}
+
+function status(pid: number, field: string): number | null {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+const log = createWriteStream(logFile, { flags: 'a' });
+const t0 = performance.now();
+const wall0 = Date.now();
+const child = spawn(process.execPath, [...nodeOptions, cli, '-c', config, 'serve'], { stdio: ['ignore', 'pipe', 'pipe'] });
+const since = (t: number) => Math.round(t - t0);
+const result: Record<string, unknown> = {};
+let listening: (() => void) | undefined;
+const listeningP = new Promise<void>((resolve) => (listening = resolve));
+let exited: ((code: number | null) => void) | undefined;
+const exitedP = new Promise<number | null>((resolve) => (exited = resolve));
+child.on('exit', (code) => exited?.(code));
+
+let buffered = '';
+const onData = (d: Buffer) => {
+  log.write(d);
+  buffered += d.toString();
+  let nl: number;
+  while ((nl = buffered.indexOf('\n')) >= 0) {
+    const text = buffered.slice(0, nl);
+    buffered = buffered.slice(nl + 1);
+    let line: Record<string, unknown>;
+    try {
+      line = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    // the log line's own time (when the replica wrote it), relative to the spawn
+    const at = Date.parse(String(line.time)) - wall0;
+    if (String(line.msg).startsWith('waiting for the first snapshot')) result.waiting_ms = at;
+    else if (line.event === 'replication-snapshot' && result.snapshot_ms === undefined) {
+      result.snapshot_ms = at;
+      for (const k of ['seq', 'users', 'bytes', 'ms', 'fetch_ms', 'verify_ms', 'parse_ms', 'apply_ms']) result[`snap_${k}`] = line[k];
+    } else if (line.msg === 'RADIUS listening' && result.listening_ms === undefined) {
+      result.listening_ms = at;
+      listening?.();
+    } else if (line.level === 'error' || line.level === 'fatal' || line.event === 'replication-failure') {
+      console.error(`  replica: ${text}`);
+    }
+  }
+};
+child.stdout.on('data', onData);
+child.stderr.on('data', onData);
+
+const timer = setTimeout(() => {
+  console.error(`  the replica did not answer within ${TIMEOUT_MS} ms`);
+  child.kill('SIGKILL');
+}, TIMEOUT_MS);
+
+let code: number | null | undefined;
+await Promise.race([listeningP, exitedP.then((c) => (code = c))]);
+if (code !== undefined) {
+  console.error(`  the replica exited (status ${code}) before serving RADIUS; see ${logFile}`);
+  process.exit(1);
+}
+let answer: { code: string | null; output: string } = { code: null, output: '' };
+let tries = 0;
+while (answer.code === null && child.exitCode === null) {
+  tries++;
+  answer = ask();
+}
+result.answer_ms = since(performance.now());
+result.answer = answer.code;
+result.tries = tries;
+clearTimeout(timer);
+result.peak_rss_kb = status(child.pid!, 'VmHWM');
+result.rss_kb = status(child.pid!, 'VmRSS');
+child.kill('SIGTERM');
+await exitedP;
+log.end();
+console.log(JSON.stringify(result));
+if (answer.code === null) {
+  console.error(`  no RADIUS answer: ${answer.output.trim().split('\n').slice(-3).join(' / ')}`);
+  process.exit(1);
+}

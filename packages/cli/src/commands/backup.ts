@@ -1,0 +1,97 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import {
+  CLI_ACTOR,
+  VERSION,
+  checkPassphraseStrength,
+  collectBackup,
+  logAdminAction,
+  nodeName,
+  openBackup,
+  readBackupHeader,
+  restoreBackup,
+  sealBackup,
+} from '@otpgate/core';
+import { InvalidInputError } from '@otpgate/shared';
+import { cliLogger, loadConfig, type GlobalOptions } from '../context.js';
+import { promptHidden, readStdinLine } from '../prompt.js';
+
+/** --passphrase-stdin, else asked on the terminal (twice for a new backup). */
+async function obtainPassphrase(fromStdin: boolean | undefined, confirm: boolean): Promise<string> {
+  if (fromStdin) return readStdinLine('passphrase');
+  if (!process.stdin.isTTY) throw new InvalidInputError('give the backup passphrase with --passphrase-stdin, or run on a terminal to be asked for it');
+  const first = await promptHidden('Backup passphrase: ');
+  if (!confirm) return first;
+  checkPassphraseStrength(first);
+  if ((await promptHidden('Again: ')) !== first) throw new InvalidInputError('the two passphrases differ');
+  return first;
+}
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+function readFileOrFail(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new InvalidInputError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+export function registerBackupCommands(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('backup <file>')
+    .description('a consistent copy of this node\'s data, taken while it serves, encrypted under a passphrase')
+    .option('--include-key', 'also the node key file and the cluster\'s private keys (without: the database stays sealed under the node key)')
+    .option('--passphrase-stdin', 'read the passphrase from standard input (default: asked twice on the terminal)')
+    .option('--force', 'overwrite FILE if it exists')
+    .action(async (file: string, o: { includeKey?: boolean; passphraseStdin?: boolean; force?: boolean }) => {
+      const config = loadConfig(globals());
+      const out = resolve(file);
+      const passphrase = await obtainPassphrase(o.passphraseStdin, true);
+      checkPassphraseStrength(passphrase);
+      const content = await collectBackup(config.node.data_dir, { includeKeys: o.includeKey ?? false, node: nodeName(config), version: VERSION });
+      const sealed = await sealBackup(content.payload, passphrase, { includesKeys: o.includeKey ?? false });
+      try {
+        writeFileSync(out, sealed, { mode: 0o600, flag: o.force ? 'w' : 'wx' });
+      } catch (err) {
+        const exists = (err as NodeJS.ErrnoException).code === 'EEXIST';
+        throw new InvalidInputError(exists ? `${out} exists; choose another name, or add --force to overwrite it` : `cannot write ${out}: ${(err as Error).message}`);
+      }
+      const m = content.manifest;
+      logAdminAction(cliLogger(config), CLI_ACTOR, 'backup', out, { include_key: m.includes_keys, head_seq: m.head_seq, bytes: sealed.length });
+      console.log(`backup of ${m.node} (${m.role}, at change ${m.head_seq}, ${content.users} users) written to ${out} (${mib(sealed.length)}), encrypted under the passphrase`);
+      if (m.includes_keys) {
+        console.log('it includes the node key file and the cluster\'s private keys: whoever has the file and the passphrase has every secret; keep both apart');
+      } else {
+        console.log(
+          `the node key file is NOT included: token and client secrets in it stay sealed under ${config.node.data_dir}/secret.key (key id ${m.key_id}). ` +
+            'Keep a copy of that file somewhere safe: a restore needs it (--keys-from), or use --include-key',
+        );
+      }
+    });
+
+  program
+    .command('restore <file>')
+    .description('put a backup into this node\'s data folder (a fresh node; --force to replace one), then start it with "otpgate serve"')
+    .option('--passphrase-stdin', 'read the passphrase from standard input (default: asked on the terminal)')
+    .option('--keys-from <path>', 'for a backup without the key: the original data folder (or its secret.key) holding the node key and cluster keys')
+    .option('--force', 'replace the node already in the data folder (stop it first; its files are kept beside, renamed)')
+    .action(async (file: string, o: { passphraseStdin?: boolean; keysFrom?: string; force?: boolean }) => {
+      const config = loadConfig(globals());
+      const path = resolve(file);
+      const sealed = readFileOrFail(path);
+      readBackupHeader(sealed); // "not a backup" before asking for a passphrase
+      const passphrase = await obtainPassphrase(o.passphraseStdin, false);
+      const { payload } = await openBackup(sealed, passphrase);
+      const result = await restoreBackup(config.node.data_dir, payload, { force: o.force, keysFrom: o.keysFrom });
+      const m = result.manifest;
+      logAdminAction(cliLogger(config), CLI_ACTOR, 'restore', path, { from_node: m.node, head_seq: result.headSeq, key: result.keySource });
+      console.log(`restored ${m.node}'s backup of ${m.created_at} into ${config.node.data_dir}: ${result.role}, at change ${result.headSeq}, ${result.users} users`);
+      console.log(`node key: ${result.keySource === 'backup' ? 'from the backup' : result.keySource === 'keys-from' ? `from ${o.keysFrom}` : 'the one already in the data folder'} (it opens the restored secrets)`);
+      for (const p of result.setAside) console.log(`kept the replaced file: ${p}`);
+      for (const w of result.warnings) console.log(`note: ${w}`);
+      if (result.role === 'replica') console.log('next: otpgate serve (the replica catches up with its master from the change above)');
+      else console.log('next: otpgate serve; replicas that are ahead of this backup notice the master\'s history changed and re-sync from a snapshot');
+    });
+}

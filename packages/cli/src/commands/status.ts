@@ -1,0 +1,63 @@
+import type { Command } from 'commander';
+import { VERSION, evaluateReadiness, nodeName, storeCheck, type CheckResult } from '@otpgate/core';
+import { masterStatus } from '@otpgate/master';
+import { replicaStatus, replicationCheck } from '@otpgate/replica';
+import { withAdmin, type GlobalOptions } from '../context.js';
+import { formatTime, printJson, table } from '../output.js';
+import { probeLocalNode } from '../node-probe.js';
+
+export function registerStatusCommand(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('status')
+    .description('is this node ready to answer RADIUS? what /readyz says, from the store and the running node; on the master also the cluster (exit 1 when not ready)')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { json?: boolean }) => {
+      await withAdmin(globals(), async ({ config, store }) => {
+        const role = store.role;
+        const local = [storeCheck(store)];
+        if (role === 'replica') local.push(replicationCheck(store, config.cluster.lag_budget_seconds));
+        const { checks } = evaluateReadiness(local);
+        // RADIUS being bound is known only to the serving process: ask its /readyz
+        const probe = await probeLocalNode(config, store);
+        const radius: CheckResult = probe.reachable
+          ? (probe.report.checks.radius ?? { ok: false, detail: 'the node did not report RADIUS' })
+          : { ok: false, detail: `the serving node could not be asked: ${probe.error}` };
+        const all: Record<string, CheckResult> = { store: checks.store!, radius, ...(checks.replication ? { replication: checks.replication } : {}) };
+        const ready = Object.values(all).every((c) => c.ok);
+        const cluster = role === 'master' ? masterStatus(store) : undefined;
+        const replication = role === 'replica' ? replicaStatus(store) : undefined;
+        const status = {
+          node: nodeName(config),
+          role,
+          version: VERSION,
+          data_dir: store.dataDir,
+          head_seq: store.head().seq,
+          ready,
+          checks: all,
+          serving: probe.reachable ? { reachable: true, url: probe.url, http_status: probe.status } : { reachable: false, url: probe.url, error: probe.error },
+          ...(cluster ? { cluster } : {}),
+          ...(replication ? { replication } : {}),
+        };
+        if (!ready) process.exitCode = 1;
+        if (o.json) return printJson(status);
+        console.log(`${status.node}: ${role}, otpgate ${VERSION}, ${ready ? 'READY' : 'NOT READY'}`);
+        console.log(
+          table(
+            ['CHECK', 'OK', 'DETAIL'],
+            Object.entries(all).map(([name, c]) => [name, c.ok ? 'yes' : 'NO', c.detail]),
+          ),
+        );
+        console.log(`data ${store.dataDir}, at change ${status.head_seq}; metrics ${probe.url ?? '(not known)'}`);
+        if (!cluster) return;
+        if (cluster.master_url === null) return console.log('no cluster (a standalone master)');
+        if (cluster.replicas.length === 0) return console.log(`cluster: replicas connect to ${cluster.master_url}; none enrolled`);
+        console.log(`cluster: replicas connect to ${cluster.master_url}`);
+        console.log(
+          table(
+            ['REPLICA', 'HEALTH', 'ACKED', 'LAG', 'LAG S', 'LAST CONTACT', 'CERT EXPIRES'],
+            cluster.replicas.map((r) => [r.name, r.health, r.acked_seq, r.lag_entries, r.lag_seconds, formatTime(r.last_contact_at), formatTime(r.certificate_expires_at)]),
+          ),
+        );
+      });
+    });
+}

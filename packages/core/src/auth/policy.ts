@@ -1,0 +1,41 @@
+import type { RejectReason, Settings } from '@otpgate/shared';
+import { verifyCode, type OtpToken } from '../otp/verify.js';
+import type { AuthRequest, AuthUser } from './types.js';
+
+/**
+ * The account rules shared by RADIUS logins and the self-service portal: blocked accounts, password-only
+ * exceptions, the initial-login allowance, and matching a code against a user's tokens.
+ */
+export type CodeMatch = { token: OtpToken; step: number; drift: number };
+
+export function accountBlock(user: AuthUser, now: number): RejectReason | undefined {
+  if (user.status === 'disabled') return 'disabled';
+  if (user.lockedUntil !== null && user.lockedUntil > now) return 'locked';
+  return undefined;
+}
+
+export function singleFactorAllowed(user: AuthUser, request: AuthRequest, settings: Settings): boolean {
+  const exceptions = settings.auth.single_factor;
+  if (request.client.singleFactor) return true;
+  if (exceptions.users.some((u) => u.toLowerCase() === user.username.toLowerCase())) return true;
+  const groups = new Set(exceptions.groups.map((g) => g.toLowerCase()));
+  return user.groups.some((g) => groups.has(g.toLowerCase()));
+}
+
+export function initialLoginOpen(user: AuthUser, settings: Settings, now: number): boolean {
+  if (user.initialLoginUntil !== null) return user.initialLoginUntil > now;
+  const allowance = settings.auth.initial_login;
+  return allowance.enabled && now < user.createdAt + allowance.days * 86_400_000;
+}
+
+/** Try a code on every active token of its length; a match beats a replay, a replay beats nothing. */
+export function matchCode(user: AuthUser, code: string, now: number, settings: Settings): CodeMatch | 'replay' | 'no-match' {
+  let replay = false;
+  for (const token of user.tokens) {
+    if (token.digits !== code.length) continue;
+    const check = verifyCode(token, code, now, { hotpWindow: settings.otp.hotp_window });
+    if (check.result === 'match') return { token, step: check.step, drift: check.drift };
+    if (check.result === 'replay') replay = true;
+  }
+  return replay ? 'replay' : 'no-match';
+}

@@ -1,0 +1,246 @@
+import { createHmac } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { OtpgateError, SealError } from '@otpgate/shared';
+import { Database } from '../store/database.js';
+import { DATA_FILES, Store, type NodeRole } from '../store/store.js';
+import { loadKeyFile } from '../store/key-file.js';
+import { CLUSTER_FILES, type ClusterFile } from '../store/cluster-files.js';
+import { packArchive, unpackArchive, type ArchiveFile, type BackupManifest } from './archive.js';
+
+export class BackupError extends OtpgateError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('backup', message, options);
+  }
+}
+
+export class RestoreError extends OtpgateError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('restore', message, options);
+  }
+}
+
+/** Private cluster files: key material, so in a backup only with the node key. */
+const PRIVATE_CLUSTER_FILES: readonly ClusterFile[] = ['caKey', 'serverKey', 'clientKey', 'feedPrivateKey'];
+const PUBLIC_CLUSTER_FILES: readonly ClusterFile[] = ['caCert', 'serverCert', 'clientCert', 'feedPublicKey'];
+const clusterName = (f: ClusterFile) => `cluster/${CLUSTER_FILES[f]}`;
+const KEY_MATERIAL = new Set<string>([DATA_FILES.key, ...PRIVATE_CLUSTER_FILES.map(clusterName)]);
+const ALLOWED = new Set<string>([DATA_FILES.database, ...KEY_MATERIAL, ...PUBLIC_CLUSTER_FILES.map(clusterName)]);
+
+/** Meta that describes the running process of the backed-up node, not its data. */
+const PROCESS_META = ['ops_endpoints'];
+
+/** Names a node key without revealing it: lets a restore check that a key file is the right one. */
+export function keyId(key: Buffer): string {
+  return createHmac('sha256', key).update('otpgate node key id').digest('hex').slice(0, 16);
+}
+
+export interface BackupContent {
+  payload: Buffer;
+  manifest: Omit<BackupManifest, 'files'>;
+  users: number;
+}
+
+/**
+ * A consistent copy of a node's data while it serves: SQLite's online backup API copies every page in one step
+ * (one read transaction, so no write of the serving process lands half in the copy, and none is blocked), into a
+ * private temporary folder, checked, then read into memory. The key file and the cluster's private keys are added
+ * only with `includeKeys`.
+ */
+export async function collectBackup(dataDir: string, options: { includeKeys: boolean; node: string; version: string }): Promise<BackupContent> {
+  const dbPath = join(dataDir, DATA_FILES.database);
+  if (!existsSync(dbPath)) throw new BackupError(`no database at ${dbPath}: nothing to back up (check node.data_dir in the config)`);
+  const key = loadKeyFile(join(dataDir, DATA_FILES.key));
+  const work = mkdtempSync(join(tmpdir(), 'otpgate-backup-'));
+  try {
+    const copyPath = join(work, DATA_FILES.database);
+    const source = await Database.open(dbPath, { readonly: true });
+    try {
+      // first step 0 pages (to learn the size), then all the rest at once
+      await source.sqlite.backup(copyPath, { progress: () => 0x7fffffff });
+    } catch (err) {
+      throw new BackupError(`the online copy of ${dbPath} failed: ${(err as Error).message}`, { cause: err });
+    } finally {
+      source.close();
+    }
+    const copy = await Database.open(copyPath, { readonly: true });
+    let role: NodeRole;
+    let headSeq: number;
+    let users: number;
+    try {
+      const check = copy.sqlite.pragma('quick_check', { simple: true });
+      if (check !== 'ok') throw new BackupError(`the copy of the database failed its integrity check: ${String(check)}`);
+      const meta = (k: string) => (copy.sqlite.prepare('select value from node_meta where key = ?').get(k) as { value: string } | undefined)?.value;
+      role = meta('role') === 'replica' ? 'replica' : 'master';
+      headSeq = (copy.sqlite.prepare('select coalesce(max(seq), 0) as seq from changes').get() as { seq: number }).seq;
+      users = (copy.sqlite.prepare('select count(*) as n from users').get() as { n: number }).n;
+    } finally {
+      copy.close();
+    }
+    const files: ArchiveFile[] = [{ name: DATA_FILES.database, content: readFileSync(copyPath) }];
+    if (options.includeKeys) files.push({ name: DATA_FILES.key, content: Buffer.from(key.toString('hex') + '\n') });
+    const clusterFiles = options.includeKeys ? [...PUBLIC_CLUSTER_FILES, ...PRIVATE_CLUSTER_FILES] : PUBLIC_CLUSTER_FILES;
+    for (const f of clusterFiles) {
+      const path = join(dataDir, clusterName(f));
+      if (existsSync(path)) files.push({ name: clusterName(f), content: readFileSync(path) });
+    }
+    const manifest: Omit<BackupManifest, 'files'> = {
+      format: 'otpgate-backup-content',
+      version: 1,
+      created_at: new Date().toISOString(),
+      node: options.node,
+      role,
+      otpgate_version: options.version,
+      head_seq: headSeq,
+      key_id: keyId(key),
+      includes_keys: options.includeKeys,
+    };
+    return { payload: packArchive(manifest, files), manifest, users };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+export interface RestoreOptions {
+  /** Replace a node already in the data folder (its files are kept beside, renamed). */
+  force?: boolean;
+  /**
+   * Where the node key (and the cluster's private keys) come from when the backup holds none: a copy of the original
+   * data folder, or the key file itself. Default: what is already in the data folder.
+   */
+  keysFrom?: string;
+}
+
+export interface RestoreResult {
+  manifest: BackupManifest;
+  role: NodeRole;
+  headSeq: number;
+  users: number;
+  keySource: 'backup' | 'keys-from' | 'data-dir';
+  /** Files moved aside because --force replaced them. */
+  setAside: string[];
+  /** Cluster private keys neither in the backup nor given: what the operator must still do. */
+  warnings: string[];
+}
+
+function readKeyCandidate(path: string): Buffer {
+  try {
+    return loadKeyFile(path);
+  } catch (err) {
+    throw new RestoreError((err as Error).message, { cause: err });
+  }
+}
+
+/**
+ * Put a backup's files into a data folder: refuses a folder that already holds a node unless `force`, checks that the
+ * node key matches the one the database is sealed under, writes the database under a temporary name and renames it
+ * (never a half-written otpgate.db), then opens the store and reads its sealed records to prove the key fits.
+ */
+export async function restoreBackup(dataDir: string, payload: Buffer, options: RestoreOptions = {}): Promise<RestoreResult> {
+  const { manifest, files } = unpackArchive(payload, (name) => ALLOWED.has(name));
+  const database = files.get(DATA_FILES.database);
+  if (!database) throw new RestoreError('the backup holds no database');
+  const dbPath = join(dataDir, DATA_FILES.database);
+  if (existsSync(dbPath) && !options.force) {
+    throw new RestoreError(
+      `${dataDir} already holds a node (${DATA_FILES.database}); restoring replaces it. Stop that node, then run again with --force (its files are kept beside, renamed *.before-restore-…)`,
+    );
+  }
+
+  // the key: from the backup, from --keys-from, or the one already here; it must be the one the database was sealed under
+  let key: Buffer;
+  let keySource: RestoreResult['keySource'];
+  let keysDir: string | undefined;
+  const packed = files.get(DATA_FILES.key);
+  if (packed) {
+    key = Buffer.from(packed.toString('utf8').trim(), 'hex');
+    keySource = 'backup';
+  } else if (options.keysFrom) {
+    const from = resolve(options.keysFrom);
+    const isDir = existsSync(from) && statSync(from).isDirectory();
+    keysDir = isDir ? from : undefined;
+    key = readKeyCandidate(isDir ? join(from, DATA_FILES.key) : from);
+    keySource = 'keys-from';
+  } else if (existsSync(join(dataDir, DATA_FILES.key))) {
+    key = readKeyCandidate(join(dataDir, DATA_FILES.key));
+    keySource = 'data-dir';
+  } else {
+    throw new RestoreError(
+      'this backup was made without --include-key: the secrets in its database are sealed under the original node\'s key file. ' +
+        `Give it with --keys-from (the original data folder, or its ${DATA_FILES.key}), or copy it to ${join(dataDir, DATA_FILES.key)} first`,
+    );
+  }
+  if (keyId(key) !== manifest.key_id) {
+    throw new RestoreError(
+      `the key file (${keySource === 'backup' ? 'in the backup' : keySource === 'keys-from' ? options.keysFrom : join(dataDir, DATA_FILES.key)}) is not the key this backup's database is sealed under ` +
+        `(key id ${keyId(key)}, the backup needs ${manifest.key_id}): use the key file of the node the backup was taken on`,
+    );
+  }
+
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const setAside: string[] = [];
+  const moveAside = (path: string) => {
+    if (!existsSync(path)) return;
+    const target = `${path}.before-restore-${stamp}`;
+    renameSync(path, target);
+    setAside.push(target);
+  };
+  if (options.force) {
+    for (const suffix of ['', '-wal', '-shm']) moveAside(dbPath + suffix);
+    if (keySource !== 'data-dir') moveAside(join(dataDir, DATA_FILES.key));
+    moveAside(join(dataDir, 'cluster'));
+  }
+
+  // the key first (a database without its key is useless), then cluster files, then the database by rename
+  const keyPath = join(dataDir, DATA_FILES.key);
+  if (keySource !== 'data-dir') writeFileSync(keyPath, key.toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
+  const warnings: string[] = [];
+  for (const [name, content] of files) {
+    if (!name.startsWith('cluster/')) continue;
+    mkdirSync(join(dataDir, 'cluster'), { recursive: true, mode: 0o700 });
+    writeFileSync(join(dataDir, name), content, { mode: KEY_MATERIAL.has(name) ? 0o600 : 0o644 });
+  }
+  const hasCluster = [...files.keys()].some((n) => n.startsWith('cluster/'));
+  if (hasCluster && !manifest.includes_keys) {
+    for (const f of PRIVATE_CLUSTER_FILES) {
+      const source = keysDir ? join(keysDir, clusterName(f)) : undefined;
+      if (source && existsSync(source)) writeFileSync(join(dataDir, clusterName(f)), readFileSync(source), { mode: 0o600 });
+    }
+    const missing = PRIVATE_CLUSTER_FILES.filter((f) => !existsSync(join(dataDir, clusterName(f))))
+      .filter((f) => (manifest.role === 'master' ? f !== 'clientKey' : f === 'clientKey'))
+      .map(clusterName);
+    if (missing.length > 0) {
+      warnings.push(
+        manifest.role === 'master'
+          ? `the cluster's private keys (${missing.join(', ')}) were not restored: copy them from the original data folder, or run "otpgate cluster init" and re-enrol every replica`
+          : `the replica's client key (${missing.join(', ')}) was not restored: enrol it again ("otpgate cluster add-replica" on the master, "otpgate replica join BUNDLE --force" here)`,
+      );
+    }
+  }
+  const partial = `${dbPath}.restoring`;
+  writeFileSync(partial, database, { mode: 0o600 });
+  renameSync(partial, dbPath);
+
+  let store: Store;
+  try {
+    store = await Store.open(dataDir);
+  } catch (err) {
+    throw new RestoreError(`the restored database does not open: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    for (const k of PROCESS_META) store.db.run(store.db.q.deleteFrom('node_meta').where('key', '=', k));
+    // read what is sealed: proves the key fits before anyone relies on this node
+    store.settings();
+    store.readAll('client');
+    store.readAll('token');
+    const users = Number(store.db.first(store.db.q.selectFrom('users').select((eb) => eb.fn.countAll().as('n')))?.n ?? 0);
+    return { manifest, role: store.role, headSeq: store.head().seq, users, keySource, setAside, warnings };
+  } catch (err) {
+    if (err instanceof SealError) throw new RestoreError(`the restored secrets do not open with this key: ${err.message}`, { cause: err });
+    throw err;
+  } finally {
+    store.close();
+  }
+}

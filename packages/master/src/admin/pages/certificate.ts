@@ -1,0 +1,52 @@
+import type { FastifyInstance } from 'fastify';
+import { html } from '../html.js';
+import { csrfField, dataTable, formatTime, textarea } from '../layout.js';
+import { currentAdminCertificate, installAdminCertificate } from '../certificate.js';
+import { Ui } from '../ui.js';
+
+/** The admin UI's certificate: what it is, when it expires, and replacing it with the organisation's own. */
+export function registerCertificatePages(app: FastifyInstance, ui: Ui): void {
+  const dataDir = ui.deps.node.store.dataDir;
+
+  app.get(
+    '/certificate',
+    ui.view((ctx) => {
+      const cert = currentAdminCertificate(dataDir);
+      const state = !cert ? '' : cert.daysLeft < 0 ? html`<span class="bad">expired</span>` : cert.daysLeft < 30 ? html`<span class="warn">expires in ${cert.daysLeft} days: replace it</span>` : html`<span class="good">valid for ${cert.daysLeft} days</span>`;
+      return ui.render(
+        ctx,
+        'Certificate',
+        '/certificate',
+        html`${cert
+          ? dataTable('Admin UI certificate', ['Item', 'Value'], [
+              ['Subject', cert.subject],
+              ['Issuer', cert.selfSigned ? `${cert.issuer} (self-signed)` : cert.issuer],
+              ['Names', cert.names],
+              ['Valid until', html`${formatTime(cert.validTo)} ${state}`],
+            ])
+          : ''}
+<h2>Replace it</h2>
+<p>Paste or upload your certificate, its private key (not encrypted) and the intermediate chain (PEM). The new one is
+used from the next start of the node (<code>systemctl restart otpgate</code>).</p>
+<form method="post" action="/certificate" enctype="multipart/form-data">${csrfField(ctx.session)}
+${textarea('Certificate (PEM)', 'certificate', '', { rows: 5 })}
+<div class="field"><label for="certificate-file">or the certificate file</label><input id="certificate-file" type="file" name="certificate_file" accept=".pem,.crt,.cer"></div>
+${textarea('Private key (PEM)', 'key', '', { rows: 5 })}
+<div class="field"><label for="key-file">or the key file</label><input id="key-file" type="file" name="key_file" accept=".pem,.key"></div>
+${textarea('Chain (PEM, optional)', 'chain', '', { rows: 5 })}
+<div class="actions"><button type="submit">Install</button></div></form>`,
+      );
+    }),
+  );
+
+  app.post(
+    '/certificate',
+    ui.action((ctx) => {
+      const pick = (text: string, file: string) => Ui.text(ctx.form, text) || Ui.text(ctx.form, file);
+      const info = installAdminCertificate(dataDir, pick('certificate', 'certificate_file'), pick('key', 'key_file'), Ui.text(ctx.form, 'chain'));
+      ui.deps.audit.record(ctx.actor, 'admin.set-certificate', info.subject, { details: { valid_to: new Date(info.validTo).toISOString() } });
+      ctx.session.flash.push({ kind: 'ok', text: `Certificate for ${info.names || info.subject} installed; restart the node to use it.` });
+      return { redirect: '/certificate' };
+    }),
+  );
+}

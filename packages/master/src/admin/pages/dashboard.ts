@@ -1,0 +1,87 @@
+import type { FastifyInstance } from 'fastify';
+import { REJECT_REASON_TEXT, type RejectReason } from '@otpgate/shared';
+import { masterStatus } from '../../cluster-status.js';
+import { html } from '../html.js';
+import { dataTable, formatTime } from '../layout.js';
+import { currentAdminCertificate } from '../certificate.js';
+import type { Ui } from '../ui.js';
+
+function expiry(label: string, ms: number | null | undefined) {
+  if (ms === null || ms === undefined) return html``;
+  const days = Math.floor((ms - Date.now()) / 86_400_000);
+  const cls = days < 0 ? 'bad' : days < 30 ? 'warn' : 'good';
+  const text = days < 0 ? 'expired' : days < 30 ? `expires in ${days} days: replace it` : `valid for ${days} more days`;
+  return html`<li>${label}: <span class="${cls}">${text}</span> (${formatTime(ms)})</li>`;
+}
+
+/** The start page: on the master the last hour of authentications, backends, replicas, certificates; on a replica its status. */
+export function registerDashboard(app: FastifyInstance, ui: Ui): void {
+  app.get(
+    '/',
+    ui.view((ctx) => {
+      const store = ui.deps.node.store;
+      if (ui.role === 'replica') {
+        const s = ui.deps.replicaView!();
+        const masterAdmin = ui.masterAdminUrl();
+        return ui.render(
+          ctx,
+          'Replica status',
+          '/',
+          html`<p>This node is a <strong>read-only replica</strong>. Users, tokens and settings are changed on the master:
+<a href="${masterAdmin}">${masterAdmin}</a>.</p>
+${dataTable('Replication', ['Item', 'Value'], [
+  ['Role', 'replica'],
+  ['Replica name', s.name ?? '-'],
+  ['Master', html`<a href="${masterAdmin}">${s.master_url ?? '-'}</a>`],
+  ['Last applied change', String(s.applied_seq)],
+  ['Master at change', s.master_head_seq === null ? '-' : String(s.master_head_seq)],
+  ['Lag (changes)', s.lag_entries === null ? '-' : String(s.lag_entries)],
+  ['Last contact', s.last_contact_at === null ? 'never' : `${formatTime(s.last_contact_at)} (${s.seconds_since_contact} s ago)`],
+  ['Health', html`<span class="${s.healthy ? 'good' : 'bad'}">${s.healthy ? 'healthy' : 'not healthy'}</span>: ${s.health_detail}`],
+  ['Last error', s.last_error ?? '-'],
+])}`,
+        );
+      }
+      const summary = ui.deps.services.authLog.summary(Date.now() - 3_600_000);
+      const cluster = masterStatus(store);
+      const cert = currentAdminCertificate(store.dataDir);
+      const r = summary.results;
+      return ui.render(
+        ctx,
+        'Dashboard',
+        '/',
+        html`<h2>Last hour</h2>
+<div class="cards">
+  <div class="card"><div class="figure">${r.accept ?? 0}</div>accepted</div>
+  <div class="card"><div class="figure">${r.reject ?? 0}</div>rejected</div>
+  <div class="card"><div class="figure">${r.challenge ?? 0}</div>challenged</div>
+  <div class="card"><div class="figure">${r.drop ?? 0}</div>dropped</div>
+</div>
+${dataTable('Rejects by reason', ['Reason', 'Meaning', 'Count'], summary.reasons.map((x) => [x.reason, REJECT_REASON_TEXT[x.reason as RejectReason] ?? '', String(x.count)]))}
+${dataTable('Most rejected users', ['User', 'Rejects'], summary.topRejectedUsers.map((x) => [html`<a href="/users/${encodeURIComponent(x.username)}">${x.username}</a>`, String(x.count)]))}
+${dataTable('Most rejected clients', ['Client', 'Rejects'], summary.topRejectedClients.map((x) => [x.client, String(x.count)]))}
+<h2>Backends</h2>
+${dataTable('Password checks by backend (last hour)', ['Backend', 'Accepted', 'Rejected', 'Could not answer'], summary.backends.map((b) => [
+  b.backend,
+  String(b.accepts),
+  String(b.rejects),
+  b.errors > 0 ? html`<span class="bad">${b.errors}</span>` : '0',
+]))}
+<h2>Replicas</h2>
+${dataTable('Replicas', ['Replica', 'Health', 'Acknowledged change', 'Lag (changes)', 'Lag (s)', 'Last contact'], cluster.replicas.map((x) => [
+  x.name,
+  html`<span class="${x.health === 'ok' ? 'good' : 'bad'}">${x.health}</span>`,
+  String(x.acked_seq),
+  String(x.lag_entries),
+  String(x.lag_seconds),
+  formatTime(x.last_contact_at),
+]))}
+<h2>Certificates</h2>
+<ul>
+${expiry('Admin UI certificate', cert?.validTo)}
+${expiry('Replication API certificate', cluster.server_certificate_expires_at)}
+</ul>`,
+      );
+    }),
+  );
+}

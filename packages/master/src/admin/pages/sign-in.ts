@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { html } from '../html.js';
+import { field, page, problems } from '../layout.js';
+import { sameToken } from '../sessions.js';
+import { SESSION_COOKIE, Ui, type Form } from '../ui.js';
+import type { AdminSignIn } from '../sign-in.js';
+
+const PRE_COOKIE = '__Host-otpgate-signin';
+
+/** Cookies are __Host- prefixed: Secure, Path=/, no Domain, so no other site or path can set or read them. */
+export const COOKIE_OPTIONS = { httpOnly: true, secure: true, sameSite: 'strict', path: '/' } as const;
+
+function signInForm(token: string, username: string, message: string | undefined, needCode: boolean, next: string) {
+  return page(
+    { title: 'Sign in' },
+    html`${problems(message ? [message] : [])}
+<form method="post" action="/login" class="signin">
+<input type="hidden" name="_signin" value="${token}">
+<input type="hidden" name="next" value="${next}">
+${field('User name', 'username', { value: username, required: true, autocomplete: 'username' })}
+${field('Password', 'password', { type: 'password', required: true, autocomplete: 'current-password' })}
+${field('One-time code', 'code', {
+  inputmode: 'numeric',
+  autocomplete: 'one-time-code',
+  pattern: '[0-9]{6,8}',
+  hint: needCode ? 'This account has a token: enter its current code.' : 'Only if your admin account has an otpgate token.',
+})}
+<div class="actions"><button type="submit">Sign in</button></div>
+</form>`,
+  );
+}
+
+function safeNext(next: string | undefined): string {
+  return next && next.startsWith('/') && !next.startsWith('//') ? next : '/';
+}
+
+export function registerSignInPages(app: FastifyInstance, ui: Ui, signIn: AdminSignIn): void {
+  app.get('/login', (req, reply) => {
+    if (ui.sessionOf(req)) return reply.redirect('/', 303);
+    // double-submit token: the sign-in form can only be posted from a page this browser loaded
+    const token = randomBytes(24).toString('base64url');
+    reply.setCookie(PRE_COOKIE, token, { ...COOKIE_OPTIONS, maxAge: 3600 });
+    const next = safeNext((req.query as Record<string, string | undefined>).next);
+    return ui.respond(reply, signInForm(token, '', undefined, false, next));
+  });
+
+  app.post('/login', async (req, reply) => {
+    const form = (req.body ?? {}) as Form;
+    const username = Ui.text(form, 'username');
+    const next = safeNext(Ui.text(form, 'next'));
+    if (!sameToken(Ui.text(form, '_signin'), req.cookies[PRE_COOKIE] ?? '')) {
+      return ui.deny(reply, 403, 'Request refused', 'The sign-in form expired or was not sent from this site. Open the sign-in page again.');
+    }
+    const outcome = await signIn.signIn(username, typeof form.password === 'string' ? form.password : '', Ui.text(form, 'code'), req.ip);
+    const actor = { name: username || '(empty)', source: req.ip };
+    if (!outcome.ok) {
+      const message = outcome.needCode ? 'This account needs a one-time code: enter the password and the current code.' : outcome.message;
+      if (!outcome.needCode) ui.deps.audit.record(actor, 'admin.sign-in-failed', username, { details: { reason: outcome.detail } });
+      return reply.code(outcome.needCode ? 200 : 401).type('text/html; charset=utf-8').send(signInForm(Ui.text(form, '_signin'), username, message, outcome.needCode, next).value);
+    }
+    const session = ui.deps.sessions.create(outcome.admin, { kind: outcome.kind }, req.ip);
+    ui.deps.audit.record({ name: outcome.admin, source: req.ip }, 'admin.sign-in', outcome.admin, { details: { kind: outcome.kind } });
+    reply.clearCookie(PRE_COOKIE, COOKIE_OPTIONS);
+    reply.setCookie(SESSION_COOKIE, session.id, COOKIE_OPTIONS);
+    return reply.redirect(next, 303);
+  });
+
+  app.post(
+    '/logout',
+    ui.view((ctx) => {
+      // a sign-out is a state change too: it needs the session's CSRF token
+      if (!sameToken(Ui.text(ctx.form, '_csrf'), ctx.session.csrf)) return { redirect: '/' };
+      ui.deps.sessions.destroy(ctx.session.id);
+      ui.deps.audit.record(ctx.actor, 'admin.sign-out', ctx.session.subject);
+      ctx.reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS);
+      return { redirect: '/login' };
+    }),
+  );
+}

@@ -1,0 +1,84 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+
+export interface Session<D> {
+  id: string;
+  /** Who signed in: the admin, or the user enrolling a token. */
+  subject: string;
+  /** What the web app keeps for this session. */
+  data: D;
+  address: string;
+  createdAt: number;
+  lastSeenAt: number;
+  /** Sent back in every form and checked on every state-changing request. */
+  csrf: string;
+  /** One-shot messages for the next page (after a redirect). */
+  flash: Array<{ kind: 'ok' | 'error'; text: string }>;
+}
+
+const MAX_SESSIONS = 10_000;
+
+/** An admin UI session: how the admin signed in (the built-in account, or a directory account in the admin group). */
+export type AdminSession = Session<{ kind: 'local' | 'directory' }>;
+
+/**
+ * Server-side sessions: the cookie holds only a random id, so signing out (or a restart) ends a session for good.
+ * Idle and absolute timeouts are enforced on every lookup.
+ */
+export class SessionStore<D> {
+  private readonly sessions = new Map<string, Session<D>>();
+
+  constructor(
+    private readonly idleMs: number,
+    private readonly absoluteMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  create(subject: string, data: D, address: string): Session<D> {
+    if (this.sessions.size >= MAX_SESSIONS) this.sweep();
+    const t = this.now();
+    const session: Session<D> = {
+      id: randomBytes(32).toString('base64url'),
+      subject,
+      data,
+      address,
+      createdAt: t,
+      lastSeenAt: t,
+      csrf: randomBytes(32).toString('base64url'),
+      flash: [],
+    };
+    this.sessions.set(session.id, session);
+    return session;
+  }
+
+  /** The live session for this id (touched), or undefined when unknown, idle too long or too old. */
+  get(id: string | undefined): Session<D> | undefined {
+    if (!id) return undefined;
+    const session = this.sessions.get(id);
+    if (!session) return undefined;
+    const t = this.now();
+    if (t - session.lastSeenAt > this.idleMs || t - session.createdAt > this.absoluteMs) {
+      this.sessions.delete(id);
+      return undefined;
+    }
+    session.lastSeenAt = t;
+    return session;
+  }
+
+  destroy(id: string): void {
+    this.sessions.delete(id);
+  }
+
+  /** End every session of someone (after a password change). */
+  destroyAllOf(subject: string): void {
+    for (const [id, s] of this.sessions) if (s.subject === subject) this.sessions.delete(id);
+  }
+
+  private sweep(): void {
+    for (const id of [...this.sessions.keys()]) this.get(id);
+  }
+}
+
+export function sameToken(a: string | undefined, b: string): boolean {
+  if (typeof a !== 'string' || a.length !== b.length) return false;
+  return timingSafeEqual(Buffer.from(a), Buffer.from(b));
+}

@@ -1,0 +1,181 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { OtpgateError, ReadOnlyReplicaError, ValidationError, type NodeConfig } from '@otpgate/shared';
+import type { Actor, Dictionary, Logger, OtpgateNode, Services } from '@otpgate/core';
+import { html, type Html, type HtmlValue } from './html.js';
+import { MASTER_NAV, REPLICA_NAV, page } from './layout.js';
+import { sameToken, type AdminSession, type SessionStore } from './sessions.js';
+import type { SignInGuard } from './signin-guard.js';
+import type { AdminAuditService } from '@otpgate/core';
+
+export const SESSION_COOKIE = '__Host-otpgate-session';
+
+/** A replica's view of itself, given by the composition root (the master package does not import the replica's). */
+export interface ReplicaView {
+  name: string | null;
+  master_url: string | null;
+  applied_seq: number;
+  master_head_seq: number | null;
+  lag_entries: number | null;
+  last_contact_at: number | null;
+  seconds_since_contact: number | null;
+  last_error: string | null;
+  healthy: boolean;
+  health_detail: string;
+}
+
+export interface UiDeps {
+  node: OtpgateNode;
+  services: Services;
+  dictionary: Dictionary;
+  config: NodeConfig;
+  logger: Logger;
+  sessions: SessionStore<AdminSession['data']>;
+  guard: SignInGuard;
+  audit: AdminAuditService;
+  replicaView?: () => ReplicaView;
+}
+
+/** A posted form: text fields, repeated fields, and (multipart uploads) file contents as Buffers. */
+export type Form = Record<string, string | string[] | Buffer | undefined>;
+
+/** One request as page code sees it. */
+export interface PageContext {
+  req: FastifyRequest;
+  reply: FastifyReply;
+  session: AdminSession;
+  actor: Actor;
+  form: Form;
+  query: Record<string, string | undefined>;
+  params: Record<string, string>;
+}
+
+export type PageResult = Html | { redirect: string } | { download: { filename: string; type: string; body: string | Buffer } };
+
+/**
+ * What every page needs: sessions, the CSRF check, the read-only rule on replicas, rendering and errors. Route
+ * handlers stay small and only call the core services (the rules live there, not here).
+ */
+export class Ui {
+  constructor(readonly deps: UiDeps) {}
+
+  get role(): 'master' | 'replica' {
+    return this.deps.node.store.role;
+  }
+
+  get masterUrl(): string {
+    return this.deps.node.store.getMeta('master_url') ?? '';
+  }
+
+  /** The master's admin UI: its host from the replication URL, with this node's admin port (the usual setup). */
+  masterAdminUrl(): string {
+    const url = this.masterUrl;
+    if (!url) return '';
+    const parsed = new URL(url);
+    parsed.port = String(this.deps.config.admin.listen[0]?.port ?? 8443);
+    return `${parsed.origin}/`;
+  }
+
+  sessionOf(req: FastifyRequest): AdminSession | undefined {
+    return this.deps.sessions.get(req.cookies[SESSION_COOKIE]);
+  }
+
+  render(ctx: Pick<PageContext, 'session'>, title: string, current: string, body: HtmlValue): Html {
+    return page(
+      { title, session: ctx.session, nav: this.role === 'master' ? MASTER_NAV : REPLICA_NAV, current, node: `${this.deps.node.name} (${this.role})` },
+      body,
+    );
+  }
+
+  /** A GET page for signed-in admins. */
+  view(handler: (ctx: PageContext) => PageResult | Promise<PageResult>) {
+    return (req: FastifyRequest, reply: FastifyReply) => this.run(req, reply, false, handler);
+  }
+
+  /**
+   * A POST: signed in and CSRF token checked; refused on a replica unless `readOnly` (a "test connection" button
+   * changes nothing).
+   */
+  action(handler: (ctx: PageContext) => PageResult | Promise<PageResult>, options: { readOnly?: boolean } = {}) {
+    return (req: FastifyRequest, reply: FastifyReply) => this.run(req, reply, true, handler, options.readOnly ?? false);
+  }
+
+  private async run(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    writes: boolean,
+    handler: (ctx: PageContext) => PageResult | Promise<PageResult>,
+    readOnly = false,
+  ) {
+    const session = this.sessionOf(req);
+    if (!session) {
+      if (writes) return this.deny(reply, 403, 'Your session has ended', 'Sign in again, then repeat what you were doing.');
+      return reply.redirect(`/login?next=${encodeURIComponent(req.url)}`, 303);
+    }
+    const form = (req.body ?? {}) as Form;
+    if (writes) {
+      const token = Ui.text(form, '_csrf') || (req.headers['x-csrf-token'] as string | undefined);
+      if (!sameToken(token, session.csrf)) {
+        this.deps.logger.warn({ event: 'admin-csrf-refused', admin: session.subject, path: req.url, from: req.ip }, 'admin UI refused a request without a valid CSRF token');
+        return this.deny(reply, 403, 'Request refused', 'This form was not sent from an otpgate page of your session (missing or wrong CSRF token). Reload the page and try again.');
+      }
+      if (this.role === 'replica' && !readOnly) {
+        return this.deny(reply, 403, 'This node is a read-only replica', new ReadOnlyReplicaError(this.masterUrl).message, this.masterUrl);
+      }
+    }
+    const ctx: PageContext = {
+      req,
+      reply,
+      session,
+      actor: { name: session.subject, source: req.ip },
+      form,
+      query: req.query as Record<string, string | undefined>,
+      params: req.params as Record<string, string>,
+    };
+    try {
+      return this.respond(reply, await handler(ctx));
+    } catch (err) {
+      if (err instanceof ReadOnlyReplicaError) return this.deny(reply, 403, 'This node is a read-only replica', err.message, this.masterUrl);
+      if (err instanceof OtpgateError) {
+        const status = err.code === 'not-found' ? 404 : 400;
+        const message = err instanceof ValidationError ? err.problems.map((p) => `${p.path}: ${p.message}`).join('; ') : err.message;
+        if (writes) {
+          session.flash.push({ kind: 'error', text: message });
+          const back = typeof form._back === 'string' && form._back.startsWith('/') ? form._back : req.url;
+          return reply.redirect(back, 303);
+        }
+        return this.deny(reply, status, status === 404 ? 'Not found' : 'Cannot show this', message);
+      }
+      this.deps.logger.error({ err: (err as Error).stack, path: req.url }, 'admin UI error');
+      return this.deny(reply, 500, 'Something went wrong', 'The error has been logged on the node.');
+    }
+  }
+
+  respond(reply: FastifyReply, result: PageResult): FastifyReply {
+    if (result instanceof Object && 'redirect' in result) return reply.redirect(result.redirect, 303);
+    if (result instanceof Object && 'download' in result) {
+      return reply
+        .header('content-type', result.download.type)
+        .header('content-disposition', `attachment; filename="${result.download.filename.replace(/[^A-Za-z0-9._-]/g, '_')}"`)
+        .send(result.download.body);
+    }
+    return reply.type('text/html; charset=utf-8').send(result.value);
+  }
+
+  deny(reply: FastifyReply, status: number, title: string, message: string, masterUrl?: string): FastifyReply {
+    const body = html`<p class="flash error" role="alert">${message}</p>
+${masterUrl ? html`<p>The master: <a href="${this.masterAdminUrl()}">${this.masterAdminUrl()}</a></p>` : ''}
+<p><a href="/">Back to the start page</a></p>`;
+    return reply.code(status).type('text/html; charset=utf-8').send(page({ title }, body).value);
+  }
+
+  /** One value of a form field (the first when repeated; an uploaded file as text). */
+  static text(form: Form, name: string): string {
+    const v = form[name];
+    const first = Array.isArray(v) ? v[0] : v;
+    return (Buffer.isBuffer(first) ? first.toString('utf8') : first)?.trim() ?? '';
+  }
+
+  static checked(form: Form, name: string): boolean {
+    return Ui.text(form, name) === 'on';
+  }
+}

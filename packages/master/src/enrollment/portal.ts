@@ -1,0 +1,179 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import QRCode from 'qrcode';
+import {
+  createAuthPorts,
+  fromBase32,
+  generateSecret,
+  portalSignIn,
+  provisioningUri,
+  toBase32,
+  verifyCode,
+  type AdminAuditService,
+  type OtpgateNode,
+  type PortalSignIn,
+  type Services,
+} from '@otpgate/core';
+import type { NodeConfig } from '@otpgate/shared';
+import { html, trusted, type Html, type HtmlValue } from '../admin/html.js';
+import { field, problems } from '../admin/layout.js';
+import { sameToken, type Session, type SessionStore } from '../admin/sessions.js';
+import type { SignInGuard } from '../admin/signin-guard.js';
+import { Ui, type Form } from '../admin/ui.js';
+
+export const PORTAL_COOKIE = '__Host-otpgate-enroll';
+const COOKIE = { httpOnly: true, secure: true, sameSite: 'strict', path: '/' } as const;
+
+/** What a portal session holds: the new secret, made at sign-in and activated only by a correct code. */
+export interface PortalData {
+  secretBase32: string;
+  additional: boolean;
+}
+
+export interface PortalDeps {
+  node: OtpgateNode;
+  services: Services;
+  config: NodeConfig;
+  sessions: SessionStore<PortalData>;
+  guard: SignInGuard;
+  audit: AdminAuditService;
+}
+
+/** A small phone-first page: no navigation, one task. */
+function portalPage(title: string, body: HtmlValue): Html {
+  return html`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · otpgate</title><link rel="stylesheet" href="/assets/style.css"><script src="/assets/app.js" defer></script></head>
+<body><header class="top"><span class="brand">otpgate</span><span class="node">Set up your login code</span></header>
+<main id="main"><h1>${title}</h1>${body}</main></body></html>`;
+}
+
+const FAILURE_TEXT: Partial<Record<PortalSignIn extends { ok: false; reason: infer R } ? R & string : never, string>> = {
+  'allowance-over': 'You have no token, and the time to set one up yourself has passed. Ask your administrator.',
+  'has-token': 'You already have a token. Ask your administrator if you need another.',
+  'code-required': 'You already have a token: enter its current code too, to add another.',
+  'backend-error': 'The password service does not answer right now. Try again in a few minutes.',
+  locked: 'This account cannot sign in right now. Try again later or ask your administrator.',
+  disabled: 'This account cannot sign in. Ask your administrator.',
+};
+const GENERIC = 'Wrong user name, password or code.';
+
+/**
+ * The self-service enrollment portal: a user signs in with their password (through the same backends, lockout and
+ * allowance as RADIUS), sees a new token's QR code and key, and the token becomes active only when they type a
+ * current code from it. Works without JavaScript; every step is audited; the secret is made here (160 bits or more)
+ * and shown once.
+ */
+export function registerPortal(app: FastifyInstance, deps: PortalDeps): void {
+  const { node, services } = deps;
+  const ports = createAuthPorts({ repository: node.repository, backends: node.backends, metrics: node.metrics, logger: node.logger, settings: () => node.settings });
+  const send = (reply: FastifyReply, page: Html, status = 200) => reply.code(status).type('text/html; charset=utf-8').send(page.value);
+  const session = (req: FastifyRequest) => deps.sessions.get(req.cookies[PORTAL_COOKIE]);
+  const csrf = (s: Session<PortalData>) => html`<input type="hidden" name="_csrf" value="${s.csrf}">`;
+
+  const signInPage = (message?: string, username = '') =>
+    portalPage(
+      'Sign in',
+      html`<p>Sign in with your usual user name and password to set up the code for your logins.</p>${problems(message ? [message] : [])}
+<form method="post" action="/sign-in">
+${field('User name', 'username', { value: username, required: true, autocomplete: 'username' })}
+${field('Password', 'password', { type: 'password', required: true, autocomplete: 'current-password' })}
+${field('Current code', 'code', { inputmode: 'numeric', autocomplete: 'one-time-code', hint: 'Only if you already have a token and add another.' })}
+<div class="actions"><button type="submit">Sign in</button></div></form>`,
+    );
+
+  app.get('/', (req, reply) => (session(req) ? reply.redirect('/enroll', 303) : send(reply, signInPage())));
+
+  app.post('/sign-in', async (req, reply) => {
+    const form = (req.body ?? {}) as Form;
+    const username = Ui.text(form, 'username');
+    const actor = { name: username || '(empty)', source: req.ip };
+    const refused = deps.guard.refuse(username, req.ip);
+    if (refused) return send(reply, signInPage(refused, username), 429);
+    const outcome = await portalSignIn(
+      { username, password: typeof form.password === 'string' ? form.password : '', code: Ui.text(form, 'code') },
+      ports,
+      { allowAdditionalTokens: node.settings.enrollment.allow_additional_tokens },
+    );
+    if (!outcome.ok) {
+      deps.audit.record(actor, 'enroll.sign-in-failed', username, { details: { reason: outcome.reason, detail: outcome.detail } });
+      return send(reply, signInPage(FAILURE_TEXT[outcome.reason as keyof typeof FAILURE_TEXT] ?? GENERIC, username), 401);
+    }
+    const algorithm = node.settings.otp.algorithm;
+    const s = deps.sessions.create(outcome.user.username, { secretBase32: toBase32(generateSecret(algorithm)), additional: outcome.additional }, req.ip);
+    deps.audit.record({ name: outcome.user.username, source: req.ip }, 'enroll.sign-in', outcome.user.username, { details: { additional: outcome.additional } });
+    reply.setCookie(PORTAL_COOKIE, s.id, COOKIE);
+    return reply.redirect('/enroll', 303);
+  });
+
+  const enrollPage = async (s: Session<PortalData>, message?: string) => {
+    const otp = node.settings.otp;
+    const uri = provisioningUri({
+      kind: 'totp',
+      issuer: otp.issuer,
+      account: s.subject,
+      key: fromBase32(s.data.secretBase32),
+      algorithm: otp.algorithm,
+      digits: otp.digits,
+      period: otp.period,
+      counter: 0,
+    });
+    const svg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+    return portalPage(
+      'Scan this code',
+      html`${problems(message ? [message] : [])}
+<ol><li>Open an authenticator app on your phone (Google Authenticator, Microsoft Authenticator, FreeOTP...).</li>
+<li>Add an account by scanning this QR code, or type the key below.</li>
+<li>Enter the code the app shows, to confirm.</li></ol>
+<figure class="qr">${trusted(svg)}<figcaption>QR code for ${s.subject}</figcaption></figure>
+<p>Key: <span class="secret" id="manual-key">${s.data.secretBase32}</span> <button type="button" class="secondary" data-copy="manual-key">Copy</button></p>
+<form method="post" action="/enroll">${csrf(s)}
+${field('Code from the app', 'code', { required: true, inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6,8}' })}
+<div class="actions"><button type="submit">Confirm</button></div></form>
+<form method="post" action="/sign-out">${csrf(s)}<button type="submit" class="secondary">Cancel</button></form>`,
+    );
+  };
+
+  app.get('/enroll', async (req, reply) => {
+    const s = session(req);
+    if (!s) return reply.redirect('/', 303);
+    return send(reply, await enrollPage(s));
+  });
+
+  app.post('/enroll', async (req, reply) => {
+    const s = session(req);
+    const form = (req.body ?? {}) as Form;
+    if (!s) return reply.redirect('/', 303);
+    if (!sameToken(Ui.text(form, '_csrf'), s.csrf)) return send(reply, portalPage('Request refused', html`<p class="flash error" role="alert">This form was not sent from this page. Start again.</p>`), 403);
+    const otp = node.settings.otp;
+    const pending = {
+      id: 0, kind: 'totp' as const, algorithm: otp.algorithm, digits: otp.digits, period: otp.period, t0: 0,
+      key: fromBase32(s.data.secretBase32), counter: 0, windowPast: otp.window_past, windowFuture: otp.window_future, lastStep: -1, drift: 0,
+    };
+    const check = verifyCode(pending, Ui.text(form, 'code'), Date.now(), { hotpWindow: otp.hotp_window });
+    const actor = { name: s.subject, source: req.ip };
+    if (check.result !== 'match') {
+      deps.audit.record(actor, 'enroll.confirm-failed', s.subject);
+      return send(reply, await enrollPage(s, 'That code does not match. Check the app shows this account, then enter its current code.'), 400);
+    }
+    const { token } = services.tokens.add(
+      s.subject,
+      { secret: s.data.secretBase32, label: 'self-enrolled', usedStep: { step: check.step, drift: check.drift } },
+      actor,
+    );
+    deps.audit.record(actor, 'enroll.token-created', s.subject, { details: { token: token.id, additional: s.data.additional } });
+    deps.sessions.destroy(s.id);
+    reply.clearCookie(PORTAL_COOKIE, COOKIE);
+    return send(
+      reply,
+      portalPage('Done', html`<p class="flash ok" role="status">Your token is active.</p><p>From now on, log in with your password followed by the code the app shows (for example <code>mypassword123456</code>).</p>`),
+    );
+  });
+
+  app.post('/sign-out', (req, reply) => {
+    const s = session(req);
+    const form = (req.body ?? {}) as Form;
+    if (s && sameToken(Ui.text(form, '_csrf'), s.csrf)) deps.sessions.destroy(s.id);
+    reply.clearCookie(PORTAL_COOKIE, COOKIE);
+    return reply.redirect('/', 303);
+  });
+}

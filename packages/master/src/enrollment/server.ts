@@ -1,0 +1,48 @@
+import { hostname } from 'node:os';
+import type { FastifyInstance } from 'fastify';
+import type { NodeConfig } from '@otpgate/shared';
+import { AdminAuditService, createServices, loadDictionary, type OtpgateNode } from '@otpgate/core';
+import { ensureAdminCertificate } from '../admin/certificate.js';
+import { SessionStore } from '../admin/sessions.js';
+import { SignInGuard } from '../admin/signin-guard.js';
+import { createWebApp, listenWeb, webTls } from '../web/app.js';
+import { registerPortal, type PortalData } from './portal.js';
+
+/**
+ * The self-service enrollment portal's HTTPS server (enrollment.listen, default 9443). Off unless enabled, and never
+ * started on a replica: a replica cannot create tokens.
+ */
+export class EnrollmentServer {
+  private constructor(private readonly apps: FastifyInstance[]) {}
+
+  static async start(node: OtpgateNode, config: NodeConfig): Promise<EnrollmentServer> {
+    if (node.store.role !== 'master') throw new Error('the enrollment portal runs on the master only');
+    await ensureAdminCertificate(node.store.dataDir, [hostname(), 'localhost', '127.0.0.1', '::1']);
+    const tls = webTls(node.store.dataDir);
+    const minutes = config.enrollment.session_minutes * 60_000;
+    const deps = {
+      node,
+      services: createServices({ store: node.store, dictionary: loadDictionary(config.radius.dictionaries), logger: node.logger }),
+      config,
+      sessions: new SessionStore<PortalData>(minutes, minutes),
+      guard: new SignInGuard(),
+      audit: new AdminAuditService(node.store, node.logger),
+    };
+    const apps: FastifyInstance[] = [];
+    for (const address of config.enrollment.listen) {
+      const app = await createWebApp(tls);
+      registerPortal(app, deps);
+      await listenWeb(app, address, node.logger, 'enrollment portal');
+      apps.push(app);
+    }
+    return new EnrollmentServer(apps);
+  }
+
+  ports(): number[] {
+    return this.apps.map((a) => (a.server.address() as { port: number }).port);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.apps.map((a) => a.close()));
+  }
+}
