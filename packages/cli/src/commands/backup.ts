@@ -6,7 +6,7 @@ import {
   VERSION,
   checkPassphraseStrength,
   collectBackup,
-  logAdminAction,
+  recordAdminAction,
   nodeName,
   openBackup,
   readBackupHeader,
@@ -59,7 +59,7 @@ export function registerBackupCommands(program: Command, globals: () => GlobalOp
         throw new InvalidInputError(exists ? `${out} exists; choose another name, or add --force to overwrite it` : `cannot write ${out}: ${(err as Error).message}`);
       }
       const m = content.manifest;
-      logAdminAction(cliLogger(config), CLI_ACTOR, 'backup', out, { include_key: m.includes_keys, head_seq: m.head_seq, bytes: sealed.length });
+      recordAdminAction({ logger: cliLogger(config) }, CLI_ACTOR, 'backup', out, { details: { include_key: m.includes_keys, head_seq: m.head_seq, bytes: sealed.length } });
       console.log(`backup of ${m.node} (${m.role}, at change ${m.head_seq}, ${content.users} users) written to ${out} (${mib(sealed.length)}), encrypted under the passphrase`);
       if (m.includes_keys) {
         console.log('it includes the node key file and the cluster\'s private keys: whoever has the file and the passphrase has every secret; keep both apart');
@@ -86,7 +86,7 @@ export function registerBackupCommands(program: Command, globals: () => GlobalOp
       const { payload } = await openBackup(sealed, passphrase);
       const result = await restoreBackup(config.node.data_dir, payload, { force: o.force, keysFrom: o.keysFrom });
       const m = result.manifest;
-      logAdminAction(cliLogger(config), CLI_ACTOR, 'restore', path, { from_node: m.node, head_seq: result.headSeq, key: result.keySource });
+      recordAdminAction({ logger: cliLogger(config) }, CLI_ACTOR, 'restore', path, { details: { from_node: m.node, head_seq: result.headSeq, key: result.keySource } });
       console.log(`restored ${m.node}'s backup of ${m.created_at} into ${config.node.data_dir}: ${result.role}, at change ${result.headSeq}, ${result.users} users`);
       console.log(`node key: ${result.keySource === 'backup' ? 'from the backup' : result.keySource === 'keys-from' ? `from ${o.keysFrom}` : 'the one already in the data folder'} (it opens the restored secrets)`);
       for (const p of result.setAside) console.log(`kept the replaced file: ${p}`);

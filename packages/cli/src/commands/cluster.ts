@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { CLI_ACTOR, ClusterFiles, Store, logAdminAction } from '@otpgate/core';
+import { CLI_ACTOR, ClusterFiles, Store, recordAdminAction } from '@otpgate/core';
 import { addReplica, initCluster, masterStatus, removeReplica } from '@otpgate/master';
 import { joinCluster, readBundle, replicaStatus } from '@otpgate/replica';
 import { InvalidInputError } from '@otpgate/shared';
@@ -21,7 +21,7 @@ export function registerClusterCommands(program: Command, globals: () => GlobalO
       await withAdmin(globals(), async ({ config, store, logger }) => {
         const port = config.cluster.listen[0]?.port ?? 8444;
         const { url, hosts } = await initCluster(store, new ClusterFiles(store.dataDir), { hosts: o.host, url: o.url, port });
-        logAdminAction(logger, CLI_ACTOR, 'cluster.init', url, { hosts });
+        recordAdminAction({ logger, store }, CLI_ACTOR, 'cluster.init', url, { details: { hosts } });
         console.log(`cluster initialised: replicas will connect to ${url} (certificate for ${hosts.join(', ')})`);
         console.log('next: otpgate cluster add-replica NAME, copy the bundle to the replica, restart "otpgate serve" here');
       });
@@ -36,7 +36,7 @@ export function registerClusterCommands(program: Command, globals: () => GlobalO
         const bundle = await addReplica(store, new ClusterFiles(store.dataDir), name);
         const out = resolve(o.out ?? `${name}.otpgate-replica.json`);
         writeFileSync(out, JSON.stringify(bundle, null, 2) + '\n', { mode: 0o600 });
-        logAdminAction(logger, CLI_ACTOR, 'cluster.add-replica', name);
+        recordAdminAction({ logger, store }, CLI_ACTOR, 'cluster.add-replica', name);
         console.log(`replica ${name} enrolled; bundle written to ${out}`);
         console.log('It holds the replica\'s private key: copy it securely, then on the replica: otpgate replica join BUNDLE && otpgate serve');
       });
@@ -48,7 +48,7 @@ export function registerClusterCommands(program: Command, globals: () => GlobalO
     .action(async (name: string) => {
       await withAdmin(globals(), ({ store, logger }) => {
         removeReplica(store, name);
-        logAdminAction(logger, CLI_ACTOR, 'cluster.remove-replica', name);
+        recordAdminAction({ logger, store }, CLI_ACTOR, 'cluster.remove-replica', name);
         console.log(`replica ${name} removed`);
       });
     });
@@ -105,7 +105,7 @@ export function registerClusterCommands(program: Command, globals: () => GlobalO
         store.setRole('master');
         const port = config.cluster.listen[0]?.port ?? 8444;
         const { url } = await initCluster(store, new ClusterFiles(store.dataDir), { hosts: o.host, url: o.url, port });
-        logAdminAction(cliLogger(config), CLI_ACTOR, 'cluster.promote', url, { old_master: oldMaster });
+        recordAdminAction({ logger: cliLogger(config), store }, CLI_ACTOR, 'cluster.promote', url, { details: { old_master: oldMaster } });
         console.log(`this node is now the master (at change ${store.head().seq}); replicas connect to ${url}`);
         console.log('next: restart "otpgate serve" here; for every other node (the old master too, when it is back):');
         console.log('  here:  otpgate cluster add-replica NAME        there:  otpgate replica join BUNDLE --force && otpgate serve');

@@ -1,5 +1,5 @@
 import { InvalidInputError, ValidationError, parseWith, problemsFromZod } from '@otpgate/shared';
-import { IdSequence, logAdminAction, type Actor, type ServiceContext } from '../services/context.js';
+import { IdSequence, recordAdminAction, type Actor, type ServiceContext } from '../services/context.js';
 import { CONFIG_FORMAT, configDocumentSchema, configSecretsSchema, type ConfigDocument, type ConfigSecrets } from './document.js';
 import { bodyHash, documentChecksum, openSecrets } from './envelope.js';
 import { ConfigDocumentError, DamagedDocumentError } from './errors.js';
@@ -38,7 +38,7 @@ export class ConfigTransferService {
 
   async export(options: ConfigExportOptions, actor: Actor): Promise<ConfigDocument> {
     const document = await buildConfigDocument(this.ctx.store, options);
-    logAdminAction(this.ctx.logger, actor, 'config.export', CONFIG_FORMAT, { users: document.contents.users, secrets: document.contents.secrets });
+    recordAdminAction(this.ctx, actor, 'config.export', CONFIG_FORMAT, { details: { users: document.contents.users, secrets: document.contents.secrets } });
     return document;
   }
 
@@ -108,10 +108,10 @@ export class ConfigTransferService {
       if (changes.length > 0) this.ctx.store.commit(changes);
       return this.describe(opened, plan.summary, changes.length);
     });
-    logAdminAction(this.ctx.logger, actor, 'config.import', CONFIG_FORMAT, {
+    recordAdminAction(this.ctx, actor, 'config.import', CONFIG_FORMAT, { details: {
       source_version: preview.source_version,
       changes: preview.changes,
-    });
+    } });
     return preview;
   }
 }

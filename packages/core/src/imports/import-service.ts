@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ConflictError, InvalidInputError, OtpgateError } from '@otpgate/shared';
 import type { Change } from '../store/store.js';
-import { IdSequence, logAdminAction, type Actor, type ServiceContext } from '../services/context.js';
+import { IdSequence, recordAdminAction, type Actor, type ServiceContext } from '../services/context.js';
 import { parseAzureCsv, planAzureRows, type AzureCsvOptions } from './azure-csv.js';
 import { ImportLookup } from './lookup.js';
 import { planPskcEntries, readPskc, type PskcKeys } from './pskc.js';
@@ -149,7 +149,7 @@ export class ImportService {
       }
       return { format: parsed.format, counts: preview.counts, written, changes: changes.length, head_seq: this.store.headSeq() };
     });
-    logAdminAction(this.ctx.logger, actor, `import.${parsed.format}`, `${result.counts.total} rows`, { counts: result.counts, written: result.written });
+    recordAdminAction(this.ctx, actor, `import.${parsed.format}`, `${result.counts.total} rows`, { details: { counts: result.counts, written: result.written } });
     return result;
   }
 }

@@ -1,7 +1,7 @@
 import argon2 from 'argon2';
 import { adminRecordSchema, parseWith, type AdminRecord } from '@otpgate/shared';
 import { hashPassword } from '../backends/local.js';
-import { logAdminAction, type Actor, type ServiceContext } from './context.js';
+import { recordAdminAction, type Actor, type ServiceContext } from './context.js';
 
 export const BUILTIN_ADMIN = 'admin';
 
@@ -24,7 +24,7 @@ export class AdminService {
       'admin',
     );
     this.ctx.store.commit([{ entity: 'admin', op: 'upsert', data: record }]);
-    logAdminAction(this.ctx.logger, actor, 'admin.set-password', username);
+    recordAdminAction(this.ctx, actor, 'admin.set-password', username);
     return record;
   }
 

@@ -1,6 +1,6 @@
 import { InvalidInputError, clientRecordSchema, parseWith, type AuthMode, type ClientRecord } from '@otpgate/shared';
 import { parseCidr } from '../radius/ip-address.js';
-import { allocateId, conflict, logAdminAction, required, type Actor, type ServiceContext } from './context.js';
+import { allocateId, conflict, recordAdminAction, required, type Actor, type ServiceContext } from './context.js';
 
 export interface ClientInput {
   name: string;
@@ -83,23 +83,22 @@ export class ClientService {
       this.store.commit([{ entity: 'client', op: 'upsert', data: valid }]);
       return valid;
     });
-    logAdminAction(this.ctx.logger, actor, 'client.add', record.name, {
-      address: record.address,
-      require_message_authenticator: record.require_message_authenticator,
-    });
+    recordAdminAction(this.ctx, actor, 'client.add', record.name, { after: record });
     return record;
   }
 
   update(name: string, patch: Partial<Omit<ClientInput, 'name'>>, actor: Actor): ClientRecord {
     this.store.assertWritable();
+    let before: ClientRecord | undefined;
     const record = this.store.db.transaction(() => {
       const current = this.get(name);
+      before = current;
       const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
       const valid = this.validate({ ...current, ...defined });
       this.store.commit([{ entity: 'client', op: 'upsert', data: valid }]);
       return valid;
     });
-    logAdminAction(this.ctx.logger, actor, 'client.update', name, { fields: Object.keys(patch).filter((k) => k !== 'secret') });
+    recordAdminAction(this.ctx, actor, 'client.update', name, { before, after: record });
     return record;
   }
 
@@ -107,7 +106,7 @@ export class ClientService {
     this.store.assertWritable();
     const client = this.get(name);
     this.store.commit([{ entity: 'client', op: 'delete', key: String(client.id) }]);
-    logAdminAction(this.ctx.logger, actor, 'client.remove', name);
+    recordAdminAction(this.ctx, actor, 'client.remove', name, { before: client });
   }
 
   list(): ClientView[] {

@@ -2,6 +2,7 @@ import { ConflictError, InvalidInputError, NotFoundError, type ReplyAttribute } 
 import type { Logger } from '../logger.js';
 import type { Dictionary } from '../radius/dictionary.js';
 import type { Store } from '../store/store.js';
+import { AdminAuditService, type AuditChange } from './admin-audit.js';
 
 /** Who is making a change, for the admin log line (and the audit log). */
 export interface Actor {
@@ -19,9 +20,19 @@ export interface ServiceContext {
   logger: Logger;
 }
 
-/** One line per admin action: who, from where, what, on what. Never a secret. */
-export function logAdminAction(logger: Logger, actor: Actor, action: string, target: string, details: object = {}): void {
-  logger.info({ event: 'admin', actor: actor.name, from: actor.source, action, target, ...details }, `${actor.name}: ${action} ${target}`);
+/**
+ * One admin action, from the CLI or the web UI: a JSON log line and a row in the audit log (who, from where, what,
+ * the record before and after; never a secret). Without a store (a restore onto an empty node) only the log line.
+ */
+export function recordAdminAction(
+  ctx: { logger: Logger; store?: Store },
+  actor: Actor,
+  action: string,
+  target: string,
+  change: AuditChange = {},
+): void {
+  if (ctx.store) new AdminAuditService(ctx.store, ctx.logger).record(actor, action, target, change);
+  else ctx.logger.info({ event: 'admin', actor: actor.name, from: actor.source, action, target, ...(change.details ?? {}) }, `${actor.name}: ${action} ${target}`);
 }
 
 type IdTable = 'users' | 'tokens' | 'groups' | 'clients' | 'hardware_tokens';

@@ -1,5 +1,5 @@
 import { groupRecordSchema, parseWith, type GroupRecord, type ReplyAttribute } from '@otpgate/shared';
-import { allocateId, conflict, logAdminAction, required, validateAttributes, type Actor, type ServiceContext } from './context.js';
+import { allocateId, conflict, recordAdminAction, required, validateAttributes, type Actor, type ServiceContext } from './context.js';
 
 /** Groups select reply attributes (and, with directory backends, policies). */
 export class GroupService {
@@ -36,14 +36,16 @@ export class GroupService {
       this.store.commit([{ entity: 'group', op: 'upsert', data: valid }]);
       return valid;
     });
-    logAdminAction(this.ctx.logger, actor, 'group.add', record.name);
+    recordAdminAction(this.ctx, actor, 'group.add', record.name, { after: record });
     return record;
   }
 
   update(name: string, patch: { description?: string; attributes?: ReplyAttribute[] }, actor: Actor): GroupRecord {
     this.store.assertWritable();
+    let before: GroupRecord | undefined;
     const record = this.store.db.transaction(() => {
       const current = this.get(name);
+      before = current;
       const valid = parseWith(
         groupRecordSchema,
         {
@@ -56,7 +58,7 @@ export class GroupService {
       this.store.commit([{ entity: 'group', op: 'upsert', data: valid }]);
       return valid;
     });
-    logAdminAction(this.ctx.logger, actor, 'group.update', name, { attributes: record.attributes.map((a) => a.name) });
+    recordAdminAction(this.ctx, actor, 'group.update', name, { before, after: record });
     return record;
   }
 
@@ -64,7 +66,7 @@ export class GroupService {
     this.store.assertWritable();
     const group = this.get(name);
     this.store.commit([{ entity: 'group', op: 'delete', key: String(group.id) }]);
-    logAdminAction(this.ctx.logger, actor, 'group.remove', name);
+    recordAdminAction(this.ctx, actor, 'group.remove', name, { before: group });
   }
 
   list(): GroupRecord[] {

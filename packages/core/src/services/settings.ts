@@ -1,6 +1,6 @@
 import { ValidationError, parseWith, settingsSchema, type Settings } from '@otpgate/shared';
 import { SETTINGS_KEY } from '../store/entity-handlers.js';
-import { logAdminAction, type Actor, type ServiceContext } from './context.js';
+import { recordAdminAction, type Actor, type ServiceContext } from './context.js';
 
 /** A value typed on a command line: JSON when it parses (numbers, true/false), else the text itself. */
 function parseValue(text: string): unknown {
@@ -23,8 +23,9 @@ export class SettingsService {
   replace(document: unknown, actor: Actor, action = 'settings.update'): Settings {
     this.ctx.store.assertWritable();
     const valid = parseWith(settingsSchema, document, 'settings');
+    const before = this.get();
     this.ctx.store.commit([{ entity: 'settings', op: 'upsert', data: valid }]);
-    logAdminAction(this.ctx.logger, actor, action, SETTINGS_KEY);
+    recordAdminAction(this.ctx, actor, action, SETTINGS_KEY, { before, after: valid });
     return valid;
   }
 

@@ -11,7 +11,7 @@ import {
 import { fromBase32, generateSecret, parseSecret, toBase32 } from '../otp/secret.js';
 import { provisioningUri } from '../otp/uri.js';
 import { findConsecutive, type OtpToken } from '../otp/verify.js';
-import { allocateId, conflict, logAdminAction, required, type Actor, type ServiceContext } from './context.js';
+import { allocateId, conflict, recordAdminAction, required, type Actor, type ServiceContext } from './context.js';
 import { UserService } from './users.js';
 
 export interface TokenParameters {
@@ -107,7 +107,7 @@ export class TokenService {
       ]);
       return record;
     });
-    logAdminAction(this.ctx.logger, actor, 'token.add', username, { token: token.id, kind: token.kind });
+    recordAdminAction(this.ctx, actor, 'token.add', username, { after: token });
     return { token, uri: this.uriFor(username, token) };
   }
 
@@ -149,7 +149,7 @@ export class TokenService {
         ...(hw ? [{ entity: 'hardware_token' as const, op: 'upsert' as const, data: { ...hw, token_id: null } }] : []),
       ]);
     });
-    logAdminAction(this.ctx.logger, actor, 'token.remove', String(tokenId));
+    recordAdminAction(this.ctx, actor, 'token.remove', String(tokenId));
   }
 
   setActive(tokenId: number, active: boolean, actor: Actor): void {
@@ -158,7 +158,7 @@ export class TokenService {
       const token = this.getToken(tokenId);
       this.store.commit([{ entity: 'token', op: 'upsert', data: { ...token, active } }]);
     });
-    logAdminAction(this.ctx.logger, actor, active ? 'token.enable' : 'token.disable', String(tokenId));
+    recordAdminAction(this.ctx, actor, active ? 'token.enable' : 'token.disable', String(tokenId), { after: { active } });
   }
 
   /** Per-token acceptance window; null falls back to the global setting. */
@@ -169,7 +169,7 @@ export class TokenService {
       const record = parseWith(tokenRecordSchema, { ...token, window_past: windowPast, window_future: windowFuture }, 'token');
       this.store.commit([{ entity: 'token', op: 'upsert', data: record }]);
     });
-    logAdminAction(this.ctx.logger, actor, 'token.window', String(tokenId), { window_past: windowPast, window_future: windowFuture });
+    recordAdminAction(this.ctx, actor, 'token.window', String(tokenId), { after: { window_past: windowPast, window_future: windowFuture } });
   }
 
   /** Resynchronise a drifted token (or a HOTP token pressed many times) from two consecutive codes. */
@@ -189,7 +189,7 @@ export class TokenService {
       }
       this.store.commit([{ entity: 'token_state', op: 'upsert', data: { token_id: t.id, last_step: found.step, drift: found.drift } }]);
     });
-    logAdminAction(this.ctx.logger, actor, 'token.resync', String(tokenId));
+    recordAdminAction(this.ctx, actor, 'token.resync', String(tokenId));
   }
 
   // --- hardware token inventory ---
@@ -227,7 +227,7 @@ export class TokenService {
       this.store.commit([{ entity: 'hardware_token', op: 'upsert', data: hw }]);
       return hw;
     });
-    logAdminAction(this.ctx.logger, actor, 'hardware.add', record.serial);
+    recordAdminAction(this.ctx, actor, 'hardware.add', record.serial, { after: record });
     return record;
   }
 
@@ -268,7 +268,7 @@ export class TokenService {
       ]);
       return record;
     });
-    logAdminAction(this.ctx.logger, actor, 'hardware.assign', serial, { user: username });
+    recordAdminAction(this.ctx, actor, 'hardware.assign', serial, { after: { user: username, token: token.id } });
     return token;
   }
 
@@ -283,7 +283,7 @@ export class TokenService {
         { entity: 'hardware_token', op: 'upsert', data: { ...hw, token_id: null } },
       ]);
     });
-    logAdminAction(this.ctx.logger, actor, 'hardware.unassign', serial);
+    recordAdminAction(this.ctx, actor, 'hardware.unassign', serial);
   }
 
   removeHardware(serial: string, actor: Actor): void {
@@ -293,7 +293,7 @@ export class TokenService {
       if (hw.token_id !== null) conflict(`hardware token ${serial} is assigned; unassign it first`);
       this.store.commit([{ entity: 'hardware_token', op: 'delete', key: String(hw.id) }]);
     });
-    logAdminAction(this.ctx.logger, actor, 'hardware.remove', serial);
+    recordAdminAction(this.ctx, actor, 'hardware.remove', serial);
   }
 
   listHardware(filter: { assigned?: boolean; search?: string } = {}): HardwareTokenView[] {

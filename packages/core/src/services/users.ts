@@ -9,7 +9,7 @@ import {
 import { sql } from 'kysely';
 import { hashPassword } from '../backends/local.js';
 import type { Change } from '../store/store.js';
-import { allocateId, conflict, logAdminAction, required, validateAttributes, type Actor, type ServiceContext } from './context.js';
+import { allocateId, conflict, recordAdminAction, required, validateAttributes, type Actor, type ServiceContext } from './context.js';
 
 export interface UserInput {
   username: string;
@@ -91,15 +91,17 @@ export class UserService {
       this.store.commit([{ entity: 'user', op: 'upsert', data: valid }]);
       return valid;
     });
-    logAdminAction(this.ctx.logger, actor, 'user.add', record.username, { groups: record.groups, auth_mode: record.auth_mode });
+    recordAdminAction(this.ctx, actor, 'user.add', record.username, { after: record });
     return record;
   }
 
   /** Change profile fields; only the fields given are touched. */
   update(username: string, patch: Omit<UserInput, 'username' | 'password'>, actor: Actor): UserRecord {
     this.store.assertWritable();
+    let before: UserRecord | undefined;
     const record = this.store.db.transaction(() => {
       const current = this.get(username);
+      before = current;
       const next: UserRecord = {
         ...current,
         display_name: patch.display_name ?? current.display_name,
@@ -114,7 +116,7 @@ export class UserService {
       this.store.commit([{ entity: 'user', op: 'upsert', data: valid }]);
       return valid;
     });
-    logAdminAction(this.ctx.logger, actor, 'user.update', username, { fields: Object.keys(patch) });
+    recordAdminAction(this.ctx, actor, 'user.update', username, { before, after: record });
     return record;
   }
 
@@ -126,7 +128,7 @@ export class UserService {
       const current = this.get(username);
       this.store.commit([{ entity: 'user', op: 'upsert', data: { ...current, password_hash, updated_at: Date.now() } }]);
     });
-    logAdminAction(this.ctx.logger, actor, password === null ? 'user.clear-password' : 'user.set-password', username);
+    recordAdminAction(this.ctx, actor, password === null ? 'user.clear-password' : 'user.set-password', username);
   }
 
   setStatus(username: string, status: 'active' | 'disabled', actor: Actor): void {
@@ -135,20 +137,22 @@ export class UserService {
       const current = this.get(username);
       this.store.commit([{ entity: 'user', op: 'upsert', data: { ...current, status, updated_at: Date.now() } }]);
     });
-    logAdminAction(this.ctx.logger, actor, status === 'active' ? 'user.enable' : 'user.disable', username);
+    recordAdminAction(this.ctx, actor, status === 'active' ? 'user.enable' : 'user.disable', username, { after: { status } });
   }
 
   unlock(username: string, actor: Actor): void {
     this.store.assertWritable();
     const user = this.get(username);
     this.store.commit([{ entity: 'lockout', op: 'upsert', data: { user_id: user.id } }]);
-    logAdminAction(this.ctx.logger, actor, 'user.unlock', username);
+    recordAdminAction(this.ctx, actor, 'user.unlock', username);
   }
 
   remove(username: string, actor: Actor): void {
     this.store.assertWritable();
+    let before: UserRecord | undefined;
     this.store.db.transaction(() => {
       const user = this.get(username);
+      before = user;
       const db = this.store.db;
       // hardware tokens assigned to the user go back to the inventory, on every node
       const released = db.all(
@@ -165,7 +169,7 @@ export class UserService {
       }
       this.store.commit(changes);
     });
-    logAdminAction(this.ctx.logger, actor, 'user.remove', username);
+    recordAdminAction(this.ctx, actor, 'user.remove', username, { before });
   }
 
   /** A user with token count and lockout state, without the password hash. */

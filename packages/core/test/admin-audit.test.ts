@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AdminAuditService, createLogger, withoutSecrets, type Actor } from '@otpgate/core';
+import { SEED_HEX, createFixture, type Fixture } from './store-fixture.js';
+
+const ADMIN: Actor = { name: 'alice-admin', source: '192.0.2.55' };
+const CLIENT_SECRET = 'client-secret-Zk93';
+
+let f: Fixture;
+let audit: AdminAuditService;
+beforeEach(async () => {
+  f = await createFixture();
+  audit = new AdminAuditService(f.store, createLogger('silent', 'test'));
+});
+afterEach(() => f.close());
+
+describe('the admin audit log', () => {
+  it('records who, from where, what, and the record before and after, for every service action', async () => {
+    await f.services.users.add({ username: 'bob', display_name: 'Bob' }, ADMIN);
+    f.services.users.update('bob', { display_name: 'Robert' }, ADMIN);
+    f.services.users.setStatus('bob', 'disabled', ADMIN);
+    f.services.clients.add({ name: 'nas', address: '192.0.2.1', secret: CLIENT_SECRET }, ADMIN);
+    f.services.clients.update('nas', { secret: `${CLIENT_SECRET}-new`, description: 'edge' }, ADMIN);
+    const { token } = f.services.tokens.add('bob', { secret: SEED_HEX }, ADMIN);
+    f.services.tokens.remove(token.id, ADMIN);
+    f.services.settings.set('lockout.max_failures', '3', ADMIN);
+    f.services.users.remove('bob', ADMIN);
+
+    const entries = audit.list().reverse();
+    expect(entries.map((e) => e.action)).toEqual([
+      'user.add', 'user.update', 'user.disable', 'client.add', 'client.update', 'token.add', 'token.remove', 'settings.update', 'user.remove',
+    ]);
+    for (const e of entries) expect(e).toMatchObject({ actor: 'alice-admin', source: '192.0.2.55' });
+    const update = entries[1]!;
+    expect(JSON.parse(update.before!)).toMatchObject({ display_name: 'Bob' });
+    expect(JSON.parse(update.after!)).toMatchObject({ display_name: 'Robert' });
+    expect(JSON.parse(entries[7]!.before!).lockout.max_failures).toBe(5);
+    expect(JSON.parse(entries[7]!.after!).lockout.max_failures).toBe(3);
+    // never a secret: the client secret and the token seed are marked set, not written
+    const everything = JSON.stringify(entries);
+    expect(everything).not.toContain(CLIENT_SECRET);
+    expect(everything).not.toContain('GEZDGNBVGY3TQOJQ');
+    expect(JSON.parse(entries[4]!.after!).secret).toBe('(set)');
+    expect(readFileSync(join(f.dir, 'data', 'otpgate.db')).toString('latin1')).not.toContain(CLIENT_SECRET);
+  });
+
+  it('filters by admin, action prefix and target, and exports CSV that spreadsheets cannot run', async () => {
+    audit.record(ADMIN, 'user.add', 'carol');
+    audit.record({ name: 'root', source: 'cli' }, 'client.add', '=cmd|calc');
+    expect(audit.list({ actor: 'root' }).map((e) => e.target)).toEqual(['=cmd|calc']);
+    expect(audit.list({ action: 'user.' }).map((e) => e.target)).toEqual(['carol']);
+    const csv = AdminAuditService.csv(audit.list());
+    expect(csv.split('\r\n')[0]).toBe('time,actor,source,action,target,before,after,details');
+    expect(csv).toContain(",'=cmd|calc,");
+  });
+
+  it('strips secrets at any depth', () => {
+    expect(withoutSecrets({ a: { password: 'x', nested: [{ client_secret: 's', keep: 1 }] }, secret: '' })).toEqual({
+      a: { password: '(set)', nested: [{ client_secret: '(set)', keep: 1 }] },
+      secret: '(none)',
+    });
+  });
+});
