@@ -3,6 +3,7 @@ import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs
 import { join } from 'node:path';
 import { freePort } from './net.js';
 import { eventually } from './eventually.js';
+import { stopChild } from './process.js';
 
 export const PROMETHEUS_BIN = '/usr/bin/prometheus';
 export const canRunPrometheus = existsSync(PROMETHEUS_BIN);
@@ -87,12 +88,6 @@ export class PrometheusServer {
   }
 
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-    });
+    await stopChild(this.child);
   }
 }

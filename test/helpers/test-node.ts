@@ -5,6 +5,7 @@ import { CLI_PATH, scratchDir } from './paths.js';
 import { otpgate, otpgateOk, type CliResult } from './cli.js';
 import { secretFromUri } from './otp.js';
 import { freePort } from './net.js';
+import { stopChild } from './process.js';
 
 /** Where each node folder keeps the secrets its tests used (see noteSecret). */
 export const SECRETS_FILE = 'secrets.json';
@@ -279,13 +280,7 @@ export class TestNode {
   }
 
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-    });
+    await stopChild(this.child);
     this.child = undefined;
   }
 }

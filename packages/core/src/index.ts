@@ -49,7 +49,7 @@ export { buildResponse } from './radius/response.js';
 export { decodeUserPassword, encodeUserPassword, verifyMessageAuthenticator } from './radius/authenticators.js';
 export { ATTR, CODE } from './radius/constants.js';
 export { parseCidr } from './radius/ip-address.js';
-export { OpsServer, OpsServerError, type OpsServerOptions, type OpsEndpoint } from './ops/ops-server.js';
+export { OpsServer, OpsServerError, closeHttpServers, type OpsServerOptions, type OpsEndpoint } from './ops/ops-server.js';
 export { evaluateReadiness, storeCheck, radiusCheck, type CheckResult, type HealthCheck, type ReadinessReport } from './ops/health.js';
 export { clusterCertificates, readCertificateExpiries, type WatchedCertificate } from './ops/certificates.js';
 export { openNodeLogging, type NodeLogging, type NodeLoggingOptions } from './log/node-logger.js';
@@ -58,3 +58,4 @@ export { formatSyslogMessage, octetCounted, truncateUtf8, MAX_SYSLOG_MESSAGE_BYT
 export { sealBackup, openBackup, readBackupHeader, checkPassphraseStrength, BackupFileError, MIN_PASSPHRASE_LENGTH, type BackupHeader } from './backup/backup-file.js';
 export { collectBackup, restoreBackup, keyId, BackupError, RestoreError, type RestoreOptions, type RestoreResult } from './backup/node-backup.js';
 export type { BackupManifest } from './backup/archive.js';
+export type { ReplicasTable, AuthLogTable, AdminAuditTable } from './store/schema.js';

@@ -1,15 +1,8 @@
-import type { Store } from '@otpgate/core';
+import type { Selectable } from 'kysely';
+import type { ReplicasTable, Store } from '@otpgate/core';
 
-export interface ReplicaEntry {
-  name: string;
-  fingerprint: string;
-  created_at: number;
-  expires_at: number;
-  revoked_at: number | null;
-  last_seen_at: number | null;
-  last_address: string | null;
-  acked_seq: number;
-}
+/** A row of the master's replica registry. */
+export type ReplicaEntry = Selectable<ReplicasTable>;
 
 /** The master's list of enrolled replicas: who may pull the feed, and how far each has got. Not replicated. */
 export class ReplicaRegistry {

@@ -12,7 +12,7 @@ import {
   type ChangeBatch,
   type NodeConfig,
 } from '@otpgate/shared';
-import { ClusterFiles, changeHashAt, logBase, readChanges, type Logger, type Metrics, type Store } from '@otpgate/core';
+import { ClusterFiles, closeHttpServers, changeHashAt, logBase, readChanges, type Logger, type Metrics, type Store } from '@otpgate/core';
 import { ReplicaRegistry, type ReplicaEntry } from './replica-registry.js';
 import { buildSnapshot } from './snapshot.js';
 
@@ -116,15 +116,7 @@ export class ReplicationServer {
     clearInterval(this.statsTimer);
     this.unsubscribe?.();
     this.wake();
-    await Promise.all(
-      this.servers.map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            s.close(() => resolve());
-            s.closeAllConnections();
-          }),
-      ),
-    );
+    await closeHttpServers(this.servers);
   }
 
   private wake(): void {

@@ -107,15 +107,7 @@ export class OpsServer {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(
-      this.servers.map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            s.close(() => resolve());
-            s.closeAllConnections();
-          }),
-      ),
-    );
+    await closeHttpServers(this.servers);
     this.servers.length = 0;
   }
 
@@ -162,4 +154,17 @@ export class OpsServer {
     res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body), ...headers });
     res.end(res.req.method === 'HEAD' ? undefined : body);
   }
+}
+
+/** Close HTTP(S) servers now: keep-alive and long-poll connections are cut rather than waited for. */
+export function closeHttpServers(servers: ReadonlyArray<{ close(cb: () => void): unknown; closeAllConnections(): void }>): Promise<void> {
+  return Promise.all(
+    servers.map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          s.close(() => resolve());
+          s.closeAllConnections();
+        }),
+    ),
+  ).then(() => undefined);
 }

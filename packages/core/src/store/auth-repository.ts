@@ -2,7 +2,9 @@ import { unseal, type AuthMode, type OtpAlgorithm, type OtpKind, type Settings }
 import type { AuthUser } from '../auth/types.js';
 import type { OtpToken } from '../otp/verify.js';
 import { fromBase32 } from '../otp/secret.js';
+import type { Selectable } from 'kysely';
 import type { Store } from './store.js';
+import type { AuthLogTable } from './schema.js';
 import { WriteBatcher } from './write-batcher.js';
 import { logBase } from './change-log.js';
 
@@ -33,21 +35,8 @@ interface TokenRow {
   drift: number;
 }
 
-export interface AuthLogRecord {
-  at: number;
-  node: string;
-  username: string;
-  client: string;
-  source: string;
-  nas_ip: string;
-  calling_station: string;
-  result: 'accept' | 'reject' | 'challenge' | 'drop';
-  reason: string | null;
-  backend: string | null;
-  latency_us: number;
-  detail: string | null;
-  policy: string | null;
-}
+/** One authentication as the audit table keeps it. */
+export type AuthLogRecord = Omit<Selectable<AuthLogTable>, 'id'>;
 
 const SYNC_INTERVAL_MS = 20;
 

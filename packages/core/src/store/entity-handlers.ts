@@ -26,7 +26,7 @@ import {
 } from '@otpgate/shared';
 import type { Selectable } from 'kysely';
 import type { Database } from './database.js';
-import type { ClientsTable, UsersTable } from './schema.js';
+import type { ClientsTable, DB, UsersTable } from './schema.js';
 
 /**
  * How each replicated entity is written to and read from its tables. Local changes and changes applied from the
@@ -44,6 +44,28 @@ export interface EntityHandler<R> {
 }
 
 const json = (value: unknown) => JSON.stringify(value);
+
+type IdTable = 'tokens' | 'hardware_tokens' | 'groups' | 'clients';
+
+/** remove, read and readAll for a table keyed by an integer id, given how a row becomes a record. */
+function byId<T extends IdTable, R>(
+  table: T,
+  fromRow: (sealKey: Buffer, row: Selectable<DB[T]>) => R,
+): Pick<EntityHandler<R>, 'remove' | 'read' | 'readAll'> {
+  // the table name comes from the fixed union above, never from input
+  return {
+    remove(db, key) {
+      db.prepare(`delete from ${table} where id = ?`).run(Number(key));
+    },
+    read(db, sealKey, key) {
+      const row = db.prepare(`select * from ${table} where id = ?`).get(Number(key)) as Selectable<DB[T]> | undefined;
+      return row && fromRow(sealKey, row);
+    },
+    readAll(db, sealKey) {
+      return (db.prepare(`select * from ${table} order by id`).all() as Selectable<DB[T]>[]).map((row) => fromRow(sealKey, row));
+    },
+  };
+}
 
 /**
  * Apply `fn` to the secret fields named by `paths` ("field", "list[].field"); empty strings are left as they are.
@@ -136,16 +158,7 @@ const tokens: EntityHandler<TokenRecord> = {
     const row = { ...rest, active: active ? (1 as const) : (0 as const), secret_sealed: seal(sealKey, secret, 'token-secret') };
     db.upsert('tokens', row, 'id');
   },
-  remove(db, key) {
-    db.run(db.q.deleteFrom('tokens').where('id', '=', Number(key)));
-  },
-  read(db, sealKey, key) {
-    const row = db.first(db.q.selectFrom('tokens').selectAll().where('id', '=', Number(key)));
-    return row && tokenFromRow(sealKey, row);
-  },
-  readAll(db, sealKey) {
-    return db.all(db.q.selectFrom('tokens').selectAll().orderBy('id')).map((row) => tokenFromRow(sealKey, row));
-  },
+  ...byId('tokens', tokenFromRow),
 };
 
 function tokenFromRow(
@@ -192,16 +205,7 @@ const hardwareTokens: EntityHandler<HardwareTokenRecord> = {
     const row = { ...rest, secret_sealed: seal(sealKey, secret, 'hardware-token-secret') };
     db.upsert('hardware_tokens', row, 'id');
   },
-  remove(db, key) {
-    db.run(db.q.deleteFrom('hardware_tokens').where('id', '=', Number(key)));
-  },
-  read(db, sealKey, key) {
-    const row = db.first(db.q.selectFrom('hardware_tokens').selectAll().where('id', '=', Number(key)));
-    return row && hardwareFromRow(sealKey, row);
-  },
-  readAll(db, sealKey) {
-    return db.all(db.q.selectFrom('hardware_tokens').selectAll().orderBy('id')).map((row) => hardwareFromRow(sealKey, row));
-  },
+  ...byId('hardware_tokens', hardwareFromRow),
 };
 
 function hardwareFromRow(sealKey: Buffer, row: Omit<HardwareTokenRecord, 'secret'> & { secret_sealed: string }): HardwareTokenRecord {
@@ -217,16 +221,7 @@ const groups: EntityHandler<GroupRecord> = {
     const row = { ...r, attributes: json(r.attributes) };
     db.upsert('groups', row, 'id');
   },
-  remove(db, key) {
-    db.run(db.q.deleteFrom('groups').where('id', '=', Number(key)));
-  },
-  read(db, _key, key) {
-    const row = db.first(db.q.selectFrom('groups').selectAll().where('id', '=', Number(key)));
-    return row && { ...row, attributes: attributesOf(row.attributes) };
-  },
-  readAll(db) {
-    return db.all(db.q.selectFrom('groups').selectAll().orderBy('id')).map((row) => ({ ...row, attributes: attributesOf(row.attributes) }));
-  },
+  ...byId('groups', (_key, row) => ({ ...row, attributes: attributesOf(row.attributes) })),
 };
 
 const clients: EntityHandler<ClientRecord> = {
@@ -244,16 +239,7 @@ const clients: EntityHandler<ClientRecord> = {
     };
     db.upsert('clients', row, 'id');
   },
-  remove(db, key) {
-    db.run(db.q.deleteFrom('clients').where('id', '=', Number(key)));
-  },
-  read(db, sealKey, key) {
-    const row = db.first(db.q.selectFrom('clients').selectAll().where('id', '=', Number(key)));
-    return row && clientFromRow(sealKey, row);
-  },
-  readAll(db, sealKey) {
-    return db.all(db.q.selectFrom('clients').selectAll().orderBy('id')).map((row) => clientFromRow(sealKey, row));
-  },
+  ...byId('clients', clientFromRow),
 };
 
 function clientFromRow(sealKey: Buffer, row: Selectable<ClientsTable>): ClientRecord {
