@@ -14,7 +14,7 @@ import {
 } from '@otpgate/shared';
 import { ClusterFiles, closeHttpServers, changeHashAt, logBase, readChanges, type Logger, type Metrics, type Store } from '@otpgate/core';
 import { ReplicaRegistry, type ReplicaEntry } from './replica-registry.js';
-import { buildSnapshot } from './snapshot.js';
+import { snapshotInWorker } from './snapshot-worker.js';
 
 const BATCH_LIMIT = 1000;
 const MAX_WAIT_SECONDS = 60;
@@ -57,6 +57,8 @@ export class ReplicationServer {
     private readonly logger: Logger,
     private readonly metrics: Metrics,
     private readonly signingKey: SigningKey,
+    /** The same key as JWK, for the snapshot worker thread. */
+    private readonly signingJwk: JWK,
     private readonly clusterId: string,
   ) {
     this.registry = new ReplicaRegistry(store);
@@ -64,9 +66,10 @@ export class ReplicationServer {
 
   static async create(deps: { store: Store; config: NodeConfig; logger: Logger; metrics: Metrics }): Promise<ReplicationServer> {
     const files = new ClusterFiles(deps.store.dataDir);
-    const key = await importJWK(JSON.parse(files.read('feedPrivateKey')) as JWK, 'EdDSA');
+    const jwk = JSON.parse(files.read('feedPrivateKey')) as JWK;
+    const key = await importJWK(jwk, 'EdDSA');
     if (key instanceof Uint8Array) throw new Error(`${files.path('feedPrivateKey')} is not an Ed25519 key`);
-    return new ReplicationServer(deps.store, files, deps.config, deps.logger, deps.metrics, key, deps.store.getMeta('cluster_id')!);
+    return new ReplicationServer(deps.store, files, deps.config, deps.logger, deps.metrics, key, jwk, deps.store.getMeta('cluster_id')!);
   }
 
   async start(): Promise<void> {
@@ -156,20 +159,20 @@ export class ReplicationServer {
       } else if (req.method === 'GET' && url.pathname === '/v1/snapshot') {
         this.registry.recordContact(replica.name, address, undefined);
         this.logger.info({ event: 'replication-snapshot', replica: replica.name }, `sending a snapshot to ${replica.name}`);
-        const started = performance.now();
-        const snapshot = buildSnapshot(this.store, this.clusterId);
-        const built = performance.now();
-        const bytes = await this.sendSigned(res, snapshot);
+        const snapshot = await snapshotInWorker({ dataDir: this.store.dataDir, clusterId: this.clusterId, signingJwk: this.signingJwk });
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': snapshot.body.length, [FEED_SIGNATURE_HEADER]: snapshot.signature });
+        res.end(snapshot.body);
         this.logger.info(
           {
             event: 'replication-snapshot-sent',
             replica: replica.name,
-            seq: snapshot.head.seq,
-            bytes,
-            build_ms: Math.round(built - started),
-            encode_ms: Math.round(performance.now() - built),
+            seq: snapshot.seq,
+            users: snapshot.users,
+            bytes: snapshot.body.length,
+            build_ms: snapshot.buildMs,
+            encode_ms: snapshot.encodeMs,
           },
-          `sent a snapshot of change ${snapshot.head.seq} to ${replica.name} (${bytes} bytes)`,
+          `sent a snapshot of change ${snapshot.seq} to ${replica.name} (${snapshot.body.length} bytes)`,
         );
       } else if (req.method === 'POST' && url.pathname === '/v1/steps') {
         this.registry.recordContact(replica.name, address, undefined);

@@ -68,6 +68,15 @@ export class Store {
     return store;
   }
 
+  /**
+   * A read-only view of a node's store, for work done beside the serving process (a worker thread building a
+   * snapshot): no migrations, no writes.
+   */
+  static async openReadOnly(dataDir: string): Promise<Store> {
+    const key = loadKeyFile(join(dataDir, DATA_FILES.key));
+    return new Store(await Database.open(join(dataDir, DATA_FILES.database), { readonly: true }), key, dataDir);
+  }
+
   getMeta(key: string): string | undefined {
     return this.db.first(this.db.q.selectFrom('node_meta').select('value').where('key', '=', key))?.value;
   }
