@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import { BUILTIN_ADMIN, CLI_ACTOR } from '@otpgate/core';
+import { AdminAuditService, BUILTIN_ADMIN, CLI_ACTOR } from '@otpgate/core';
+import { installAdminCertificate } from '@otpgate/master';
 import { InvalidInputError } from '@otpgate/shared';
 import { withAdmin, type GlobalOptions } from '../context.js';
 import { formatTime, printJson, table } from '../output.js';
 import { obtainPassword, readStdinLine } from '../prompt.js';
+import { readImportFile } from './imports.js';
 
 /** A strong random admin password (printed once). */
 export function generatePassword(): string {
@@ -52,6 +54,24 @@ export function registerAdminCommands(program: Command, globals: () => GlobalOpt
         const list = services.admins.list();
         if (o.json) return printJson(list);
         console.log(table(['ADMIN', 'CREATED', 'PASSWORD CHANGED'], list.map((a) => [a.username, formatTime(a.created_at), formatTime(a.updated_at)])));
+      });
+    });
+
+  admin
+    .command('set-certificate')
+    .description("replace the admin web UI's HTTPS certificate with your own (PEM files); used from the next start of the node")
+    .requiredOption('--cert <file>', 'the certificate (PEM)')
+    .requiredOption('--key <file>', 'its private key (PEM, not encrypted)')
+    .option('--chain <file>', 'the intermediate certificates (PEM)')
+    .action(async (o: { cert: string; key: string; chain?: string }) => {
+      const cert = readImportFile(o.cert);
+      const key = readImportFile(o.key);
+      const chain = o.chain ? readImportFile(o.chain) : '';
+      await withAdmin(globals(), ({ store, logger }) => {
+        const info = installAdminCertificate(store.dataDir, cert, key, chain);
+        new AdminAuditService(store, logger).record(CLI_ACTOR, 'admin.set-certificate', info.subject, { details: { valid_to: new Date(info.validTo).toISOString() } });
+        console.log(`admin UI certificate installed: ${info.names || info.subject}, valid until ${formatTime(info.validTo)} (${info.daysLeft} days)`);
+        console.log('restart the node to use it (systemctl restart otpgate)');
       });
     });
 }

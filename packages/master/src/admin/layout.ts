@@ -18,6 +18,9 @@ export const MASTER_NAV: readonly Nav[] = [
   { href: '/authlog', label: 'Authentication log' },
   { href: '/audit', label: 'Audit log' },
   { href: '/certificate', label: 'Certificate' },
+  { href: '/imports', label: 'Imports' },
+  { href: '/config', label: 'Config export/import' },
+  { href: '/account', label: 'Account' },
 ];
 
 export const REPLICA_NAV: readonly Nav[] = [{ href: '/', label: 'Status' }];
@@ -96,6 +99,14 @@ export function field(label: string, name: string, options: FieldOptions = {}): 
   return html`<div class="field"><label for="${id}">${label}</label>
 <input id="${id}" name="${name}" type="${options.type ?? 'text'}"${options.value !== undefined && options.value !== null ? html` value="${String(options.value)}"` : ''}${options.required ? html` required` : ''}${options.autocomplete ? html` autocomplete="${options.autocomplete}"` : ''}${options.inputmode ? html` inputmode="${options.inputmode}"` : ''}${options.pattern ? html` pattern="${options.pattern}"` : ''}${options.placeholder ? html` placeholder="${options.placeholder}"` : ''}${hintId ? html` aria-describedby="${hintId}"` : ''}>
 ${options.hint ? html`<small id="${hintId}">${options.hint}</small>` : ''}</div>`;
+}
+
+/** A labelled file upload (the form needs enctype="multipart/form-data"). */
+export function fileField(label: string, name: string, options: { accept?: string; required?: boolean; hint?: string } = {}): Html {
+  const id = `f-${name.replace(/[^A-Za-z0-9_-]/g, '-')}-${++fieldCounter}`;
+  return html`<div class="field"><label for="${id}">${label}</label>
+<input id="${id}" name="${name}" type="file"${options.accept ? html` accept="${options.accept}"` : ''}${options.required ? html` required` : ''}${options.hint ? html` aria-describedby="${id}-hint"` : ''}>
+${options.hint ? html`<small id="${id}-hint">${options.hint}</small>` : ''}</div>`;
 }
 
 export function select(label: string, name: string, choices: ReadonlyArray<readonly [string, string]>, selected: string | undefined, hint?: string): Html {

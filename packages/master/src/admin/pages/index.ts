@@ -10,6 +10,9 @@ import { registerSettingsPages } from './settings.js';
 import { registerReplicaPages } from './replicas.js';
 import { registerLogPages } from './logs.js';
 import { registerCertificatePages } from './certificate.js';
+import { registerImportPages } from './imports.js';
+import { registerConfigPages } from './config.js';
+import { registerAccountPages } from './account.js';
 
 /** Every page after sign-in. */
 export function registerPages(app: FastifyInstance, ui: Ui): void {
@@ -23,4 +26,7 @@ export function registerPages(app: FastifyInstance, ui: Ui): void {
   registerReplicaPages(app, ui);
   registerLogPages(app, ui);
   registerCertificatePages(app, ui);
+  registerImportPages(app, ui);
+  registerConfigPages(app, ui);
+  registerAccountPages(app, ui);
 }

@@ -4,6 +4,9 @@ import { html } from '../html.js';
 import { dataTable, field, formatTime, select } from '../layout.js';
 import type { Ui } from '../ui.js';
 
+/** A record as the audit log keeps it (one long line of JSON): allowed to wrap anywhere, so the table fits the page. */
+const json = (text: string | null) => (text ? html`<code class="json">${text}</code>` : '');
+
 /** The authentication log and the admin audit log, filterable; the audit log also as CSV. */
 export function registerLogPages(app: FastifyInstance, ui: Ui): void {
   const { services } = ui.deps;
@@ -50,7 +53,7 @@ ${field('Target', 'target', { value: q.target ?? '' })}
 <div class="actions"><button type="submit">Filter</button></div></form>
 <p><a href="${csv}">Export as CSV</a></p>
 ${dataTable('Admin actions (newest first)', ['Time', 'Admin', 'From', 'Action', 'Target', 'Before', 'After'], rows.map((r) => [
-  formatTime(r.at), r.actor, r.source, r.action, r.target, r.before ?? '', r.after ?? r.details ?? '',
+  formatTime(r.at), r.actor, r.source, r.action, r.target, json(r.before), json(r.after ?? r.details),
 ]))}`,
       );
     }),

@@ -70,7 +70,7 @@ ${select('Has a token', 'token', [['', 'any'], ['yes', 'yes'], ['no', 'no']], q.
 ${select('Locked', 'locked', [['', 'any'], ['yes', 'yes'], ['no', 'no']], q.locked)}
 <div class="actions"><button type="submit">Filter</button></div>
 </form>
-<p><a href="/users/new">Add a user</a></p>
+<p><a href="/users/new">Add a user</a> · <a href="/export/users.csv">Export every user as CSV</a> (no secrets) · <a href="/imports">Import users or tokens</a></p>
 ${dataTable(`Users (${total})`, ['User', 'Display name', 'Status', 'Tokens', 'Groups', 'Locked until'], users.map((u) => [
   html`<a href="${userUrl(u.username)}">${u.username}</a>`,
   u.display_name,
