@@ -3,17 +3,19 @@
  * through the core services in one process instead of one CLI call per user, with the argon2id hashes computed a
  * few at a time on libuv's thread pool. The hash parameters are the product's own (ARGON2_OPTIONS): never weakened.
  *
- * Usage: node bench/results/build/load-users.js USERS_CSV DATA_DIR engine|local [CONCURRENCY=6]
- *   engine: users in code-only mode without a local password (the code is the whole User-Password)
- *   local:  users with a local argon2id password, inline mode (password+code)
+ * Usage: node bench/results/build/load-users.js USERS_CSV DATA_DIR engine|local|directory [CONCURRENCY=6]
+ *   engine:    users in code-only mode without a local password (the code is the whole User-Password)
+ *   local:     users with a local argon2id password, inline mode (password+code)
+ *   directory: users without a local password, inline mode (password+code): the password is checked by a directory
+ *              (bench/run.sh adds the LDAP backend and puts it in the chain for each run)
  * Client 127.0.0.1 / testing123 is added. DATA_DIR must not exist yet.
  */
 import { readFileSync } from 'node:fs';
 import { ARGON2_OPTIONS, Store, createLogger, createServices, loadDictionary, type Actor } from '@otpgate/core';
 
 const [csvPath, dataDir, workload, concurrencyArg = '6'] = process.argv.slice(2);
-if (!csvPath || !dataDir || (workload !== 'engine' && workload !== 'local')) {
-  console.error('usage: load-users.js USERS_CSV DATA_DIR engine|local [CONCURRENCY]');
+if (!csvPath || !dataDir || (workload !== 'engine' && workload !== 'local' && workload !== 'directory')) {
+  console.error('usage: load-users.js USERS_CSV DATA_DIR engine|local|directory [CONCURRENCY]');
   process.exit(2);
 }
 const concurrency = Math.max(1, Number(concurrencyArg) || 6);
@@ -52,7 +54,7 @@ async function worker(): Promise<void> {
     const user = users[next++]!;
     // users.add hashes (awaits the thread pool) before its synchronous transaction, so workers overlap the hashing
     await services.users.add(
-      { username: user.username, password: local ? user.password : null, auth_mode: local ? 'inline' : 'code-only' },
+      { username: user.username, password: local ? user.password : null, auth_mode: workload === 'engine' ? 'code-only' : 'inline' },
       actor,
     );
     services.tokens.add(user.username, { secret: user.secret, label: 'bench' }, actor);
@@ -69,5 +71,9 @@ try {
   store.close();
 }
 const secs = (performance.now() - started) / 1000;
-const hash = local ? `argon2id m=${ARGON2_OPTIONS.memoryCost} KiB t=${ARGON2_OPTIONS.timeCost} p=${ARGON2_OPTIONS.parallelism}` : 'no password';
+const hash = local
+  ? `argon2id m=${ARGON2_OPTIONS.memoryCost} KiB t=${ARGON2_OPTIONS.timeCost} p=${ARGON2_OPTIONS.parallelism}`
+  : workload === 'directory'
+    ? 'no local password: inline mode, the password is for a directory'
+    : 'no password';
 console.log(`loaded ${done} ${workload} users with TOTP tokens into ${dataDir} in ${secs.toFixed(1)} s (${hash})`);

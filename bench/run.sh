@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # otpgate vs FreeRADIUS on the same generated users with the same load step (/work/shared/bench/load.sh).
 # Usage: bench/run.sh [USERS=20000] [PARALLEL=256] [RUNS=3]
-#   WORKLOADS="engine local"  which workloads, in order (see bench/README.md)
+#   WORKLOADS="engine local directory"  which workloads, in order (see bench/README.md)
 #   LOADGEN=radblast|radclient load generator used by load.sh for both sides (default radblast)
 #   PORT=18120                both servers listen here, one at a time
-#   LOCAL_USERS, LOCAL_PARALLEL, ENGINE_USERS, ENGINE_PARALLEL: per-workload sizes (both sides alike)
+#   LOCAL_USERS, LOCAL_PARALLEL, ENGINE_USERS, ENGINE_PARALLEL, DIRECTORY_USERS, DIRECTORY_PARALLEL: per-workload
+#                             sizes (both sides alike)
+#   LDAP_PORT=13389           directory: the slapd freeradius-ldap.sh starts for each FreeRADIUS run
+#   OTPGATE_LDAP_PORT=13390   directory: the slapd started once (slapd.sh, same users) for the otpgate runs
+#   DIRECTORY_POOL_SIZE=16    directory: otpgate's LDAP pool_size (--pool-size; 16 search + 16 bind connections, the 32
+#                             FreeRADIUS's rlm_ldap pool may open); DIRECTORY_POOL_SIZE= (empty) = the product default (4)
 #   SKIP_BUILD=1              do not rebuild packages/ before running (the loader is always compiled)
 #   SNAPSHOT=bench/results/<timestamp>/otpgate   measure the code an earlier bench run copied, without building
 #   TOP=1                     also write `top` snapshots taken every second during each run (a rough picture only)
@@ -16,7 +21,7 @@ root=$(dirname "$here")
 shared=${SHARED_BENCH:-/work/shared/bench}
 users=${1:-20000}; parallel=${2:-256}; runs=${3:-3}
 port=${PORT:-18120}
-workloads=${WORKLOADS:-engine local}
+workloads=${WORKLOADS:-engine local directory}
 export LOADGEN=${LOADGEN:-radblast}
 case $LOADGEN in radblast|radclient) ;; *) echo "LOADGEN must be radblast or radclient" >&2; exit 2;; esac
 
@@ -28,9 +33,10 @@ mkdir -p "$out" "$cache"
 clk=$(getconf CLK_TCK)
 real_freeradius=$(command -v freeradius) || { echo "freeradius is not installed" >&2; exit 1; }
 
-ogpid=""; bgjob=""
+ogpid=""; bgjob=""; slapd_pid=""
 cleanup() {
   [ -z "$ogpid" ] || { kill "$ogpid" 2>/dev/null || true; wait "$ogpid" 2>/dev/null || true; }
+  [ -z "$slapd_pid" ] || kill "$slapd_pid" 2>/dev/null || true
   [ -z "$bgjob" ] || { kill "$bgjob" 2>/dev/null || true; wait "$bgjob" 2>/dev/null || true; }
 }
 trap cleanup EXIT
@@ -91,6 +97,10 @@ wait_port_free() {
 }
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}'; }
 rss_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null; }
+# directory workload: the slapd serving a side (found by its listen URL; only looked at, never signalled from here)
+slapd_on() { pgrep -f "^slapd -f .* -h ldap://127.0.0.1:$1/" | head -1; }
+# CPU ticks of PID, written to FILE every 0.2 s while it lives: the last value is its total when it stopped
+follow_ticks() { while kill -0 "$1" 2>/dev/null; do t=$(cpu_ticks "$1"); [ -z "$t" ] || echo "$t" > "$2"; sleep 0.2; done; }
 sample_top() {  # PID FILE: snapshots while PID lives
   while kill -0 "$1" 2>/dev/null; do { date +%T.%N; top -b -n1 -w 160 | sed -n '1,5p;7,16p'; echo; } >> "$2"; sleep 1; done
 }
@@ -110,8 +120,8 @@ parse_load() {
 
 # One result row. radblast's auth/s counts every request finished (rejected and lost too) over the run; the figure
 # reported here is accepted requests per second, which is the same number when all are accepted.
-record() {  # WORKLOAD SIDE RUN N TICKS RSS_KB LOADAVG
-  local wl=$1 side=$2 i=$3 n=$4 ticks=$5 rss=$6 secs accps cpu load_before=$7
+record() {  # WORKLOAD SIDE RUN N TICKS RSS_KB LOADAVG [LDAP_TICKS: the slapd's CPU over the same time, directory only]
+  local wl=$1 side=$2 i=$3 n=$4 ticks=$5 rss=$6 secs accps cpu load_before=$7 lticks=${8:--} lcpu
   if [ "$LOADGEN" = radclient ]; then
     accps=$authps; secs=$(awk -v a="$acc" -v r="$authps" 'BEGIN { printf "%f", ((a > 0 && r > 0) ? a / r : 0) }')
   else
@@ -119,10 +129,12 @@ record() {  # WORKLOAD SIDE RUN N TICKS RSS_KB LOADAVG
     accps=$(awk -v a="$acc" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0 ? a / s : 0) }')
   fi
   cpu=$(awk -v t="$ticks" -v c="$clk" -v s="$secs" 'BEGIN { if (t == "" || t == "-" || s <= 0) print "-"; else printf "%.0f", t / c / s * 100 }')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$wl" "$side" "$i" "$n" "$acc" "$rej" "$lost" "$accps" \
-    "$p50" "$p99" "${rss:--}" "$cpu" "$secs" >> "$out/runs.tsv"
+  lcpu=$(awk -v t="$lticks" -v c="$clk" -v s="$secs" 'BEGIN { if (t == "" || t == "-" || s <= 0) print "-"; else printf "%.0f", t / c / s * 100 }')
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$wl" "$side" "$i" "$n" "$acc" "$rej" "$lost" "$accps" \
+    "$p50" "$p99" "${rss:--}" "$cpu" "$secs" "$lcpu" >> "$out/runs.tsv"
   log "  $side run $i: $accps accepted/s (accepted $acc/$tot rejected $rej lost $lost; load $(printf '%.1f' "$secs") s)," \
-    "p50 $p50 ms p99 $p99 ms, CPU ${cpu}% of one core, peak RSS $(( ${rss:-0} / 1024 )) MiB; load average before: $load_before"
+    "p50 $p50 ms p99 $p99 ms, CPU ${cpu}% of one core$([ "$lcpu" = - ] || echo " (its slapd ${lcpu}%)"), peak RSS $(( ${rss:-0} / 1024 )) MiB;" \
+    "load average before: $load_before"
 }
 
 # What otpgate's own log says about a run: auth lines per result/reason, warnings, errors, drop causes.
@@ -137,21 +149,51 @@ otpgate_log_summary() {
 }
 
 # --- workloads ----------------------------------------------------------------------------------------------------
-# A workload sets: FR_SCRIPT (the FreeRADIUS anchor in $shared), LOAD_ENV (environment for both load steps),
+# A workload sets: FR_SCRIPT (the FreeRADIUS anchor in $shared), FR_NAME (the name its load lines start with), LOAD_ENV (environment for both load steps),
 # LOADER_MODE (how bench/load-users.ts prepares otpgate's users), WL_USERS / WL_PARALLEL (both sides alike),
 # OG_CONFIG_EXTRA (YAML appended to otpgate's config), WL_NOTE (printed next to the figures), and may define
 # wl_<name>_setup / wl_<name>_teardown (e.g. the directory workload's slapd for otpgate) -- see bench/README.md.
 wl_engine() {
-  FR_SCRIPT=freeradius.sh; LOAD_ENV=(OTP_ONLY=1); LOADER_MODE=engine; OG_CONFIG_EXTRA=""
+  FR_SCRIPT=freeradius.sh; FR_NAME=freeradius; LOAD_ENV=(OTP_ONLY=1); LOADER_MODE=engine; OG_CONFIG_EXTRA=""
   WL_USERS=${ENGINE_USERS:-$users}; WL_PARALLEL=${ENGINE_PARALLEL:-$parallel}
   WL_NOTE="code only on both sides (FreeRADIUS rlm_totp alone; otpgate users in code-only mode); no password hashing"
 }
 wl_local() {
-  FR_SCRIPT=freeradius.sh; LOAD_ENV=(); LOADER_MODE=local; OG_CONFIG_EXTRA=""
+  FR_SCRIPT=freeradius.sh; FR_NAME=freeradius; LOAD_ENV=(); LOADER_MODE=local; OG_CONFIG_EXTRA=""
   # argon2id verifies ~100/s on 2 cores: 20,000 requests would take minutes, and codes built when the load starts
   # are valid for 40-60 s only (current step + window_past 1), so the rest would be rejected as bad codes.
   WL_USERS=${LOCAL_USERS:-$(( users < 2000 ? users : 2000 ))}; WL_PARALLEL=${LOCAL_PARALLEL:-$parallel}
   WL_NOTE="password+code: otpgate verifies argon2id ($argon2), FreeRADIUS compares a Cleartext-Password"
+}
+
+wl_directory() {
+  # Issue 5: both servers check the password by LDAP against a slapd holding the same users, and the code locally.
+  # FreeRADIUS: freeradius-ldap.sh (rlm_ldap, pooled, search + bind as the user; rlm_totp), its own throwaway slapd on
+  # LDAP_PORT for each run. otpgate: users without a local password in inline mode, an LDAP backend "bench" (search as
+  # cn=admin then bind as the user, plain LDAP, no TLS on either side) against a slapd started once by
+  # wl_directory_setup with slapd.sh (same script, same users, same indexes) on OTPGATE_LDAP_PORT.
+  pool_size=${DIRECTORY_POOL_SIZE-16}
+  FR_SCRIPT=freeradius-ldap.sh; FR_NAME=freeradius-ldap; LOAD_ENV=(LDAP_PORT="${LDAP_PORT:-13389}"); LOADER_MODE=directory; OG_CONFIG_EXTRA=""
+  WL_USERS=${DIRECTORY_USERS:-$users}; WL_PARALLEL=${DIRECTORY_PARALLEL:-$parallel}
+  WL_NOTE="password by LDAP search + bind against slapd (FreeRADIUS rlm_ldap, pool of up to 32 connections; otpgate's LDAP backend, pool_size ${pool_size:-4 (default)}), code checked locally"
+}
+wl_directory_setup() {
+  local lport=${OTPGATE_LDAP_PORT:-13390}
+  ! ss -ltn | grep -q "127.0.0.1:$lport " || { echo "port $lport (OTPGATE_LDAP_PORT) is in use" >&2; exit 1; }
+  log "  starting slapd for otpgate on 127.0.0.1:$lport with $WL_USERS users ($shared/slapd.sh)"
+  slapd_pid=$("$shared/slapd.sh" "$out/slapd" "$lport" "$WL_USERS" | tail -1)
+  ldap_url=ldap://127.0.0.1:$lport
+}
+wl_directory_teardown() {
+  [ -z "$slapd_pid" ] || { kill "$slapd_pid" 2>/dev/null || true; for _ in $(seq 50); do kill -0 "$slapd_pid" 2>/dev/null || break; sleep 0.1; done; }
+  slapd_pid=""; rm -rf "$out/slapd/db"
+}
+# Runs once otpgate's config and fresh data copy exist, before it starts: the LDAP backend, through the CLI.
+wl_directory_run_setup() {  # CONFIG
+  printf 'adminpw\n' | node "$cli" -c "$1" backend add-ldap bench --server "$ldap_url" --bind-dn cn=admin,dc=example,dc=com \
+    --bind-password-stdin --base-dn ou=people,dc=example,dc=com --filter '(&(objectClass=inetOrgPerson)(uid={user}))' \
+    ${pool_size:+--pool-size "$pool_size"} > /dev/null
+  node "$cli" -c "$1" settings set auth.backends '["bench"]' > /dev/null
 }
 
 # The prepared otpgate data dir for (users, workload), rebuilt when the store format or the loader changes.
@@ -184,6 +226,10 @@ run_freeradius() {  # WORKLOAD RUN
     sleep 0.1
   done
   [ -z "$frpid" ] || t0=$(cpu_ticks "$frpid")
+  local lpid="" lt0="" lticks=-
+  if [ "$wl" = directory ]; then
+    lpid=$(slapd_on "${LDAP_PORT:-13389}"); [ -z "$lpid" ] || { lt0=$(cpu_ticks "$lpid"); follow_ticks "$lpid" "$stats.slapd" & }
+  fi
   [ "${TOP:-}" != 1 ] || sample_top "$bgjob" "$out/$wl-freeradius-$i.top" &
   if ! wait "$bgjob"; then bgjob=""; log "  freeradius run $i FAILED:"; tail -5 "$f" | tee -a "$out/summary.txt"; return 1; fi
   bgjob=""
@@ -192,8 +238,12 @@ run_freeradius() {  # WORKLOAD RUN
   if [ -s "$stats" ]; then
     t1=$(awk '/^cpu_ticks/ {print $2}' "$stats"); rss=$(awk '/^rss_kb/ {print $2}' "$stats")
   fi
-  parse_load "$f" freeradius
-  record "$wl" freeradius "$i" "$WL_USERS" "$( [ -n "$t0" ] && [ -n "$t1" ] && echo $(( t1 - t0 )) || echo -)" "$rss" "$la"
+  parse_load "$f" "${FR_NAME:-freeradius}"
+  if [ -n "$lt0" ]; then
+    for _ in $(seq 20); do kill -0 "$lpid" 2>/dev/null || break; sleep 0.1; done
+    [ ! -s "$stats.slapd" ] || lticks=$(( $(cat "$stats.slapd") - lt0 ))
+  fi
+  record "$wl" freeradius "$i" "$WL_USERS" "$( [ -n "$t0" ] && [ -n "$t1" ] && echo $(( t1 - t0 )) || echo -)" "$rss" "$la" "$lticks"
 }
 
 run_otpgate() {  # WORKLOAD RUN CACHE_DIR
@@ -210,6 +260,7 @@ log:
   level: info
 $OG_CONFIG_EXTRA
 YAML
+  ! declare -F "wl_${wl}_run_setup" >/dev/null || "wl_${wl}_run_setup" "$dir/otpgate.yaml"
   wait_port_free
   node "$cli" --config "$dir/otpgate.yaml" serve > "$dir/otpgate.log" 2>&1 & ogpid=$!
   for _ in $(seq 300); do
@@ -219,11 +270,14 @@ YAML
   done
   if [ -z "$started" ]; then log "  otpgate run $i FAILED to start:"; tail -5 "$dir/otpgate.log" | tee -a "$out/summary.txt"; return 1; fi
   t0=$(cpu_ticks "$ogpid"); la=$(cut -d' ' -f1 /proc/loadavg)
+  local lt0="" lticks=-
+  [ -z "$slapd_pid" ] || lt0=$(cpu_ticks "$slapd_pid")
   env "${LOAD_ENV[@]}" "$shared/load.sh" otpgate "$port" "$WL_USERS" "$WL_PARALLEL" "$dir" > "$dir/load.log" 2>&1 & bgjob=$!
   [ "${TOP:-}" != 1 ] || sample_top "$bgjob" "$dir/top.txt" &
   if ! wait "$bgjob"; then bgjob=""; log "  otpgate load step FAILED:"; tail -5 "$dir/load.log" | tee -a "$out/summary.txt"; return 1; fi
   bgjob=""
   t1=$(cpu_ticks "$ogpid")
+  [ -z "$lt0" ] || lticks=$(( $(cpu_ticks "$slapd_pid") - lt0 ))
   # requests the load generator gave up on may still be queued (argon2 in the local workload): let otpgate work them
   # off before stopping it (it does not wait for requests in flight when stopped) and say how long that took
   local prev=$t1 now busy=0
@@ -236,7 +290,7 @@ YAML
   kill -TERM "$ogpid"; wait "$ogpid" || log "  otpgate exited with status $? after SIGTERM"
   ogpid=""
   parse_load "$dir/load.log" otpgate
-  record "$wl" otpgate "$i" "$WL_USERS" "$(( t1 - t0 ))" "$rss" "$la"
+  record "$wl" otpgate "$i" "$WL_USERS" "$(( t1 - t0 ))" "$rss" "$la" "$lticks"
   [ "$busy" -eq 0 ] || log "    otpgate was still busy for $(( (busy + 1) / 2 )) s after the load step ended (working off requests already given up on)"
   otpgate_log_summary "$dir/otpgate.log"
   gzip -1 "$dir/otpgate.log"   # one JSON line per request: ~6 MB a run at 20,000 users
@@ -251,7 +305,7 @@ summarize() {  # WORKLOAD
       return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
     }
     function add(key, v) { if (v != "-" && v != "") vals[key] = vals[key] " " v }
-    $1 == wl { s = $2; add(s "acc/s", $8); add(s "p50", $9); add(s "p99", $10); add(s "rss", $11); add(s "cpu", $12)
+    $1 == wl { s = $2; add(s "acc/s", $8); add(s "p50", $9); add(s "p99", $10); add(s "rss", $11); add(s "cpu", $12); add(s "lcpu", $14)
                accepted[s] += $5; total[s] += $4; runs[s]++ }
     function num(v, fmt) { return v == "-" ? "-" : sprintf(fmt, v) }
     END {
@@ -262,13 +316,16 @@ summarize() {  # WORKLOAD
       printf "p99 otpgate %s ms freeradius %s ms; ", num(median(vals["otpgatep99"]), "%.2f"), num(median(vals["freeradiusp99"]), "%.2f")
       rss_og = median(vals["otpgaterss"]); rss_fr = median(vals["freeradiusrss"])
       printf "RSS otpgate %s MiB freeradius %s MiB; ", num(rss_og == "-" ? "-" : rss_og / 1024, "%.0f"), num(rss_fr == "-" ? "-" : rss_fr / 1024, "%.0f")
-      printf "CPU otpgate %s%% freeradius %s%% of one core\n", num(median(vals["otpgatecpu"]), "%.0f"), num(median(vals["freeradiuscpu"]), "%.0f")
+      printf "CPU otpgate %s%% freeradius %s%% of one core", num(median(vals["otpgatecpu"]), "%.0f"), num(median(vals["freeradiuscpu"]), "%.0f")
+      if (vals["otpgatelcpu"] != "" || vals["freeradiuslcpu"] != "")
+        printf "; their slapd %s%% and %s%%", num(median(vals["otpgatelcpu"]), "%.0f"), num(median(vals["freeradiuslcpu"]), "%.0f")
+      printf "\n"
       printf "  (%s users, %s in flight, medians of %d+%d runs; accepted otpgate %d/%d freeradius %d/%d; %s)\n", n, par, runs["otpgate"], runs["freeradius"], accepted["otpgate"], total["otpgate"], accepted["freeradius"], total["freeradius"], note
     }' "$out/runs.tsv"
 }
 
 # --- main ---------------------------------------------------------------------------------------------------------
-printf 'workload\tside\trun\tusers\taccepted\trejected\tlost\taccepted_per_s\tp50_ms\tp99_ms\tpeak_rss_kb\tcpu_pct\tload_s\n' > "$out/runs.tsv"
+printf 'workload\tside\trun\tusers\taccepted\trejected\tlost\taccepted_per_s\tp50_ms\tp99_ms\tpeak_rss_kb\tcpu_pct\tload_s\tslapd_cpu_pct\n' > "$out/runs.tsv"
 log "otpgate vs FreeRADIUS bench, $(date -Is); results in $out"
 log "  machine: $(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), node $(node --version)," \
   "$(freeradius -v 2>/dev/null | sed -n 's/^radiusd: FreeRADIUS Version \([0-9.]*\).*/FreeRADIUS \1/p' | head -1)"

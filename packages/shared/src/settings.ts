@@ -142,8 +142,11 @@ export const ldapBackendSchema = z.strictObject({
   group_map: z.record(z.string(), z.string()).default({}),
   connect_timeout_ms: milliseconds(3000),
   timeout_ms: milliseconds(5000),
-  /** Idle connections kept per server (the service account's searches reuse them). */
-  pool_size: int().min(1).max(64).default(4),
+  /**
+   * Connections per server for searches, and as many for user binds (one bind at a time each): the bind count
+   * caps how many logins are checked at once, so it matches FreeRADIUS rlm_ldap's usual 32 connections in all.
+   */
+  pool_size: int().min(1).max(64).default(16),
 });
 
 /** Microsoft Entra ID, password checked with the OAuth2 resource owner password credentials grant (undici). */

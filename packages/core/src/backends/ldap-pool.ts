@@ -15,6 +15,11 @@ export interface PoolOptions<T> {
   create(): Promise<T>;
   /** False once the connection is closed or no longer bound: it is dropped instead of being handed out. */
   alive(conn: T): boolean;
+  /**
+   * Connections to share first (share > 1), before an idle one or a new one: those with requests already waiting to
+   * go out in this event-loop turn, so that the next request leaves in the same write.
+   */
+  preferred?(conn: T): boolean;
   destroy(conn: T): Promise<void>;
 }
 
@@ -115,6 +120,10 @@ export class ConnectionPool<T> {
   }
 
   private takeIdleOrShared(): Entry<T> | null {
+    const preferred = this.options.preferred;
+    if (preferred && this.options.share > 1) {
+      for (const e of this.entries) if (e.users > 0 && e.users < this.options.share && preferred(e.conn)) return e;
+    }
     let best: Entry<T> | null = null;
     for (let i = this.entries.length - 1; i >= 0; i--) {
       const e = this.entries[i]!;

@@ -3,7 +3,7 @@ import type { LdapBackendSettings, RejectReason } from '@otpgate/shared';
 import type { Logger } from '../logger.js';
 import type { ConnectionReport, PasswordResult, PasswordSubject, TestableBackend } from './backend.js';
 import { describeAdState, mapAdBindFailure } from './ldap-ad.js';
-import { LdapConnection, parseServerUrl, type ServerAddress } from './ldap-connection.js';
+import { LdapConnection, parseServerUrl, type ConnectionOptions, type ServerAddress } from './ldap-connection.js';
 import { DirectoryQueries, type Search } from './ldap-directory.js';
 import { LdapBackendError, classifyLdapError, describeResult, ldapResultOf, type LdapResult } from './ldap-errors.js';
 import { bindName, filterTemplateProblem, looksLikeDn } from './ldap-filter.js';
@@ -43,6 +43,8 @@ class LdapServer {
       label: `${address.url} service connections`,
       share: SEARCHES_PER_CONNECTION,
       create: () => openServiceConnection(address, s),
+      // a search joins one already waiting to be written in this event-loop turn: one write carries both
+      preferred: (c: LdapConnection) => c.writesPending,
     });
     // user binds change the connection's identity, so these connections are used for binds only, one at a time
     this.binder = new ConnectionPool({
@@ -58,9 +60,9 @@ class LdapServer {
   }
 }
 
-async function openConnection(address: ServerAddress, s: LdapBackendSettings): Promise<LdapConnection> {
+async function openConnection(address: ServerAddress, s: LdapBackendSettings, options: ConnectionOptions = {}): Promise<LdapConnection> {
   try {
-    return await LdapConnection.open(address, s);
+    return await LdapConnection.open(address, s, options);
   } catch (err) {
     throw classifyLdapError(err, address.url, s.start_tls && !address.secure ? 'connect and StartTLS' : 'connect');
   }
@@ -68,7 +70,8 @@ async function openConnection(address: ServerAddress, s: LdapBackendSettings): P
 
 /** A connection bound as the service account (or anonymous when bind_dn is empty). */
 async function openServiceConnection(address: ServerAddress, s: LdapBackendSettings): Promise<LdapConnection> {
-  const conn = await openConnection(address, s);
+  // searches are pipelined on these: the requests of one event-loop turn go out in one write
+  const conn = await openConnection(address, s, { coalesceWrites: true });
   if (s.bind_dn === '') return conn;
   try {
     await conn.client.bind(s.bind_dn, s.bind_password);

@@ -1,0 +1,168 @@
+/**
+ * The admin UI's users pages on a master with many users (issue 8), driven by bench/ui-users.sh.
+ *
+ *   node bench/results/build/ui-users.js build DATA_DIR USERS
+ *     A data dir holding USERS users (user0 ... userN-1, display name "User I", e-mail userI@example.com, no local
+ *     password), each with a TOTP token; groups "vpn" (the even users) and "admins" (user0), as slapd.sh makes them.
+ *     Through the core services in one process (as bench/load-users.ts), a thousand users per transaction.
+ *
+ *   node bench/results/build/ui-users.js measure ADMIN_URL CERT_FILE ADMIN_USER [REQUESTS=200] [WARMUP=20]
+ *     Signs in as ADMIN_USER (password on stdin) the way a browser does, then requests each page REQUESTS times, one
+ *     after the other over one kept-alive HTTPS connection (undici), and prints per page the median and p95 time
+ *     from sending the request to the last byte of the answer. On loopback with nothing else in flight, that is the
+ *     server's time plus a fraction of a millisecond. Prints one line per page and, last, a JSON line.
+ */
+import { readFileSync } from 'node:fs';
+import { Client } from 'undici';
+import { Store, createLogger, createServices, loadDictionary, type Actor } from '@otpgate/core';
+
+const actor: Actor = { name: 'bench', source: 'bench/ui-users' };
+
+async function build(dataDir: string, n: number): Promise<void> {
+  const started = performance.now();
+  const store = await Store.create(dataDir);
+  // warn: one admin log line per user and token would be 2 x USERS lines of noise
+  const logger = createLogger('warn', 'bench-ui', process.stderr);
+  const services = createServices({ store, dictionary: loadDictionary([]), logger });
+  try {
+    services.groups.add({ name: 'vpn', description: 'even users' }, actor);
+    services.groups.add({ name: 'admins', description: 'user0' }, actor);
+    const batch = 1000;
+    for (let from = 0; from < n; from += batch) {
+      // one transaction per thousand users (each add is its own savepoint inside it): the same records and change-log
+      // entries as one CLI call per user, without a commit per user
+      const adds: Array<Promise<unknown>> = [];
+      store.db.transaction(() => {
+        for (let i = from; i < Math.min(n, from + batch); i++) {
+          const username = `user${i}`;
+          const groups = [...(i % 2 === 0 ? ['vpn'] : []), ...(i === 0 ? ['admins'] : [])];
+          // no password: users.add runs synchronously up to its commit (only hashing a password awaits)
+          adds.push(services.users.add({ username, display_name: `User ${i}`, email: `${username}@example.com`, password: null, groups }, actor));
+          services.tokens.add(username, { label: 'bench' }, actor);
+        }
+      });
+      await Promise.all(adds);
+      if ((from + batch) % 10_000 === 0) {
+        const secs = (performance.now() - started) / 1000;
+        console.error(`  ${from + batch}/${n} users (${((from + batch) / secs).toFixed(0)}/s)`);
+      }
+    }
+  } finally {
+    store.close();
+  }
+  console.log(`built ${n} users with TOTP tokens, groups vpn (${Math.ceil(n / 2)}) and admins (1) in ${dataDir} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+}
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+function cookiesOf(headers: Answer['headers']): Map<string, string> {
+  const raw = headers['set-cookie'];
+  const list = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+  return new Map(list.map((c) => c.split(';')[0]!).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+}
+
+function quantile(sorted: number[], q: number): number {
+  // nearest rank: the smallest value with at least q of the samples at or below it
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+async function measure(url: string, certFile: string, admin: string, requests: number, warmup: number): Promise<void> {
+  const password = readFileSync(0, 'utf8').trim();
+  // the node's own self-signed admin certificate is the one trust anchor: verified, not ignored
+  const client = new Client(url, { connect: { ca: readFileSync(certFile, 'utf8') }, pipelining: 1, keepAliveTimeout: 60_000 });
+  const send = async (path: string, init: { method?: 'GET' | 'POST'; cookie?: string; form?: Record<string, string> } = {}): Promise<Answer> => {
+    const res = await client.request({
+      path,
+      method: init.method ?? 'GET',
+      headers: {
+        ...(init.cookie ? { cookie: init.cookie } : {}),
+        ...(init.form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+      },
+      body: init.form ? new URLSearchParams(init.form).toString() : undefined,
+    });
+    return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
+  };
+
+  // sign in as a browser does: the sign-in page sets a double-submit cookie that the form echoes in _signin
+  const form = await send('/login');
+  const signinCookie = cookiesOf(form.headers).get('__Host-otpgate-signin');
+  const token = /name="_signin" value="([^"]+)"/.exec(form.body)?.[1];
+  if (form.status !== 200 || !signinCookie || !token) throw new Error(`GET /login: ${form.status}, no sign-in cookie or _signin field`);
+  const signedIn = await send('/login', {
+    method: 'POST',
+    cookie: `__Host-otpgate-signin=${signinCookie}`,
+    form: { _signin: token, next: '/', username: admin, password, code: '' },
+  });
+  const session = cookiesOf(signedIn.headers).get('__Host-otpgate-session');
+  if (signedIn.status !== 303 || !session) throw new Error(`POST /login: ${signedIn.status}, no session cookie (wrong admin password?)`);
+  const cookie = `__Host-otpgate-session=${session}`;
+
+  // LAST: the last page of that list (50 users a page), from the count its first page shows
+  const pages: Array<[string, string]> = [
+    ['list, first page', '/users'],
+    ['list, page 1000 (middle)', '/users?page=1000'],
+    ['list, last page', '/users?page=LAST'],
+    ['search, one match (q=user99999)', '/users?q=user99999'],
+    ['search, many matches (q=user1)', '/users?q=user1'],
+    ['group filter (group=vpn)', '/users?group=vpn'],
+    ['user page (user12345)', '/users/user12345'],
+    ['(extra) search many, last page', '/users?q=user1&page=LAST'],
+    ['(extra) group filter, last page', '/users?group=vpn&page=LAST'],
+  ];
+  const countOf = async (path: string): Promise<number> => {
+    const a = await send(path, { cookie });
+    const n = Number(/Users \((\d+)\)/.exec(a.body)?.[1] ?? NaN);
+    if (a.status !== 200 || !Number.isFinite(n)) throw new Error(`GET ${path}: ${a.status}, no "Users (N)" caption: not signed in?`);
+    return n;
+  };
+  const total = await countOf('/users');
+
+  const results: Array<Record<string, unknown>> = [];
+  for (const [label, template] of pages) {
+    const path = template.includes('LAST')
+      ? template.replace('LAST', String(Math.max(1, Math.ceil((await countOf(template.replace(/[?&]page=LAST/, ''))) / 50))))
+      : template;
+    const times: number[] = [];
+    let answer: Answer | undefined;
+    for (let i = 0; i < warmup + requests; i++) {
+      const t0 = performance.now();
+      answer = await send(path, { cookie });
+      const ms = performance.now() - t0;
+      if (answer.status !== 200) throw new Error(`GET ${path}: ${answer.status}`);
+      if (i >= warmup) times.push(ms);
+    }
+    times.sort((a, b) => a - b);
+    const body = answer!.body;
+    // what the page showed, so that a change in the query that changes the results is seen here too
+    const shown = /Users \((\d+)\)/.exec(body)?.[1];
+    const rows = [...body.matchAll(/<a href="\/users\/([^"?]+)">/g)].map((m) => decodeURIComponent(m[1]!)).filter((u) => u !== 'new');
+    const what = shown !== undefined ? `${shown} matches, rows ${rows[0] ?? '-'} .. ${rows.at(-1) ?? '-'} (${rows.length})` : `${body.length} bytes`;
+    const r = {
+      page: label,
+      path,
+      median_ms: Number(quantile(times, 0.5).toFixed(2)),
+      p95_ms: Number(quantile(times, 0.95).toFixed(2)),
+      max_ms: Number(times.at(-1)!.toFixed(2)),
+      bytes: Buffer.byteLength(body),
+      shows: what,
+    };
+    results.push(r);
+    console.log(`  ${label.padEnd(34)} ${path.padEnd(28)} median ${r.median_ms.toFixed(1).padStart(7)} ms  p95 ${r.p95_ms.toFixed(1).padStart(7)} ms  max ${r.max_ms.toFixed(1).padStart(7)} ms  ${(r.bytes / 1024).toFixed(0).padStart(4)} KiB  ${what}`);
+  }
+  await client.close();
+  console.log(JSON.stringify({ total, requests, warmup, results }));
+}
+
+const [command, ...args] = process.argv.slice(2);
+if (command === 'build' && args.length === 2) {
+  await build(args[0]!, Number(args[1]));
+} else if (command === 'measure' && args.length >= 3) {
+  await measure(args[0]!, args[1]!, args[2]!, Number(args[3] ?? 200), Number(args[4] ?? 20));
+} else {
+  console.error('usage: ui-users.js build DATA_DIR USERS | measure ADMIN_URL CERT_FILE ADMIN_USER [REQUESTS] [WARMUP] (password on stdin)');
+  process.exit(2);
+}
