@@ -20,7 +20,7 @@ import { obtainPassword, readStdinLine } from '../prompt.js';
 import { serve } from '../serve.js';
 import { generatePassword } from './admin.js';
 
-function configText(dataDir: string, listen: string[]): string {
+function configText(dataDir: string, listen: string[], extra: string): string {
   return `# otpgate node configuration. Every setting has a default: see README.md, "Configuration".
 node:
   # name: otp1            # shown in logs and metrics; defaults to the host name
@@ -29,15 +29,23 @@ radius:
   listen: [${listen.map((l) => JSON.stringify(l)).join(', ')}]
 log:
   level: info
-`;
+${extra}`;
 }
 
 /** Write a config file unless one exists. */
-function ensureConfigFile(path: string, dataDir: string, listen: string[]): void {
+function ensureConfigFile(path: string, dataDir: string, listen: string[], extra = ''): void {
   if (existsSync(path)) return;
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, configText(dataDir, listen), { mode: 0o640 });
+  writeFileSync(path, configText(dataDir, listen, extra), { mode: 0o640 });
 }
+
+/** The demo keeps its web servers on loopback: it is a demo, not a node to reach from elsewhere. */
+const DEMO_WEB = `admin:
+  listen: ["127.0.0.1:8443"]
+metrics:
+  listen: ["127.0.0.1:9812"]
+`;
+const DEMO_ADMIN_PASSWORD = 'demo-admin-password';
 
 export function registerNodeCommands(program: Command, globals: () => GlobalOptions): void {
   program
@@ -83,7 +91,7 @@ export function registerNodeCommands(program: Command, globals: () => GlobalOpti
       const fresh = !existsSync(join(dir, 'otpgate.db'));
       if (fresh) {
         mkdirSync(dir, { recursive: true, mode: 0o700 });
-        ensureConfigFile(configFile, '.', [o.listen]);
+        ensureConfigFile(configFile, '.', [o.listen], DEMO_WEB);
         (await Store.create(dir)).close();
       }
       const config = loadNodeConfig(configFile, true);
@@ -96,6 +104,7 @@ export function registerNodeCommands(program: Command, globals: () => GlobalOpti
         services.clients.add({ name: 'localhost6', address: '::1', secret: 'testing123' }, CLI_ACTOR);
         await services.users.add({ username: 'demo', display_name: 'Demo User', password: 'demo-password' }, CLI_ACTOR);
         uri = services.tokens.add('demo', { label: 'demo phone' }, CLI_ACTOR).uri;
+        await services.admins.setPassword(BUILTIN_ADMIN, DEMO_ADMIN_PASSWORD, CLI_ACTOR);
       } else {
         // the demo prints its one user's token on every start; real tokens are shown only when made
         uri = services.tokens.uriOf(services.tokens.list('demo')[0]!.id);
@@ -111,6 +120,10 @@ export function registerNodeCommands(program: Command, globals: () => GlobalOpti
       console.log('');
       console.log(`RADIUS on ${listen}, client 127.0.0.1 / ::1 with shared secret "testing123". Try:`);
       console.log(`  radtest -t pap demo "demo-password<6-digit code>" 127.0.0.1:${port} 0 testing123`);
+      const admin = config.admin.listen[0];
+      if (config.admin.enabled && admin) {
+        console.log(`Admin UI: https://${formatListenAddress(admin)}/ (user "admin", password "${DEMO_ADMIN_PASSWORD}"; self-signed certificate)`);
+      }
       console.log('Stop with Ctrl-C; start again with the same command (the demo keeps its data).');
       console.log('');
       await serve(config);
