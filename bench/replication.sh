@@ -27,6 +27,8 @@ results=$here/results
 out=$results/$(date +%Y%m%d-%H%M%S)-replication
 cache=$results/cache
 build=$results/build
+# shellcheck source=bench/snapshot.sh
+. "$here/snapshot.sh"
 mkdir -p "$out" "$cache"
 command -v radclient >/dev/null || { echo "radclient is not installed (freeradius-utils)" >&2; exit 1; }
 
@@ -39,31 +41,13 @@ trap cleanup EXIT
 
 log() { echo "$*" | tee -a "$out/summary.txt"; }
 
-# --- build and snapshot (as bench/run.sh: the code measured is a copy taken now) ----------------------------------
+# --- build and snapshot (bench/snapshot.sh) -------------------------------------------------------------------
 snap=$out/otpgate
-if [ -n "${SNAPSHOT:-}" ]; then
-  [ -f "$SNAPSHOT/packages/cli/dist/main.js" ] && [ -f "$SNAPSHOT/bench/replication-lag.js" ] \
-    || { echo "SNAPSHOT=$SNAPSHOT is not a snapshot made by bench/replication.sh (<timestamp>-replication/otpgate)" >&2; exit 2; }
-  ln -s "$(cd "$SNAPSHOT" && pwd)" "$snap"
-else
-  if [ "${SKIP_BUILD:-}" != 1 ]; then
-    (cd "$root" && npx tsc -b packages/cli) || { echo "building packages/ failed (SKIP_BUILD=1 runs the dist as it is)" >&2; exit 1; }
-  fi
-  (cd "$root" && npx tsc -p bench/tsconfig.json)
-  mkdir -p "$snap/packages" "$snap/bench/node_modules/@otpgate"
-  for p in "$root"/packages/*/; do
-    name=$(basename "$p"); mkdir "$snap/packages/$name"
-    for x in package.json dist dictionaries node_modules; do [ ! -e "$p$x" ] || cp -a "$p$x" "$snap/packages/$name/"; done
-  done
-  ln -s "$root/node_modules" "$snap/node_modules"
-  for x in core shared; do ln -s "../../../packages/$x" "$snap/bench/node_modules/@otpgate/$x"; done
-  cp "$build"/{load-users,replication-lag,replication-bootstrap}.js "$snap/bench/"
-fi
+snapshot_code "$snap" load-users.js replication-lag.js replication-bootstrap.js
 cli=$snap/packages/cli/dist/main.js
 loader=$snap/bench/load-users.js
 lagjs=$snap/bench/replication-lag.js
 bootjs=$snap/bench/replication-bootstrap.js
-dist_hash=$(cd "$snap/packages" && find . -path '*/dist/*' -name '*.js' | sort | xargs cat | sha256sum | cut -c1-12)
 
 # --- helpers ------------------------------------------------------------------------------------------------------
 og() { node "$cli" "$@"; }
@@ -237,8 +221,8 @@ phase_bootstrap() {
 
 # --- main ---------------------------------------------------------------------------------------------------------
 log "otpgate replication bench, $(date -Is); results in $out"
-log "  machine: $(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), node $(node --version)"
-log "  otpgate: $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- packages || echo ' + uncommitted changes in packages/'), dist $dist_hash${SNAPSHOT:+ (snapshot $SNAPSHOT)}," \
+log "  $(machine_line)"
+log "  $(code_line)" \
   "phases: $phases, users $users, runs $runs, ports $port-$cport"
 lag_summary=""; boot_summary=""
 for p in $phases; do

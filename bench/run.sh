@@ -29,6 +29,8 @@ results=$here/results
 out=$results/$(date +%Y%m%d-%H%M%S)
 cache=$results/cache
 build=$results/build
+# shellcheck source=bench/snapshot.sh
+. "$here/snapshot.sh"
 mkdir -p "$out" "$cache"
 clk=$(getconf CLK_TCK)
 real_freeradius=$(command -v freeradius) || { echo "freeradius is not installed" >&2; exit 1; }
@@ -43,31 +45,11 @@ trap cleanup EXIT
 
 log() { echo "$*" | tee -a "$out/summary.txt"; }
 
-# --- build and snapshot -------------------------------------------------------------------------------------------
+# --- build and snapshot (bench/snapshot.sh) -------------------------------------------------------------------
 snap=$out/otpgate
-if [ -n "${SNAPSHOT:-}" ]; then
-  # the exact code an earlier bench measured (its results/<timestamp>/otpgate), e.g. while packages/ is mid-edit
-  [ -f "$SNAPSHOT/packages/cli/dist/main.js" ] || { echo "SNAPSHOT=$SNAPSHOT is not a bench snapshot" >&2; exit 2; }
-  ln -s "$(cd "$SNAPSHOT" && pwd)" "$snap"
-else
-  if [ "${SKIP_BUILD:-}" != 1 ]; then
-    (cd "$root" && npx tsc -b packages/cli) || { echo "building packages/ failed (SKIP_BUILD=1 runs the dist as it is)" >&2; exit 1; }
-  fi
-  (cd "$root" && npx tsc -p bench/tsconfig.json)
-  # The packages are measured from a copy taken now, so that a rebuild of packages/*/dist while the bench runs
-  # (others work in this tree) cannot change the code between runs. Dependencies resolve through the same links.
-  mkdir -p "$snap/packages" "$snap/bench/node_modules/@otpgate"
-  for p in "$root"/packages/*/; do
-    name=$(basename "$p"); mkdir "$snap/packages/$name"
-    for x in package.json dist dictionaries node_modules; do [ ! -e "$p$x" ] || cp -a "$p$x" "$snap/packages/$name/"; done
-  done
-  ln -s "$root/node_modules" "$snap/node_modules"
-  for x in core shared; do ln -s "../../../packages/$x" "$snap/bench/node_modules/@otpgate/$x"; done
-  cp "$build/load-users.js" "$snap/bench/"
-fi
+snapshot_code "$snap" load-users.js
 cli=$snap/packages/cli/dist/main.js
 loader=$snap/bench/load-users.js
-dist_hash=$(cd "$snap/packages" && find . -path '*/dist/*' -name '*.js' | sort | xargs cat | sha256sum | cut -c1-12)
 argon2=$(cd "$snap/bench" && node --input-type=module -e \
   "const { ARGON2_OPTIONS: a } = await import('@otpgate/core'); console.log(\`m=\${a.memoryCost} KiB t=\${a.timeCost} p=\${a.parallelism}\`)")
 
@@ -327,9 +309,9 @@ summarize() {  # WORKLOAD
 # --- main ---------------------------------------------------------------------------------------------------------
 printf 'workload\tside\trun\tusers\taccepted\trejected\tlost\taccepted_per_s\tp50_ms\tp99_ms\tpeak_rss_kb\tcpu_pct\tload_s\tslapd_cpu_pct\n' > "$out/runs.tsv"
 log "otpgate vs FreeRADIUS bench, $(date -Is); results in $out"
-log "  machine: $(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), node $(node --version)," \
+log "  $(machine_line)," \
   "$(freeradius -v 2>/dev/null | sed -n 's/^radiusd: FreeRADIUS Version \([0-9.]*\).*/FreeRADIUS \1/p' | head -1)"
-log "  otpgate: $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- packages || echo ' + uncommitted changes in packages/'), dist $dist_hash${SNAPSHOT:+ (snapshot $SNAPSHOT)}," \
+log "  $(code_line)" \
   "load generator $LOADGEN, users $users, parallel $parallel, runs $runs, port $port, workloads: $workloads"
 
 summaries=()

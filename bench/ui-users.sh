@@ -22,6 +22,8 @@ results=$here/results
 out=$results/$(date +%Y%m%d-%H%M%S)-ui
 cache=$results/cache
 build=$results/build
+# shellcheck source=bench/snapshot.sh
+. "$here/snapshot.sh"
 mkdir -p "$out" "$cache"
 
 mpid=""
@@ -29,30 +31,11 @@ cleanup() { [ -z "$mpid" ] || { kill "$mpid" 2>/dev/null || true; wait "$mpid" 2
 trap cleanup EXIT
 log() { echo "$*" | tee -a "$out/summary.txt"; }
 
-# --- build and snapshot (as bench/run.sh: the code measured is a copy taken now) ----------------------------------
+# --- build and snapshot (bench/snapshot.sh) -------------------------------------------------------------------
 snap=$out/otpgate
-if [ -n "${SNAPSHOT:-}" ]; then
-  [ -f "$SNAPSHOT/packages/cli/dist/main.js" ] && [ -f "$SNAPSHOT/bench/ui-users.js" ] \
-    || { echo "SNAPSHOT=$SNAPSHOT is not a snapshot made by bench/ui-users.sh (<timestamp>-ui/otpgate)" >&2; exit 2; }
-  ln -s "$(cd "$SNAPSHOT" && pwd)" "$snap"
-else
-  if [ "${SKIP_BUILD:-}" != 1 ]; then
-    (cd "$root" && npx tsc -b packages/cli) || { echo "building packages/ failed (SKIP_BUILD=1 runs the dist as it is)" >&2; exit 1; }
-  fi
-  (cd "$root" && npx tsc -p bench/tsconfig.json)
-  mkdir -p "$snap/packages" "$snap/bench/node_modules/@otpgate"
-  for p in "$root"/packages/*/; do
-    name=$(basename "$p"); mkdir "$snap/packages/$name"
-    for x in package.json dist dictionaries node_modules; do [ ! -e "$p$x" ] || cp -a "$p$x" "$snap/packages/$name/"; done
-  done
-  ln -s "$root/node_modules" "$snap/node_modules"
-  for x in core shared; do ln -s "../../../packages/$x" "$snap/bench/node_modules/@otpgate/$x"; done
-  ln -s "$(readlink -f "$here/node_modules/undici")" "$snap/bench/node_modules/undici"
-  cp "$build/ui-users.js" "$snap/bench/"
-fi
+snapshot_code "$snap" ui-users.js
 cli=$snap/packages/cli/dist/main.js
 driver=$snap/bench/ui-users.js
-dist_hash=$(cd "$snap/packages" && find . -path '*/dist/*' -name '*.js' | sort | xargs cat | sha256sum | cut -c1-12)
 
 # --- the master's data, cached: rebuilt when the store format or the builder changes ------------------------------
 key=$(cat "$snap"/packages/core/dist/store/{migrations,entity-handlers}.js "$snap"/packages/shared/dist/{records,sealing}.js \
@@ -97,8 +80,8 @@ done
 [ -n "$admin_port" ] || { echo "no \"admin UI listening (HTTPS)\" line in $m/serve.log" >&2; exit 1; }
 
 log "otpgate admin UI bench (users pages), $(date -Is); results in $out"
-log "  machine: $(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), node $(node --version)"
-log "  otpgate: $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- packages || echo ' + uncommitted changes in packages/'), dist $dist_hash${SNAPSHOT:+ (snapshot $SNAPSHOT)}," \
+log "  $(machine_line)"
+log "  $(code_line)" \
   "users $users, $requests requests per page after $warmup warm-up, one kept-alive HTTPS connection, admin UI on 127.0.0.1:$admin_port"
 log "  load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 log ""

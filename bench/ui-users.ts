@@ -101,18 +101,6 @@ async function measure(url: string, certFile: string, admin: string, requests: n
   if (signedIn.status !== 303 || !session) throw new Error(`POST /login: ${signedIn.status}, no session cookie (wrong admin password?)`);
   const cookie = `__Host-otpgate-session=${session}`;
 
-  // LAST: the last page of that list (50 users a page), from the count its first page shows
-  const pages: Array<[string, string]> = [
-    ['list, first page', '/users'],
-    ['list, page 1000 (middle)', '/users?page=1000'],
-    ['list, last page', '/users?page=LAST'],
-    ['search, one match (q=user99999)', '/users?q=user99999'],
-    ['search, many matches (q=user1)', '/users?q=user1'],
-    ['group filter (group=vpn)', '/users?group=vpn'],
-    ['user page (user12345)', '/users/user12345'],
-    ['(extra) search many, last page', '/users?q=user1&page=LAST'],
-    ['(extra) group filter, last page', '/users?group=vpn&page=LAST'],
-  ];
   const countOf = async (path: string): Promise<number> => {
     const a = await send(path, { cookie });
     const n = Number(/Users \((\d+)\)/.exec(a.body)?.[1] ?? NaN);
@@ -120,6 +108,23 @@ async function measure(url: string, certFile: string, admin: string, requests: n
     return n;
   };
   const total = await countOf('/users');
+
+  // named from the count, so any USERS works (for 100,000: page 1000, user99999, user12345);
+  // LAST: the last page of that list (50 users a page), from the count its first page shows
+  const middle = Math.max(1, Math.ceil(total / 100));
+  const lastUser = `user${total - 1}`;
+  const someUser = `user${Math.floor(total * 0.12345)}`;
+  const pages: Array<[string, string]> = [
+    ['list, first page', '/users'],
+    [`list, page ${middle} (middle)`, `/users?page=${middle}`],
+    ['list, last page', '/users?page=LAST'],
+    [`search, one match (q=${lastUser})`, `/users?q=${lastUser}`],
+    ['search, many matches (q=user1)', '/users?q=user1'],
+    ['group filter (group=vpn)', '/users?group=vpn'],
+    [`user page (${someUser})`, `/users/${someUser}`],
+    ['(extra) search many, last page', '/users?q=user1&page=LAST'],
+    ['(extra) group filter, last page', '/users?group=vpn&page=LAST'],
+  ];
 
   const results: Array<Record<string, unknown>> = [];
   for (const [label, template] of pages) {

@@ -2,10 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { toBase32 } from '@otpgate/core';
 import { TestNode } from './helpers/test-node.js';
-import { accessibilityProblems, launchBrowser, newContext, screenshots } from './helpers/browser.js';
+import { accessibilityProblems, launchBrowser, newContext, screenshots, signIn, text } from './helpers/browser.js';
 import { papRequest, radclient } from './helpers/radclient.js';
 import { awaitFreshStep, totpCode } from './helpers/otp.js';
 import { REPO_ROOT } from './helpers/paths.js';
@@ -21,19 +21,6 @@ const RFC_PSK_HEX = '12345678901234567890123456789012';
 /** 160-bit hardware token seeds, base32 as Entra's CSV carries them. */
 const seed = (text: string) => toBase32(Buffer.from(text.padEnd(20, '.').slice(0, 20), 'utf8'));
 const HW = { alice: seed('alice-ui-hardware'), bob: seed('bob-ui-hardware'), carol: seed('carol-ui-hardware') };
-
-async function signIn(page: Page, base: string, user = 'admin', password = ADMIN_PW): Promise<void> {
-  await page.goto(`${base}/login`);
-  await page.getByLabel('User name').fill(user);
-  await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
-
-/** The text of the first element the locator finds, once it is there. */
-async function text(locator: Locator): Promise<string> {
-  await locator.first().waitFor();
-  return (await locator.first().innerText()).trim();
-}
 
 /** The body rows of the table whose caption holds `caption`, one string per row (cells separated by tabs). */
 async function tableRows(page: Page, caption: string): Promise<string[]> {
@@ -66,7 +53,7 @@ describe('admin UI: imports, config export/import and the account page, in a rea
     browser = await launchBrowser();
     context = await newContext(browser);
     page = await context.newPage();
-    await signIn(page, master.adminUrl);
+    await signIn(page, master.adminUrl, 'admin', ADMIN_PW);
     expect(await text(page.getByRole('heading', { level: 1 }))).toBe('Dashboard');
   });
   afterAll(async () => {
@@ -206,7 +193,7 @@ describe('admin UI: imports, config export/import and the account page, in a rea
     await fresh.start();
 
     const freshPage = await (await newContext(browser)).newPage();
-    await signIn(freshPage, fresh.adminUrl);
+    await signIn(freshPage, fresh.adminUrl, 'admin', ADMIN_PW);
     await freshPage.goto(`${fresh.adminUrl}/certificate`);
     expect(await text(freshPage.locator('table'))).toContain('CN=otp-ui.example.test');
 
@@ -243,7 +230,7 @@ describe('admin UI: imports, config export/import and the account page, in a rea
 
   it('changes the admin password on /account: other sessions end, the old password no longer signs in', async () => {
     const other = await (await newContext(browser)).newPage();
-    await signIn(other, master.adminUrl);
+    await signIn(other, master.adminUrl, 'admin', ADMIN_PW);
     expect(await text(other.getByRole('heading', { level: 1 }))).toBe('Dashboard');
 
     await page.goto(`${master.adminUrl}/account`);

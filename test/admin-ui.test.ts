@@ -1,8 +1,8 @@
 import { request as httpsRequest } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { TestNode } from './helpers/test-node.js';
-import { accessibilityProblems, decodeQr, launchBrowser, newContext, screenshots } from './helpers/browser.js';
+import { accessibilityProblems, decodeQr, launchBrowser, newContext, screenshots, signIn, text } from './helpers/browser.js';
 import { papRequest, radclient } from './helpers/radclient.js';
 import { awaitFreshStep, secretFromUri, totpCode } from './helpers/otp.js';
 import { ADMIN_DN, ADMIN_PASSWORD, GROUPS_DN, PEOPLE_DN, startSlapd, type Slapd } from '../packages/core/test/helpers/slapd.js';
@@ -12,19 +12,6 @@ const SECRET = 'testing123';
 
 /** Every page an admin can open on the master, for the accessibility check and the screenshots. */
 const MASTER_PAGES = ['/', '/users', '/users/new', '/hardware', '/groups', '/clients', '/backends', '/settings', '/replicas', '/authlog', '/audit', '/certificate'];
-
-async function signIn(page: Page, base: string, user = 'admin', password = ADMIN_PW): Promise<void> {
-  await page.goto(`${base}/login`);
-  await page.getByLabel('User name').fill(user);
-  await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
-
-/** The text of the first element the locator finds, once it is there. */
-async function text(locator: Locator): Promise<string> {
-  await locator.first().waitFor();
-  return (await locator.first().innerText()).trim();
-}
 
 /** A raw HTTPS POST (no browser, so no CSRF token unless given). */
 function post(url: string, body: string, cookie: string): Promise<{ status: number; text: string }> {
@@ -84,7 +71,7 @@ describe('admin UI in a real browser (Debian chromium)', () => {
     expect(headers['content-security-policy']).toContain("script-src 'self'");
     expect(headers['content-security-policy']).toContain("frame-ancestors 'none'");
     expect(headers['strict-transport-security']).toContain('max-age=');
-    await signIn(page, master.adminUrl);
+    await signIn(page, master.adminUrl, 'admin', ADMIN_PW);
     expect(await text(page.getByRole('heading', { level: 1 }))).toBe('Dashboard');
     const session = (await context.cookies()).find((c) => c.name === '__Host-otpgate-session')!;
     expect(session).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Strict', path: '/' });
@@ -158,7 +145,7 @@ describe('admin UI in a real browser (Debian chromium)', () => {
 
   it('on a replica: a read-only status page, and a write refused with the master named', async () => {
     const replicaPage = await (await newContext(browser)).newPage();
-    await signIn(replicaPage, replica.adminUrl);
+    await signIn(replicaPage, replica.adminUrl, 'admin', ADMIN_PW);
     expect(await text(replicaPage.getByRole('heading', { level: 1 }))).toBe('Replica status');
     expect(await text(replicaPage.locator('main'))).toContain('read-only replica');
     expect(await text(replicaPage.locator('main'))).toContain(`127.0.0.1:${master.replicationPort}`);

@@ -1,17 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { TestNode } from './helpers/test-node.js';
-import { accessibilityProblems, decodeQr, launchBrowser, newContext, screenshots } from './helpers/browser.js';
+import { accessibilityProblems, decodeQr, launchBrowser, newContext, screenshots, text } from './helpers/browser.js';
 import { papRequest, radclient } from './helpers/radclient.js';
 import { awaitFreshStep, secretFromUri, totpCode } from './helpers/otp.js';
 
 const SECRET = 'testing123';
 const PORTAL = 'enrollment:\n  enabled: true\n  listen: ["127.0.0.1:0"]\n';
-
-async function text(locator: Locator): Promise<string> {
-  await locator.first().waitFor();
-  return (await locator.first().innerText()).trim();
-}
 
 async function portalSignIn(page: Page, base: string, user: string, password: string, code = ''): Promise<void> {
   await page.goto(`${base}/`);

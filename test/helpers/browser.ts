@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { AxeBuilder } from '@axe-core/playwright';
 import jsQRModule from 'jsqr';
 import { OUTPUT_DIR } from './paths.js';
@@ -72,4 +72,18 @@ export async function decodeQr(page: Page, selector = '.qr svg'): Promise<string
   const code = jsQR(new Uint8ClampedArray(data), width, height);
   if (!code) throw new Error('no QR code found in the page');
   return code.data;
+}
+
+/** Signs in to an admin UI's form (password only; the page after it is the caller's to check). */
+export async function signIn(page: Page, base: string, user: string, password: string): Promise<void> {
+  await page.goto(`${base}/login`);
+  await page.getByLabel('User name').fill(user);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+/** The text of the first element the locator finds, once it is there. */
+export async function text(locator: Locator): Promise<string> {
+  await locator.first().waitFor();
+  return (await locator.first().innerText()).trim();
 }

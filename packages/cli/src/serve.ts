@@ -1,4 +1,4 @@
-import type { NodeConfig } from '@otpgate/shared';
+import type { NodeConfig, ReplicaView } from '@otpgate/shared';
 import {
   ClusterFiles,
   OpsServer,
@@ -11,7 +11,7 @@ import {
   storeCheck,
   type HealthCheck,
 } from '@otpgate/core';
-import { AdminServer, EnrollmentServer, ReplicationServer, isClusterInitialised, type ReplicaView } from '@otpgate/master';
+import { AdminServer, EnrollmentServer, ReplicationServer, isClusterInitialised } from '@otpgate/master';
 import { FeedClient, StepReporter, replicaStatus, replicationCheck } from '@otpgate/replica';
 import { OPS_ENDPOINT_META } from './node-probe.js';
 

@@ -5,6 +5,5 @@ export * from './replication-server.js';
 export * from './snapshot.js';
 export * from './cluster-status.js';
 export { AdminServer } from './admin/server.js';
-export type { ReplicaView } from './admin/ui.js';
 export { installAdminCertificate, currentAdminCertificate } from './admin/certificate.js';
 export { EnrollmentServer } from './enrollment/server.js';

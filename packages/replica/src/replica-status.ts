@@ -1,16 +1,5 @@
 import type { Store } from '@otpgate/core';
-
-export interface ReplicaSelfStatus {
-  role: 'replica';
-  name: string | null;
-  master_url: string | null;
-  applied_seq: number;
-  master_head_seq: number | null;
-  lag_entries: number | null;
-  last_contact_at: number | null;
-  seconds_since_contact: number | null;
-  last_error: string | null;
-}
+import type { ReplicaSelfStatus } from '@otpgate/shared';
 
 /** A replica's view of itself (read from its store, so the CLI sees what the serving process recorded). */
 export function replicaStatus(store: Store, now = Date.now()): ReplicaSelfStatus {

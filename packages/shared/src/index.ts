@@ -9,3 +9,4 @@ export * from './sealing.js';
 export * from './change-entry.js';
 export * from './feed.js';
 export * from './cluster-bundle.js';
+export * from './replica-status.js';

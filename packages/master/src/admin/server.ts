@@ -1,13 +1,13 @@
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
-import type { NodeConfig } from '@otpgate/shared';
+import type { NodeConfig, ReplicaView } from '@otpgate/shared';
 import { AdminAuditService, createServices, loadDictionary, type OtpgateNode } from '@otpgate/core';
 import { ensureAdminCertificate } from './certificate.js';
 import { createWebApp, listenWeb, webTls } from '../web/app.js';
 import { SessionStore } from './sessions.js';
 import { SignInGuard } from './signin-guard.js';
 import { AdminSignIn } from './sign-in.js';
-import { Ui, type ReplicaView } from './ui.js';
+import { Ui } from './ui.js';
 import { registerSignInPages } from './pages/sign-in.js';
 import { registerPages } from './pages/index.js';
 

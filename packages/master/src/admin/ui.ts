@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { OtpgateError, ReadOnlyReplicaError, ValidationError, type NodeConfig } from '@otpgate/shared';
+import { OtpgateError, ReadOnlyReplicaError, ValidationError, type NodeConfig, type ReplicaView } from '@otpgate/shared';
 import type { Actor, Dictionary, Logger, OtpgateNode, Services } from '@otpgate/core';
 import { html, type Html, type HtmlValue } from './html.js';
 import { MASTER_NAV, REPLICA_NAV, page } from './layout.js';
@@ -8,20 +8,6 @@ import type { SignInGuard } from './signin-guard.js';
 import type { AdminAuditService } from '@otpgate/core';
 
 export const SESSION_COOKIE = '__Host-otpgate-session';
-
-/** A replica's view of itself, given by the composition root (the master package does not import the replica's). */
-export interface ReplicaView {
-  name: string | null;
-  master_url: string | null;
-  applied_seq: number;
-  master_head_seq: number | null;
-  lag_entries: number | null;
-  last_contact_at: number | null;
-  seconds_since_contact: number | null;
-  last_error: string | null;
-  healthy: boolean;
-  health_detail: string;
-}
 
 export interface UiDeps {
   node: OtpgateNode;
