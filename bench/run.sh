@@ -9,7 +9,7 @@
 #   LDAP_PORT=13389           directory: the slapd freeradius-ldap.sh starts for each FreeRADIUS run
 #   OTPGATE_LDAP_PORT=13390   directory: the slapd started once (slapd.sh, same users) for the otpgate runs
 #   DIRECTORY_POOL_SIZE=16    directory: otpgate's LDAP pool_size (--pool-size; 16 search + 16 bind connections, the 32
-#                             FreeRADIUS's rlm_ldap pool may open); DIRECTORY_POOL_SIZE= (empty) = the product default (4)
+#                             FreeRADIUS's rlm_ldap pool may open, which is also the product default)
 #   SKIP_BUILD=1              do not rebuild packages/ before running (the loader is always compiled)
 #   SNAPSHOT=bench/results/<timestamp>/otpgate   measure the code an earlier bench run copied, without building
 #   TOP=1                     also write `top` snapshots taken every second during each run (a rough picture only)
@@ -157,7 +157,7 @@ wl_directory() {
   pool_size=${DIRECTORY_POOL_SIZE-16}
   FR_SCRIPT=freeradius-ldap.sh; FR_NAME=freeradius-ldap; LOAD_ENV=(LDAP_PORT="${LDAP_PORT:-13389}"); LOADER_MODE=directory; OG_CONFIG_EXTRA=""
   WL_USERS=${DIRECTORY_USERS:-$users}; WL_PARALLEL=${DIRECTORY_PARALLEL:-$parallel}
-  WL_NOTE="password by LDAP search + bind against slapd (FreeRADIUS rlm_ldap, pool of up to 32 connections; otpgate's LDAP backend, pool_size ${pool_size:-4 (default)}), code checked locally"
+  WL_NOTE="password by LDAP search + bind against slapd (FreeRADIUS rlm_ldap, pool of up to 32 connections; otpgate's LDAP backend, pool_size ${pool_size:-16 (default)}), code checked locally"
 }
 wl_directory_setup() {
   local lport=${OTPGATE_LDAP_PORT:-13390}

@@ -83,6 +83,16 @@ describe('lockout', () => {
   });
 });
 
+describe('users as loaded', () => {
+  it('notes a user whose tokens are all disabled (no active token, but not a new user)', () => {
+    expect(alice()).toMatchObject({ hasDisabledTokens: false });
+    expect(alice().tokens).toHaveLength(1);
+    f.services.tokens.setActive(tokenId, false, CLI_ACTOR);
+    expect(alice().tokens).toHaveLength(0);
+    expect(alice().hasDisabledTokens).toBe(true);
+  });
+});
+
 describe('consume', () => {
   it('stores a step only when it moves forward, and logs it on a master that replicas follow', async () => {
     f.store.publishSteps = true;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PasswordChain, type PasswordBackend, type PasswordResult } from '@otpgate/core';
+import { LocalPasswordBackend, PasswordChain, hashPassword, type PasswordBackend, type PasswordResult } from '@otpgate/core';
 
 function backend(name: string, result: PasswordResult['outcome'] | 'unknown', calls: string[]): PasswordBackend {
   return {
@@ -40,6 +40,17 @@ describe('PasswordChain', () => {
     const down = await new PasswordChain([backend('a', 'error', calls), backend('b', 'error', calls)]).verify(subject, 'pw');
     expect(down).toMatchObject({ outcome: 'error' });
     expect(down.outcome === 'error' && down.detail).toBe('a: a is down; b: b is down');
+  });
+
+  it('local first: a user without a local password goes on to the directory; a wrong local password ends the chain', async () => {
+    const calls: string[] = [];
+    const chain = new PasswordChain([new LocalPasswordBackend(), backend('corp', 'accept', calls)]);
+    expect(await chain.verify(subject, 'directory-password')).toMatchObject({ outcome: 'accept', backend: 'corp' });
+    expect(calls).toEqual(['corp']);
+    const local = { username: 'bob', passwordHash: await hashPassword('bob-local-password') };
+    expect(await chain.verify(local, 'not-it')).toMatchObject({ outcome: 'reject', reason: 'bad-password', backend: 'local' });
+    expect(await chain.verify(local, 'bob-local-password')).toMatchObject({ outcome: 'accept', backend: 'local' });
+    expect(calls).toEqual(['corp']);
   });
 
   it('is an error when empty', async () => {

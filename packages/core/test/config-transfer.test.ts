@@ -171,6 +171,12 @@ describe('config import', () => {
     future.version = 7;
     future.checksum = documentChecksum(future);
     await expect(transfer.open(JSON.stringify(future), PASSPHRASE)).rejects.toThrow('the document is version 7, made by a newer otpgate');
+    // a crafted document cannot make the node allocate gigabytes for scrypt
+    const greedy = JSON.parse(text) as { secrets: { kdf: { n: number; r: number } } };
+    greedy.secrets.kdf.n = 2 ** 20;
+    greedy.secrets.kdf.r = 16;
+    const greedyText = JSON.stringify({ ...greedy, checksum: documentChecksum(greedy as unknown as Record<string, unknown>) });
+    await expect(transfer.open(greedyText, PASSPHRASE)).rejects.toThrow(/more than 256 MiB of memory/);
     expect(target.services.users.find('alice')).toBeUndefined();
   });
 

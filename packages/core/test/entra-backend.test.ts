@@ -319,6 +319,19 @@ describe('classifyAadsts', () => {
     expect(classifyAadsts(50196).outcome).toBe('error');
     expect(classifyAadsts(undefined).outcome).toBe('error');
   });
+
+  it('treats the whole 5300x family as Conditional Access and interaction_required as a right password', () => {
+    for (const code of [53000, 53001, 53002, 53004, 53011]) {
+      expect(classifyAadsts(code, 'invalid_grant'), `AADSTS${code}`).toMatchObject({ outcome: 'reject', reason: 'conditional-access' });
+    }
+    // the table wins over the error value; the error value decides only for codes the table does not know
+    expect(classifyAadsts(53003, 'interaction_required')).toMatchObject({ outcome: 'reject', reason: 'conditional-access' });
+    expect(classifyAadsts(50126, 'interaction_required')).toMatchObject({ outcome: 'reject', reason: 'bad-password' });
+    expect(classifyAadsts(50097, 'interaction_required').outcome).toBe('accept');
+    expect(classifyAadsts(undefined, 'interaction_required').outcome).toBe('accept');
+    expect(classifyAadsts(50097, 'invalid_grant').outcome).toBe('error');
+    expect(classifyAadsts(50074).outcome).toBe('accept');
+  });
 });
 
 /** A port nothing listens on. */

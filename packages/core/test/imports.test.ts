@@ -72,6 +72,19 @@ describe('PSKC (RFC 6030 examples)', () => {
     expect(() => readPskc(figure('figure7-pbkdf2'), { passphrase: 'qwertz' })).toThrow(/wrong passphrase|MAC matches/);
   });
 
+  it('key parameters out of range or unknown are an input error naming the parameter, not a crash', () => {
+    const fig7 = figure('figure7-pbkdf2');
+    const cases: Array<[string, RegExp]> = [
+      [fig7.replace('<IterationCount>1000<', '<IterationCount>abc<'), /PSKC: PBKDF2 iteration count NaN is out of range/],
+      [fig7.replace('<IterationCount>1000<', '<IterationCount>50000000<'), /PSKC: PBKDF2 iteration count 50000000 is out of range \(1 to 1,000,000\)/],
+      [fig7.replace('<PRF/>', '<PRF Algorithm="urn:example:prf"/>'), /PSKC: .*urn:example:prf/],
+    ];
+    for (const [text, message] of cases) {
+      expect(() => readPskc(text, { passphrase: 'qwerty' })).toThrow(InvalidInputError);
+      expect(() => readPskc(text, { passphrase: 'qwerty' })).toThrow(message);
+    }
+  });
+
   it('an altered ciphertext fails its MAC: an error row, not a crash', () => {
     const text = figure('figure6-psk-aes128').replace('AAECAwQFBgcICQoLDA0OD+cIHItlB3Wra1DUpxVvOx2lef1VmNPCMl8jwZqIUqGv', 'AAECAwQFBgcICQoLDA0OD+cIHItlB3Wra1DUpxVvOx2lef1VmNPCMl8jwZqIUqGw');
     const two = text.replace('</KeyContainer>', figure('figure6-psk-aes128').split('<KeyPackage>')[1]!.split('</KeyPackage>')[0]!.replace('987654321', '987654322').replace(/^/, '<KeyPackage>') + '</KeyPackage></KeyContainer>');

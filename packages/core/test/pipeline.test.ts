@@ -27,7 +27,7 @@ function token(id: number, over: Partial<OtpToken> = {}): OtpToken {
 function user(id: number, username: string, tokens: OtpToken[], over: Partial<AuthUser> = {}): AuthUser {
   return {
     id, username, status: 'active', passwordHash: null, authMode: null, groups: [], attributesJson: '[]',
-    tokens, failures: 0, lockedUntil: null, createdAt: T0, initialLoginUntil: null, ...over,
+    tokens, failures: 0, lockedUntil: null, createdAt: T0, initialLoginUntil: null, hasDisabledTokens: false, ...over,
   };
 }
 
@@ -512,6 +512,14 @@ describe('realms, chains and single-factor policies', () => {
     expect(reason(await w.run('newbie', 'newbie-password'))).toBe('accept');
     w.isMaster = false;
     expect(reason(await w.run('newbie', 'newbie-password'))).toBe('no-token');
+  });
+
+  it('gives no global allowance to a user whose tokens were all disabled (lost phone); an admin deadline still does', async () => {
+    const lost = w.add(user(31, 'lostphone', [], { hasDisabledTokens: true }), 'lostphone-password');
+    w.configure({ auth: { initial_login: { enabled: true, days: 7, max_logins: 5 } } });
+    expect(reason(await w.run('lostphone', 'lostphone-password'))).toBe('no-token');
+    lost.initialLoginUntil = w.clock + 3_600_000;
+    expect(await w.run('lostphone', 'lostphone-password')).toMatchObject({ outcome: 'accept', policy: 'initial-login' });
   });
 
   it('adds the groups the directory reported to the accept, for reply attributes', async () => {

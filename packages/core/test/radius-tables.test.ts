@@ -120,6 +120,18 @@ describe('DuplicateCache', () => {
     expect(cache.begin(key(1))).toEqual({ kind: 'answered', response });
   });
 
+  it('a request still being worked on stays in progress however long it takes, and its answer is then cached', () => {
+    let now = 0;
+    const cache = new DuplicateCache(1000, () => now);
+    cache.begin(key(1));
+    for (now = 0; now <= 30_000; now += 500) {
+      cache.begin(key(1000 + now)); // other traffic turns the generations
+      expect(cache.begin(key(1)), `at ${now} ms`).toEqual({ kind: 'in-progress' });
+    }
+    cache.answered(key(1), Buffer.from('late answer'));
+    expect(cache.begin(key(1))).toEqual({ kind: 'answered', response: Buffer.from('late answer') });
+  });
+
   it('tells requests apart by address, port, identifier and authenticator', () => {
     const k = DuplicateCache.key('10.0.0.1', 5000, 7, Buffer.alloc(16, 1));
     const others = [

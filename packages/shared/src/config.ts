@@ -101,7 +101,7 @@ export const nodeConfigSchema = z
         /** Master: where the replication API listens (HTTPS with mutual TLS; replicas connect here). */
         listen: listenList(8444, ['0.0.0.0:8444']),
         /** Replica: how long one long-poll for changes waits on the master. */
-        poll_seconds: int().min(1).max(120).default(25),
+        poll_seconds: int().min(1).max(60).default(25),
         /** Replica: how often accepted codes are reported to the master (cluster-wide replay protection). */
         report_interval_ms: int().min(20).max(10_000).default(200),
         /** Replica: longest wait between retries while the master cannot be reached. */
@@ -163,16 +163,24 @@ export const nodeConfigSchema = z
       .prefault({}),
   })
   .superRefine((c, ctx) => {
-    // one port per service: metrics on the RADIUS or replication port would expose it to every NAS or replica
-    if (!c.metrics.enabled) return;
-    c.metrics.listen.forEach((m, i) => {
-      if (m.port === 0) return;
-      const clash = c.radius.listen.some((r) => r.port === m.port)
-        ? 'radius.listen'
-        : c.cluster.listen.some((l) => l.port === m.port)
-          ? 'cluster.listen'
-          : undefined;
-      if (clash) ctx.addIssue({ code: 'custom', path: ['metrics', 'listen', i], message: `port ${m.port} is also in ${clash}: give metrics a port of its own` });
+    // one port per service: metrics on the RADIUS or replication port would expose it to every NAS or replica, and
+    // two services on one port fail at start with a less helpful EADDRINUSE
+    const services: Array<[string, Array<{ port: number }>]> = [
+      ['radius.listen', c.radius.listen],
+      ['cluster.listen', c.cluster.listen],
+      ['admin.listen', c.admin.enabled ? c.admin.listen : []],
+      ['enrollment.listen', c.enrollment.enabled ? c.enrollment.listen : []],
+      ['metrics.listen', c.metrics.enabled ? c.metrics.listen : []],
+    ];
+    services.forEach(([name, listens], s) => {
+      listens.forEach((l, i) => {
+        if (l.port === 0) return;
+        const clash = services.slice(0, s).find(([, earlier]) => earlier.some((e) => e.port === l.port));
+        if (clash) {
+          const [section] = name.split('.');
+          ctx.addIssue({ code: 'custom', path: [section!, 'listen', i], message: `port ${l.port} is also in ${clash[0]}: give ${section} a port of its own` });
+        }
+      });
     });
   })
   .prefault({});

@@ -153,11 +153,15 @@ describe('operations settings (metrics, readiness budget, syslog)', () => {
     expect(c.log.syslog).toBeUndefined();
   });
 
-  it('refuses a metrics port shared with RADIUS or replication, and half a TLS setup', () => {
+  it('refuses a port two services share (metrics with RADIUS, replication or the admin UI), and half a TLS setup', () => {
     expect(problems('radius:\n  listen: ["0.0.0.0:1812"]\nmetrics:\n  listen: ["127.0.0.1:1812"]\n')).toEqual([
       { path: 'metrics.listen[0]', message: 'port 1812 is also in radius.listen: give metrics a port of its own', line: 4 },
     ]);
     expect(problems('metrics:\n  listen: ["0.0.0.0:8444"]\n')[0]).toMatchObject({ path: 'metrics.listen[0]', message: expect.stringContaining('cluster.listen') });
+    expect(problems('metrics:\n  listen: ["127.0.0.1:8443"]\n')[0]).toMatchObject({ path: 'metrics.listen[0]', message: expect.stringContaining('admin.listen') });
+    expect(problems('enrollment:\n  enabled: true\n  listen: ["0.0.0.0:8443"]\n')[0]).toMatchObject({ path: 'enrollment.listen[0]', message: 'port 8443 is also in admin.listen: give enrollment a port of its own' });
+    // a service that is off holds no port
+    expect(parseNodeConfig('enrollment:\n  listen: ["0.0.0.0:8443"]\n', 'otpgate.yaml', BASE).enrollment.enabled).toBe(false);
     expect(problems('metrics:\n  tls_cert_file: m.crt\n')).toMatchObject([{ path: 'metrics.tls_key_file', message: 'TLS needs both tls_cert_file and tls_key_file' }]);
     expect(problems('metrics:\n  bearer_token: short\n')).toMatchObject([{ path: 'metrics.bearer_token', message: 'at least 16 characters' }]);
   });

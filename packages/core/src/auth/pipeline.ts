@@ -62,10 +62,6 @@ function reject(reason: RejectReason, user?: AuthUser, backend?: string, detail?
   return { outcome: 'reject', reason, user, backend, detail };
 }
 
-
-
-
-
 async function fail(flow: Flow, reason: RejectReason, backend?: string, detail?: string): Promise<Decision> {
   await flow.ports.recordFailure(flow.user);
   return reject(reason, flow.user, backend, detail);

@@ -22,8 +22,10 @@ export function singleFactorAllowed(user: AuthUser, request: AuthRequest, settin
   return user.groups.some((g) => groups.has(g.toLowerCase()));
 }
 
+/** Password-only logins to enrol: an admin's deadline for this user, else the global allowance for new users. */
 export function initialLoginOpen(user: AuthUser, settings: Settings, now: number): boolean {
   if (user.initialLoginUntil !== null) return user.initialLoginUntil > now;
+  if (user.hasDisabledTokens) return false;
   const allowance = settings.auth.initial_login;
   return allowance.enabled && now < user.createdAt + allowance.days * 86_400_000;
 }

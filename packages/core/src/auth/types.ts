@@ -19,6 +19,8 @@ export interface AuthUser {
   createdAt: number;
   /** Admin-set deadline for logging in without a token (to enrol); null = the global allowance. */
   initialLoginUntil: number | null;
+  /** Tokens an admin disabled (a lost or compromised phone): such a user is not new, so no global allowance. */
+  hasDisabledTokens: boolean;
 }
 
 /** What the pipeline needs to know about the RADIUS client a request came through. */

@@ -22,6 +22,8 @@ const VERDICTS: ReadonlyMap<number, EntraVerdict> = new Map([
   [50076, accept('password right, MFA required by policy or location')],
   [50079, accept('password right, the user must enrol in MFA')],
   [50158, accept('password right, external security challenge not satisfied')],
+  [50072, accept('password right, the user must enrol in MFA (interrupt)')],
+  [50074, accept('password right, strong authentication required')],
   [53003, reject('conditional-access', 'blocked by a Conditional Access policy')],
   [50126, reject('bad-password', 'invalid user name or password')],
   [50056, reject('bad-password', 'the user has no password in the directory')],
@@ -47,10 +49,23 @@ const VERDICTS: ReadonlyMap<number, EntraVerdict> = new Map([
   ],
 ]);
 
-/** Classify by AADSTS number; an unknown or missing code means "could not tell", never a wrong password. */
-export function classifyAadsts(code: number | undefined): EntraVerdict {
+/** AADSTS53000-53011: Conditional Access and risk policies (device state, approved app, risk) refused the sign-in. */
+const CONDITIONAL_ACCESS = { first: 53000, last: 53011 };
+
+/**
+ * Classify by AADSTS number; an unknown or missing code means "could not tell", never a wrong password. Two family
+ * rules cover codes the table does not name: any 5300x is Conditional Access (so a chain never routes around the
+ * policy to another backend), and `interaction_required` is only sent once the password has been checked.
+ */
+export function classifyAadsts(code: number | undefined, error?: string): EntraVerdict {
+  const known = code === undefined ? undefined : VERDICTS.get(code);
+  if (known) return known;
+  if (code !== undefined && code >= CONDITIONAL_ACCESS.first && code <= CONDITIONAL_ACCESS.last) {
+    return reject('conditional-access', `blocked by a Conditional Access or risk policy (AADSTS${code})`);
+  }
+  if (error === 'interaction_required') return accept('password right, Entra ID asks for an interaction (a second factor, which otpgate checks)');
   if (code === undefined) return { outcome: 'error', meaning: 'Entra ID gave no AADSTS code' };
-  return VERDICTS.get(code) ?? { outcome: 'error', meaning: `unexpected answer AADSTS${code}` };
+  return { outcome: 'error', meaning: `unexpected answer AADSTS${code}` };
 }
 
 /** Entra's OAuth2 error body; extra fields (trace_id, claims...) are ignored. */

@@ -80,7 +80,7 @@ export class EntraPasswordBackend implements TestableBackend {
     const described = describeError(body);
     // a 5xx is Entra's own trouble, whatever code it carries
     if (status >= 500) return this.error(`HTTP ${status}: ${described}`, password);
-    const verdict = classifyAadsts(body.error_codes?.[0]);
+    const verdict = classifyAadsts(body.error_codes?.[0], body.error);
     switch (verdict.outcome) {
       case 'accept':
         this.logger.debug({ backend: this.name, upn, aadsts: body.error_codes?.[0] }, `Entra ID: ${verdict.meaning}`);
@@ -180,7 +180,7 @@ export class EntraPasswordBackend implements TestableBackend {
 
   private reportError(endpoint: string, upn: string, status: number, body: EntraErrorBody): ConnectionReport {
     const code = body.error_codes?.[0];
-    const verdict = classifyAadsts(code);
+    const verdict = classifyAadsts(code, body.error);
     // any answer about the user means Entra found the tenant and accepted the app for this grant
     const ok = status < 500 && verdict.outcome !== 'error';
     const conclusion = ok

@@ -29,7 +29,8 @@ export class LocalPasswordBackend implements PasswordBackend {
 
   async verify(subject: PasswordSubject, password: string): Promise<PasswordResult> {
     const hash = subject.passwordHash;
-    if (!hash) return { outcome: 'reject', backend: this.name, reason: 'bad-password', detail: 'the user has no local password' };
+    // no local password: this backend does not know the user's password, so a chain asks the next (the directory)
+    if (!hash) return { outcome: 'reject', backend: this.name, reason: 'unknown-user', detail: 'the user has no local password' };
     try {
       return (await this.queue.run(() => argon2.verify(hash, password)))
         ? { outcome: 'accept', backend: this.name }

@@ -15,8 +15,8 @@ export const MIN_PASSPHRASE_LENGTH = 12;
 
 /** N = 2^17, r = 8: 128 MiB and about half a second per try on a server core. */
 const KDF = { n: 2 ** 17, r: 8, p: 1 } as const;
-/** A file may ask for more (a later version), but not enough to exhaust memory when opened. */
-const KDF_LIMITS = { n: 2 ** 20, r: 16, p: 4 } as const;
+/** A file may ask for more (a later version), but not enough to exhaust memory when opened (scrypt: 128 x n x r bytes). */
+const KDF_LIMITS = { n: 2 ** 20, r: 16, p: 4, memory: 256 * 2 ** 20 } as const;
 
 export type BackupErrorReason = 'not-a-backup' | 'unsupported-version' | 'wrong-passphrase' | 'damaged' | 'weak-passphrase';
 
@@ -109,6 +109,7 @@ export function readBackupHeader(file: Buffer): { header: BackupHeader; headerBy
     (header.n & (header.n - 1)) !== 0 ||
     !positive(header.r, KDF_LIMITS.r) ||
     !positive(header.p, KDF_LIMITS.p) ||
+    128 * header.n * header.r > KDF_LIMITS.memory ||
     typeof header.salt !== 'string' ||
     typeof header.iv !== 'string' ||
     typeof header.check !== 'string'

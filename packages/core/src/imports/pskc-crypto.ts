@@ -79,9 +79,12 @@ export function prfDigest(uri: string): string {
 }
 
 /** RFC 6030 6.2 (PKCS #5 v2.0 PBKDF2). Bounded, so a hostile file cannot make us spin for hours. */
+const MAX_PBKDF2_ITERATIONS = 1_000_000;
+
 export function derivePassphraseKey(passphrase: string, p: Pbkdf2Parameters): Buffer {
-  if (!Number.isInteger(p.iterations) || p.iterations < 1 || p.iterations > 10_000_000) {
-    throw new PskcCryptoError(`PBKDF2 iteration count ${p.iterations} is out of range (1 to 10,000,000)`);
+  // runs synchronously on the master: vendors ship 1,000 to 100,000; a crafted file must not stall RADIUS for long
+  if (!Number.isInteger(p.iterations) || p.iterations < 1 || p.iterations > MAX_PBKDF2_ITERATIONS) {
+    throw new PskcCryptoError(`PBKDF2 iteration count ${p.iterations} is out of range (1 to ${MAX_PBKDF2_ITERATIONS.toLocaleString('en')})`);
   }
   if (![16, 24, 32].includes(p.keyLength)) throw new PskcCryptoError(`PBKDF2 key length ${p.keyLength} is not an AES key size (16, 24 or 32)`);
   return pbkdf2Sync(Buffer.from(passphrase, 'utf8'), p.salt, p.iterations, p.keyLength, p.digest);

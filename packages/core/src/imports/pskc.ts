@@ -159,7 +159,14 @@ export function readPskc(xml: string, keys: PskcKeys): PskcDocument {
   const version = attribute(container, 'Version');
   if (version !== '1.0') throw new InvalidInputError(`PSKC version "${version}" is not supported (1.0 is)`, PSKC);
   const notes: string[] = [];
-  const decryption = documentKey(container, keys, notes);
+  let decryption: Decryption | undefined;
+  try {
+    decryption = documentKey(container, keys, notes);
+  } catch (err) {
+    // the file's key parameters (PRF, MAC, iteration count) are the whole file's problem: a message, never a 500
+    if (err instanceof PskcCryptoError) throw new InvalidInputError(err.message, PSKC);
+    throw err;
+  }
 
   const entries = children(container, 'KeyPackage').map((pkg, i): PskcEntry => {
     const key = child(pkg, 'Key');

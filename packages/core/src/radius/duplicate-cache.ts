@@ -1,17 +1,16 @@
 /**
  * RFC 5080 §2.2.2 duplicate detection. A retransmission (same source address and port, Identifier and Request
  * Authenticator) gets the cached answer byte for byte; one that arrives while the first is still being worked on is
- * dropped. Entries live between `ttl` and 2 x `ttl`: two generations swapped every `ttl`, so expiry costs nothing
- * per entry.
+ * dropped. Answers live between `ttl` and 2 x `ttl`: two generations swapped every `ttl`, so expiry costs nothing
+ * per entry. Requests being worked on are kept apart until answered or abandoned, however long a backend takes (an
+ * LDAP failover or an Entra timeout can outlast `ttl`): a late retransmission must not start a second authentication.
  */
 export type DuplicateState = { kind: 'new' } | { kind: 'in-progress' } | { kind: 'answered'; response: Buffer };
 
-const IN_PROGRESS = Symbol('in-progress');
-type Entry = Buffer | typeof IN_PROGRESS;
-
 export class DuplicateCache {
-  private current = new Map<string, Entry>();
-  private previous = new Map<string, Entry>();
+  private current = new Map<string, Buffer>();
+  private previous = new Map<string, Buffer>();
+  private readonly pending = new Set<string>();
   private rotatedAt: number;
 
   constructor(
@@ -27,29 +26,30 @@ export class DuplicateCache {
 
   /** Look the request up and, when it is new, mark it in progress. */
   begin(key: string): DuplicateState {
+    if (this.pending.has(key)) return { kind: 'in-progress' };
     this.rotate();
-    const entry = this.current.get(key) ?? this.previous.get(key);
-    if (entry === undefined) {
-      this.current.set(key, IN_PROGRESS);
-      return { kind: 'new' };
-    }
-    return entry === IN_PROGRESS ? { kind: 'in-progress' } : { kind: 'answered', response: entry };
+    const response = this.current.get(key) ?? this.previous.get(key);
+    if (response !== undefined) return { kind: 'answered', response };
+    this.pending.add(key);
+    return { kind: 'new' };
   }
 
   /** Remember the answer sent. */
   answered(key: string, response: Buffer): void {
+    this.pending.delete(key);
     this.previous.delete(key);
     this.current.set(key, response);
   }
 
   /** Forget a request that got no answer (dropped on purpose), so a retransmission is worked on again. */
   abandon(key: string): void {
+    this.pending.delete(key);
     this.current.delete(key);
     this.previous.delete(key);
   }
 
   get size(): number {
-    return this.current.size + this.previous.size;
+    return this.current.size + this.previous.size + this.pending.size;
   }
 
   private rotate(): void {

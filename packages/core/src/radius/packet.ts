@@ -1,4 +1,4 @@
-import { ATTR, AUTHENTICATOR_LENGTH, CODE, HEADER_LENGTH, MAX_PACKET_LENGTH, MAX_PASSWORD_LENGTH } from './constants.js';
+import { ATTR, AUTHENTICATOR_LENGTH, HEADER_LENGTH, MAX_PACKET_LENGTH, MAX_PASSWORD_LENGTH } from './constants.js';
 
 /**
  * The lean request decoder on the hot path: one pass over the attributes, recording where the few the server reads
@@ -133,8 +133,4 @@ export function parseRequest(datagram: Buffer): ParseResult {
     offset = end;
   }
   return { ok: true, request };
-}
-
-export function isRequestCode(code: number): boolean {
-  return code === CODE.ACCESS_REQUEST || code === CODE.STATUS_SERVER;
 }

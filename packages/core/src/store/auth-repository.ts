@@ -17,6 +17,7 @@ interface UserRow {
   attributes: string;
   created_at: number;
   initial_login_until: number | null;
+  has_disabled_tokens: 0 | 1;
 }
 
 interface TokenRow {
@@ -52,7 +53,9 @@ export class AuthRepository {
   private byId = new Map<number, AuthUser>();
   private byToken = new Map<number, { user: AuthUser; token: OtpToken }>();
   private loadedSeq = -1;
-  private loadedBase = -1;
+  /** The head's hash as loaded, so a re-sync onto a different history at the same number is noticed. */
+  private loadedHash = '';
+  private loadedBase = '';
   private seenLocalChanges = -1;
   private checkedAt = 0;
   private readonly userStmt;
@@ -75,7 +78,8 @@ export class AuthRepository {
     this.batcher = new WriteBatcher(db);
     // "@id is null" selects every row: the same statements load all users at start and one user on a change
     this.userStmt = db.prepare(
-      `select id, username, status, password_hash, auth_mode, attributes, created_at, initial_login_until
+      `select id, username, status, password_hash, auth_mode, attributes, created_at, initial_login_until,
+              exists(select 1 from tokens t where t.user_id = users.id and t.active = 0) as has_disabled_tokens
          from users where @id is null or id = @id`,
     );
     this.tokensStmt = db.prepare(
@@ -135,12 +139,14 @@ export class AuthRepository {
 
   /** Bring the in-memory users up to the change log's head: changed users are re-read, a snapshot reloads all. */
   sync(): void {
-    const head = this.store.headSeq();
-    if (head === this.loadedSeq) return;
-    const base = logBase(this.store.db).seq;
+    const { seq: head, hash } = this.store.head();
+    if (head === this.loadedSeq && hash === this.loadedHash) return;
+    const { seq: baseSeq, hash: baseHash } = logBase(this.store.db);
+    const base = `${baseSeq}:${baseHash}`;
     if (base !== this.loadedBase || this.loadedSeq < 0) {
       this.loadAll();
       this.loadedSeq = head;
+      this.loadedHash = hash;
       this.loadedBase = base;
       return;
     }
@@ -159,6 +165,7 @@ export class AuthRepository {
       }
     }
     this.loadedSeq = head;
+    this.loadedHash = hash;
     if (everyone) this.loadAll();
     else for (const id of changed) this.reload(id);
   }
@@ -217,6 +224,7 @@ export class AuthRepository {
         lockedUntil: null,
         createdAt: row.created_at,
         initialLoginUntil: row.initial_login_until,
+        hasDisabledTokens: row.has_disabled_tokens === 1,
       });
     }
     for (const t of this.tokensStmt.all({ id: userId }) as TokenRow[]) {
