@@ -8,8 +8,9 @@ import { logFilesUnder, notedSecrets, scanForSecrets } from './helpers/secret-sc
 
 /**
  * Runs last (its own vitest project, after every end-to-end file): no log any node wrote during the suite — the JSON
- * serve.log files, the syslog captures, Prometheus's log — holds a password, client secret, token seed, bearer token
- * or backup passphrase that a test gave a node (TestNode notes each one in its folder's secrets.json).
+ * serve.log files, each node's cli.log (its commands' lines at info), the syslog captures, Prometheus's log — holds a
+ * password, client secret, token seed, bearer token or backup passphrase that a test gave a node (TestNode notes each
+ * one in its folder's secrets.json).
  */
 describe('no secret in any log the suite produced', () => {
   const scratch = mkdtempSync(join(tmpdir(), 'otpgate-scan-'));

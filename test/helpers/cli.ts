@@ -25,9 +25,8 @@ export function otpgate(args: string[], options: { input?: string; env?: NodeJS.
   });
 }
 
-/** Like otpgate(), but a non-zero exit fails with the command's own message. */
-export async function otpgateOk(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<string> {
-  const r = await otpgate(args, options);
+/** A command's standard output, or an error with its own message when it exited non-zero. */
+export function okOrThrow(args: string[], r: CliResult): string {
   if (r.code !== 0) throw new Error(`otpgate ${args.join(' ')} exited ${r.code}: ${r.stderr || r.stdout}`);
   return r.stdout;
 }

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI_PATH, scratchDir } from './paths.js';
-import { otpgate, otpgateOk, type CliResult } from './cli.js';
+import { okOrThrow, otpgate, type CliResult } from './cli.js';
 import { secretFromUri } from './otp.js';
 import { freePort } from './net.js';
 import { stopChild } from './process.js';
@@ -113,18 +113,28 @@ export class TestNode {
     return node;
   }
 
-  cli(...args: string[]): Promise<CliResult> {
-    return otpgate(['-c', this.configPath, ...args]);
+  /**
+   * The node's own `otpgate` command, logging at info (its admin-action lines) to stderr, which is kept in cli.log
+   * next to serve.log so the suite's secret scan reads the command's log lines too.
+   */
+  async cli(...args: string[]): Promise<CliResult> {
+    return this.runCli(args);
   }
 
-  cliOk(...args: string[]): Promise<string> {
-    return otpgateOk(['-c', this.configPath, ...args]);
+  async cliOk(...args: string[]): Promise<string> {
+    return okOrThrow(args, await this.runCli(args));
   }
 
   /** A command reading a secret (password, client secret...) from standard input: the secret is noted for the log scan. */
-  cliInput(input: string, ...args: string[]): Promise<string> {
+  async cliInput(input: string, ...args: string[]): Promise<string> {
     this.noteSecret(input);
-    return otpgateOk(['-c', this.configPath, ...args], { input });
+    return okOrThrow(args, await this.runCli(args, input));
+  }
+
+  private async runCli(args: string[], input?: string): Promise<CliResult> {
+    const result = await otpgate(['-c', this.configPath, ...args], { input, env: { OTPGATE_CLI_LOG: '1' } });
+    if (result.stderr) appendFileSync(join(this.dir, 'cli.log'), result.stderr);
+    return result;
   }
 
   /**
