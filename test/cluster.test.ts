@@ -52,8 +52,11 @@ describe('master and two replicas as separate processes', () => {
   });
 
   it('copies the master on first start (snapshot) and serves RADIUS from it', async () => {
-    await r1.waitForLog((l) => l.event === 'replication-snapshot');
+    await Promise.all([r1, r2].map((r) => r.waitForLog((l) => l.event === 'replication-snapshot')));
     expect(await users(r1)).toEqual(await users(master));
+    // both replicas asked for a snapshot at the same head: the master built it once
+    for (const name of ['r1', 'r2']) await master.waitForLog((l) => l.event === 'replication-snapshot-sent' && l.replica === name);
+    expect(master.logs().filter((l) => l.event === 'replication-snapshot-build')).toHaveLength(1);
     await awaitFreshStep();
     const reply = await radclient(r2.target, SECRET, papRequest('alice', `alice-password${totpCode(aliceSecret)}`));
     expect(reply.code).toBe('Access-Accept');
@@ -62,10 +65,19 @@ describe('master and two replicas as separate processes', () => {
   it('replicates user and token changes to both replicas within a second each', async () => {
     const times: number[] = [];
     times.push(await propagate(() => master.cliInput('bob-password', 'user', 'add', 'bob', '--password-stdin')));
-    times.push(await propagate(() => master.addToken('bob')));
+    let bobSecret = '';
+    times.push(await propagate(async () => (bobSecret = await master.addToken('bob'))));
     times.push(await propagate(() => master.cliOk('user', 'set', 'bob', '--display-name', 'Bob Builder')));
-    times.push(await propagate(() => master.cliOk('user', 'disable', 'bob')));
     const tokenId = (JSON.parse(await master.cliOk('token', 'list', 'bob', '--json')) as Array<{ id: number }>)[0]!.id;
+    // a disabled token is refused on the replicas, and accepted again once enabled
+    times.push(await propagate(() => master.cliOk('token', 'disable', String(tokenId))));
+    await awaitFreshStep();
+    const mark = await r1.mark();
+    expect((await radclient(r1.target, SECRET, papRequest('bob', `bob-password${totpCode(bobSecret)}`))).code).toBe('Access-Reject');
+    expect(await r1.authAfter(mark, 'bob')).toMatchObject({ result: 'reject', reason: 'no-token' });
+    times.push(await propagate(() => master.cliOk('token', 'enable', String(tokenId))));
+    expect((await radclient(r2.target, SECRET, papRequest('bob', `bob-password${totpCode(bobSecret)}`))).code).toBe('Access-Accept');
+    times.push(await propagate(() => master.cliOk('user', 'disable', 'bob')));
     times.push(await propagate(() => master.cliOk('token', 'remove', String(tokenId))));
     const onMaster = await users(master);
     expect(onMaster.find((u) => u.username === 'bob')).toMatchObject({ display_name: 'Bob Builder', status: 'disabled', tokens: 0 });
@@ -128,7 +140,27 @@ describe('master and two replicas as separate processes', () => {
     ]);
     for (const r of status.replicas) expect(r.acked_seq).toBe(status.head_seq);
     const self = JSON.parse(await r1.cliOk('cluster', 'status', '--json')) as { role: string; applied_seq: number; lag_entries: number };
-    expect(self).toMatchObject({ role: 'replica', applied_seq: status.head_seq, lag_entries: 0 });
+    expect(self).toMatchObject({ role: 'replica', applied_seq: status.head_seq, lag_entries: 0, lag_seconds: 0, healthy: true });
+    expect(self).toHaveProperty('health_detail', expect.stringMatching(/^master contacted .* lag 0 s \(budget 60 s\)$/));
+    const text = await r1.cliOk('cluster', 'status');
+    expect(text).toMatch(/^health\s+ok: master contacted/m);
+    expect(text).toMatch(/^lag \(seconds\)\s+0$/m);
+  });
+
+  it('grants the initial-login allowance on the master only: a replica refuses the password alone', async () => {
+    const before = r1.logs().length;
+    await propagate(() => master.configure('settings', 'set', 'auth.initial_login', '{"enabled": true, "days": 7, "max_logins": 3}'));
+    await propagate(() => master.cliInput('newbie-password', 'user', 'add', 'newbie', '--password-stdin'));
+    await r1.waitForLog((l) => r1.logs().indexOf(l) >= before && l.event === 'config-reloaded');
+    const masterMark = await master.mark();
+    expect((await radclient(master.target, SECRET, papRequest('newbie', 'newbie-password'))).code).toBe('Access-Accept');
+    expect(await master.authAfter(masterMark, 'newbie')).toMatchObject({ result: 'accept', policy: 'initial-login' });
+    const r1Mark = await r1.mark();
+    expect((await radclient(r1.target, SECRET, papRequest('newbie', 'newbie-password'))).code).toBe('Access-Reject');
+    const refused = await r1.authAfter(r1Mark, 'newbie');
+    expect(refused).toMatchObject({ result: 'reject', reason: 'no-token' });
+    expect(JSON.stringify(refused)).toContain('not granted on this node');
+    await propagate(() => master.cliOk('user', 'remove', 'newbie'));
   });
 
   it('resumes from its last applied change after a restart, without a new snapshot', async () => {
@@ -146,6 +178,9 @@ describe('master and two replicas as separate processes', () => {
       { host: '127.0.0.1', port: r1.port, secret: SECRET, timeout: 2 },
     ]);
     try {
+      // a user of its own for a login on r2 while the master is down (alice's codes are used on the master and r1)
+      const frankSecret = await master.addUserWithToken('frank', 'frank-password');
+      await r2.waitForApplied(await master.headSeq());
       await awaitFreshStep(15);
       const masterMark = await master.mark();
       const first = await pam.authenticate('alice', `alice-password${totpCode(aliceSecret)}`);
@@ -160,6 +195,9 @@ describe('master and two replicas as separate processes', () => {
       expect(await r1.authAfter(r1Mark, 'alice')).toMatchObject({ result: 'accept', client: 'local' });
       // radclient against the other replica too: it keeps serving its last good state
       expect((await radclient(r2.target, SECRET, papRequest('alice', `wrong${totpCode(aliceSecret, -1)}`))).code).toBe('Access-Reject');
+      const r2Mark = await r2.mark();
+      expect((await radclient(r2.target, SECRET, papRequest('frank', `frank-password${totpCode(frankSecret)}`))).code).toBe('Access-Accept');
+      expect(await r2.authAfter(r2Mark, 'frank')).toMatchObject({ result: 'accept' });
 
       await master.start();
       await master.cliInput('dave-password', 'user', 'add', 'dave', '--password-stdin');

@@ -256,6 +256,17 @@ export class TestNode {
     );
   }
 
+  /** The value of a metric on this node's /metrics (summed over the series with these labels; 0 when none). */
+  async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
+    const text = await (await fetch(`${this.metricsUrl}/metrics`)).text();
+    const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+    return text
+      .split('\n')
+      .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+      .filter((line) => wanted.every((w) => line.includes(w)))
+      .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  }
+
   /** The newest change on this node (its log head). */
   async headSeq(): Promise<number> {
     const status = JSON.parse(await this.cliOk('cluster', 'status', '--json')) as { head_seq?: number; applied_seq?: number };

@@ -109,7 +109,7 @@ export class Metrics {
   });
   readonly feedFailures = new Counter({
     name: 'otpgate_replication_feed_failures_total',
-    help: 'Feed responses refused or requests failed, by reason (bad-signature, tampered, gap, unreachable...)',
+    help: 'Feed responses refused or requests failed, by reason (bad-signature, tampered, gap, tls-verification, refused, unreachable...)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });

@@ -29,6 +29,12 @@ export function fingerprintOf(certificatePem: string): string {
   return new NodeX509(certificatePem).fingerprint256;
 }
 
+/** The host names and addresses a certificate is for (its subject alternative names). */
+export function certificateHosts(certificatePem: string): string[] {
+  const san = new x509.X509Certificate(certificatePem).getExtension(x509.SubjectAlternativeNameExtension);
+  return san?.names.items.map((name) => name.value) ?? [];
+}
+
 function serial(): string {
   const bytes = randomBytes(16);
   bytes[0]! &= 0x7f; // a positive integer

@@ -1,9 +1,8 @@
 import { hostname } from 'node:os';
-import { exportJWK, generateKeyPair } from 'jose';
-import { ConflictError, InvalidInputError, NotFoundError, formatListenAddress, type ReplicaBundle } from '@otpgate/shared';
-import type { ClusterFiles} from '@otpgate/core';
-import { ClusterSetupError, type Store } from '@otpgate/core';
-import { createCa, issueCertificate } from './cluster-ca.js';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import { ConflictError, InvalidInputError, NotFoundError, formatListenAddress, setAsideFiles, type ReplicaBundle } from '@otpgate/shared';
+import { CLUSTER_FILES, ClusterSetupError, type ClusterFiles, type Store } from '@otpgate/core';
+import { certificateHosts, createCa, issueCertificate, type CertificateAuthority, type IssuedCertificate } from './cluster-ca.js';
 import { ReplicaRegistry } from './replica-registry.js';
 
 export const SERVER_CERT_DAYS = 825;
@@ -14,32 +13,98 @@ export function isClusterInitialised(files: ClusterFiles): boolean {
   return files.has('caKey') && files.has('feedPrivateKey');
 }
 
+interface ClusterMaterial {
+  url: string;
+  hosts: string[];
+  ca: CertificateAuthority;
+  server: IssuedCertificate;
+  feedPrivateKey: JWK;
+  feedPublicKey: JWK;
+}
+
+/** Everything a new master needs, made in memory: nothing is written until all of it exists. */
+async function createClusterMaterial(clusterId: string, options: ClusterOptions): Promise<ClusterMaterial> {
+  const hosts = options.hosts && options.hosts.length > 0 ? options.hosts : [hostname(), 'localhost', '127.0.0.1', '::1'];
+  const url = options.url ?? `https://${formatListenAddress({ host: hosts[0]!, port: options.port })}`;
+  if (!/^https:\/\//.test(url)) throw new InvalidInputError('the master URL must start with https://', 'url');
+  const ca = await createCa(clusterId);
+  const server = await issueServerCertificate(ca, hosts);
+  const { privateKey, publicKey } = await generateKeyPair('Ed25519', { extractable: true });
+  return { url, hosts, ca, server, feedPrivateKey: await exportJWK(privateKey), feedPublicKey: await exportJWK(publicKey) };
+}
+
+function issueServerCertificate(ca: CertificateAuthority, hosts: readonly string[]): Promise<IssuedCertificate> {
+  return issueCertificate(ca, { commonName: hosts[0]!, usage: 'server', hosts, validityDays: SERVER_CERT_DAYS });
+}
+
+function writeClusterMaterial(files: ClusterFiles, m: ClusterMaterial): void {
+  files.write('caCert', m.ca.certificate);
+  files.write('caKey', m.ca.key);
+  files.write('serverCert', m.server.certificate);
+  files.write('serverKey', m.server.key);
+  files.write('feedPrivateKey', JSON.stringify(m.feedPrivateKey));
+  files.write('feedPublicKey', JSON.stringify(m.feedPublicKey));
+}
+
+export interface ClusterOptions {
+  hosts?: string[];
+  url?: string;
+  port: number;
+}
+
 /**
  * `otpgate cluster init` on the master: a private CA, the replication API's server certificate (for the given host
  * names and addresses) and the Ed25519 key that signs the feed.
  */
-export async function initCluster(
+export async function initCluster(store: Store, files: ClusterFiles, options: ClusterOptions): Promise<{ url: string; hosts: string[] }> {
+  store.assertWritable();
+  if (isClusterInitialised(files)) {
+    throw new ClusterSetupError(`the cluster is already initialised (${files.dir}); to renew the server certificate: otpgate cluster renew-certificate`);
+  }
+  const m = await createClusterMaterial(store.getMeta('cluster_id')!, options);
+  writeClusterMaterial(files, m);
+  store.setMeta('master_url', m.url);
+  return { url: m.url, hosts: m.hosts };
+}
+
+/**
+ * `otpgate cluster promote` on a replica: it becomes the master with a new CA and feed key (the old ones never left
+ * the old master). All of it is made before anything changes; then the replica's cluster files are set aside (not
+ * deleted), the new ones written, and role and URL switched in one transaction, so a failure leaves the replica as is.
+ */
+export async function promoteToMaster(
   store: Store,
   files: ClusterFiles,
-  options: { hosts?: string[]; url?: string; port: number },
-): Promise<{ url: string; hosts: string[] }> {
+  options: ClusterOptions,
+): Promise<{ url: string; hosts: string[]; setAside: string | undefined }> {
+  if (store.role !== 'replica') throw new InvalidInputError('this node is already the master');
+  const m = await createClusterMaterial(store.getMeta('cluster_id')!, options);
+  const setAside = setAsideFiles(files.dir, Object.values(CLUSTER_FILES), store.dataDir, 'previous-replica');
+  writeClusterMaterial(files, m);
+  store.db.transaction(() => {
+    store.setRole('master');
+    store.setMeta('master_url', m.url);
+  });
+  return { url: m.url, hosts: m.hosts, setAside };
+}
+
+/**
+ * `otpgate cluster renew-certificate` on the master: a new server certificate from the cluster CA for the same names.
+ * Replicas trust the CA, not the certificate, so none has to re-join. The old certificate and key are set aside.
+ */
+export async function renewServerCertificate(
+  store: Store,
+  files: ClusterFiles,
+): Promise<{ hosts: string[]; notAfter: Date; setAside: string | undefined }> {
   store.assertWritable();
-  if (isClusterInitialised(files)) throw new ClusterSetupError(`the cluster is already initialised (${files.dir})`);
-  const hosts = options.hosts && options.hosts.length > 0 ? options.hosts : [hostname(), 'localhost', '127.0.0.1', '::1'];
-  const url = options.url ?? `https://${formatListenAddress({ host: hosts[0]!, port: options.port })}`;
-  if (!/^https:\/\//.test(url)) throw new InvalidInputError('the master URL must start with https://', 'url');
-  const clusterId = store.getMeta('cluster_id')!;
-  const ca = await createCa(clusterId);
-  const server = await issueCertificate(ca, { commonName: hosts[0]!, usage: 'server', hosts, validityDays: SERVER_CERT_DAYS });
-  const { privateKey, publicKey } = await generateKeyPair('Ed25519', { extractable: true });
-  files.write('caCert', ca.certificate);
-  files.write('caKey', ca.key);
+  if (!isClusterInitialised(files)) throw new ClusterSetupError('run "otpgate cluster init" first');
+  const hosts = certificateHosts(files.read('serverCert'));
+  if (hosts.length === 0) throw new ClusterSetupError(`${files.path('serverCert')} names no host; run "otpgate cluster init" on a new cluster`);
+  const server = await issueServerCertificate({ certificate: files.read('caCert'), key: files.read('caKey') }, hosts);
+  const setAside = setAsideFiles(files.dir, [CLUSTER_FILES.serverCert, CLUSTER_FILES.serverKey], store.dataDir, 'previous-server-certificate');
   files.write('serverCert', server.certificate);
   files.write('serverKey', server.key);
-  files.write('feedPrivateKey', JSON.stringify(await exportJWK(privateKey)));
-  files.write('feedPublicKey', JSON.stringify(await exportJWK(publicKey)));
-  store.setMeta('master_url', url);
-  return { url, hosts };
+  return { hosts, notAfter: server.notAfter, setAside };
 }
 
 /** `otpgate cluster add-replica NAME`: a client certificate and the bundle the replica joins with. */

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
@@ -15,11 +16,15 @@ import {
 import { ClusterFiles, closeHttpServers, changeHashAt, logBase, readChanges, type Logger, type Metrics, type Store } from '@otpgate/core';
 import { ReplicaRegistry, type ReplicaEntry } from './replica-registry.js';
 import { snapshotInWorker } from './snapshot-worker.js';
+import { SharedSnapshot } from './shared-snapshot.js';
+import type { SnapshotResult } from './snapshot-thread.js';
 
 const BATCH_LIMIT = 1000;
 const MAX_WAIT_SECONDS = 60;
 const HEAD_POLL_MS = 50;
 const STEP_REPORT_LIMIT = 1_000_000;
+/** How often the replica metrics are refreshed and the certificate files checked for a renewal. */
+const CERTIFICATE_CHECK_MS = 2000;
 
 const stepReportSchema = z.strictObject({ steps: z.array(tokenStateRecordSchema).max(10_000) });
 
@@ -48,6 +53,8 @@ export class ReplicationServer {
   private headTimer: NodeJS.Timeout | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
   private lastHead = -1;
+  private certStamp = '';
+  private readonly snapshots: SharedSnapshot<SnapshotResult>;
   private unsubscribe: (() => void) | undefined;
 
   private constructor(
@@ -62,6 +69,10 @@ export class ReplicationServer {
     private readonly clusterId: string,
   ) {
     this.registry = new ReplicaRegistry(store);
+    this.snapshots = new SharedSnapshot((head) => {
+      this.logger.info({ event: 'replication-snapshot-build', head }, `building a snapshot at change ${head}`);
+      return snapshotInWorker({ dataDir: store.dataDir, clusterId, signingJwk });
+    });
   }
 
   static async create(deps: { store: Store; config: NodeConfig; logger: Logger; metrics: Metrics }): Promise<ReplicationServer> {
@@ -72,8 +83,8 @@ export class ReplicationServer {
     return new ReplicationServer(deps.store, files, deps.config, deps.logger, deps.metrics, key, jwk, deps.store.getMeta('cluster_id')!);
   }
 
-  async start(): Promise<void> {
-    const tls = {
+  private tlsOptions() {
+    return {
       key: this.files.read('serverKey'),
       cert: this.files.read('serverCert'),
       ca: this.files.read('caCert'),
@@ -81,6 +92,35 @@ export class ReplicationServer {
       rejectUnauthorized: true,
       minVersion: 'TLSv1.2' as const,
     };
+  }
+
+  /** When the certificate files were last written ("" when one is missing). */
+  private certificateStamp(): string {
+    try {
+      return (['serverCert', 'serverKey'] as const).map((f) => statSync(this.files.path(f)).mtimeMs).join('/');
+    } catch {
+      return '';
+    }
+  }
+
+  /** Present a certificate renewed by `otpgate cluster renew-certificate` (another process) without a restart. */
+  private reloadCertificate(): void {
+    const stamp = this.certificateStamp();
+    if (stamp === '' || stamp === this.certStamp) return;
+    try {
+      const tls = this.tlsOptions();
+      for (const server of this.servers) server.setSecureContext(tls);
+      this.certStamp = stamp;
+      this.logger.info({ event: 'replication-certificate-reloaded' }, 'replication API certificate reloaded');
+    } catch (err) {
+      // caught between the two writes (certificate and key not yet a pair): the next tick tries again
+      this.logger.debug({ err: (err as Error).message }, 'replication API certificate not reloaded yet');
+    }
+  }
+
+  async start(): Promise<void> {
+    this.certStamp = this.certificateStamp();
+    const tls = this.tlsOptions();
     for (const address of this.config.cluster.listen) {
       const server = https.createServer(tls, (req, res) => void this.handle(req, res));
       server.on('tlsClientError', (err, socket) => {
@@ -104,7 +144,10 @@ export class ReplicationServer {
         this.wake();
       }
     }, HEAD_POLL_MS);
-    this.statsTimer = setInterval(() => this.updateMetrics(), 5000);
+    this.statsTimer = setInterval(() => {
+      this.updateMetrics();
+      this.reloadCertificate();
+    }, CERTIFICATE_CHECK_MS);
     this.headTimer.unref();
     this.statsTimer.unref();
     this.updateMetrics();
@@ -118,6 +161,7 @@ export class ReplicationServer {
     clearInterval(this.headTimer);
     clearInterval(this.statsTimer);
     this.unsubscribe?.();
+    this.snapshots.release();
     this.wake();
     await closeHttpServers(this.servers);
   }
@@ -158,8 +202,9 @@ export class ReplicationServer {
         await this.sendSigned(res, await this.changesAfter(after, wait, req));
       } else if (req.method === 'GET' && url.pathname === '/v1/snapshot') {
         this.registry.recordContact(replica.name, address, undefined);
-        this.logger.info({ event: 'replication-snapshot', replica: replica.name }, `sending a snapshot to ${replica.name}`);
-        const snapshot = await snapshotInWorker({ dataDir: this.store.dataDir, clusterId: this.clusterId, signingJwk: this.signingJwk });
+        const { result, shared } = this.snapshots.get(this.store.head().seq);
+        this.logger.info({ event: 'replication-snapshot', replica: replica.name, shared }, `sending a snapshot to ${replica.name}`);
+        const snapshot = await result;
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': snapshot.body.length, [FEED_SIGNATURE_HEADER]: snapshot.signature });
         res.end(snapshot.body);
         this.logger.info(
@@ -171,6 +216,7 @@ export class ReplicationServer {
             bytes: snapshot.body.length,
             build_ms: snapshot.buildMs,
             encode_ms: snapshot.encodeMs,
+            shared,
           },
           `sent a snapshot of change ${snapshot.seq} to ${replica.name} (${snapshot.body.length} bytes)`,
         );

@@ -12,6 +12,7 @@ import {
   type NodeConfig,
 } from '@otpgate/shared';
 import { ClusterFiles, ReplicationDataError, applyEntries, applySnapshot, type Logger, type Metrics, type Store } from '@otpgate/core';
+import { MasterConnectionError, connectionError } from './master-connection.js';
 
 type VerifyKey = Exclude<Awaited<ReturnType<typeof importJWK>>, Uint8Array>;
 
@@ -109,7 +110,8 @@ export class FeedClient {
           needSnapshot = true;
           continue;
         }
-        const reason = err instanceof FeedError ? err.reason : err instanceof ReplicationDataError ? 'malformed' : 'unreachable';
+        const reason =
+          err instanceof FeedError || err instanceof MasterConnectionError ? err.reason : err instanceof ReplicationDataError ? 'malformed' : 'unreachable';
         this.fail(reason, (err as Error).message);
         this.failures++;
         const delay = Math.min(this.config.cluster.max_retry_seconds * 1000, 250 * 2 ** Math.min(this.failures, 10));
@@ -121,7 +123,9 @@ export class FeedClient {
   private fail(reason: string, message: string): void {
     this.metrics.feedFailures.inc({ reason });
     this.store.setMeta('last_feed_error', `${new Date().toISOString()} ${reason}: ${message}`);
-    this.logger.warn({ event: 'replication-failure', reason, master: this.masterUrl, err: message }, `replication: ${message}`);
+    // a certificate that fails verification is not an outage: something else answers as the master
+    const level = reason === 'tls-verification' ? 'error' : 'warn';
+    this.logger[level]({ event: 'replication-failure', reason, master: this.masterUrl, err: message }, `replication: ${message}`);
   }
 
   private sleep(ms: number): Promise<void> {
@@ -145,8 +149,7 @@ export class FeedClient {
     try {
       response = await request(new URL(path, this.masterUrl), { dispatcher: this.agent, method: 'GET', reset: close });
     } catch (err) {
-      const e = err as Error & { code?: string; cause?: { code?: string; message?: string } };
-      throw new Error(`cannot reach the master at ${this.masterUrl}: ${e.cause?.code ?? e.code ?? ''} ${e.cause?.message ?? e.message}`.trim());
+      throw connectionError(this.masterUrl, err);
     }
     const body = Buffer.from(await response.body.arrayBuffer());
     if (response.statusCode !== 200) {
@@ -156,7 +159,9 @@ export class FeedClient {
       } catch {
         // not JSON: show it as it came
       }
-      throw new Error(`the master answered ${response.statusCode}: ${detail}`);
+      // 401/403: the master does not accept this replica (removed, or never enrolled); re-enrolling is the way back
+      const reason = response.statusCode === 401 || response.statusCode === 403 ? 'refused' : 'unreachable';
+      throw new MasterConnectionError(reason, `the master answered ${response.statusCode}: ${detail}`);
     }
     const fetched = performance.now();
     const signature = response.headers[FEED_SIGNATURE_HEADER];

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { replicaBundleSchema, parseWith, InvalidInputError, OtpgateError, type ReplicaBundle } from '@otpgate/shared';
-import { ClusterFiles, DATA_FILES, Store } from '@otpgate/core';
+import { replicaBundleSchema, parseWith, InvalidInputError, OtpgateError, setAsideFiles, type ReplicaBundle } from '@otpgate/shared';
+import { CLUSTER_FILES, ClusterFiles, DATA_FILES, Store } from '@otpgate/core';
 
 export class JoinRefusedError extends OtpgateError {
   constructor(message: string) {
@@ -21,9 +21,15 @@ export function readBundle(path: string): ReplicaBundle {
 
 /**
  * `otpgate replica join BUNDLE`: make this node a replica of the bundle's master. A node that holds data of its own
- * (an old master rejoining) needs `force`: its data is replaced by the master's at the first sync.
+ * (an old master rejoining) needs `force`: its data is replaced by the master's at the first sync. The cluster files
+ * of its former role (an old master's CA key, feed-signing key, server certificate) are set aside in
+ * DATA_DIR/previous-ROLE-TIMESTAMP/: left in place they would make a later promotion fail and mix two clusters' keys.
  */
-export async function joinCluster(dataDir: string, bundle: ReplicaBundle, options: { force?: boolean } = {}): Promise<Store> {
+export async function joinCluster(
+  dataDir: string,
+  bundle: ReplicaBundle,
+  options: { force?: boolean } = {},
+): Promise<{ store: Store; setAside: string | undefined }> {
   const exists = existsSync(join(dataDir, DATA_FILES.database));
   const store = exists ? await Store.open(dataDir) : await Store.create(dataDir);
   try {
@@ -37,6 +43,7 @@ export async function joinCluster(dataDir: string, bundle: ReplicaBundle, option
       }
     }
     const files = new ClusterFiles(dataDir);
+    const setAside = setAsideFiles(files.dir, Object.values(CLUSTER_FILES), dataDir, `previous-${store.role}`);
     files.write('caCert', bundle.ca_certificate);
     files.write('clientCert', bundle.client_certificate);
     files.write('clientKey', bundle.client_key);
@@ -47,7 +54,7 @@ export async function joinCluster(dataDir: string, bundle: ReplicaBundle, option
       store.setMeta('master_url', bundle.master_url);
       store.setMeta('replica_name', bundle.replica_name);
     });
-    return store;
+    return { store, setAside };
   } catch (err) {
     store.close();
     throw err;

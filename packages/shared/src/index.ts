@@ -10,3 +10,4 @@ export * from './change-entry.js';
 export * from './feed.js';
 export * from './cluster-bundle.js';
 export * from './replica-status.js';
+export * from './set-aside.js';

@@ -1,10 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { CLI_ACTOR, ClusterFiles, Store, recordAdminAction } from '@otpgate/core';
-import { addReplica, initCluster, masterStatus, removeReplica } from '@otpgate/master';
-import { joinCluster, readBundle, replicaStatus } from '@otpgate/replica';
-import { InvalidInputError } from '@otpgate/shared';
+import { CLI_ACTOR, ClusterFiles, Store, recordAdminAction, type Logger } from '@otpgate/core';
+import { addReplica, initCluster, masterStatus, promoteToMaster, removeReplica, renewServerCertificate } from '@otpgate/master';
+import { joinCluster, readBundle, replicaSelfStatus } from '@otpgate/replica';
 import { cliLogger, loadConfig, withAdmin, type GlobalOptions } from '../context.js';
 import { formatTime, printJson, table } from '../output.js';
 import { collect } from './options.js';
@@ -58,9 +57,9 @@ export function registerClusterCommands(program: Command, globals: () => GlobalO
     .description('replication state: on the master every replica, on a replica itself')
     .option('--json', 'machine-readable output')
     .action(async (o: { json?: boolean }) => {
-      await withAdmin(globals(), ({ store }) => {
+      await withAdmin(globals(), ({ config, store }) => {
         if (store.role === 'replica') {
-          const s = replicaStatus(store);
+          const s = replicaSelfStatus(store, config.cluster.lag_budget_seconds);
           if (o.json) return printJson(s);
           console.log(
             table(
@@ -70,7 +69,9 @@ export function registerClusterCommands(program: Command, globals: () => GlobalO
                 ['master', s.master_url],
                 ['applied change', s.applied_seq],
                 ['master at', s.master_head_seq],
+                ['health', `${s.healthy ? 'ok' : 'NOT READY'}: ${s.health_detail}`],
                 ['lag (changes)', s.lag_entries],
+                ['lag (seconds)', s.lag_seconds],
                 ['last contact', s.last_contact_at === null ? 'never' : `${formatTime(s.last_contact_at)} (${s.seconds_since_contact}s ago)`],
                 ['last error', s.last_error ?? '-'],
               ],
@@ -100,18 +101,31 @@ export function registerClusterCommands(program: Command, globals: () => GlobalO
       const config = loadConfig(globals());
       const store = await Store.open(config.node.data_dir);
       try {
-        if (store.role !== 'replica') throw new InvalidInputError('this node is already the master');
         const oldMaster = store.getMeta('master_url');
-        store.setRole('master');
         const port = config.cluster.listen[0]?.port ?? 8444;
-        const { url } = await initCluster(store, new ClusterFiles(store.dataDir), { hosts: o.host, url: o.url, port });
-        recordAdminAction({ logger: cliLogger(config), store }, CLI_ACTOR, 'cluster.promote', url, { details: { old_master: oldMaster } });
+        const { url, setAside } = await promoteToMaster(store, new ClusterFiles(store.dataDir), { hosts: o.host, url: o.url, port });
+        const logger = cliLogger(config);
+        reportSetAside(logger, setAside);
+        recordAdminAction({ logger, store }, CLI_ACTOR, 'cluster.promote', url, { details: { old_master: oldMaster } });
         console.log(`this node is now the master (at change ${store.head().seq}); replicas connect to ${url}`);
         console.log('next: restart "otpgate serve" here; for every other node (the old master too, when it is back):');
         console.log('  here:  otpgate cluster add-replica NAME        there:  otpgate replica join BUNDLE --force && otpgate serve');
       } finally {
         store.close();
       }
+    });
+
+  cluster
+    .command('renew-certificate')
+    .description('on the master: a new replication API certificate from the cluster CA for the same names (replicas need nothing)')
+    .action(async () => {
+      await withAdmin(globals(), async ({ store, logger }) => {
+        const { hosts, notAfter, setAside } = await renewServerCertificate(store, new ClusterFiles(store.dataDir));
+        recordAdminAction({ logger, store }, CLI_ACTOR, 'cluster.renew-certificate', hosts.join(','), { details: { expires_at: notAfter.toISOString() } });
+        console.log(`replication API certificate renewed for ${hosts.join(', ')}, valid until ${formatTime(notAfter.getTime())}`);
+        if (setAside) console.log(`the old certificate and key are in ${setAside}`);
+        console.log('a running "otpgate serve" presents it within a few seconds; replicas trust the cluster CA and need nothing');
+      });
     });
 
   const replica = program.command('replica').description('this node as a replica');
@@ -122,9 +136,17 @@ export function registerClusterCommands(program: Command, globals: () => GlobalO
     .action(async (bundlePath: string, o: { force?: boolean }) => {
       const config = loadConfig(globals());
       const bundle = readBundle(resolve(bundlePath));
-      const store = await joinCluster(config.node.data_dir, bundle, { force: o.force });
+      const { store, setAside } = await joinCluster(config.node.data_dir, bundle, { force: o.force });
       store.close();
+      reportSetAside(cliLogger(config), setAside);
       console.log(`this node is now replica ${bundle.replica_name} of ${bundle.master_url}`);
       console.log('next: otpgate serve (the first start copies the master\'s data); then delete the bundle file');
     });
+}
+
+/** Say where the cluster files of a node's former role went (kept, never deleted: they may hold the only CA key). */
+function reportSetAside(logger: Logger, folder: string | undefined): void {
+  if (!folder) return;
+  logger.info({ event: 'cluster-files-set-aside', folder }, `the cluster files of this node's previous role were moved to ${folder}`);
+  console.log(`the cluster files of this node's previous role (keys, certificates) were moved to ${folder}; delete them once no longer needed`);
 }
