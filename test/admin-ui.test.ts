@@ -1,10 +1,11 @@
-import { request as httpsRequest } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { TestNode } from './helpers/test-node.js';
+import { httpsSend } from './helpers/https.js';
 import { accessibilityProblems, decodeQr, launchBrowser, newContext, screenshots, signIn, text } from './helpers/browser.js';
 import { papRequest, radclient } from './helpers/radclient.js';
 import { awaitFreshStep, secretFromUri, totpCode } from './helpers/otp.js';
+import { createTestCa } from '../packages/core/test/helpers/tls-certs.js';
 import { ADMIN_DN, ADMIN_PASSWORD, GROUPS_DN, PEOPLE_DN, startSlapd, type Slapd } from '../packages/core/test/helpers/slapd.js';
 
 const ADMIN_PW = 'Admin-Password-7q';
@@ -12,19 +13,12 @@ const SECRET = 'testing123';
 
 /** Every page an admin can open on the master, for the accessibility check and the screenshots. */
 const MASTER_PAGES = ['/', '/users', '/users/new', '/hardware', '/groups', '/clients', '/backends', '/settings', '/replicas', '/authlog', '/audit', '/certificate'];
+/** One page of each kind of record (the token page is added once a token exists). */
+const RECORD_PAGES = ['/users/webuser', '/groups/staff', '/clients/nas', '/backends/corp'];
+const HARDWARE_SEED = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
 
-/** A raw HTTPS POST (no browser, so no CSRF token unless given). */
-function post(url: string, body: string, cookie: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { method: 'POST', rejectUnauthorized: false, headers: { 'content-type': 'application/x-www-form-urlencoded', cookie } }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const post = (url: string, body: string, cookie: string) => httpsSend('POST', url, body, cookie);
+const get = (url: string, cookie: string) => httpsSend('GET', url, '', cookie);
 
 describe('admin UI in a real browser (Debian chromium)', () => {
   let master: TestNode;
@@ -40,6 +34,8 @@ describe('admin UI in a real browser (Debian chromium)', () => {
     await master.cliInput(ADMIN_PW, 'admin', 'set-password', '--password-stdin');
     await master.cliInput(ADMIN_PASSWORD, 'backend', 'add-ldap', 'corp', '--server', slapd.url, '--bind-dn', ADMIN_DN, '--bind-password-stdin', '--base-dn', PEOPLE_DN, '--group-map', `cn=vpn,${GROUPS_DN}=vpn`);
     await master.addClient('nas', '127.0.0.1', SECRET);
+    await master.cliOk('group', 'add', 'staff', '--description', 'office staff');
+    await master.cliOk('hardware', 'add', 'HW-UI-1', '--secret', HARDWARE_SEED, '--manufacturer', 'Feitian');
     await master.start();
     replica = await TestNode.createReplica('ui-replica', master);
     await replica.start();
@@ -135,12 +131,118 @@ describe('admin UI in a real browser (Debian chromium)', () => {
     expect(await text(page.locator('table'))).toContain('uid=alice');
   });
 
+  it('lists every configured backend on the dashboard, an idle one with a link to test it', async () => {
+    await page.goto(`${master.adminUrl}/`);
+    const table = page.locator('table', { has: page.locator('caption', { hasText: 'Password checks by backend' }) });
+    const corp = table.locator('tbody tr', { hasText: 'corp' });
+    expect(await text(corp)).toMatch(/^corp\t0\t0\t0\tno requests in the last hour \(test connection\)$/);
+    expect(await corp.getByRole('link', { name: 'test connection' }).getAttribute('href')).toBe('/backends/corp');
+  });
+
+  it('saves reply attributes as the CLI reads them, and assigns a hardware token by its serial', async () => {
+    await page.goto(`${master.adminUrl}/users/webuser`);
+    await page.getByLabel('Reply attributes').fill('Filter-Id="vpn"\nReply-Message=hello');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    expect(await text(page.getByRole('status'))).toContain('saved');
+    const shown = JSON.parse(await master.cliOk('user', 'show', 'webuser', '--json')) as { attributes: unknown };
+    expect(shown.attributes).toEqual([{ name: 'Filter-Id', value: 'vpn' }, { name: 'Reply-Message', value: 'hello' }]);
+
+    const serial = page.getByLabel('Serial of a hardware token from the inventory');
+    await serial.fill('HW-NOPE');
+    await page.getByRole('button', { name: 'Assign' }).click();
+    expect(await text(page.getByRole('alert'))).toContain('hardware token "HW-NOPE" does not exist');
+    expect(await page.locator('#spare-hardware option').evaluateAll((o) => o.map((x) => (x as HTMLOptionElement).value))).toEqual(['HW-UI-1']);
+    await serial.fill('HW-UI-1');
+    await page.getByRole('button', { name: 'Assign' }).click();
+    expect(await text(page.getByRole('status'))).toContain('hardware token assigned');
+    const hardware = JSON.parse(await master.cliOk('hardware', 'list', '--json')) as Array<{ serial: string; assigned_to: string | null }>;
+    expect(hardware).toMatchObject([{ serial: 'HW-UI-1', assigned_to: 'webuser' }]);
+  });
+
+  it('sets the enrollment portal\'s existing-token policy on the settings page', async () => {
+    await page.goto(`${master.adminUrl}/settings`);
+    await page.getByLabel('allow additional tokens').check();
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    expect(await text(page.getByRole('status'))).toContain('Settings saved');
+    const settings = JSON.parse(await master.cliOk('settings', 'show')) as { enrollment: { allow_additional_tokens: boolean } };
+    expect(settings.enrollment.allow_additional_tokens).toBe(true);
+    await expect(page.getByLabel('allow additional tokens').isChecked()).resolves.toBe(true);
+  });
+
   it('has no serious accessibility problems on any page, and is captured at desktop and phone widths', async () => {
-    for (const path of MASTER_PAGES) {
+    const tokens = JSON.parse(await master.cliOk('token', 'list', 'webuser', '--json')) as Array<{ id: number }>;
+    for (const path of [...MASTER_PAGES, ...RECORD_PAGES, `/tokens/${tokens[0]!.id}`]) {
       await page.goto(`${master.adminUrl}${path}`);
       expect(await accessibilityProblems(page), path).toEqual([]);
       await screenshots(page, `master${path === '/' ? '-dashboard' : path.replace(/\//g, '-')}`);
     }
+    const signedOut = await (await newContext(browser)).newPage();
+    await signedOut.goto(`${master.adminUrl}/login`);
+    expect(await accessibilityProblems(signedOut), '/login').toEqual([]);
+    await screenshots(signedOut, 'master-login');
+    await signedOut.context().close();
+  });
+
+  it('asks an admin who has an otpgate token for a current code, and accepts password + code once', async () => {
+    await master.cliInput('Sec-Admin-Password-4k', 'admin', 'set-password', 'secadmin', '--password-stdin');
+    const secret = await master.addUserWithToken('secadmin', null);
+    const other = await (await newContext(browser)).newPage();
+    await signIn(other, master.adminUrl, 'secadmin', 'Sec-Admin-Password-4k');
+    expect(await text(other.getByRole('alert'))).toContain('needs a one-time code');
+    expect(await text(other.getByRole('heading', { level: 1 }))).toBe('Sign in');
+    await awaitFreshStep();
+    const code = totpCode(secret);
+    const wrong = code === '000000' ? '111111' : '000000';
+    await other.getByLabel('Password', { exact: true }).fill('Sec-Admin-Password-4k');
+    await other.getByLabel('One-time code').fill(wrong);
+    await other.getByRole('button', { name: 'Sign in' }).click();
+    expect(await text(other.getByRole('alert'))).toContain('Wrong user name, password or code');
+    await other.getByLabel('Password', { exact: true }).fill('Sec-Admin-Password-4k');
+    await other.getByLabel('One-time code').fill(code);
+    await other.getByRole('button', { name: 'Sign in' }).click();
+    expect(await text(other.getByRole('heading', { level: 1 }))).toBe('Dashboard');
+    await other.context().close();
+    // the code is used up: the same password + code does not sign in a second time
+    const again = await (await newContext(browser)).newPage();
+    await signIn(again, master.adminUrl, 'secadmin', 'Sec-Admin-Password-4k');
+    await again.getByLabel('Password', { exact: true }).fill('Sec-Admin-Password-4k');
+    await again.getByLabel('One-time code').fill(code);
+    await again.getByRole('button', { name: 'Sign in' }).click();
+    expect(await text(again.getByRole('alert'))).toContain('Wrong user name, password or code');
+    await again.context().close();
+  });
+
+  it('installs an uploaded certificate whose key matches, refuses one whose key does not, and audits the replaced one', async () => {
+    const ca = createTestCa('otpgate UI test CA');
+    try {
+      const mine = ca.issue(['DNS:otp.example.test', 'IP:127.0.0.1']);
+      const other = ca.issue(['DNS:other.example.test']);
+      const upload = async (certificate: string, key: string) => {
+        await page.goto(`${master.adminUrl}/certificate`);
+        await page.getByLabel('or the certificate file').setInputFiles({ name: 'tls.crt', mimeType: 'application/x-pem-file', buffer: Buffer.from(certificate) });
+        await page.getByLabel('or the key file').setInputFiles({ name: 'tls.key', mimeType: 'application/x-pem-file', buffer: Buffer.from(key) });
+        await page.getByRole('button', { name: 'Install' }).click();
+      };
+      await upload(mine.certificate, other.key);
+      expect(await text(page.getByRole('alert'))).toContain('the private key does not belong to the certificate');
+      await upload(mine.certificate, mine.key);
+      expect(await text(page.getByRole('status'))).toContain('installed; restart the node to use it');
+      expect(await text(page.locator('table'))).toContain('otp.example.test');
+      expect(await text(page.locator('table'))).toContain('otpgate UI test CA');
+      await page.goto(`${master.adminUrl}/audit?action=admin.set-certificate`);
+      const row = await text(page.locator('tbody tr'));
+      expect(row).toContain('otp.example.test'); // after
+      expect(row).toContain('"self_signed":true'); // before: the node's own certificate
+      expect(await page.content()).not.toContain('PRIVATE KEY');
+    } finally {
+      ca.dispose();
+    }
+  });
+
+  it('refuses a sign-in posted without the sign-in page\'s token (CSRF), also with no cookie at all', async () => {
+    const forged = await post(`${master.adminUrl}/login`, `username=admin&password=${ADMIN_PW}`, '');
+    expect(forged.status).toBe(403);
+    expect(forged.text).not.toContain('__Host-otpgate-session');
   });
 
   it('on a replica: a read-only status page, and a write refused with the master named', async () => {
@@ -157,6 +259,14 @@ describe('admin UI in a real browser (Debian chromium)', () => {
     expect(write.status).toBe(403);
     expect(write.text).toContain('read-only replica');
     expect(write.text).toContain('master');
+    // reads too: a replica shows no users, logs, exports or settings, signed in or not
+    for (const path of ['/users', '/users/alice', '/audit', '/audit.csv', '/authlog', '/export/users.csv', '/backends/corp', '/config', '/settings']) {
+      const read = await get(`${replica.adminUrl}${path}`, cookie);
+      expect(read.status, path).toBe(403);
+      expect(read.text, path).toContain('read-only replica');
+      expect((await get(`${replica.adminUrl}${path}`, '')).status, `${path} without a session`).toBe(404);
+    }
+    expect((await get(`${replica.adminUrl}/assets/style.css`, '')).status).toBe(200);
     await replicaPage.context().close();
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { TestNode } from './helpers/test-node.js';
+import { httpsSend } from './helpers/https.js';
 import { accessibilityProblems, decodeQr, launchBrowser, newContext, screenshots, text } from './helpers/browser.js';
 import { papRequest, radclient } from './helpers/radclient.js';
 import { awaitFreshStep, secretFromUri, totpCode } from './helpers/otp.js';
@@ -76,6 +77,14 @@ describe('self-service enrollment portal (phone-sized chromium)', () => {
     expect(await text(page.getByRole('alert'))).toContain('Wrong user name, password or code');
     expect(await accessibilityProblems(page)).toEqual([]);
     await screenshots(page, 'enroll-sign-in');
+  });
+
+  it('refuses a sign-in posted without the token of a sign-in page this browser loaded (CSRF)', async () => {
+    const forged = await httpsSend('POST', `${master.enrollUrl}/sign-in`, 'username=newbie&password=newbie-password');
+    expect(forged.status).toBe(403);
+    expect(forged.text).toContain('not sent from this site');
+    const mismatched = await httpsSend('POST', `${master.enrollUrl}/sign-in`, '_signin=forged&username=newbie&password=newbie-password', '__Host-otpgate-enroll-signin=other');
+    expect(mismatched.status).toBe(403);
   });
 
   it('does not listen on a replica', async () => {

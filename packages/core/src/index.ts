@@ -3,6 +3,7 @@ export * from './metrics.js';
 export * from './node.js';
 export * from './services/index.js';
 export * from './imports/index.js';
+export { pskFromHex } from './imports/psk-key.js';
 export * from './config-transfer/index.js';
 export { Store, DATA_FILES, type NodeRole, type Change } from './store/store.js';
 export { Database, StoreError } from './store/database.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AdminAuditService, createLogger, withoutSecrets, type Actor } from '@otpgate/core';
+import { AdminAuditService, codeAt, createLogger, fromBase32, timeStep, withoutSecrets, type Actor } from '@otpgate/core';
 import { SEED_HEX, createFixture, type Fixture } from './store-fixture.js';
 
 const ADMIN: Actor = { name: 'alice-admin', source: '192.0.2.55' };
@@ -43,6 +43,42 @@ describe('the admin audit log', () => {
     expect(everything).not.toContain('GEZDGNBVGY3TQOJQ');
     expect(JSON.parse(entries[4]!.after!).secret).toBe('(set)');
     expect(readFileSync(join(f.dir, 'data', 'otpgate.db')).toString('latin1')).not.toContain(CLIENT_SECRET);
+  });
+
+  it('records the state before for token, hardware and user status changes, without the seed', async () => {
+    await f.services.users.add({ username: 'bob' }, ADMIN);
+    const { token } = f.services.tokens.add('bob', { secret: SEED_HEX }, ADMIN);
+    f.services.tokens.setActive(token.id, false, ADMIN);
+    f.services.tokens.setActive(token.id, true, ADMIN);
+    f.services.tokens.setWindow(token.id, 0, 3, ADMIN);
+    const now = Date.now();
+    const step = timeStep({ t0: 0, period: 30 }, now);
+    const key = { key: fromBase32(token.secret), algorithm: 'SHA1' as const, digits: 6 as const };
+    f.services.tokens.resync(token.id, codeAt(key, step + 2), codeAt(key, step + 3), ADMIN, now);
+    f.services.tokens.remove(token.id, ADMIN);
+    f.services.tokens.addHardware({ serial: 'HW-9', secret: SEED_HEX, model: 'c200' }, ADMIN);
+    f.services.tokens.assign('HW-9', 'bob', ADMIN);
+    f.services.tokens.unassign('HW-9', ADMIN);
+    f.services.tokens.removeHardware('HW-9', ADMIN);
+    f.services.users.setStatus('bob', 'disabled', ADMIN);
+    f.services.users.setStatus('bob', 'active', ADMIN);
+    f.services.users.unlock('bob', ADMIN);
+
+    const before = (action: string, nth = 0) => JSON.parse(audit.list({ action }).reverse()[nth]!.before ?? 'null') as Record<string, unknown> | null;
+    expect(before('token.disable')).toMatchObject({ id: token.id, active: true, secret: '(set)' });
+    expect(before('token.enable')).toMatchObject({ id: token.id, active: false });
+    expect(before('token.window')).toMatchObject({ window_past: null, window_future: null });
+    expect(before('token.resync')).toBeNull(); // never used: no state yet
+    expect(JSON.parse(audit.list({ action: 'token.resync' })[0]!.after!)).toMatchObject({ last_step: step + 3, drift: 3 });
+    expect(before('token.remove')).toMatchObject({ id: token.id, window_past: 0, window_future: 3 });
+    expect(before('hardware.unassign')).toMatchObject({ serial: 'HW-9', assigned_to: 'bob' });
+    expect(before('hardware.remove')).toMatchObject({ serial: 'HW-9', model: 'c200', token_id: null });
+    expect(before('user.disable')).toMatchObject({ username: 'bob', status: 'active' });
+    expect(before('user.enable')).toMatchObject({ username: 'bob', status: 'disabled' });
+    expect(before('user.unlock')).toEqual({ failures: 0, locked_until: null });
+    const everything = JSON.stringify(audit.list());
+    expect(everything).not.toContain('GEZDGNBVGY3TQOJQ');
+    expect(everything).not.toContain('3132333435363738393031323334353637383930');
   });
 
   it('filters by admin, action prefix and target, and exports CSV that spreadsheets cannot run', async () => {

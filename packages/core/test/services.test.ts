@@ -122,6 +122,17 @@ describe('tokens', () => {
     expect(f.services.tokens.list('alice')).toEqual([]);
     expect(() => f.services.tokens.remove(token.id, A)).toThrow(NotFoundError);
   });
+
+  it('reads one token by id, without the secret', async () => {
+    await f.services.users.add({ username: 'bob' }, A);
+    f.services.tokens.add('alice', { secret: SEED_HEX }, A);
+    const { token } = f.services.tokens.add('bob', { secret: SEED_HEX, label: 'phone' }, A);
+    const view = f.services.tokens.get(token.id);
+    expect(view).toMatchObject({ id: token.id, username: 'bob', label: 'phone', last_step: -1 });
+    expect(view).not.toHaveProperty('secret');
+    expect(() => f.services.tokens.get(token.id + 100)).toThrow(NotFoundError);
+    expect(() => f.services.tokens.get(Number('abc'))).toThrow(NotFoundError);
+  });
 });
 
 describe('hardware tokens', () => {
@@ -150,6 +161,12 @@ describe('hardware tokens', () => {
     expect(() => f.services.tokens.unassign('FT-0001', A)).toThrow('hardware token FT-0001 is not assigned');
     f.services.tokens.removeHardware('FT-0001', A);
     expect(f.services.tokens.findHardware('FT-0001')).toBeUndefined();
+  });
+
+  it('lists the inventory up to a limit, and refuses to assign a serial not in it', () => {
+    for (const serial of ['HW-3', 'HW-1', 'HW-2']) f.services.tokens.addHardware({ serial, secret: SEED_HEX }, A);
+    expect(f.services.tokens.listHardware({ assigned: false, limit: 2 }).map((h) => h.serial)).toEqual(['HW-1', 'HW-2']);
+    expect(() => f.services.tokens.assign('HW-404', 'alice', A)).toThrow(NotFoundError);
   });
 
   it('removing a user or the token returns the hardware token to the inventory', () => {

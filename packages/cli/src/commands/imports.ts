@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { Option, type Command } from 'commander';
-import { CLI_ACTOR, exportUsersCsv, type ImportInput, type ImportPreview, type ImportResult } from '@otpgate/core';
+import { CLI_ACTOR, exportUsersCsv, pskFromHex, type ImportInput, type ImportPreview, type ImportResult } from '@otpgate/core';
 import { InvalidInputError } from '@otpgate/shared';
 import { withAdmin, type GlobalOptions } from '../context.js';
 import { printJson } from '../output.js';
@@ -111,14 +111,7 @@ export function registerImportCommands(program: Command, globals: () => GlobalOp
       .option('--passphrase-stdin', 'read the passphrase (PBKDF2-encrypted files) from standard input'),
   ).action(async (file: string, o: CommonOptions & { pskHexStdin?: boolean; passphraseStdin?: boolean }) => {
     const text = readImportFile(file);
-    let psk: Buffer | undefined;
-    if (o.pskHexStdin) {
-      const hex = (await readStdinLine('pre-shared key')).trim().replace(/^0x/i, '');
-      if (!/^(?:[0-9a-f]{32}|[0-9a-f]{48}|[0-9a-f]{64})$/i.test(hex)) {
-        throw new InvalidInputError('expected 32, 48 or 64 hex digits (an AES-128, -192 or -256 key)', 'pre-shared key');
-      }
-      psk = Buffer.from(hex, 'hex');
-    }
+    const psk = o.pskHexStdin ? pskFromHex(await readStdinLine('pre-shared key')) : undefined;
     const passphrase = o.passphraseStdin ? await readStdinLine('passphrase') : undefined;
     await runImport(globals(), o, { format: 'pskc', text, options: { psk, passphrase } });
   });

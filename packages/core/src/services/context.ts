@@ -95,6 +95,15 @@ export function parseAttributeAssignment(text: string): ReplyAttribute {
   return { name: text.slice(0, eq).trim(), value: text.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1') };
 }
 
+/** One Name=value per line (the admin UI's attribute editor), read exactly as the command line reads each one. */
+export function parseAttributeLines(text: string): ReplyAttribute[] {
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map(parseAttributeAssignment);
+}
+
 export function required<T>(value: T | undefined, what: string, name: string): T {
   if (value === undefined) throw new NotFoundError(what, name);
   return value;

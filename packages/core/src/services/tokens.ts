@@ -119,6 +119,15 @@ export class TokenService {
   }
 
   list(username?: string): TokenView[] {
+    return this.views({ username });
+  }
+
+  /** One token as admins see it (the token page and its actions), without reading every token. */
+  get(tokenId: number): TokenView {
+    return required(Number.isSafeInteger(tokenId) ? this.views({ id: tokenId })[0] : undefined, 'token', String(tokenId));
+  }
+
+  private views(filter: { username?: string; id?: number }): TokenView[] {
     const db = this.store.db;
     let q = db.q
       .selectFrom('tokens')
@@ -131,7 +140,8 @@ export class TokenService {
       ])
       .orderBy('users.username')
       .orderBy('tokens.id');
-    if (username !== undefined) q = q.where('users.username', '=', username);
+    if (filter.username !== undefined) q = q.where('users.username', '=', filter.username);
+    if (filter.id !== undefined) q = q.where('tokens.id', '=', filter.id);
     return db.all(q).map((r) => ({ ...r, active: r.active === 1, last_step: r.last_step ?? -1, drift: r.drift ?? 0 }));
   }
 
@@ -141,41 +151,44 @@ export class TokenService {
 
   remove(tokenId: number, actor: Actor): void {
     this.store.assertWritable();
-    this.store.db.transaction(() => {
+    const before = this.store.db.transaction(() => {
       const token = this.getToken(tokenId);
       const hw = this.hardwareByToken(token.id);
       this.store.commit([
         { entity: 'token', op: 'delete', key: String(token.id) },
         ...(hw ? [{ entity: 'hardware_token' as const, op: 'upsert' as const, data: { ...hw, token_id: null } }] : []),
       ]);
+      return token;
     });
-    recordAdminAction(this.ctx, actor, 'token.remove', String(tokenId));
+    recordAdminAction(this.ctx, actor, 'token.remove', String(tokenId), { before });
   }
 
   setActive(tokenId: number, active: boolean, actor: Actor): void {
     this.store.assertWritable();
-    this.store.db.transaction(() => {
+    const before = this.store.db.transaction(() => {
       const token = this.getToken(tokenId);
       this.store.commit([{ entity: 'token', op: 'upsert', data: { ...token, active } }]);
+      return token;
     });
-    recordAdminAction(this.ctx, actor, active ? 'token.enable' : 'token.disable', String(tokenId), { after: { active } });
+    recordAdminAction(this.ctx, actor, active ? 'token.enable' : 'token.disable', String(tokenId), { before, after: { active } });
   }
 
   /** Per-token acceptance window; null falls back to the global setting. */
   setWindow(tokenId: number, windowPast: number | null, windowFuture: number | null, actor: Actor): void {
     this.store.assertWritable();
-    this.store.db.transaction(() => {
+    const before = this.store.db.transaction(() => {
       const token = this.getToken(tokenId);
       const record = parseWith(tokenRecordSchema, { ...token, window_past: windowPast, window_future: windowFuture }, 'token');
       this.store.commit([{ entity: 'token', op: 'upsert', data: record }]);
+      return token;
     });
-    recordAdminAction(this.ctx, actor, 'token.window', String(tokenId), { after: { window_past: windowPast, window_future: windowFuture } });
+    recordAdminAction(this.ctx, actor, 'token.window', String(tokenId), { before, after: { window_past: windowPast, window_future: windowFuture } });
   }
 
   /** Resynchronise a drifted token (or a HOTP token pressed many times) from two consecutive codes. */
   resync(tokenId: number, first: string, second: string, actor: Actor, now = Date.now()): void {
     this.store.assertWritable();
-    this.store.db.transaction(() => {
+    const change = this.store.db.transaction(() => {
       const t = this.getToken(tokenId);
       const state = this.store.read('token_state', String(t.id));
       const otp: OtpToken = {
@@ -187,9 +200,12 @@ export class TokenService {
       if (!found) {
         throw new InvalidInputError('the two codes are not consecutive codes of this token within the resync window; enter two fresh codes in order');
       }
-      this.store.commit([{ entity: 'token_state', op: 'upsert', data: { token_id: t.id, last_step: found.step, drift: found.drift } }]);
+      const after = { token_id: t.id, last_step: found.step, drift: found.drift };
+      this.store.commit([{ entity: 'token_state', op: 'upsert', data: after }]);
+      // the state is what a resync changes; a token never used has none yet
+      return { before: state ?? null, after };
     });
-    recordAdminAction(this.ctx, actor, 'token.resync', String(tokenId));
+    recordAdminAction(this.ctx, actor, 'token.resync', String(tokenId), change);
   }
 
   // --- hardware token inventory ---
@@ -237,7 +253,7 @@ export class TokenService {
     const token = this.store.db.transaction(() => {
       const hw = required(this.findHardware(serial), 'hardware token', serial);
       if (hw.token_id !== null) {
-        const holder = this.list().find((t) => t.id === hw.token_id)?.username ?? 'another user';
+        const holder = this.get(hw.token_id).username;
         conflict(`hardware token ${serial} is already assigned to ${holder}; unassign it first`);
       }
       const user = this.users.get(username);
@@ -275,28 +291,31 @@ export class TokenService {
   /** Take a hardware token back from its user (the user's copy is removed). */
   unassign(serial: string, actor: Actor): void {
     this.store.assertWritable();
-    this.store.db.transaction(() => {
+    const before = this.store.db.transaction(() => {
       const hw = required(this.findHardware(serial), 'hardware token', serial);
       if (hw.token_id === null) throw new InvalidInputError(`hardware token ${serial} is not assigned`);
+      const holder = this.get(hw.token_id).username;
       this.store.commit([
         { entity: 'token', op: 'delete', key: String(hw.token_id) },
         { entity: 'hardware_token', op: 'upsert', data: { ...hw, token_id: null } },
       ]);
+      return { ...hw, assigned_to: holder };
     });
-    recordAdminAction(this.ctx, actor, 'hardware.unassign', serial);
+    recordAdminAction(this.ctx, actor, 'hardware.unassign', serial, { before, after: { token_id: null } });
   }
 
   removeHardware(serial: string, actor: Actor): void {
     this.store.assertWritable();
-    this.store.db.transaction(() => {
+    const before = this.store.db.transaction(() => {
       const hw = required(this.findHardware(serial), 'hardware token', serial);
       if (hw.token_id !== null) conflict(`hardware token ${serial} is assigned; unassign it first`);
       this.store.commit([{ entity: 'hardware_token', op: 'delete', key: String(hw.id) }]);
+      return hw;
     });
-    recordAdminAction(this.ctx, actor, 'hardware.remove', serial);
+    recordAdminAction(this.ctx, actor, 'hardware.remove', serial, { before });
   }
 
-  listHardware(filter: { assigned?: boolean; search?: string } = {}): HardwareTokenView[] {
+  listHardware(filter: { assigned?: boolean; search?: string; limit?: number } = {}): HardwareTokenView[] {
     const db = this.store.db;
     let q = db.q
       .selectFrom('hardware_tokens')
@@ -312,6 +331,7 @@ export class TokenService {
       q = q.where('hardware_tokens.token_id', filter.assigned ? 'is not' : 'is', null);
     }
     if (filter.search) q = q.where('hardware_tokens.serial', 'like', `%${filter.search}%`);
+    if (filter.limit !== undefined) q = q.limit(filter.limit);
     return db.all(q);
   }
 }

@@ -133,18 +133,19 @@ export class UserService {
 
   setStatus(username: string, status: 'active' | 'disabled', actor: Actor): void {
     this.store.assertWritable();
-    this.store.db.transaction(() => {
+    const before = this.store.db.transaction(() => {
       const current = this.get(username);
       this.store.commit([{ entity: 'user', op: 'upsert', data: { ...current, status, updated_at: Date.now() } }]);
+      return current;
     });
-    recordAdminAction(this.ctx, actor, status === 'active' ? 'user.enable' : 'user.disable', username, { after: { status } });
+    recordAdminAction(this.ctx, actor, status === 'active' ? 'user.enable' : 'user.disable', username, { before, after: { status } });
   }
 
   unlock(username: string, actor: Actor): void {
     this.store.assertWritable();
-    const user = this.get(username);
-    this.store.commit([{ entity: 'lockout', op: 'upsert', data: { user_id: user.id } }]);
-    recordAdminAction(this.ctx, actor, 'user.unlock', username);
+    const { id, failures, locked_until } = this.summary(username);
+    this.store.commit([{ entity: 'lockout', op: 'upsert', data: { user_id: id } }]);
+    recordAdminAction(this.ctx, actor, 'user.unlock', username, { before: { failures, locked_until }, after: { failures: 0, locked_until: null } });
   }
 
   remove(username: string, actor: Actor): void {

@@ -2,6 +2,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidInputError } from '@otpgate/shared';
+import type { Actor, AdminAuditService } from '@otpgate/core';
 import { createSelfSignedServer } from '../cluster-ca.js';
 
 export const ADMIN_CERT_DAYS = 825;
@@ -80,4 +81,26 @@ export function installAdminCertificate(dataDir: string, certPem: string, keyPem
   writeFileSync(files.cert, certPem);
   writeFileSync(files.chain, chainPem);
   return describeCertificate(certPem);
+}
+
+/** What the audit log keeps of a certificate: enough to tell which one was replaced by which. */
+function auditView(info: CertificateInfo) {
+  return { subject: info.subject, issuer: info.issuer, names: info.names, valid_to: new Date(info.validTo).toISOString(), self_signed: info.selfSigned };
+}
+
+/** installAdminCertificate, audited with the certificate it replaces. */
+export function replaceAdminCertificate(
+  dataDir: string,
+  pem: { certificate: string; key: string; chain?: string },
+  audit: AdminAuditService,
+  actor: Actor,
+): CertificateInfo {
+  const before = currentAdminCertificate(dataDir);
+  const info = installAdminCertificate(dataDir, pem.certificate, pem.key, pem.chain);
+  audit.record(actor, 'admin.set-certificate', info.subject, {
+    before: before && auditView(before),
+    after: auditView(info),
+    details: { valid_to: new Date(info.validTo).toISOString() },
+  });
+  return info;
 }

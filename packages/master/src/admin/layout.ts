@@ -88,6 +88,8 @@ export interface FieldOptions {
   inputmode?: string;
   pattern?: string;
   placeholder?: string;
+  /** The id of a <datalist> with suggestions. */
+  list?: string;
 }
 
 let fieldCounter = 0;
@@ -97,7 +99,7 @@ export function field(label: string, name: string, options: FieldOptions = {}): 
   const id = `f-${name.replace(/[^A-Za-z0-9_-]/g, '-')}-${++fieldCounter}`;
   const hintId = options.hint ? `${id}-hint` : undefined;
   return html`<div class="field"><label for="${id}">${label}</label>
-<input id="${id}" name="${name}" type="${options.type ?? 'text'}"${options.value !== undefined && options.value !== null ? html` value="${String(options.value)}"` : ''}${options.required ? html` required` : ''}${options.autocomplete ? html` autocomplete="${options.autocomplete}"` : ''}${options.inputmode ? html` inputmode="${options.inputmode}"` : ''}${options.pattern ? html` pattern="${options.pattern}"` : ''}${options.placeholder ? html` placeholder="${options.placeholder}"` : ''}${hintId ? html` aria-describedby="${hintId}"` : ''}>
+<input id="${id}" name="${name}" type="${options.type ?? 'text'}"${options.value !== undefined && options.value !== null ? html` value="${String(options.value)}"` : ''}${options.required ? html` required` : ''}${options.autocomplete ? html` autocomplete="${options.autocomplete}"` : ''}${options.inputmode ? html` inputmode="${options.inputmode}"` : ''}${options.pattern ? html` pattern="${options.pattern}"` : ''}${options.placeholder ? html` placeholder="${options.placeholder}"` : ''}${options.list ? html` list="${options.list}"` : ''}${hintId ? html` aria-describedby="${hintId}"` : ''}>
 ${options.hint ? html`<small id="${hintId}">${options.hint}</small>` : ''}</div>`;
 }
 

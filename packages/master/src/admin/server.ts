@@ -13,7 +13,7 @@ import { registerPages } from './pages/index.js';
 
 /**
  * The admin web UI: HTTPS on its own port (admin.listen), server-rendered pages that work without JavaScript. On the
- * master every page; on a replica a read-only status page, every write refused with a message naming the master.
+ * master every page; on a replica only a read-only status page, every other page refused with a message naming the master.
  */
 export class AdminServer {
   private readonly apps: FastifyInstance[] = [];
@@ -50,6 +50,7 @@ export class AdminServer {
     });
     for (const address of config.admin.listen) {
       const app = await createWebApp(tls);
+      app.addHook('onRequest', ui.replicaGate);
       registerSignInPages(app, ui, signIn);
       registerPages(app, ui);
       app.setNotFoundHandler((req, reply) => ui.deny(reply, 404, 'Not found', `There is no page at ${req.url}.`));

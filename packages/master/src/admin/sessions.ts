@@ -79,6 +79,7 @@ export class SessionStore<D> {
 }
 
 export function sameToken(a: string | undefined, b: string): boolean {
-  if (typeof a !== 'string' || a.length !== b.length) return false;
+  // an empty expected token (no cookie sent) matches nothing, not an empty field
+  if (typeof a !== 'string' || b.length === 0 || a.length !== b.length) return false;
   return timingSafeEqual(Buffer.from(a), Buffer.from(b));
 }

@@ -3,6 +3,7 @@ import { OtpgateError, ReadOnlyReplicaError, ValidationError, type NodeConfig, t
 import type { Actor, Dictionary, Logger, OtpgateNode, Services } from '@otpgate/core';
 import { html, type Html, type HtmlValue } from './html.js';
 import { MASTER_NAV, REPLICA_NAV, page } from './layout.js';
+import { safeNext } from './safe-next.js';
 import { sameToken, type AdminSession, type SessionStore } from './sessions.js';
 import type { SignInGuard } from './signin-guard.js';
 import type { AdminAuditService } from '@otpgate/core';
@@ -23,6 +24,9 @@ export interface UiDeps {
 
 /** A posted form: text fields, repeated fields, and (multipart uploads) file contents as Buffers. */
 export type Form = Record<string, string | string[] | Buffer | undefined>;
+
+/** The routes a replica answers; every other route (and unknown paths) is the master's. */
+const REPLICA_ROUTES: ReadonlySet<string> = new Set(['/', '/login', '/logout', '/assets/:name']);
 
 /** One request as page code sees it. */
 export interface PageContext {
@@ -61,6 +65,17 @@ export class Ui {
     return `${parsed.origin}/`;
   }
 
+  /**
+   * An onRequest hook: a replica answers only its status page, sign-in/out and the assets. Everything else (user
+   * lists, logs, exports) is refused before any handler runs, so a page added later is not exposed by default.
+   */
+  readonly replicaGate = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+    if (this.role !== 'replica' || REPLICA_ROUTES.has(req.routeOptions.url ?? '')) return undefined;
+    // without a session say nothing about the cluster: the same answer as for a page that does not exist
+    if (!this.sessionOf(req)) return this.deny(reply, 404, 'Not found', `There is no page at ${req.url}.`);
+    return this.denyReadOnly(reply);
+  };
+
   sessionOf(req: FastifyRequest): AdminSession | undefined {
     return this.deps.sessions.get(req.cookies[SESSION_COOKIE]);
   }
@@ -77,12 +92,9 @@ export class Ui {
     return (req: FastifyRequest, reply: FastifyReply) => this.run(req, reply, false, handler);
   }
 
-  /**
-   * A POST: signed in and CSRF token checked; refused on a replica unless `readOnly` (a "test connection" button
-   * changes nothing).
-   */
-  action(handler: (ctx: PageContext) => PageResult | Promise<PageResult>, options: { readOnly?: boolean } = {}) {
-    return (req: FastifyRequest, reply: FastifyReply) => this.run(req, reply, true, handler, options.readOnly ?? false);
+  /** A POST: signed in and CSRF token checked (on a replica, replicaGate has refused it already). */
+  action(handler: (ctx: PageContext) => PageResult | Promise<PageResult>) {
+    return (req: FastifyRequest, reply: FastifyReply) => this.run(req, reply, true, handler);
   }
 
   private async run(
@@ -90,7 +102,6 @@ export class Ui {
     reply: FastifyReply,
     writes: boolean,
     handler: (ctx: PageContext) => PageResult | Promise<PageResult>,
-    readOnly = false,
   ) {
     const session = this.sessionOf(req);
     if (!session) {
@@ -103,9 +114,6 @@ export class Ui {
       if (!sameToken(token, session.csrf)) {
         this.deps.logger.warn({ event: 'admin-csrf-refused', admin: session.subject, path: req.url, from: req.ip }, 'admin UI refused a request without a valid CSRF token');
         return this.deny(reply, 403, 'Request refused', 'This form was not sent from an otpgate page of your session (missing or wrong CSRF token). Reload the page and try again.');
-      }
-      if (this.role === 'replica' && !readOnly) {
-        return this.deny(reply, 403, 'This node is a read-only replica', new ReadOnlyReplicaError(this.masterUrl).message, this.masterUrl);
       }
     }
     const ctx: PageContext = {
@@ -120,13 +128,13 @@ export class Ui {
     try {
       return this.respond(reply, await handler(ctx));
     } catch (err) {
-      if (err instanceof ReadOnlyReplicaError) return this.deny(reply, 403, 'This node is a read-only replica', err.message, this.masterUrl);
+      if (err instanceof ReadOnlyReplicaError) return this.denyReadOnly(reply);
       if (err instanceof OtpgateError) {
         const status = err.code === 'not-found' ? 404 : 400;
         const message = err instanceof ValidationError ? err.problems.map((p) => `${p.path}: ${p.message}`).join('; ') : err.message;
         if (writes) {
           session.flash.push({ kind: 'error', text: message });
-          const back = typeof form._back === 'string' && form._back.startsWith('/') ? form._back : req.url;
+          const back = safeNext(Ui.text(form, '_back'), req.url);
           return reply.redirect(back, 303);
         }
         return this.deny(reply, status, status === 404 ? 'Not found' : 'Cannot show this', message);
@@ -145,6 +153,10 @@ export class Ui {
         .send(result.download.body);
     }
     return reply.type('text/html; charset=utf-8').send(result.value);
+  }
+
+  private denyReadOnly(reply: FastifyReply): FastifyReply {
+    return this.deny(reply, 403, 'This node is a read-only replica', new ReadOnlyReplicaError(this.masterUrl).message, this.masterUrl);
   }
 
   deny(reply: FastifyReply, status: number, title: string, message: string, masterUrl?: string): FastifyReply {

@@ -19,9 +19,10 @@ import { field, problems } from '../admin/layout.js';
 import { sameToken, type Session, type SessionStore } from '../admin/sessions.js';
 import type { SignInGuard } from '../admin/signin-guard.js';
 import { Ui, type Form } from '../admin/ui.js';
+import { COOKIE_OPTIONS, SignInToken } from '../web/signin-token.js';
 
 export const PORTAL_COOKIE = '__Host-otpgate-enroll';
-const COOKIE = { httpOnly: true, secure: true, sameSite: 'strict', path: '/' } as const;
+const SIGNIN_TOKEN = new SignInToken('__Host-otpgate-enroll-signin');
 
 /** What a portal session holds: the new secret, made at sign-in and activated only by a correct code. */
 export interface PortalData {
@@ -70,25 +71,33 @@ export function registerPortal(app: FastifyInstance, deps: PortalDeps): void {
   const session = (req: FastifyRequest) => deps.sessions.get(req.cookies[PORTAL_COOKIE]);
   const csrf = (s: Session<PortalData>) => html`<input type="hidden" name="_csrf" value="${s.csrf}">`;
 
-  const signInPage = (message?: string, username = '') =>
+  const signInPage = (token: string, message?: string, username = '') =>
     portalPage(
       'Sign in',
       html`<p>Sign in with your usual user name and password to set up the code for your logins.</p>${problems(message ? [message] : [])}
 <form method="post" action="/sign-in">
+<input type="hidden" name="_signin" value="${token}">
 ${field('User name', 'username', { value: username, required: true, autocomplete: 'username' })}
 ${field('Password', 'password', { type: 'password', required: true, autocomplete: 'current-password' })}
 ${field('Current code', 'code', { inputmode: 'numeric', autocomplete: 'one-time-code', hint: 'Only if you already have a token and add another.' })}
 <div class="actions"><button type="submit">Sign in</button></div></form>`,
     );
 
-  app.get('/', (req, reply) => (session(req) ? reply.redirect('/enroll', 303) : send(reply, signInPage())));
+  const refusedPage = (text: string) => portalPage('Request refused', html`<p class="flash error" role="alert">${text}</p>`);
+
+  // the sign-in form can only be posted from a page this browser loaded
+  app.get('/', (req, reply) => (session(req) ? reply.redirect('/enroll', 303) : send(reply, signInPage(SIGNIN_TOKEN.issue(reply)))));
 
   app.post('/sign-in', async (req, reply) => {
     const form = (req.body ?? {}) as Form;
+    const token = Ui.text(form, '_signin');
+    if (!SIGNIN_TOKEN.matches(req, token)) {
+      return send(reply, refusedPage('The sign-in form expired or was not sent from this site. Open the sign-in page again.'), 403);
+    }
     const username = Ui.text(form, 'username');
     const actor = { name: username || '(empty)', source: req.ip };
     const refused = deps.guard.refuse(username, req.ip);
-    if (refused) return send(reply, signInPage(refused, username), 429);
+    if (refused) return send(reply, signInPage(token, refused, username), 429);
     const outcome = await portalSignIn(
       { username, password: typeof form.password === 'string' ? form.password : '', code: Ui.text(form, 'code') },
       ports,
@@ -96,12 +105,13 @@ ${field('Current code', 'code', { inputmode: 'numeric', autocomplete: 'one-time-
     );
     if (!outcome.ok) {
       deps.audit.record(actor, 'enroll.sign-in-failed', username, { details: { reason: outcome.reason, detail: outcome.detail } });
-      return send(reply, signInPage(FAILURE_TEXT[outcome.reason as keyof typeof FAILURE_TEXT] ?? GENERIC, username), 401);
+      return send(reply, signInPage(token, FAILURE_TEXT[outcome.reason as keyof typeof FAILURE_TEXT] ?? GENERIC, username), 401);
     }
     const algorithm = node.settings.otp.algorithm;
     const s = deps.sessions.create(outcome.user.username, { secretBase32: toBase32(generateSecret(algorithm)), additional: outcome.additional }, req.ip);
     deps.audit.record({ name: outcome.user.username, source: req.ip }, 'enroll.sign-in', outcome.user.username, { details: { additional: outcome.additional } });
-    reply.setCookie(PORTAL_COOKIE, s.id, COOKIE);
+    SIGNIN_TOKEN.clear(reply);
+    reply.setCookie(PORTAL_COOKIE, s.id, COOKIE_OPTIONS);
     return reply.redirect('/enroll', 303);
   });
 
@@ -143,7 +153,7 @@ ${field('Code from the app', 'code', { required: true, inputmode: 'numeric', aut
     const s = session(req);
     const form = (req.body ?? {}) as Form;
     if (!s) return reply.redirect('/', 303);
-    if (!sameToken(Ui.text(form, '_csrf'), s.csrf)) return send(reply, portalPage('Request refused', html`<p class="flash error" role="alert">This form was not sent from this page. Start again.</p>`), 403);
+    if (!sameToken(Ui.text(form, '_csrf'), s.csrf)) return send(reply, refusedPage('This form was not sent from this page. Start again.'), 403);
     const otp = node.settings.otp;
     const pending = {
       id: 0, kind: 'totp' as const, algorithm: otp.algorithm, digits: otp.digits, period: otp.period, t0: 0,
@@ -162,7 +172,7 @@ ${field('Code from the app', 'code', { required: true, inputmode: 'numeric', aut
     );
     deps.audit.record(actor, 'enroll.token-created', s.subject, { details: { token: token.id, additional: s.data.additional } });
     deps.sessions.destroy(s.id);
-    reply.clearCookie(PORTAL_COOKIE, COOKIE);
+    reply.clearCookie(PORTAL_COOKIE, COOKIE_OPTIONS);
     return send(
       reply,
       portalPage('Done', html`<p class="flash ok" role="status">Your token is active.</p><p>From now on, log in with your password followed by the code the app shows (for example <code>mypassword123456</code>).</p>`),
@@ -173,7 +183,7 @@ ${field('Code from the app', 'code', { required: true, inputmode: 'numeric', aut
     const s = session(req);
     const form = (req.body ?? {}) as Form;
     if (s && sameToken(Ui.text(form, '_csrf'), s.csrf)) deps.sessions.destroy(s.id);
-    reply.clearCookie(PORTAL_COOKIE, COOKIE);
+    reply.clearCookie(PORTAL_COOKIE, COOKIE_OPTIONS);
     return reply.redirect('/', 303);
   });
 }

@@ -6,7 +6,7 @@ import { csrfField, dataTable, field, formatTime } from '../layout.js';
 import { rawText } from '../pending.js';
 import type { AdminSession } from '../sessions.js';
 import { SESSION_COOKIE, Ui, type PageContext } from '../ui.js';
-import { COOKIE_OPTIONS } from './sign-in.js';
+import { COOKIE_OPTIONS } from '../../web/signin-token.js';
 
 /** The built-in admin account manages the other accounts (as `otpgate admin list|set-password NAME` does). */
 function managesAdmins(session: AdminSession): boolean {

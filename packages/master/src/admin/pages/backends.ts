@@ -189,6 +189,6 @@ ${b.type === 'ldap' ? ldapFields(b) : entraFields(b)}
 ${dataTable('What the server answered', ['Step', 'Result', 'Detail'], report.steps.map((s) => [s.step, s.ok ? 'ok' : html`<span class="bad">failed</span>`, s.detail]))}
 <p><a href="/backends/${encodeURIComponent(name)}">Back to ${name}</a></p>`,
       );
-    }, { readOnly: true }),
+    }),
   );
 }

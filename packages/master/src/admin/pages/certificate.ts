@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { html } from '../html.js';
 import { csrfField, dataTable, formatTime, textarea } from '../layout.js';
-import { currentAdminCertificate, installAdminCertificate } from '../certificate.js';
+import { currentAdminCertificate, replaceAdminCertificate } from '../certificate.js';
 import { Ui } from '../ui.js';
 
 /** The admin UI's certificate: what it is, when it expires, and replacing it with the organisation's own. */
@@ -43,8 +43,8 @@ ${textarea('Chain (PEM, optional)', 'chain', '', { rows: 5 })}
     '/certificate',
     ui.action((ctx) => {
       const pick = (text: string, file: string) => Ui.text(ctx.form, text) || Ui.text(ctx.form, file);
-      const info = installAdminCertificate(dataDir, pick('certificate', 'certificate_file'), pick('key', 'key_file'), Ui.text(ctx.form, 'chain'));
-      ui.deps.audit.record(ctx.actor, 'admin.set-certificate', info.subject, { details: { valid_to: new Date(info.validTo).toISOString() } });
+      const pem = { certificate: pick('certificate', 'certificate_file'), key: pick('key', 'key_file'), chain: Ui.text(ctx.form, 'chain') };
+      const info = replaceAdminCertificate(dataDir, pem, ui.deps.audit, ctx.actor);
       ctx.session.flash.push({ kind: 'ok', text: `Certificate for ${info.names || info.subject} installed; restart the node to use it.` });
       return { redirect: '/certificate' };
     }),

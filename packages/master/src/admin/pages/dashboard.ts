@@ -14,6 +14,29 @@ function expiry(label: string, ms: number | null | undefined) {
   return html`<li>${label}: <span class="${cls}">${text}</span> (${formatTime(ms)})</li>`;
 }
 
+type BackendCounts = { backend: string; accepts: number; rejects: number; errors: number };
+
+/**
+ * Every configured backend, with the last hour's answers: an idle one is listed too (with a link to test it), since a
+ * backup directory that is down shows no errors until the first request falls back to it.
+ */
+function backendRows(ui: Ui, counts: readonly BackendCounts[]) {
+  const byName = new Map(counts.map((c) => [c.backend, c]));
+  const configured = ui.deps.services.backends.list().map((b) => ({ name: b.name, testable: b.type !== 'local' }));
+  const gone = counts.filter((c) => !configured.some((b) => b.name === c.backend)).map((c) => ({ name: c.backend, testable: false }));
+  return [...configured, ...gone].map(({ name, testable }) => {
+    const c = byName.get(name) ?? { backend: name, accepts: 0, rejects: 0, errors: 0 };
+    const test = testable ? html` (<a href="/backends/${encodeURIComponent(name)}">test connection</a>)` : html``;
+    const state =
+      c.errors > 0
+        ? html`<span class="bad">could not answer ${c.errors} times</span>${test}`
+        : c.accepts + c.rejects > 0
+          ? html`<span class="good">answering</span>`
+          : html`no requests in the last hour${test}`;
+    return [name, String(c.accepts), String(c.rejects), c.errors > 0 ? html`<span class="bad">${c.errors}</span>` : '0', state];
+  });
+}
+
 /** The start page: on the master the last hour of authentications, backends, replicas, certificates; on a replica its status. */
 export function registerDashboard(app: FastifyInstance, ui: Ui): void {
   app.get(
@@ -61,12 +84,7 @@ ${dataTable('Rejects by reason', ['Reason', 'Meaning', 'Count'], summary.reasons
 ${dataTable('Most rejected users', ['User', 'Rejects'], summary.topRejectedUsers.map((x) => [html`<a href="/users/${encodeURIComponent(x.username)}">${x.username}</a>`, String(x.count)]))}
 ${dataTable('Most rejected clients', ['Client', 'Rejects'], summary.topRejectedClients.map((x) => [x.client, String(x.count)]))}
 <h2>Backends</h2>
-${dataTable('Password checks by backend (last hour)', ['Backend', 'Accepted', 'Rejected', 'Could not answer'], summary.backends.map((b) => [
-  b.backend,
-  String(b.accepts),
-  String(b.rejects),
-  b.errors > 0 ? html`<span class="bad">${b.errors}</span>` : '0',
-]))}
+${dataTable('Password checks by backend (last hour)', ['Backend', 'Accepted', 'Rejected', 'Could not answer', 'State'], backendRows(ui, summary.backends))}
 <h2>Replicas</h2>
 ${dataTable('Replicas', ['Replica', 'Health', 'Acknowledged change', 'Lag (changes)', 'Lag (s)', 'Last contact'], cluster.replicas.map((x) => [
   x.name,

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
+import { parseAttributeLines } from '@otpgate/core';
 import { html } from '../html.js';
 import { actionButton, csrfField, dataTable, field, textarea } from '../layout.js';
 import { Ui } from '../ui.js';
-import { attributeLines } from './users.js';
 
 /** Groups and their reply attributes, with the dictionary listed so admins pick names that exist. */
 export function registerGroupPages(app: FastifyInstance, ui: Ui): void {
@@ -46,7 +46,7 @@ ${attributeHelp()}`,
     '/groups',
     ui.action((ctx) => {
       const g = services.groups.add(
-        { name: Ui.text(ctx.form, 'name'), description: Ui.text(ctx.form, 'description'), attributes: attributeLines(Ui.text(ctx.form, 'attributes')) },
+        { name: Ui.text(ctx.form, 'name'), description: Ui.text(ctx.form, 'description'), attributes: parseAttributeLines(Ui.text(ctx.form, 'attributes')) },
         ctx.actor,
       );
       ctx.session.flash.push({ kind: 'ok', text: `Group ${g.name} added.` });
@@ -79,7 +79,7 @@ ${attributeHelp()}`,
     ui.action((ctx) => {
       const g = services.groups.update(
         ctx.params.name!,
-        { description: Ui.text(ctx.form, 'description'), attributes: attributeLines(Ui.text(ctx.form, 'attributes')) },
+        { description: Ui.text(ctx.form, 'description'), attributes: parseAttributeLines(Ui.text(ctx.form, 'attributes')) },
         ctx.actor,
       );
       ctx.session.flash.push({ kind: 'ok', text: `Group ${g.name} saved.` });

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { ConflictError, InvalidInputError } from '@otpgate/shared';
-import { exportUsersCsv, type ImportFormat, type ImportInput, type ImportPreview, type ImportResult, type ImportRow, type RowVerdict } from '@otpgate/core';
+import { exportUsersCsv, pskFromHex, type ImportFormat, type ImportInput, type ImportPreview, type ImportResult, type ImportRow, type RowVerdict } from '@otpgate/core';
 import { html, type Html } from '../html.js';
 import { checkbox, csrfField, dataTable, field, fileField, formatTime, select } from '../layout.js';
 import { PendingStore, inWebTerms, rawText } from '../pending.js';
@@ -38,15 +38,6 @@ interface LastImport {
 
 const pending = new PendingStore<PendingImport>('import preview');
 const lastResults = new WeakMap<AdminSession, LastImport>();
-
-/** The pre-shared key as the CLI's --psk-hex-stdin takes it: an AES-128, -192 or -256 key in hex. */
-function pskFromHex(text: string): Buffer {
-  const hex = text.trim().replace(/^0x/i, '');
-  if (!/^(?:[0-9a-f]{32}|[0-9a-f]{48}|[0-9a-f]{64})$/i.test(hex)) {
-    throw new InvalidInputError('expected 32, 48 or 64 hex digits (an AES-128, -192 or -256 key)', 'pre-shared key');
-  }
-  return Buffer.from(hex, 'hex');
-}
 
 /** The upload and its options, as the import service takes them (the same options as `otpgate import ...`). */
 function importInput(form: Form): { input: ImportInput; options: string[] } {

@@ -5,10 +5,12 @@ import { checkbox, csrfField, field, textarea } from '../layout.js';
 import { Ui, type Form } from '../ui.js';
 
 /** The sections edited here, field by field; lists and backends have their own pages. */
-const SECTIONS: ReadonlyArray<{ key: 'otp' | 'lockout' | 'auth'; title: string }> = [
+const SECTIONS: ReadonlyArray<{ key: 'otp' | 'lockout' | 'auth' | 'enrollment'; title: string }> = [
   { key: 'otp', title: 'One-time codes' },
   { key: 'lockout', title: 'Lockout' },
   { key: 'auth', title: 'Login policy' },
+  // allow_additional_tokens: whether a user who has a token may add another in the portal (with password + code)
+  { key: 'enrollment', title: 'Enrollment portal' },
 ];
 
 type Scalar = string | number | boolean;

@@ -1,15 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { html } from '../html.js';
 import { field, page, problems } from '../layout.js';
 import { sameToken } from '../sessions.js';
+import { safeNext } from '../safe-next.js';
 import { SESSION_COOKIE, Ui, type Form } from '../ui.js';
 import type { AdminSignIn } from '../sign-in.js';
+import { COOKIE_OPTIONS, SignInToken } from '../../web/signin-token.js';
 
-const PRE_COOKIE = '__Host-otpgate-signin';
-
-/** Cookies are __Host- prefixed: Secure, Path=/, no Domain, so no other site or path can set or read them. */
-export const COOKIE_OPTIONS = { httpOnly: true, secure: true, sameSite: 'strict', path: '/' } as const;
+const SIGNIN_TOKEN = new SignInToken('__Host-otpgate-signin');
 
 function signInForm(token: string, username: string, message: string | undefined, needCode: boolean, next: string) {
   return page(
@@ -31,16 +29,11 @@ ${field('One-time code', 'code', {
   );
 }
 
-function safeNext(next: string | undefined): string {
-  return next && next.startsWith('/') && !next.startsWith('//') ? next : '/';
-}
-
 export function registerSignInPages(app: FastifyInstance, ui: Ui, signIn: AdminSignIn): void {
   app.get('/login', (req, reply) => {
     if (ui.sessionOf(req)) return reply.redirect('/', 303);
-    // double-submit token: the sign-in form can only be posted from a page this browser loaded
-    const token = randomBytes(24).toString('base64url');
-    reply.setCookie(PRE_COOKIE, token, { ...COOKIE_OPTIONS, maxAge: 3600 });
+    // the sign-in form can only be posted from a page this browser loaded
+    const token = SIGNIN_TOKEN.issue(reply);
     const next = safeNext((req.query as Record<string, string | undefined>).next);
     return ui.respond(reply, signInForm(token, '', undefined, false, next));
   });
@@ -49,7 +42,7 @@ export function registerSignInPages(app: FastifyInstance, ui: Ui, signIn: AdminS
     const form = (req.body ?? {}) as Form;
     const username = Ui.text(form, 'username');
     const next = safeNext(Ui.text(form, 'next'));
-    if (!sameToken(Ui.text(form, '_signin'), req.cookies[PRE_COOKIE] ?? '')) {
+    if (!SIGNIN_TOKEN.matches(req, Ui.text(form, '_signin'))) {
       return ui.deny(reply, 403, 'Request refused', 'The sign-in form expired or was not sent from this site. Open the sign-in page again.');
     }
     const outcome = await signIn.signIn(username, typeof form.password === 'string' ? form.password : '', Ui.text(form, 'code'), req.ip);
@@ -61,7 +54,7 @@ export function registerSignInPages(app: FastifyInstance, ui: Ui, signIn: AdminS
     }
     const session = ui.deps.sessions.create(outcome.admin, { kind: outcome.kind }, req.ip);
     ui.deps.audit.record({ name: outcome.admin, source: req.ip }, 'admin.sign-in', outcome.admin, { details: { kind: outcome.kind } });
-    reply.clearCookie(PRE_COOKIE, COOKIE_OPTIONS);
+    SIGNIN_TOKEN.clear(reply);
     reply.setCookie(SESSION_COOKIE, session.id, COOKIE_OPTIONS);
     return reply.redirect(next, 303);
   });

@@ -1,12 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import QRCode from 'qrcode';
 import { AUTH_MODES, InvalidInputError, type AuthMode } from '@otpgate/shared';
-import type { UserListQuery } from '@otpgate/core';
+import { parseAttributeLines, type UserListQuery } from '@otpgate/core';
 import { html, trusted } from '../html.js';
 import { actionButton, checkbox, csrfField, dataTable, field, formatTime, select, textarea } from '../layout.js';
 import { Ui, type PageContext } from '../ui.js';
 
 const PAGE_SIZE = 50;
+/** Serials offered as suggestions when assigning a hardware token; an inventory can hold thousands. */
+const SPARE_SUGGESTIONS = 200;
 const MODE_CHOICES: ReadonlyArray<readonly [string, string]> = [['', 'default'], ...AUTH_MODES.map((m) => [m, m] as const)];
 
 function userUrl(name: string): string {
@@ -15,19 +17,6 @@ function userUrl(name: string): string {
 
 function modeOf(text: string): AuthMode | null {
   return text === '' ? null : (AUTH_MODES.find((m) => m === text) ?? null);
-}
-
-/** "Name=value" lines, as the attribute editor's text area holds them. */
-export function attributeLines(text: string) {
-  return text
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter(Boolean)
-    .map((line) => {
-      const eq = line.indexOf('=');
-      if (eq <= 0) throw new InvalidInputError(`"${line}" is not Name=value`, 'attributes');
-      return { name: line.slice(0, eq).trim(), value: line.slice(eq + 1).trim() };
-    });
 }
 
 function listQuery(q: PageContext['query']): UserListQuery & { page: number } {
@@ -132,7 +121,7 @@ ${select('Login mode', 'auth_mode', MODE_CHOICES, '')}
       const recent = services.authLog.list({ user: u.username, limit: 20 });
       const base = userUrl(u.username);
       const locked = u.locked_until !== null && u.locked_until > Date.now();
-      const spare = services.tokens.listHardware({ assigned: false });
+      const spare = services.tokens.listHardware({ assigned: false, limit: SPARE_SUGGESTIONS });
       return ui.render(
         ctx,
         `User ${u.username}`,
@@ -170,8 +159,9 @@ ${select('New token', 'kind', [['totp', 'TOTP (authenticator app)'], ['hotp', 'H
 ${field('Label', 'label', { placeholder: 'e.g. iPhone' })}
 <div class="actions"><button type="submit">Add a token (shows its QR code once)</button></div></form>
 ${spare.length > 0
-  ? html`<form method="post" action="${base}/assign">${csrfField(ctx.session)}
-${select('Hardware token from the inventory', 'serial', spare.map((h) => [h.serial, `${h.serial} ${h.manufacturer} ${h.model}`.trim()] as const), undefined)}
+  ? html`<form method="post" action="${base}/assign">${csrfField(ctx.session)}<input type="hidden" name="_back" value="${base}">
+${field('Serial of a hardware token from the inventory', 'serial', { required: true, autocomplete: 'off', list: 'spare-hardware', hint: 'an unassigned token; the list suggests some' })}
+<datalist id="spare-hardware">${spare.map((h) => html`<option value="${h.serial}">${`${h.manufacturer} ${h.model}`.trim()}</option>`)}</datalist>
 <div class="actions"><button type="submit">Assign</button></div></form>`
   : html`<p class="empty">No unassigned hardware tokens in the inventory.</p>`}
 <h2>Edit</h2>
@@ -206,7 +196,7 @@ ${dataTable('Recent authentications', ['Time', 'Client', 'NAS-IP', 'Result', 'Re
           email: Ui.text(f, 'email'),
           groups: Ui.text(f, 'groups').split(',').map((g) => g.trim()).filter(Boolean),
           auth_mode: modeOf(Ui.text(f, 'auth_mode')),
-          attributes: attributeLines(Ui.text(f, 'attributes')),
+          attributes: parseAttributeLines(Ui.text(f, 'attributes')),
           initial_login_until: until ? Date.parse(`${until}T23:59:59Z`) : null,
         },
         ctx.actor,
@@ -268,8 +258,7 @@ ${dataTable('Recent authentications', ['Time', 'Client', 'NAS-IP', 'Result', 'Re
   app.get(
     '/tokens/:id',
     ui.view((ctx) => {
-      const t = services.tokens.list().find((x) => String(x.id) === ctx.params.id);
-      if (!t) throw new InvalidInputError(`no token ${ctx.params.id}`);
+      const t = services.tokens.get(Number(ctx.params.id));
       return ui.render(
         ctx,
         `Token ${t.id} of ${t.username}`,
@@ -294,10 +283,11 @@ ${field('Steps after now', 'window_future', { value: t.window_future ?? '', inpu
       `/tokens/:id/${path}`,
       ui.action((ctx) => {
         const id = Number(ctx.params.id);
-        const owner = services.tokens.list().find((t) => t.id === id)?.username;
+        // read before the action: a revoked token is gone afterwards
+        const owner = services.tokens.get(id).username;
         run(id, ctx);
         ctx.session.flash.push({ kind: 'ok', text: `Token ${id}: ${done}.` });
-        return { redirect: owner ? userUrl(owner) : '/users' };
+        return { redirect: userUrl(owner) };
       }),
     );
   tokenAction('disable', (id, c) => services.tokens.setActive(id, false, c.actor), 'disabled');
