@@ -177,9 +177,12 @@ describe('direct bind (bind_template)', () => {
   });
 });
 
+/** slapd's AD lookalikes are inetOrgPerson entries with a uid, which the AD default filter would not find. */
+const AD_LOOKALIKE = { active_directory: true, user_filter: '(&(objectClass=inetOrgPerson)(uid={user}))' };
+
 describe('Active Directory account state (slapd with AD lookalike attributes)', () => {
   it('disabled and locked refuse before binding; expired only once the password is proven', async () => {
-    const b = backend({ active_directory: true });
+    const b = backend(AD_LOOKALIKE);
     expect((await verify(b, 'grace', 'grace-secret')).outcome).toBe('accept');
     const disabled = await verify(b, 'dave', 'not-even-the-password');
     expectReject(disabled, 'disabled');
@@ -368,7 +371,7 @@ describe('testConnection', () => {
     expect(JSON.stringify(bad)).not.toContain('nope"');
     const unknown = await backend().testConnection('nobody');
     expect(unknown.steps.at(-1)).toMatchObject({ step: 'look up "nobody"', ok: false, detail: expect.stringMatching(/no entry matches/) });
-    const fine = await backend({ active_directory: true }).testConnection('grace');
+    const fine = await backend(AD_LOOKALIKE).testConnection('grace');
     expect(fine.ok).toBe(true);
     expect(fine.steps.find((s) => s.step === 'account state')).toMatchObject({ ok: true, detail: expect.stringContaining('0x200') });
   });

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { X509Certificate as NodeX509, randomBytes, webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
@@ -106,6 +107,11 @@ export async function issueCertificate(
  * A self-signed server certificate (the admin UI's, made at first start): browsers warn until the admin installs
  * one from their own CA (`otpgate admin set-certificate` or the Certificate page).
  */
+/** The names a node's own certificates carry unless told otherwise: this host, and loopback by name and address. */
+export function defaultCertificateHosts(): string[] {
+  return [hostname(), 'localhost', '127.0.0.1', '::1'];
+}
+
 export async function createSelfSignedServer(hosts: readonly string[], validityDays: number): Promise<{ certificate: string; key: string }> {
   const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']);
   const now = new Date();

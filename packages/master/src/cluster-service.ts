@@ -1,8 +1,7 @@
-import { hostname } from 'node:os';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { ConflictError, InvalidInputError, NotFoundError, formatListenAddress, setAsideFiles, type ReplicaBundle } from '@otpgate/shared';
 import { CLUSTER_FILES, ClusterSetupError, type ClusterFiles, type Store } from '@otpgate/core';
-import { certificateHosts, createCa, issueCertificate, type CertificateAuthority, type IssuedCertificate } from './cluster-ca.js';
+import { certificateHosts, createCa, defaultCertificateHosts, issueCertificate, type CertificateAuthority, type IssuedCertificate } from './cluster-ca.js';
 import { ReplicaRegistry } from './replica-registry.js';
 
 export const SERVER_CERT_DAYS = 825;
@@ -24,7 +23,7 @@ interface ClusterMaterial {
 
 /** Everything a new master needs, made in memory: nothing is written until all of it exists. */
 async function createClusterMaterial(clusterId: string, options: ClusterOptions): Promise<ClusterMaterial> {
-  const hosts = options.hosts && options.hosts.length > 0 ? options.hosts : [hostname(), 'localhost', '127.0.0.1', '::1'];
+  const hosts = options.hosts && options.hosts.length > 0 ? options.hosts : defaultCertificateHosts();
   const url = options.url ?? `https://${formatListenAddress({ host: hosts[0]!, port: options.port })}`;
   if (!/^https:\/\//.test(url)) throw new InvalidInputError('the master URL must start with https://', 'url');
   const ca = await createCa(clusterId);

@@ -5,5 +5,11 @@ export * from './replication-server.js';
 export * from './snapshot.js';
 export * from './cluster-status.js';
 export { AdminServer } from './admin/server.js';
-export { installAdminCertificate, currentAdminCertificate } from './admin/certificate.js';
+export {
+  adminCertificateFiles,
+  currentAdminCertificate,
+  ensureAdminCertificate,
+  replaceAdminCertificate,
+  type CertificateInfo,
+} from './admin/certificate.js';
 export { EnrollmentServer } from './enrollment/server.js';

@@ -108,46 +108,58 @@ export const localBackendSchema = z.strictObject({
   name: backendName,
 });
 
+/** The user search filter when none is given: Active Directory entries have neither inetOrgPerson nor uid. */
+export function defaultUserFilter(activeDirectory: boolean): string {
+  return activeDirectory ? '(&(objectClass=user)(|(sAMAccountName={user})(userPrincipalName={user})))' : '(&(objectClass=inetOrgPerson)(uid={user}))';
+}
+
+/** A filter that is one of the defaults: forms show it empty, so it keeps following the Active Directory switch. */
+export function isDefaultUserFilter(filter: string | undefined): boolean {
+  return filter === defaultUserFilter(true) || filter === defaultUserFilter(false);
+}
+
 /** LDAP, LDAPS or Active Directory, through ldapts. Secrets (bind_password) are sealed at rest. */
-export const ldapBackendSchema = z.strictObject({
-  type: z.literal('ldap'),
-  name: backendName,
-  /** ldap:// or ldaps:// URLs, tried in this order (failover). */
-  servers: z.array(z.string().regex(/^ldaps?:\/\/[^/]+\/?$/, 'ldap://host[:port] or ldaps://host[:port]')).min(1),
-  /** Upgrade ldap:// connections with StartTLS. */
-  start_tls: z.boolean().default(false),
-  /** Check the server certificate and host name (never turn off outside a lab). */
-  verify_certificate: z.boolean().default(true),
-  ca_certificates: caCertificates,
-  /** Service account for search-then-bind; empty for an anonymous search. */
-  bind_dn: z.string().default(''),
-  bind_password: z.string().default(''),
-  user_base_dn: z.string().default(''),
-  /** {user} is replaced by the escaped user name (RFC 4515). */
-  user_filter: z.string().default('(&(objectClass=inetOrgPerson)(uid={user}))'),
-  scope: z.enum(['base', 'one', 'sub']).default('sub'),
-  /** Bind directly as this DN or UPN instead of searching, e.g. "{user}@example.com"; empty = search then bind. */
-  bind_template: z.string().default(''),
-  /** Active Directory: userAccountControl, lockout and expiry attributes, error 49 sub-codes. */
-  active_directory: z.boolean().default(false),
-  /** Attribute of the user entry listing its groups (memberOf); ignored when group_base_dn is set. */
-  group_attribute: z.string().default('memberOf'),
-  /** Search for groups here with group_filter instead of reading group_attribute. */
-  group_base_dn: z.string().default(''),
-  /** {dn} is the user's DN, {user} the user name. */
-  group_filter: z.string().default('(&(objectClass=groupOfNames)(member={dn}))'),
-  /** Active Directory only: follow nested groups (LDAP_MATCHING_RULE_IN_CHAIN). */
-  nested_groups: z.boolean().default(false),
-  /** Directory group (DN or CN, any case) -> otpgate group. Unmapped directory groups are ignored. */
-  group_map: z.record(z.string(), z.string()).default({}),
-  connect_timeout_ms: milliseconds(3000),
-  timeout_ms: milliseconds(5000),
-  /**
-   * Connections per server for searches, and as many for user binds (one bind at a time each): the bind count
-   * caps how many logins are checked at once, so it matches FreeRADIUS rlm_ldap's usual 32 connections in all.
-   */
-  pool_size: int().min(1).max(64).default(16),
-});
+export const ldapBackendSchema = z
+  .strictObject({
+    type: z.literal('ldap'),
+    name: backendName,
+    /** ldap:// or ldaps:// URLs, tried in this order (failover). */
+    servers: z.array(z.string().regex(/^ldaps?:\/\/[^/]+\/?$/, 'ldap://host[:port] or ldaps://host[:port]')).min(1),
+    /** Upgrade ldap:// connections with StartTLS. */
+    start_tls: z.boolean().default(false),
+    /** Check the server certificate and host name (never turn off outside a lab). */
+    verify_certificate: z.boolean().default(true),
+    ca_certificates: caCertificates,
+    /** Service account for search-then-bind; empty for an anonymous search. */
+    bind_dn: z.string().default(''),
+    bind_password: z.string().default(''),
+    user_base_dn: z.string().default(''),
+    /** {user} is replaced by the escaped user name (RFC 4515); the default depends on active_directory. */
+    user_filter: z.string().optional(),
+    scope: z.enum(['base', 'one', 'sub']).default('sub'),
+    /** Bind directly as this DN or UPN instead of searching, e.g. "{user}@example.com"; empty = search then bind. */
+    bind_template: z.string().default(''),
+    /** Active Directory: userAccountControl, lockout and expiry attributes, error 49 sub-codes. */
+    active_directory: z.boolean().default(false),
+    /** Attribute of the user entry listing its groups (memberOf); ignored when group_base_dn is set. */
+    group_attribute: z.string().default('memberOf'),
+    /** Search for groups here with group_filter instead of reading group_attribute. */
+    group_base_dn: z.string().default(''),
+    /** {dn} is the user's DN, {user} the user name. */
+    group_filter: z.string().default('(&(objectClass=groupOfNames)(member={dn}))'),
+    /** Active Directory only: follow nested groups (LDAP_MATCHING_RULE_IN_CHAIN). */
+    nested_groups: z.boolean().default(false),
+    /** Directory group (DN or CN, any case) -> otpgate group. Unmapped directory groups are ignored. */
+    group_map: z.record(z.string(), z.string()).default({}),
+    connect_timeout_ms: milliseconds(3000),
+    timeout_ms: milliseconds(5000),
+    /**
+     * Connections per server for searches, and as many for user binds (one bind at a time each): the bind count
+     * caps how many logins are checked at once, so it matches FreeRADIUS rlm_ldap's usual 32 connections in all.
+     */
+    pool_size: int().min(1).max(64).default(16),
+  })
+  .transform((b) => ({ ...b, user_filter: b.user_filter ?? defaultUserFilter(b.active_directory) }));
 
 /** Microsoft Entra ID, password checked with the OAuth2 resource owner password credentials grant (undici). */
 export const entraBackendSchema = z.strictObject({

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { AdminAuditService, BUILTIN_ADMIN, CLI_ACTOR } from '@otpgate/core';
-import { installAdminCertificate } from '@otpgate/master';
+import { replaceAdminCertificate } from '@otpgate/master';
 import { InvalidInputError } from '@otpgate/shared';
 import { withAdmin, type GlobalOptions } from '../context.js';
 import { formatTime, printJson, table } from '../output.js';
 import { obtainPassword, readStdinLine } from '../prompt.js';
+import { expiryWarning } from '../admin-certificate.js';
 import { readImportFile } from './imports.js';
 
 /** A strong random admin password (printed once). */
@@ -68,9 +69,10 @@ export function registerAdminCommands(program: Command, globals: () => GlobalOpt
       const key = readImportFile(o.key);
       const chain = o.chain ? readImportFile(o.chain) : '';
       await withAdmin(globals(), ({ store, logger }) => {
-        const info = installAdminCertificate(store.dataDir, cert, key, chain);
-        new AdminAuditService(store, logger).record(CLI_ACTOR, 'admin.set-certificate', info.subject, { details: { valid_to: new Date(info.validTo).toISOString() } });
+        const info = replaceAdminCertificate(store.dataDir, { certificate: cert, key, chain }, new AdminAuditService(store, logger), CLI_ACTOR);
         console.log(`admin UI certificate installed: ${info.names || info.subject}, valid until ${formatTime(info.validTo)} (${info.daysLeft} days)`);
+        const warning = expiryWarning(info);
+        if (warning) process.stderr.write(`otpgate: ${warning}\n`);
         console.log('restart the node to use it (systemctl restart otpgate)');
       });
     });

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { withAdmin, type GlobalOptions } from '../context.js';
 import { formatTime, printJson, table } from '../output.js';
-import { integer } from './options.js';
+import { positiveInteger } from './options.js';
 
 export function registerAuthLogCommands(program: Command, globals: () => GlobalOptions): void {
   program
@@ -11,7 +11,7 @@ export function registerAuthLogCommands(program: Command, globals: () => GlobalO
     .option('--client <name>', 'only this RADIUS client')
     .addOption(new Option('--result <result>', 'only this result').choices(['accept', 'reject', 'challenge', 'drop']))
     .option('--reason <reason>', 'only this reject reason')
-    .option('--limit <n>', 'at most this many (newest first)', integer, 50)
+    .option('--limit <n>', 'at most this many (newest first)', positiveInteger, 50)
     .option('--json', 'machine-readable output')
     .action(async (o: { user?: string; client?: string; result?: 'accept'; reason?: string; limit: number; json?: boolean }) => {
       await withAdmin(globals(), ({ services }) => {

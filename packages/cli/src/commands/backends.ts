@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CLI_ACTOR } from '@otpgate/core';
-import { InvalidInputError, type BackendSettings } from '@otpgate/shared';
+import { InvalidInputError, defaultUserFilter, type BackendSettings } from '@otpgate/shared';
 import { withAdmin, type GlobalOptions } from '../context.js';
 import { printJson, table } from '../output.js';
 import { readStdinLine } from '../prompt.js';
@@ -32,6 +32,19 @@ function defined(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
 
+/** A yes/no setting as --x and --no-x: given, either one wins; not given, the stored value (or default) stays. */
+const switchOption = (c: Command, flag: string, on: string, off: string) => c.option(flag, on).option(flag.replace(/^--/, '--no-'), off);
+
+/**
+ * The stored backend with the changes of set-ldap/set-entra. A user filter still at its default is left for the schema
+ * to fill again, so it follows --active-directory / --no-active-directory.
+ */
+function updated(current: BackendSettings, changes: Record<string, unknown>): Record<string, unknown> {
+  const next: Record<string, unknown> = { ...current, ...changes };
+  if (current.type === 'ldap' && !('user_filter' in changes) && current.user_filter === defaultUserFilter(current.active_directory)) delete next.user_filter;
+  return next;
+}
+
 function describe(b: BackendSettings): string {
   switch (b.type) {
     case 'local':
@@ -46,24 +59,31 @@ function describe(b: BackendSettings): string {
 export function registerBackendCommands(program: Command, globals: () => GlobalOptions): void {
   const backend = program.command('backend').description('password backends: local, LDAP/AD, Entra ID');
 
-  const ldapOptions = (c: Command) =>
-    c
-      .option('--server <url>', 'ldap://host[:port] or ldaps://host[:port]; repeat for failover, in order', collect)
-      .option('--start-tls', 'upgrade ldap:// with StartTLS')
+  const ldapOptions = (c: Command) => {
+    c.option('--server <url>', 'ldap://host[:port] or ldaps://host[:port]; repeat for failover, in order', collect)
       .option('--ca-file <pem>', 'CA certificates to trust for the directory\'s TLS')
-      .option('--no-verify-certificate', 'do not check the server certificate (lab only)')
       .option('--bind-dn <dn>', 'service account for search-then-bind')
       .option('--bind-password-stdin', 'read the service account password from standard input')
       .option('--base-dn <dn>', 'where users are searched')
-      .option('--filter <filter>', 'user search filter, {user} is the escaped user name')
+      .option('--filter <filter>', 'user search filter, {user} is the escaped user name (default: per --active-directory)')
       .option('--bind-template <template>', 'bind directly as this DN or UPN ({user}) instead of searching')
-      .option('--active-directory', 'Active Directory account checks and error codes')
       .option('--group-base-dn <dn>', 'search groups here (default: read memberOf)')
       .option('--group-filter <filter>', 'group search filter ({dn}, {user})')
-      .option('--nested-groups', 'AD: follow nested groups')
       .option('--group-map <group=otpgate-group>', 'map a directory group (DN or CN) to an otpgate group; repeat', collect)
+      .option('--connect-timeout-ms <n>', 'time to connect to a server (TCP and TLS) before trying the next', integer)
       .option('--timeout-ms <n>', 'per-operation timeout', integer)
       .option('--pool-size <n>', 'pooled service-account connections per server', integer);
+    switchOption(c, '--start-tls', 'upgrade ldap:// with StartTLS', 'no StartTLS (the default)');
+    switchOption(c, '--verify-certificate', 'check the server certificate and host name (the default)', 'do not check the server certificate (lab only)');
+    switchOption(
+      c,
+      '--active-directory',
+      `Active Directory account checks and error codes; default filter ${defaultUserFilter(true)}`,
+      `a plain LDAP directory (the default); default filter ${defaultUserFilter(false)}`,
+    );
+    switchOption(c, '--nested-groups', 'AD: follow nested groups', 'only direct group memberships (the default)');
+    return c;
+  };
 
   const ldapInput = async (name: string, o: Record<string, unknown>) =>
     defined({
@@ -72,7 +92,7 @@ export function registerBackendCommands(program: Command, globals: () => GlobalO
       servers: o.server,
       start_tls: o.startTls,
       ca_certificates: caFile(o.caFile as string | undefined),
-      verify_certificate: o.verifyCertificate === false ? false : undefined,
+      verify_certificate: o.verifyCertificate,
       bind_dn: o.bindDn,
       bind_password: o.bindPasswordStdin ? await readStdinLine('bind password') : undefined,
       user_base_dn: o.baseDn,
@@ -83,6 +103,7 @@ export function registerBackendCommands(program: Command, globals: () => GlobalO
       group_filter: o.groupFilter,
       nested_groups: o.nestedGroups,
       group_map: groupMap(o.groupMap as string[] | undefined),
+      connect_timeout_ms: o.connectTimeoutMs,
       timeout_ms: o.timeoutMs,
       pool_size: o.poolSize,
     });
@@ -131,7 +152,7 @@ export function registerBackendCommands(program: Command, globals: () => GlobalO
       async (name: string, o: Record<string, unknown>) => {
         const changes = await input(name, o);
         await withAdmin(globals(), ({ services }) => {
-          services.backends.save({ ...services.backends.get(name), ...changes }, CLI_ACTOR, { replace: true });
+          services.backends.save(updated(services.backends.get(name), changes), CLI_ACTOR, { replace: true });
           console.log(`backend ${name} updated`);
         });
       },

@@ -15,9 +15,10 @@ import {
 } from '@otpgate/core';
 import { REJECT_REASON_TEXT, formatListenAddress, loadNodeConfig } from '@otpgate/shared';
 import { cliLogger, configPath, loadConfig, withAdmin, type GlobalOptions } from '../context.js';
-import { terminalQr } from '../output.js';
+import { formatTime, terminalQr } from '../output.js';
 import { obtainPassword, readStdinLine } from '../prompt.js';
 import { serve } from '../serve.js';
+import { createAdminCertificate } from '../admin-certificate.js';
 import { generatePassword } from './admin.js';
 
 function configText(dataDir: string, listen: string[], extra: string): string {
@@ -50,7 +51,7 @@ const DEMO_ADMIN_PASSWORD = 'demo-admin-password';
 export function registerNodeCommands(program: Command, globals: () => GlobalOptions): void {
   program
     .command('init')
-    .description('make this machine an otpgate master: data folder, key file, database, config file')
+    .description('make this machine an otpgate master: data folder, key file, database, config file, admin UI certificate')
     .option('--data-dir <dir>', 'where the database and key live (default: from the config, /var/lib/otpgate)')
     .option('--admin-password-stdin', 'read the web UI admin password from standard input (default: asked, or generated)')
     .action(async (o: { dataDir?: string; adminPasswordStdin?: boolean }) => {
@@ -66,6 +67,11 @@ export function registerNodeCommands(program: Command, globals: () => GlobalOpti
         const password = typed ?? generatePassword();
         await services.admins.setPassword(BUILTIN_ADMIN, password, CLI_ACTOR);
         if (!typed) console.log(`admin account "${BUILTIN_ADMIN}", password (shown only now): ${password}`);
+        if (config.admin.enabled) {
+          const { info, fingerprint } = await createAdminCertificate(store.dataDir);
+          console.log(`admin UI certificate: self-signed for ${info.names}, valid until ${formatTime(info.validTo)}`);
+          console.log(`  SHA-256 fingerprint ${fingerprint} (what the browser shows; or install your own: otpgate admin set-certificate)`);
+        }
       } finally {
         store.close();
       }

@@ -6,9 +6,27 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/**
+ * Parsers for commander's .argument()/.option(): commander prints their message with the argument's name and exits 2.
+ * Never call them inside an action, where nothing would print it.
+ */
 export function integer(value: string): number {
-  if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError('not a whole number');
-  return Number(value);
+  const n = Number(value);
+  if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a whole number');
+  return n;
+}
+
+export function positiveInteger(value: string): number {
+  const n = integer(value);
+  if (n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return n;
+}
+
+/** A number, or "default" (null) to clear a per-item value so the setting applies. */
+export function integerOrDefault(value: string): number | null {
+  if (value === 'default') return null;
+  if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number or "default"');
+  return integer(value);
 }
 
 export const modeOption = () =>

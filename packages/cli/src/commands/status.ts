@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { VERSION, evaluateReadiness, nodeName, storeCheck, type CheckResult } from '@otpgate/core';
-import { masterStatus } from '@otpgate/master';
+import { currentAdminCertificate, masterStatus } from '@otpgate/master';
 import { replicaStatus, replicationCheck } from '@otpgate/replica';
 import { withAdmin, type GlobalOptions } from '../context.js';
 import { formatTime, printJson, table } from '../output.js';
 import { probeLocalNode } from '../node-probe.js';
+import { expiryWarning } from '../admin-certificate.js';
 
 export function registerStatusCommand(program: Command, globals: () => GlobalOptions): void {
   program
@@ -26,6 +27,7 @@ export function registerStatusCommand(program: Command, globals: () => GlobalOpt
         const ready = Object.values(all).every((c) => c.ok);
         const cluster = role === 'master' ? masterStatus(store) : undefined;
         const replication = role === 'replica' ? replicaStatus(store) : undefined;
+        const certificate = config.admin.enabled ? adminCertificateStatus(store.dataDir) : undefined;
         const status = {
           node: nodeName(config),
           role,
@@ -37,6 +39,7 @@ export function registerStatusCommand(program: Command, globals: () => GlobalOpt
           serving: probe.reachable ? { reachable: true, url: probe.url, http_status: probe.status } : { reachable: false, url: probe.url, error: probe.error },
           ...(cluster ? { cluster } : {}),
           ...(replication ? { replication } : {}),
+          ...(certificate !== undefined ? { admin_certificate: certificate } : {}),
         };
         if (!ready) process.exitCode = 1;
         if (o.json) return printJson(status);
@@ -48,6 +51,11 @@ export function registerStatusCommand(program: Command, globals: () => GlobalOpt
           ),
         );
         console.log(`data ${store.dataDir}, at change ${status.head_seq}; metrics ${probe.url ?? '(not known)'}`);
+        if (certificate === null) console.log('admin UI certificate: none yet (made by "otpgate init" or the first start)');
+        else if (certificate) {
+          console.log(`admin UI certificate: ${certificate.subject}, valid until ${certificate.valid_to} (${certificate.days_left} days)`);
+          if (certificate.warning) console.log(certificate.warning);
+        }
         if (!cluster) return;
         if (cluster.master_url === null) return console.log('no cluster (a standalone master)');
         if (cluster.replicas.length === 0) return console.log(`cluster: replicas connect to ${cluster.master_url}; none enrolled`);
@@ -60,4 +68,11 @@ export function registerStatusCommand(program: Command, globals: () => GlobalOpt
         );
       });
     });
+}
+
+/** The admin UI certificate's subject and expiry (null when not made yet), with the warning when it runs out soon. */
+function adminCertificateStatus(dataDir: string) {
+  const info = currentAdminCertificate(dataDir);
+  if (!info) return null;
+  return { subject: info.subject, names: info.names, valid_to: formatTime(info.validTo), days_left: info.daysLeft, warning: expiryWarning(info) ?? null };
 }

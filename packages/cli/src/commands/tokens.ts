@@ -3,7 +3,7 @@ import { CLI_ACTOR, type TokenParameters } from '@otpgate/core';
 import { withAdmin, type GlobalOptions } from '../context.js';
 import { printJson, table, terminalQr } from '../output.js';
 import { readStdinLine } from '../prompt.js';
-import { integer } from './options.js';
+import { integer, integerOrDefault } from './options.js';
 
 const tokenOptions = (command: Command) =>
   command
@@ -24,6 +24,9 @@ async function tokenParameters(o: Record<string, unknown>): Promise<TokenParamet
     secret: o.secretStdin ? await readStdinLine('secret') : (o.secret as string | undefined),
   };
 }
+
+/** The token's id as an argument, parsed by commander so a non-number is reported with the argument's name. */
+const withTokenId = (command: Command) => command.argument('<id>', 'token id, as "otpgate token list" shows', integer);
 
 export function registerTokenCommands(program: Command, globals: () => GlobalOptions): void {
   const token = program.command('token').description('manage users\' tokens');
@@ -64,47 +67,44 @@ export function registerTokenCommands(program: Command, globals: () => GlobalOpt
       });
     });
 
-  token
-    .command('remove <id>')
+  withTokenId(token.command('remove'))
     .description('delete a token (a hardware token returns to the inventory)')
-    .action(async (id: string) => {
+    .action(async (id: number) => {
       await withAdmin(globals(), ({ services }) => {
-        services.tokens.remove(integer(id), CLI_ACTOR);
+        services.tokens.remove(id, CLI_ACTOR);
         console.log(`token ${id} removed`);
       });
     });
 
   for (const [name, active] of [['enable', true], ['disable', false]] as const) {
-    token
-      .command(`${name} <id>`)
+    withTokenId(token.command(name))
       .description(active ? 'accept codes from a token again' : 'stop accepting codes from a token, keeping it')
-      .action(async (id: string) => {
+      .action(async (id: number) => {
         await withAdmin(globals(), ({ services }) => {
-          services.tokens.setActive(integer(id), active, CLI_ACTOR);
+          services.tokens.setActive(id, active, CLI_ACTOR);
           console.log(`token ${id} ${name}d`);
         });
       });
   }
 
-  token
-    .command('resync <id> <code1> <code2>')
+  withTokenId(token.command('resync'))
+    .argument('<code1>')
+    .argument('<code2>')
     .description('resynchronise a drifted token from two consecutive codes')
-    .action(async (id: string, code1: string, code2: string) => {
+    .action(async (id: number, code1: string, code2: string) => {
       await withAdmin(globals(), ({ services }) => {
-        services.tokens.resync(integer(id), code1, code2, CLI_ACTOR);
+        services.tokens.resync(id, code1, code2, CLI_ACTOR);
         console.log(`token ${id} resynchronised`);
       });
     });
 
-  token
-    .command('window <id>')
+  withTokenId(token.command('window'))
     .description('set the token\'s own acceptance window (steps before/after now); "default" uses the setting')
-    .requiredOption('--past <n|default>', 'steps accepted before the current one')
-    .requiredOption('--future <n|default>', 'steps accepted after the current one')
-    .action(async (id: string, o: { past: string; future: string }) => {
-      const value = (v: string) => (v === 'default' ? null : integer(v));
+    .requiredOption('--past <n|default>', 'steps accepted before the current one', integerOrDefault)
+    .requiredOption('--future <n|default>', 'steps accepted after the current one', integerOrDefault)
+    .action(async (id: number, o: { past: number | null; future: number | null }) => {
       await withAdmin(globals(), ({ services }) => {
-        services.tokens.setWindow(integer(id), value(o.past), value(o.future), CLI_ACTOR);
+        services.tokens.setWindow(id, o.past, o.future, CLI_ACTOR);
         console.log(`token ${id} window set`);
       });
     });

@@ -1,10 +1,10 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { CLI_ACTOR, type Services } from '@otpgate/core';
-import { InvalidInputError } from '@otpgate/shared';
+import { InvalidInputError, userRecordSchema } from '@otpgate/shared';
 import { withAdmin, type GlobalOptions } from '../context.js';
 import { formatTime, printJson, table } from '../output.js';
 import { obtainPassword } from '../prompt.js';
-import { attrOption, attributesValue, collect, modeOption, modeValue } from './options.js';
+import { attrOption, attributesValue, collect, modeOption, modeValue, positiveInteger } from './options.js';
 
 function dateOrNone(text: string | undefined): number | null | undefined {
   if (text === undefined) return undefined;
@@ -81,9 +81,9 @@ export function registerUserCommands(program: Command, globals: () => GlobalOpti
     .description('list users')
     .option('--search <text>', 'in user name, display name or e-mail')
     .option('--group <group>', 'only members of this group')
-    .option('--status <status>', 'active or disabled')
+    .addOption(new Option('--status <status>', 'only users with this status').choices(userRecordSchema.shape.status.options))
     .option('--locked', 'only locked accounts')
-    .option('--limit <n>', 'at most this many', (v) => Number(v), 1000)
+    .option('--limit <n>', 'at most this many', positiveInteger, 1000)
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       await withAdmin(globals(), ({ services }) => {

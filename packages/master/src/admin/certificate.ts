@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidInputError } from '@otpgate/shared';
 import type { Actor, AdminAuditService } from '@otpgate/core';
-import { createSelfSignedServer } from '../cluster-ca.js';
+import { createSelfSignedServer, defaultCertificateHosts } from '../cluster-ca.js';
 
 export const ADMIN_CERT_DAYS = 825;
 
@@ -13,7 +13,7 @@ export function adminCertificateFiles(dataDir: string): { cert: string; key: str
 }
 
 /** A self-signed certificate on first start, so the UI is HTTPS from the beginning. */
-export async function ensureAdminCertificate(dataDir: string, hosts: readonly string[]): Promise<void> {
+export async function ensureAdminCertificate(dataDir: string, hosts: readonly string[] = defaultCertificateHosts()): Promise<void> {
   const files = adminCertificateFiles(dataDir);
   if (existsSync(files.cert) && existsSync(files.key)) return;
   mkdirSync(join(dataDir, 'admin'), { recursive: true, mode: 0o700 });
@@ -53,7 +53,7 @@ export function currentAdminCertificate(dataDir: string): CertificateInfo | unde
  * Replace the admin UI's certificate with the admin's own (the UI's upload and `otpgate admin set-certificate`):
  * the key must match the certificate and the certificate must still be valid. Takes effect at the next start.
  */
-export function installAdminCertificate(dataDir: string, certPem: string, keyPem: string, chainPem = ''): CertificateInfo {
+function installAdminCertificate(dataDir: string, certPem: string, keyPem: string, chainPem = ''): CertificateInfo {
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(certPem);

@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { NodeConfig, ReplicaView } from '@otpgate/shared';
 import { AdminAuditService, createServices, loadDictionary, type OtpgateNode } from '@otpgate/core';
@@ -25,7 +24,7 @@ export class AdminServer {
 
   static async start(node: OtpgateNode, config: NodeConfig, options: { replicaView?: () => ReplicaView } = {}): Promise<AdminServer> {
     const server = new AdminServer(node, config);
-    await ensureAdminCertificate(node.store.dataDir, [hostname(), 'localhost', '127.0.0.1', '::1']);
+    await ensureAdminCertificate(node.store.dataDir);
     const tls = webTls(node.store.dataDir);
     const logger = node.logger;
     const dictionary = loadDictionary(config.radius.dictionaries);

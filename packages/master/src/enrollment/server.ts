@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { NodeConfig } from '@otpgate/shared';
 import { AdminAuditService, createServices, loadDictionary, type OtpgateNode } from '@otpgate/core';
@@ -17,7 +16,7 @@ export class EnrollmentServer {
 
   static async start(node: OtpgateNode, config: NodeConfig): Promise<EnrollmentServer> {
     if (node.store.role !== 'master') throw new Error('the enrollment portal runs on the master only');
-    await ensureAdminCertificate(node.store.dataDir, [hostname(), 'localhost', '127.0.0.1', '::1']);
+    await ensureAdminCertificate(node.store.dataDir);
     const tls = webTls(node.store.dataDir);
     const minutes = config.enrollment.session_minutes * 60_000;
     const deps = {

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { SECRET_MASK, type BackendSettings, type EntraBackendSettings, type LdapBackendSettings } from '@otpgate/shared';
+import { SECRET_MASK, isDefaultUserFilter, type BackendSettings, type EntraBackendSettings, type LdapBackendSettings } from '@otpgate/shared';
 import { html } from '../html.js';
 import { actionButton, checkbox, csrfField, dataTable, field, textarea } from '../layout.js';
 import { Ui, type Form } from '../ui.js';
@@ -15,7 +15,7 @@ ${textarea('Trusted CA certificates (PEM)', 'ca_certificates', b.ca_certificates
 ${field('Service account DN', 'bind_dn', { value: b.bind_dn ?? '' })}
 ${field('Service account password', 'bind_password', { type: 'password', value: b.bind_password ? SECRET_MASK : '', autocomplete: 'off', hint: 'left as shown: unchanged' })}
 ${field('User search base', 'user_base_dn', { value: b.user_base_dn ?? '' })}
-${field('User filter', 'user_filter', { value: b.user_filter ?? '(&(objectClass=inetOrgPerson)(uid={user}))', hint: '{user} is the escaped user name; AD: (&(objectClass=user)(sAMAccountName={user}))' })}
+${field('User filter', 'user_filter', { value: isDefaultUserFilter(b.user_filter) ? '' : (b.user_filter ?? ''), hint: '{user} is the escaped user name; empty: (&(objectClass=inetOrgPerson)(uid={user})), or with Active Directory on, sAMAccountName or userPrincipalName' })}
 ${field('Direct bind template', 'bind_template', { value: b.bind_template ?? '', hint: 'instead of searching, e.g. {user}@example.com' })}
 ${checkbox('Active Directory', 'active_directory', b.active_directory ?? false)}
 ${field('Group search base', 'group_base_dn', { value: b.group_base_dn ?? '', hint: 'empty: read memberOf' })}
