@@ -32,7 +32,7 @@ describe('admin UI in a real browser (Debian chromium)', () => {
     slapd = await startSlapd();
     master = await TestNode.createMaster('ui-master');
     await master.cliInput(ADMIN_PW, 'admin', 'set-password', '--password-stdin');
-    await master.cliInput(ADMIN_PASSWORD, 'backend', 'add-ldap', 'corp', '--server', slapd.url, '--bind-dn', ADMIN_DN, '--bind-password-stdin', '--base-dn', PEOPLE_DN, '--group-map', `cn=vpn,${GROUPS_DN}=vpn`);
+    await master.cliInput(ADMIN_PASSWORD, 'backend', 'add-ldap', 'corp', '--server', slapd.url, '--bind-dn', ADMIN_DN, '--bind-password-stdin', '--base-dn', PEOPLE_DN, '--group-map', `cn=vpn,${GROUPS_DN}=vpn`, '--group-map', `cn=admins,${GROUPS_DN}=ops-admins`);
     await master.addClient('nas', '127.0.0.1', SECRET);
     await master.cliOk('group', 'add', 'staff', '--description', 'office staff');
     await master.cliOk('hardware', 'add', 'HW-UI-1', '--secret', HARDWARE_SEED, '--manufacturer', 'Feitian');
@@ -181,6 +181,21 @@ describe('admin UI in a real browser (Debian chromium)', () => {
     expect(await accessibilityProblems(signedOut), '/login').toEqual([]);
     await screenshots(signedOut, 'master-login');
     await signedOut.context().close();
+  });
+
+  it('lets members of the directory admin group sign in with their directory password, and nobody else', async () => {
+    // the group first: a directory backend for admins without a group is refused
+    await master.configure('settings', 'set', 'admin.directory_group', '"ops-admins"');
+    await master.configure('settings', 'set', 'admin.directory_backend', '"corp"');
+    const other = await (await newContext(browser)).newPage();
+    // bob is in the directory (group vpn) but not in its admins group
+    await signIn(other, master.adminUrl, 'bob', 'bob-secret');
+    expect(await text(other.getByRole('alert'))).toContain('Wrong user name, password or code');
+    await signIn(other, master.adminUrl, 'alice', 'not-alices-password');
+    expect(await text(other.getByRole('alert'))).toContain('Wrong user name, password or code');
+    await signIn(other, master.adminUrl, 'alice', 'alice-secret');
+    expect(await text(other.getByRole('heading', { level: 1 }))).toBe('Dashboard');
+    await other.context().close();
   });
 
   it('asks an admin who has an otpgate token for a current code, and accepts password + code once', async () => {
