@@ -27,8 +27,8 @@ results=$here/results
 out=$results/$(date +%Y%m%d-%H%M%S)-replication
 cache=$results/cache
 build=$results/build
-# shellcheck source=bench/snapshot.sh
-. "$here/snapshot.sh"
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 mkdir -p "$out" "$cache"
 command -v radclient >/dev/null || { echo "radclient is not installed (freeradius-utils)" >&2; exit 1; }
 
@@ -41,7 +41,7 @@ trap cleanup EXIT
 
 log() { echo "$*" | tee -a "$out/summary.txt"; }
 
-# --- build and snapshot (bench/snapshot.sh) -------------------------------------------------------------------
+# --- build and snapshot (bench/lib.sh) ------------------------------------------------------------------------
 snap=$out/otpgate
 snapshot_code "$snap" load-users.js replication-lag.js replication-bootstrap.js
 cli=$snap/packages/cli/dist/main.js
@@ -115,25 +115,6 @@ start_master() {  # DIR [NODE_OPTION...]
 field() { echo "$1" | sed -n "s/.*\"$2\":\"\{0,1\}\([^,\"}]*\).*/\1/p"; }  # JSON_LINE NAME
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
-# The prepared master data for N users (bench/load-users.ts, engine mode: no local password, so no argon2), shared
-# with bench/run.sh's cache and rebuilt when the store format or the loader changes.
-prepare_cache() {  # N -> prints the cache dir
-  local n=$1 mode=engine key dir tmp
-  key=$(cat "$snap"/packages/core/dist/store/{migrations,entity-handlers}.js "$snap"/packages/shared/dist/{records,sealing}.js \
-    "$loader" 2>/dev/null | sha256sum | cut -c1-12)
-  dir=$cache/$mode-$n-$key
-  if [ ! -d "$dir" ]; then
-    rm -rf "$cache/$mode-$n-"*
-    echo "  preparing $n users in $dir (once; later runs reuse it)" >&2
-    tmp=$(mktemp -d "$cache/.build-XXXXXX")
-    node "$shared/gen.mjs" "$n" "$tmp" users
-    rm -f "$tmp/users.json" "$tmp/users.freeradius"
-    node "$loader" "$tmp/users.csv" "$tmp/data" "$mode" >&2
-    mv "$tmp" "$dir"
-  fi
-  echo "$dir"
-}
-
 # --- lag ----------------------------------------------------------------------------------------------------------
 phase_lag() {
   local dir=$out/lag m r drive first last rpid
@@ -177,7 +158,7 @@ phase_bootstrap() {
   local data m i r user secret json prof=() sent la
   log ""
   log "== bootstrap: a fresh replica of a master with $users users (each with a TOTP token), $runs runs"
-  data=$(prepare_cache "$users")
+  data=$(prepare_cache "$users" engine)
   m=$out/bootstrap/master
   mkdir -p "$m"
   cp -a "$data/data" "$m/data"

@@ -29,8 +29,8 @@ results=$here/results
 out=$results/$(date +%Y%m%d-%H%M%S)
 cache=$results/cache
 build=$results/build
-# shellcheck source=bench/snapshot.sh
-. "$here/snapshot.sh"
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 mkdir -p "$out" "$cache"
 clk=$(getconf CLK_TCK)
 real_freeradius=$(command -v freeradius) || { echo "freeradius is not installed" >&2; exit 1; }
@@ -45,7 +45,7 @@ trap cleanup EXIT
 
 log() { echo "$*" | tee -a "$out/summary.txt"; }
 
-# --- build and snapshot (bench/snapshot.sh) -------------------------------------------------------------------
+# --- build and snapshot (bench/lib.sh) ------------------------------------------------------------------------
 snap=$out/otpgate
 snapshot_code "$snap" load-users.js
 cli=$snap/packages/cli/dist/main.js
@@ -176,24 +176,6 @@ wl_directory_run_setup() {  # CONFIG
     --bind-password-stdin --base-dn ou=people,dc=example,dc=com --filter '(&(objectClass=inetOrgPerson)(uid={user}))' \
     ${pool_size:+--pool-size "$pool_size"} > /dev/null
   node "$cli" -c "$1" settings set auth.backends '["bench"]' > /dev/null
-}
-
-# The prepared otpgate data dir for (users, workload), rebuilt when the store format or the loader changes.
-prepare_cache() {  # N MODE -> prints the cache dir
-  local n=$1 mode=$2 key dir tmp
-  key=$(cat "$snap"/packages/core/dist/store/{migrations,entity-handlers}.js "$snap"/packages/shared/dist/{records,sealing}.js \
-    "$loader" 2>/dev/null | sha256sum | cut -c1-12)
-  dir=$cache/$mode-$n-$key
-  if [ ! -d "$dir" ]; then
-    rm -rf "$cache/$mode-$n-"*
-    echo "  preparing $n $mode users for otpgate in $dir (once; later runs reuse it)" >&2
-    tmp=$(mktemp -d "$cache/.build-XXXXXX")
-    node "$shared/gen.mjs" "$n" "$tmp" users
-    rm -f "$tmp/users.json" "$tmp/users.freeradius"
-    node "$loader" "$tmp/users.csv" "$tmp/data" "$mode" "${LOADER_CONCURRENCY:-6}" >&2
-    mv "$tmp" "$dir"
-  fi
-  echo "$dir"
 }
 
 run_freeradius() {  # WORKLOAD RUN

@@ -22,8 +22,8 @@ results=$here/results
 out=$results/$(date +%Y%m%d-%H%M%S)-ui
 cache=$results/cache
 build=$results/build
-# shellcheck source=bench/snapshot.sh
-. "$here/snapshot.sh"
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 mkdir -p "$out" "$cache"
 
 mpid=""
@@ -31,7 +31,7 @@ cleanup() { [ -z "$mpid" ] || { kill "$mpid" 2>/dev/null || true; wait "$mpid" 2
 trap cleanup EXIT
 log() { echo "$*" | tee -a "$out/summary.txt"; }
 
-# --- build and snapshot (bench/snapshot.sh) -------------------------------------------------------------------
+# --- build and snapshot (bench/lib.sh) ------------------------------------------------------------------------
 snap=$out/otpgate
 snapshot_code "$snap" ui-users.js
 cli=$snap/packages/cli/dist/main.js
