@@ -166,6 +166,10 @@ describe('hardware tokens', () => {
   it('lists the inventory up to a limit, and refuses to assign a serial not in it', () => {
     for (const serial of ['HW-3', 'HW-1', 'HW-2']) f.services.tokens.addHardware({ serial, secret: SEED_HEX }, A);
     expect(f.services.tokens.listHardware({ assigned: false, limit: 2 }).map((h) => h.serial)).toEqual(['HW-1', 'HW-2']);
+    // a search is text: _ and % match only themselves
+    f.services.tokens.addHardware({ serial: 'HW_9', secret: SEED_HEX }, A);
+    expect(f.services.tokens.listHardware({ search: 'W_' }).map((h) => h.serial)).toEqual(['HW_9']);
+    expect(f.services.tokens.listHardware({ search: '%' })).toEqual([]);
     expect(() => f.services.tokens.assign('HW-404', 'alice', A)).toThrow(NotFoundError);
   });
 

@@ -1,6 +1,7 @@
 import { Agent, request } from 'undici';
 import { ClusterFiles, type Logger, type Store } from '@otpgate/core';
 import type { NodeConfig } from '@otpgate/shared';
+import { connectionError } from './master-connection.js';
 
 const BATCH = 500;
 
@@ -56,6 +57,9 @@ export class StepReporter {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ steps }),
+      }).catch((err: unknown) => {
+        // as the feed says it: a certificate that fails verification is not the master being down
+        throw connectionError(this.url.origin, err);
       });
       const text = await response.body.text();
       if (response.statusCode !== 200) throw new Error(`the master answered ${response.statusCode}: ${text.slice(0, 200)}`);

@@ -1,4 +1,5 @@
 import { ConflictError, InvalidInputError, NotFoundError, type ReplyAttribute } from '@otpgate/shared';
+import { sql, type RawBuilder } from 'kysely';
 import type { Logger } from '../logger.js';
 import type { Dictionary } from '../radius/dictionary.js';
 import type { Store } from '../store/store.js';
@@ -102,6 +103,12 @@ export function parseAttributeLines(text: string): ReplyAttribute[] {
     .map((l) => l.trim())
     .filter(Boolean)
     .map(parseAttributeAssignment);
+}
+
+/** `column LIKE '%text%'`, with the %, _ and \ a person typed taken literally (a search box is not a pattern). */
+export function containsText(column: string, text: string): RawBuilder<boolean> {
+  const like = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  return sql<boolean>`${sql.ref(column)} like ${like} escape '\\'`;
 }
 
 export function required<T>(value: T | undefined, what: string, name: string): T {

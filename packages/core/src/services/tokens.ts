@@ -11,7 +11,7 @@ import {
 import { fromBase32, generateSecret, parseSecret, toBase32 } from '../otp/secret.js';
 import { provisioningUri } from '../otp/uri.js';
 import { findConsecutive, type OtpToken } from '../otp/verify.js';
-import { allocateId, conflict, recordAdminAction, required, type Actor, type ServiceContext } from './context.js';
+import { allocateId, conflict, containsText, recordAdminAction, required, type Actor, type ServiceContext } from './context.js';
 import { UserService } from './users.js';
 
 export interface TokenParameters {
@@ -330,7 +330,7 @@ export class TokenService {
     if (filter.assigned !== undefined) {
       q = q.where('hardware_tokens.token_id', filter.assigned ? 'is not' : 'is', null);
     }
-    if (filter.search) q = q.where('hardware_tokens.serial', 'like', `%${filter.search}%`);
+    if (filter.search) q = q.where(containsText('hardware_tokens.serial', filter.search));
     if (filter.limit !== undefined) q = q.limit(filter.limit);
     return db.all(q);
   }

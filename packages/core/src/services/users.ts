@@ -6,10 +6,9 @@ import {
   type ReplyAttribute,
   type UserRecord,
 } from '@otpgate/shared';
-import { sql } from 'kysely';
 import { hashPassword } from '../backends/local.js';
 import type { Change } from '../store/store.js';
-import { allocateId, conflict, recordAdminAction, required, validateAttributes, type Actor, type ServiceContext } from './context.js';
+import { allocateId, conflict, containsText, recordAdminAction, required, validateAttributes, type Actor, type ServiceContext } from './context.js';
 
 export interface UserInput {
   username: string;
@@ -184,9 +183,8 @@ export class UserService {
     const now = Date.now();
     let q = db.q.selectFrom('users').leftJoin('auth_state', 'auth_state.user_id', 'users.id');
     if (query.search) {
-      const like = `%${query.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      const matches = (column: string) => sql<boolean>`${sql.ref(column)} like ${like} escape '\\'`;
-      q = q.where((eb) => eb.or([matches('users.username'), matches('users.display_name'), matches('users.email')]));
+      const search = query.search;
+      q = q.where((eb) => eb.or(['users.username', 'users.display_name', 'users.email'].map((column) => containsText(column, search))));
     }
     if (query.status) q = q.where('users.status', '=', query.status);
     if (query.group) {
