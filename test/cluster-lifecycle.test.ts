@@ -105,6 +105,8 @@ describe('renewing the master certificate, promoting a replica, the old master r
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('--force');
     const out = await m.cliOk('replica', 'join', bundle, '--force');
+    // an admin action like any other: in the node's audit log and its log line (the command's, kept in cli.log)
+    expect(readFileSync(join(m.dir, 'cli.log'), 'utf8')).toMatch(/"action":"replica\.join","target":"https:\/\/127\.0\.0\.1:\d+","replica":"promote-m","force":true/);
     const [folder] = setAside(m, 'previous-master');
     expect(out).toContain(`were moved to ${join(m.dir, 'data', folder!)}`);
     expect(readdirSync(join(m.dir, 'data', folder!))).toEqual(expect.arrayContaining(['ca.key', 'feed-signing.jwk', 'server.crt', 'server.key']));

@@ -137,8 +137,13 @@ export function registerClusterCommands(program: Command, globals: () => GlobalO
       const config = loadConfig(globals());
       const bundle = readBundle(resolve(bundlePath));
       const { store, setAside } = await joinCluster(config.node.data_dir, bundle, { force: o.force });
-      store.close();
-      reportSetAside(cliLogger(config), setAside);
+      const logger = cliLogger(config);
+      try {
+        recordAdminAction({ logger, store }, CLI_ACTOR, 'replica.join', bundle.master_url, { details: { replica: bundle.replica_name, force: o.force === true } });
+      } finally {
+        store.close();
+      }
+      reportSetAside(logger, setAside);
       console.log(`this node is now replica ${bundle.replica_name} of ${bundle.master_url}`);
       console.log('next: otpgate serve (the first start copies the master\'s data); then delete the bundle file');
     });
