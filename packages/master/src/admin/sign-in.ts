@@ -1,4 +1,5 @@
-import { matchCode, type AuthRepository, type BackendRegistry, type Services } from '@otpgate/core';
+import { randomBytes } from 'node:crypto';
+import { LocalPasswordBackend, hashPassword, matchCode, type AuthRepository, type BackendRegistry, type Services } from '@otpgate/core';
 import type { Settings } from '@otpgate/shared';
 import type { SignInGuard } from './signin-guard.js';
 
@@ -16,6 +17,10 @@ const GENERIC = 'Wrong user name, password or code.';
  * RADIUS login, so it cannot be replayed).
  */
 export class AdminSignIn {
+  /** An argon2id hash of a random password, checked for a name that is no admin: the answer then takes as long. */
+  private decoy: Promise<string> | undefined;
+  private readonly decoyCheck = new LocalPasswordBackend('admin-decoy');
+
   constructor(
     private readonly deps: {
       services: Services;
@@ -54,7 +59,12 @@ export class AdminSignIn {
     }
     const { directory_backend: backendName, directory_group: group } = this.deps.settings().admin;
     const backend = backendName ? this.deps.backends.get(backendName) : undefined;
-    if (!backend) return { ok: false, detail: 'no such admin account (and no directory admins configured)' };
+    if (!backend) {
+      // the same argon2id work as for a real account, so the time taken does not tell which admin names exist
+      this.decoy ??= hashPassword(randomBytes(18).toString('base64'));
+      await this.decoyCheck.verify({ username, passwordHash: await this.decoy }, password);
+      return { ok: false, detail: 'no such admin account (and no directory admins configured)' };
+    }
     const result = await backend.verify({ username, passwordHash: null }, password);
     if (result.outcome !== 'accept') return { ok: false, detail: `directory said ${result.outcome}: ${'detail' in result ? result.detail : ''}` };
     const member = (result.groups ?? []).some((g) => g.toLowerCase() === group.toLowerCase());
