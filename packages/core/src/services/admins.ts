@@ -1,9 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import argon2 from 'argon2';
 import { adminRecordSchema, parseWith, type AdminRecord } from '@otpgate/shared';
 import { hashPassword } from '../backends/local.js';
 import { recordAdminAction, type Actor, type ServiceContext } from './context.js';
 
 export const BUILTIN_ADMIN = 'admin';
+
+/** An argon2id hash of a random password, made on first need: what a name that is no admin is checked against. */
+let decoyHash: Promise<string> | undefined;
 
 /** Admin accounts of the web UI. Their hashes replicate, so the admin password is the same on every node. */
 export class AdminService {
@@ -28,12 +32,15 @@ export class AdminService {
     return record;
   }
 
-  /** True when the password is the admin's (works on replicas too: the hash is replicated). */
+  /**
+   * True when the password is the admin's (works on replicas too: the hash is replicated). A name that is no admin
+   * costs the same argon2id work, so the time taken does not tell which admin names exist.
+   */
   async verify(username: string, password: string): Promise<boolean> {
     const admin = this.find(username);
-    if (!admin) return false;
+    const hash = admin?.password_hash ?? (await (decoyHash ??= hashPassword(randomBytes(18).toString('base64'))));
     try {
-      return await argon2.verify(admin.password_hash, password);
+      return (await argon2.verify(hash, password)) && admin !== undefined;
     } catch {
       return false;
     }

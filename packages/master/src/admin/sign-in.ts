@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { LocalPasswordBackend, hashPassword, matchCode, type AuthRepository, type BackendRegistry, type Services } from '@otpgate/core';
+import { matchCode, type AuthRepository, type BackendRegistry, type Services } from '@otpgate/core';
 import type { Settings } from '@otpgate/shared';
 import type { SignInGuard } from './signin-guard.js';
 
@@ -17,10 +16,6 @@ const GENERIC = 'Wrong user name, password or code.';
  * RADIUS login, so it cannot be replayed).
  */
 export class AdminSignIn {
-  /** An argon2id hash of a random password, checked for a name that is no admin: the answer then takes as long. */
-  private decoy: Promise<string> | undefined;
-  private readonly decoyCheck = new LocalPasswordBackend('admin-decoy');
-
   constructor(
     private readonly deps: {
       services: Services;
@@ -60,9 +55,8 @@ export class AdminSignIn {
     const { directory_backend: backendName, directory_group: group } = this.deps.settings().admin;
     const backend = backendName ? this.deps.backends.get(backendName) : undefined;
     if (!backend) {
-      // the same argon2id work as for a real account, so the time taken does not tell which admin names exist
-      this.decoy ??= hashPassword(randomBytes(18).toString('base64'));
-      await this.decoyCheck.verify({ username, passwordHash: await this.decoy }, password);
+      // no such admin: verify still spends the argon2id work, so the time taken does not tell which names exist
+      await this.deps.services.admins.verify(username, password);
       return { ok: false, detail: 'no such admin account (and no directory admins configured)' };
     }
     const result = await backend.verify({ username, passwordHash: null }, password);
