@@ -1,4 +1,4 @@
-import type { NodeConfig, ReplicaView } from '@otpgate/shared';
+import type { NodeConfig, ReplicaSelfStatus } from '@otpgate/shared';
 import {
   ClusterFiles,
   OpsServer,
@@ -12,7 +12,7 @@ import {
   type HealthCheck,
 } from '@otpgate/core';
 import { AdminServer, EnrollmentServer, ReplicationServer, isClusterInitialised } from '@otpgate/master';
-import { FeedClient, StepReporter, replicaStatus, replicationCheck } from '@otpgate/replica';
+import { FeedClient, StepReporter, replicaSelfStatus, replicationCheck } from '@otpgate/replica';
 import { OPS_ENDPOINT_META } from './node-probe.js';
 
 interface Part {
@@ -124,11 +124,7 @@ async function startOpsServer(config: NodeConfig, node: OtpgateNode): Promise<Op
 }
 
 /** The replica's status for its read-only admin page (the master package cannot import the replica's). */
-function replicaViewOf(node: OtpgateNode, config: NodeConfig): (() => ReplicaView) | undefined {
+function replicaViewOf(node: OtpgateNode, config: NodeConfig): (() => ReplicaSelfStatus) | undefined {
   if (node.store.role !== 'replica') return undefined;
-  const check = replicationCheck(node.store, config.cluster.lag_budget_seconds);
-  return () => {
-    const health = check.run();
-    return { ...replicaStatus(node.store), healthy: health.ok, health_detail: health.detail };
-  };
+  return () => replicaSelfStatus(node.store, config.cluster.lag_budget_seconds);
 }

@@ -18,6 +18,3 @@ export interface ReplicaSelfStatus extends ReplicaSyncState {
   healthy: boolean;
   health_detail: string;
 }
-
-/** The replica's read-only admin page shows the replica's status as is. */
-export type ReplicaView = ReplicaSelfStatus;

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { NodeConfig, ReplicaView } from '@otpgate/shared';
+import type { NodeConfig, ReplicaSelfStatus } from '@otpgate/shared';
 import { AdminAuditService, createServices, loadDictionary, type OtpgateNode } from '@otpgate/core';
 import { ensureAdminCertificate } from './certificate.js';
 import { createWebApp, listenWeb, webTls } from '../web/app.js';
@@ -22,7 +22,7 @@ export class AdminServer {
     private readonly config: NodeConfig,
   ) {}
 
-  static async start(node: OtpgateNode, config: NodeConfig, options: { replicaView?: () => ReplicaView } = {}): Promise<AdminServer> {
+  static async start(node: OtpgateNode, config: NodeConfig, options: { replicaView?: () => ReplicaSelfStatus } = {}): Promise<AdminServer> {
     const server = new AdminServer(node, config);
     await ensureAdminCertificate(node.store.dataDir);
     const tls = webTls(node.store.dataDir);

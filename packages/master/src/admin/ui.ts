@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { OtpgateError, ReadOnlyReplicaError, ValidationError, type NodeConfig, type ReplicaView } from '@otpgate/shared';
+import { OtpgateError, ReadOnlyReplicaError, ValidationError, type NodeConfig, type ReplicaSelfStatus } from '@otpgate/shared';
 import type { Actor, Dictionary, Logger, OtpgateNode, Services } from '@otpgate/core';
 import { html, type Html, type HtmlValue } from './html.js';
 import { MASTER_NAV, REPLICA_NAV, page } from './layout.js';
@@ -19,7 +19,7 @@ export interface UiDeps {
   sessions: SessionStore<AdminSession['data']>;
   guard: SignInGuard;
   audit: AdminAuditService;
-  replicaView?: () => ReplicaView;
+  replicaView?: () => ReplicaSelfStatus;
 }
 
 /** A posted form: text fields, repeated fields, and (multipart uploads) file contents as Buffers. */
