@@ -1,5 +1,6 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { OtpgateError } from '@otpgate/shared';
+import { MAX_SCRYPT_MEMORY, keyFromPassphrase, scryptMemory, type ScryptParameters } from '../passphrase-key.js';
 
 /**
  * The encrypted backup file: a readable two-line header, then AES-256-GCM ciphertext and tag.
@@ -15,8 +16,8 @@ export const MIN_PASSPHRASE_LENGTH = 12;
 
 /** N = 2^17, r = 8: 128 MiB and about half a second per try on a server core. */
 const KDF = { n: 2 ** 17, r: 8, p: 1 } as const;
-/** A file may ask for more (a later version), but not enough to exhaust memory when opened (scrypt: 128 x n x r bytes). */
-const KDF_LIMITS = { n: 2 ** 20, r: 16, p: 4, memory: 256 * 2 ** 20 } as const;
+/** A file may ask for more (a later version), but not enough to exhaust memory when opened. */
+const KDF_LIMITS = { n: 2 ** 20, r: 16, p: 4 } as const;
 
 export type BackupErrorReason = 'not-a-backup' | 'unsupported-version' | 'wrong-passphrase' | 'damaged' | 'weak-passphrase';
 
@@ -44,15 +45,11 @@ export interface BackupHeader {
   includes_keys: boolean;
 }
 
-function deriveKeys(passphrase: string, salt: Buffer, params: { n: number; r: number; p: number }): Promise<{ key: Buffer; check: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const maxmem = 128 * params.n * params.r * params.p + 64 * 1024 * 1024;
-    scrypt(passphrase.normalize('NFC'), salt, 64, { N: params.n, r: params.r, p: params.p, maxmem }, (err, out) => {
-      if (err) return reject(err);
-      const check = createHmac('sha256', out.subarray(32)).update('otpgate-backup passphrase check').digest().subarray(0, 16);
-      resolve({ key: out.subarray(0, 32), check });
-    });
-  });
+function deriveKeys(passphrase: string, salt: Buffer, params: ScryptParameters): Promise<{ key: Buffer; check: Buffer }> {
+  return keyFromPassphrase(passphrase, salt, 64, params).then((out) => ({
+    key: out.subarray(0, 32),
+    check: createHmac('sha256', out.subarray(32)).update('otpgate-backup passphrase check').digest().subarray(0, 16),
+  }));
 }
 
 export function checkPassphraseStrength(passphrase: string): void {
@@ -109,7 +106,7 @@ export function readBackupHeader(file: Buffer): { header: BackupHeader; headerBy
     (header.n & (header.n - 1)) !== 0 ||
     !positive(header.r, KDF_LIMITS.r) ||
     !positive(header.p, KDF_LIMITS.p) ||
-    128 * header.n * header.r > KDF_LIMITS.memory ||
+    scryptMemory(header) > MAX_SCRYPT_MEMORY ||
     typeof header.salt !== 'string' ||
     typeof header.iv !== 'string' ||
     typeof header.check !== 'string'

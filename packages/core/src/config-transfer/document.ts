@@ -8,6 +8,7 @@ import {
   tokenStateRecordSchema,
   userRecordSchema,
 } from '@otpgate/shared';
+import { MAX_SCRYPT_MEMORY, scryptMemory } from '../passphrase-key.js';
 
 /**
  * The config export document: one JSON file with the cluster's settings, clients, groups and (optionally) users,
@@ -59,8 +60,6 @@ export type ConfigSecrets = z.output<typeof configSecretsSchema>;
 
 const base64 = (min: number) => z.string().regex(/^[A-Za-z0-9+/]+={0,2}$/, 'base64').refine((v) => Buffer.from(v, 'base64').length >= min, `at least ${min} bytes`);
 
-const MAX_KDF_MEMORY = 256 * 2 ** 20;
-
 /** scrypt parameters travel in the document; bounded so a crafted file cannot ask for gigabytes or hours. */
 export const kdfSchema = z
   .strictObject({
@@ -71,8 +70,7 @@ export const kdfSchema = z
     salt: base64(16),
     key_length: z.literal(32),
   })
-  // scrypt needs 128 x n x r bytes: at most 256 MiB (otpgate writes n = 2^17, r = 8: 128 MiB)
-  .refine((k) => 128 * k.n * k.r <= MAX_KDF_MEMORY, { message: `n x r asks for more than ${MAX_KDF_MEMORY / 2 ** 20} MiB of memory`, path: ['n'] });
+  .refine((k) => scryptMemory(k) <= MAX_SCRYPT_MEMORY, { message: `n x r asks for more than ${MAX_SCRYPT_MEMORY / 2 ** 20} MiB of memory`, path: ['n'] });
 export type KdfParameters = z.output<typeof kdfSchema>;
 
 export const secretsEnvelopeSchema = z.strictObject({

@@ -1,7 +1,8 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes, scrypt } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { canonicalJson, InvalidInputError } from '@otpgate/shared';
 import type { KdfParameters, SecretsEnvelope } from './document.js';
 import { WrongPassphraseError } from './errors.js';
+import { keyFromPassphrase } from '../passphrase-key.js';
 
 /**
  * Secrets of a config export: AES-256-GCM under a key derived from the passphrase with scrypt (memory-hard:
@@ -12,12 +13,7 @@ export const DEFAULT_SCRYPT_N = 2 ** 17;
 export const CONFIG_MIN_PASSPHRASE_LENGTH = 12;
 
 function deriveKey(passphrase: string, kdf: KdfParameters): Promise<Buffer> {
-  const salt = Buffer.from(kdf.salt, 'base64');
-  // scrypt needs 128 * N * r bytes; Node refuses more than 32 MiB unless told
-  const maxmem = 128 * kdf.n * kdf.r + 16 * 1024 * 1024;
-  return new Promise((resolve, reject) =>
-    scrypt(passphrase.normalize('NFC'), salt, kdf.key_length, { N: kdf.n, r: kdf.r, p: kdf.p, maxmem }, (err, key) => (err ? reject(err) : resolve(key))),
-  );
+  return keyFromPassphrase(passphrase, Buffer.from(kdf.salt, 'base64'), kdf.key_length, kdf);
 }
 
 export async function sealSecrets(secrets: unknown, passphrase: string, bodyHash: Buffer, n = DEFAULT_SCRYPT_N): Promise<SecretsEnvelope> {
