@@ -78,9 +78,9 @@ export function prfDigest(uri: string): string {
   return digest;
 }
 
-/** RFC 6030 6.2 (PKCS #5 v2.0 PBKDF2). Bounded, so a hostile file cannot make us spin for hours. */
 const MAX_PBKDF2_ITERATIONS = 1_000_000;
 
+/** RFC 6030 6.2 (PKCS #5 v2.0 PBKDF2). Bounded, so a hostile file cannot make us spin for hours. */
 export function derivePassphraseKey(passphrase: string, p: Pbkdf2Parameters): Buffer {
   // runs synchronously on the master: vendors ship 1,000 to 100,000; a crafted file must not stall RADIUS for long
   if (!Number.isInteger(p.iterations) || p.iterations < 1 || p.iterations > MAX_PBKDF2_ITERATIONS) {
