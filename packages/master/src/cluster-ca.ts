@@ -103,15 +103,15 @@ export async function issueCertificate(
   return { certificate: pem, key: await exportKey(keys.privateKey as CryptoKey), fingerprint: fingerprintOf(pem), notAfter };
 }
 
-/**
- * A self-signed server certificate (the admin UI's, made at first start): browsers warn until the admin installs
- * one from their own CA (`otpgate admin set-certificate` or the Certificate page).
- */
 /** The names a node's own certificates carry unless told otherwise: this host, and loopback by name and address. */
 export function defaultCertificateHosts(): string[] {
   return [hostname(), 'localhost', '127.0.0.1', '::1'];
 }
 
+/**
+ * A self-signed server certificate (the admin UI's, made at first start): browsers warn until the admin installs
+ * one from their own CA (`otpgate admin set-certificate` or the Certificate page).
+ */
 export async function createSelfSignedServer(hosts: readonly string[], validityDays: number): Promise<{ certificate: string; key: string }> {
   const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']);
   const now = new Date();
