@@ -1,10 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { adminCertificateFiles, currentAdminCertificate, ensureAdminCertificate, type CertificateInfo } from '@otpgate/master';
+import { CERTIFICATE_WARNING_DAYS, adminCertificateFiles, currentAdminCertificate, ensureAdminCertificate, type CertificateInfo } from '@otpgate/master';
 import { formatTime } from './output.js';
-
-/** Under this many days left, browsers are about to refuse the admin UI: every command that shows the certificate warns. */
-const CERTIFICATE_WARNING_DAYS = 30;
 
 /**
  * The admin UI's self-signed certificate, made at init so its fingerprint can be printed there (to compare with what

@@ -6,6 +6,7 @@ export * from './snapshot.js';
 export * from './cluster-status.js';
 export { AdminServer } from './admin/server.js';
 export {
+  CERTIFICATE_WARNING_DAYS,
   adminCertificateFiles,
   currentAdminCertificate,
   ensureAdminCertificate,

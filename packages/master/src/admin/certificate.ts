@@ -6,6 +6,8 @@ import type { Actor, AdminAuditService } from '@otpgate/core';
 import { createSelfSignedServer, defaultCertificateHosts } from '../cluster-ca.js';
 
 export const ADMIN_CERT_DAYS = 825;
+/** Under this many days left, browsers are about to refuse a certificate: every place that shows one warns. */
+export const CERTIFICATE_WARNING_DAYS = 30;
 
 export function adminCertificateFiles(dataDir: string): { cert: string; key: string; chain: string } {
   const dir = join(dataDir, 'admin');

@@ -1,5 +1,6 @@
 import { html, type Html, type HtmlValue } from './html.js';
 import type { AdminSession } from './sessions.js';
+import { CERTIFICATE_WARNING_DAYS } from './certificate.js';
 
 export interface Nav {
   href: string;
@@ -90,6 +91,13 @@ export interface FieldOptions {
   placeholder?: string;
   /** The id of a <datalist> with suggestions. */
   list?: string;
+}
+
+/** A certificate's remaining validity, marked as a warning under CERTIFICATE_WARNING_DAYS. */
+export function expiryBadge(daysLeft: number): Html {
+  if (daysLeft < 0) return html`<span class="bad">expired</span>`;
+  if (daysLeft < CERTIFICATE_WARNING_DAYS) return html`<span class="warn">expires in ${daysLeft} days: replace it</span>`;
+  return html`<span class="good">valid for ${daysLeft} more days</span>`;
 }
 
 let fieldCounter = 0;

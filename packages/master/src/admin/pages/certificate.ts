@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { html } from '../html.js';
-import { csrfField, dataTable, formatTime, textarea } from '../layout.js';
+import { csrfField, dataTable, expiryBadge, formatTime, textarea } from '../layout.js';
 import { currentAdminCertificate, replaceAdminCertificate } from '../certificate.js';
 import { Ui } from '../ui.js';
 
@@ -12,7 +12,6 @@ export function registerCertificatePages(app: FastifyInstance, ui: Ui): void {
     '/certificate',
     ui.view((ctx) => {
       const cert = currentAdminCertificate(dataDir);
-      const state = !cert ? '' : cert.daysLeft < 0 ? html`<span class="bad">expired</span>` : cert.daysLeft < 30 ? html`<span class="warn">expires in ${cert.daysLeft} days: replace it</span>` : html`<span class="good">valid for ${cert.daysLeft} days</span>`;
       return ui.render(
         ctx,
         'Certificate',
@@ -22,7 +21,7 @@ export function registerCertificatePages(app: FastifyInstance, ui: Ui): void {
               ['Subject', cert.subject],
               ['Issuer', cert.selfSigned ? `${cert.issuer} (self-signed)` : cert.issuer],
               ['Names', cert.names],
-              ['Valid until', html`${formatTime(cert.validTo)} ${state}`],
+              ['Valid until', html`${formatTime(cert.validTo)} ${expiryBadge(cert.daysLeft)}`],
             ])
           : ''}
 <h2>Replace it</h2>

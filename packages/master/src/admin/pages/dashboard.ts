@@ -2,16 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import { REJECT_REASON_TEXT, type RejectReason } from '@otpgate/shared';
 import { masterStatus } from '../../cluster-status.js';
 import { html } from '../html.js';
-import { dataTable, formatTime } from '../layout.js';
+import { dataTable, expiryBadge, formatTime } from '../layout.js';
 import { currentAdminCertificate } from '../certificate.js';
 import type { Ui } from '../ui.js';
 
 function expiry(label: string, ms: number | null | undefined) {
   if (ms === null || ms === undefined) return html``;
-  const days = Math.floor((ms - Date.now()) / 86_400_000);
-  const cls = days < 0 ? 'bad' : days < 30 ? 'warn' : 'good';
-  const text = days < 0 ? 'expired' : days < 30 ? `expires in ${days} days: replace it` : `valid for ${days} more days`;
-  return html`<li>${label}: <span class="${cls}">${text}</span> (${formatTime(ms)})</li>`;
+  return html`<li>${label}: ${expiryBadge(Math.floor((ms - Date.now()) / 86_400_000))} (${formatTime(ms)})</li>`;
 }
 
 type BackendCounts = { backend: string; accepts: number; rejects: number; errors: number };
