@@ -1,4 +1,4 @@
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { OtpgateError } from '@otpgate/shared';
 import { VERSION } from '@otpgate/core';
 import type { GlobalOptions } from './context.js';
@@ -52,8 +52,6 @@ export async function run(argv: string[]): Promise<number> {
     await buildProgram().parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
-    // commander prints its own parse errors before throwing; a parser's error thrown from an action was never printed
-    if (err instanceof InvalidArgumentError) process.stderr.write(`otpgate: ${err.message}\n`);
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     if (err instanceof OtpgateError) {
       process.stderr.write(`otpgate: ${err.message}\n`);
