@@ -1,10 +1,21 @@
-# Sourced by the bench scripts.
+# Sourced by the bench scripts (after setting $here, bench/).
 #
+# Where a run writes: bench/results/<timestamp><SUFFIX>/ ($out, by results_dir SUFFIX), next to the prepared data
+# ($cache) and the compiled drivers ($build); log prints a line and keeps it in the run's summary.txt.
+results=$here/results
+cache=$results/cache
+build=$results/build
+results_dir() {
+  out=$results/$(date +%Y%m%d-%H%M%S)$1
+  mkdir -p "$out" "$cache"
+}
+log() { echo "$*" | tee -a "$out/summary.txt"; }
+
 # snapshot_code SNAP JS...: the packages are measured from a copy taken now, so that a
 # rebuild of packages/*/dist while the bench runs (others work in this tree) cannot change the code between runs;
 # dependencies resolve through links. JS... are the bench's own compiled drivers (bench/*.ts) copied alongside.
 # SNAPSHOT=<an earlier run's otpgate copy> measures that code instead; SKIP_BUILD=1 copies packages/*/dist as it is.
-# Expects $root (the repository), $here (bench/) and $build (where bench/tsconfig.json compiles to); sets $dist_hash.
+# Expects $root (the repository); sets $dist_hash.
 snapshot_code() {
   local snap=$1 js p name x; shift
   if [ -n "${SNAPSHOT:-}" ]; then

@@ -23,13 +23,9 @@ phases=${PHASES:-lag bootstrap}
 lag_rate=${LAG_RATE:-100}; lag_seconds=${LAG_SECONDS:-30}; lag_users=${LAG_USERS:-1000}
 port=${PORT:-18150}; rport=$(( port + 1 )); cport=$(( port + 2 ))
 
-results=$here/results
-out=$results/$(date +%Y%m%d-%H%M%S)-replication
-cache=$results/cache
-build=$results/build
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
-mkdir -p "$out" "$cache"
+results_dir "-replication"
 command -v radclient >/dev/null || { echo "radclient is not installed (freeradius-utils)" >&2; exit 1; }
 
 pids=()
@@ -38,8 +34,6 @@ cleanup() {
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 }
 trap cleanup EXIT
-
-log() { echo "$*" | tee -a "$out/summary.txt"; }
 
 # --- build and snapshot (bench/lib.sh) ------------------------------------------------------------------------
 snap=$out/otpgate

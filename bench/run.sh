@@ -25,13 +25,9 @@ workloads=${WORKLOADS:-engine local directory}
 export LOADGEN=${LOADGEN:-radblast}
 case $LOADGEN in radblast|radclient) ;; *) echo "LOADGEN must be radblast or radclient" >&2; exit 2;; esac
 
-results=$here/results
-out=$results/$(date +%Y%m%d-%H%M%S)
-cache=$results/cache
-build=$results/build
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
-mkdir -p "$out" "$cache"
+results_dir ""
 clk=$(getconf CLK_TCK)
 real_freeradius=$(command -v freeradius) || { echo "freeradius is not installed" >&2; exit 1; }
 
@@ -42,8 +38,6 @@ cleanup() {
   [ -z "$bgjob" ] || { kill "$bgjob" 2>/dev/null || true; wait "$bgjob" 2>/dev/null || true; }
 }
 trap cleanup EXIT
-
-log() { echo "$*" | tee -a "$out/summary.txt"; }
 
 # --- build and snapshot (bench/lib.sh) ------------------------------------------------------------------------
 snap=$out/otpgate

@@ -18,18 +18,13 @@ root=$(dirname "$here")
 users=${1:-100000}; requests=${2:-200}; warmup=${3:-20}
 port=${PORT:-18160}
 
-results=$here/results
-out=$results/$(date +%Y%m%d-%H%M%S)-ui
-cache=$results/cache
-build=$results/build
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
-mkdir -p "$out" "$cache"
+results_dir "-ui"
 
 mpid=""
 cleanup() { [ -z "$mpid" ] || { kill "$mpid" 2>/dev/null || true; wait "$mpid" 2>/dev/null || true; }; }
 trap cleanup EXIT
-log() { echo "$*" | tee -a "$out/summary.txt"; }
 
 # --- build and snapshot (bench/lib.sh) ------------------------------------------------------------------------
 snap=$out/otpgate
