@@ -28,7 +28,9 @@ try {
   const started = performance.now();
   const snapshot = buildSnapshot(store, job.clusterId);
   const built = performance.now();
-  const body = Buffer.from(JSON.stringify(snapshot));
+  // TextEncoder gives an ArrayBuffer this thread owns outright, so it can be transferred rather than copied. A Buffer's
+  // `.buffer` may be Node's shared allocation pool, which Node 24+ refuses to transfer (DataCloneError).
+  const body = new TextEncoder().encode(JSON.stringify(snapshot));
   const key = await importJWK(job.signingJwk, 'EdDSA');
   if (key instanceof Uint8Array) throw new Error('the feed signing key is not an Ed25519 key');
   const signature = await signFeed(body, key, job.clusterId);
@@ -40,7 +42,7 @@ try {
     buildMs: Math.round(built - started),
     encodeMs: Math.round(performance.now() - built),
   };
-  parentPort!.postMessage(result, [body.buffer as ArrayBuffer]);
+  parentPort!.postMessage(result, [body.buffer]);
 } finally {
   store.close();
 }
