@@ -96,7 +96,7 @@ export async function serve(config: NodeConfig): Promise<void> {
 /** Metrics, /healthz and /readyz; started first, so a replica waiting for its first snapshot is seen alive. */
 async function startOpsServer(config: NodeConfig, node: OtpgateNode): Promise<OpsServer> {
   const store = node.store;
-  const checks: HealthCheck[] = [storeCheck(store), radiusCheck(node.radius)];
+  const checks: HealthCheck[] = [storeCheck(store, node.storeHealth), radiusCheck(node.radius)];
   if (store.role === 'replica') {
     checks.push(replicationCheck(store, config.cluster.lag_budget_seconds));
     node.metrics.lagBudget.set(config.cluster.lag_budget_seconds);

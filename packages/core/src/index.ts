@@ -9,7 +9,9 @@ export { Store, DATA_FILES, type NodeRole, type Change } from './store/store.js'
 export { Database, StoreError } from './store/database.js';
 export { KeyFileError } from './store/key-file.js';
 export { ClusterFiles, ClusterSetupError, CLUSTER_FILES, type ClusterFile } from './store/cluster-files.js';
-export { AuthRepository, type AuthLogRecord } from './store/auth-repository.js';
+export { AuthRepository, type AuthLogRecord, type StepUse, type PendingChallenge } from './store/auth-repository.js';
+export { StoreHealth } from './store/store-health.js';
+export { markStepsReported, publishSteps, recordReportedSteps, unreportedSteps, type StepReportResult } from './store/token-state.js';
 export { readChanges, insertEntry, changeHashAt, logBase, resetLog, type ChangeHead } from './store/change-log.js';
 export { ENTITY_HANDLERS, SETTINGS_KEY, type EntityRecords } from './store/entity-handlers.js';
 export { applyEntries, applySnapshot, ReplicationDataError } from './store/replication.js';
@@ -20,7 +22,6 @@ export { PasswordChain } from './backends/chain.js';
 export { resolveName } from './auth/realms.js';
 export { accountBlock, initialLoginOpen, matchCode, singleFactorAllowed, type CodeMatch } from './auth/policy.js';
 export { portalSignIn, type PortalSignIn } from './auth/enrollment.js';
-export { ChallengeStore } from './auth/challenges.js';
 export type { AuthPorts, AuthRequest, AuthUser, ClientPolicy, Decision } from './auth/types.js';
 export type { PasswordBackend, PasswordResult, PasswordSubject, TestableBackend, ConnectionReport } from './backends/backend.js';
 export { LocalPasswordBackend, hashPassword, ARGON2_OPTIONS } from './backends/local.js';
@@ -59,4 +60,5 @@ export { formatSyslogMessage, octetCounted, truncateUtf8, MAX_SYSLOG_MESSAGE_BYT
 export { sealBackup, openBackup, readBackupHeader, checkPassphraseStrength, BackupFileError, MIN_PASSPHRASE_LENGTH, type BackupHeader } from './backup/backup-file.js';
 export { collectBackup, restoreBackup, keyId, BackupError, RestoreError, type RestoreOptions, type RestoreResult } from './backup/node-backup.js';
 export type { BackupManifest } from './backup/archive.js';
-export type { ReplicasTable, AuthLogTable, AdminAuditTable } from './store/schema.js';
+export type { ReplicasTable, AdminAuditTable } from './store/schema.js';
+export type { AuthLogTable } from './store/state-schema.js';

@@ -10,6 +10,7 @@ export type DropCause =
   | 'duplicate-in-progress'
   | 'backend-error'
   | 'overload'
+  | 'store-unwritable'
   | 'internal-error';
 
 /** A certificate the node uses and when it expires (ms since the epoch). */
@@ -71,6 +72,17 @@ export class Metrics {
   readonly lockouts = new Counter({
     name: 'otpgate_lockouts_total',
     help: 'Accounts locked after repeated failures',
+    registers: [this.registry],
+  });
+  readonly storeWritable = new Gauge({
+    name: 'otpgate_store_writable',
+    help: '1 while the state database takes writes; 0 while they fail (disk full, I/O error): no Accept is answered then',
+    registers: [this.registry],
+  });
+  readonly stepReportsRefused = new Counter({
+    name: 'otpgate_step_reports_refused_total',
+    help: 'Used steps reported by replicas and refused by the master (unknown token, or outside the token window)',
+    labelNames: ['reason'] as const,
     registers: [this.registry],
   });
   readonly info = new Gauge({

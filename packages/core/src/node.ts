@@ -4,6 +4,8 @@ import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { Store } from './store/store.js';
 import { AuthRepository } from './store/auth-repository.js';
+import { StoreHealth, isBusyError } from './store/store-health.js';
+import { publishSteps } from './store/token-state.js';
 import { logBase } from './store/change-log.js';
 import { BackendRegistry } from './backends/registry.js';
 import { createAuthPorts } from './auth/ports.js';
@@ -18,6 +20,8 @@ export const VERSION = '0.1.0';
 /** How soon a change made by another process (the CLI) to clients, groups or settings takes effect here. */
 const RELOAD_INTERVAL_MS = 50;
 const PRUNE_INTERVAL_MS = 3600_000;
+/** How often a master puts the steps used here into its change log (replicas learn them a long poll later). */
+const PUBLISH_INTERVAL_MS = 50;
 
 export function nodeName(config: NodeConfig): string {
   return config.node.name ?? hostname();
@@ -30,6 +34,8 @@ export function nodeName(config: NodeConfig): string {
 export class OtpgateNode {
   readonly metrics = new Metrics();
   readonly repository: AuthRepository;
+  /** Whether the state database takes writes (readiness, and the alert). */
+  readonly storeHealth: StoreHealth;
   readonly backends: BackendRegistry;
   readonly radius: RadiusServer;
   readonly name: string;
@@ -48,7 +54,11 @@ export class OtpgateNode {
   ) {
     this.name = nodeName(config);
     this.currentSettings = store.settings();
-    this.repository = new AuthRepository(store, () => this.currentSettings);
+    this.storeHealth = new StoreHealth(logger, (writable) => this.metrics.storeWritable.set(writable ? 1 : 0));
+    this.repository = new AuthRepository(store, () => this.currentSettings, {
+      maxCachedUsers: config.radius.user_cache_size,
+      health: this.storeHealth,
+    });
     this.attributes = new ReplyAttributeEncoder(dictionary, logger);
     const settings = () => this.currentSettings;
     this.backends = new BackendRegistry(logger, this.metrics);
@@ -71,6 +81,7 @@ export class OtpgateNode {
       }),
       logger,
       metrics: this.metrics,
+      storeHealth: this.storeHealth,
     });
     this.metrics.info.set({ node: this.name, role: store.role, version: VERSION }, 1);
   }
@@ -97,11 +108,11 @@ export class OtpgateNode {
   /** Serve RADIUS; configuration changes (from this process or another) are picked up as they land. */
   async start(): Promise<void> {
     this.reload();
-    this.repository.sync(); // every user into memory before the first request, not during it
     await this.radius.start();
     this.unsubscribe = this.store.onChange(() => this.reloadIfChanged());
     this.timers.push(setInterval(() => this.reloadIfChanged(), RELOAD_INTERVAL_MS));
     this.timers.push(setInterval(() => this.pruneAuthLog(), PRUNE_INTERVAL_MS));
+    if (this.store.role === 'master') this.timers.push(setInterval(() => this.publishSteps(), PUBLISH_INTERVAL_MS));
     for (const t of this.timers) t.unref();
     this.logger.info({ role: this.store.role, version: VERSION, clients: this.clients.clients.length }, 'otpgate node started');
   }
@@ -142,10 +153,20 @@ export class OtpgateNode {
     }
   }
 
+  /** Master: steps used here go into the change log for the replicas (see token-state.ts). */
+  private publishSteps(): void {
+    try {
+      publishSteps(this.store);
+    } catch (err) {
+      // the configuration database may be locked by a long admin write: the steps stay marked and go out next time
+      if (!isBusyError(err)) this.logger.warn({ err: (err as Error).message }, 'publishing used steps to the replicas failed');
+    }
+  }
+
   private pruneAuthLog(): void {
     const cutoff = Date.now() - this.config.log.auth_log_days * 86400_000;
     try {
-      this.store.db.run(this.store.db.q.deleteFrom('auth_log').where('at', '<', cutoff));
+      this.store.state.run(this.store.state.q.deleteFrom('auth_log').where('at', '<', cutoff));
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'pruning the authentication log failed');
     }
@@ -156,6 +177,7 @@ export class OtpgateNode {
     this.unsubscribe?.();
     await this.radius.stop();
     this.repository.flush();
+    if (this.store.role === 'master') this.publishSteps();
     await this.backends.close();
     this.store.close();
     this.logger.info('otpgate node stopped');

@@ -1,15 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { AuthRepository, BackendRegistry, CLI_ACTOR, authenticate, codeAt, createAuthPorts, createLogger, Metrics, readChanges, timeStep, type PasswordBackend } from '@otpgate/core';
-import { SEED_HEX, createFixture, type Fixture } from './store-fixture.js';
+import { BackendRegistry, CLI_ACTOR, authenticate, codeAt, createAuthPorts, createLogger, Metrics, publishSteps, readChanges, timeStep, type PasswordBackend } from '@otpgate/core';
+import { SEED_HEX, createFixture, type Fixture, hotPath } from './store-fixture.js';
 
 let f: Fixture;
-let repo: AuthRepository;
+let repo: ReturnType<typeof hotPath>;
 let tokenId: number;
 const T0 = Date.UTC(2030, 0, 1);
 
 beforeEach(async () => {
   f = await createFixture();
-  repo = new AuthRepository(f.store, () => f.store.settings());
+  repo = hotPath(f.store);
   await f.services.users.add({ username: 'alice' }, CLI_ACTOR);
   tokenId = f.services.tokens.add('alice', { secret: SEED_HEX }, CLI_ACTOR).token.id;
   // only the clock: the repository's group commit still runs on the real event loop
@@ -31,19 +31,19 @@ const state = () => {
 describe('lockout', () => {
   it('locks on the 5th consecutive failure, for the configured time', async () => {
     for (let i = 1; i <= 4; i++) {
-      expect(await repo.recordFailure(alice()), `failure ${i}`).toBe(false);
+      expect(repo.recordFailure(alice()), `failure ${i}`).toBe(false);
       expect(state()).toEqual({ failures: i, lockedUntil: null });
     }
-    expect(await repo.recordFailure(alice())).toBe(true);
+    expect(repo.recordFailure(alice())).toBe(true);
     expect(state()).toEqual({ failures: 5, lockedUntil: T0 + 900_000 });
     // more failures while locked neither extend the lock nor report a new one
     vi.setSystemTime(T0 + 1000);
-    expect(await repo.recordFailure(alice())).toBe(false);
+    expect(repo.recordFailure(alice())).toBe(false);
     expect(state()).toEqual({ failures: 6, lockedUntil: T0 + 900_000 });
   });
 
   it('the lock expires: the pipeline lets the user in again and the next failure starts a new count', async () => {
-    for (let i = 0; i < 5; i++) await repo.recordFailure(alice());
+    for (let i = 0; i < 5; i++) repo.recordFailure(alice());
     const password: PasswordBackend = { name: 'none', verify: () => Promise.resolve({ outcome: 'accept', backend: 'none' }) };
     const ports = { ...createAuthPorts({ repository: repo, backends: new BackendRegistry(createLogger('silent', 'test')), metrics: new Metrics({ processMetrics: false }), logger: createLogger('silent', 'test'), settings: () => f.store.settings() }), passwords: () => password };
     const key = repo.findUser('alice')!.tokens[0]!;
@@ -54,17 +54,17 @@ describe('lockout', () => {
     vi.setSystemTime(T0 + 900_000 - 1);
     expect(await attempt()).toMatchObject({ outcome: 'reject', reason: 'locked' });
     vi.setSystemTime(T0 + 900_000);
-    expect(await repo.recordFailure(alice())).toBe(false);
+    expect(repo.recordFailure(alice())).toBe(false);
     expect(state()).toEqual({ failures: 1, lockedUntil: null });
     expect(await attempt()).toMatchObject({ outcome: 'accept' });
     expect(state()).toEqual({ failures: 0, lockedUntil: null });
   });
 
   it('recordSuccess clears the count and the lock; an admin unlock does too', async () => {
-    for (let i = 0; i < 3; i++) await repo.recordFailure(alice());
+    for (let i = 0; i < 3; i++) repo.recordFailure(alice());
     await repo.recordSuccess(alice());
     expect(state()).toEqual({ failures: 0, lockedUntil: null });
-    for (let i = 0; i < 5; i++) await repo.recordFailure(alice());
+    for (let i = 0; i < 5; i++) repo.recordFailure(alice());
     expect(state().lockedUntil).toBe(T0 + 900_000);
     f.services.users.unlock('alice', CLI_ACTOR);
     expect(state()).toEqual({ failures: 0, lockedUntil: null });
@@ -73,12 +73,12 @@ describe('lockout', () => {
   it('follows the settings: max_failures 2, 60 s; max_failures 0 never locks', async () => {
     f.services.settings.set('lockout.max_failures', '2', CLI_ACTOR);
     f.services.settings.set('lockout.duration_seconds', '60', CLI_ACTOR);
-    expect(await repo.recordFailure(alice())).toBe(false);
-    expect(await repo.recordFailure(alice())).toBe(true);
+    expect(repo.recordFailure(alice())).toBe(false);
+    expect(repo.recordFailure(alice())).toBe(true);
     expect(state().lockedUntil).toBe(T0 + 60_000);
     await repo.recordSuccess(alice());
     f.services.settings.set('lockout.max_failures', '0', CLI_ACTOR);
-    for (let i = 0; i < 20; i++) expect(await repo.recordFailure(alice())).toBe(false);
+    for (let i = 0; i < 20; i++) expect(repo.recordFailure(alice())).toBe(false);
     expect(state()).toEqual({ failures: 20, lockedUntil: null });
   });
 });
@@ -94,13 +94,18 @@ describe('users as loaded', () => {
 });
 
 describe('consume', () => {
-  it('stores a step only when it moves forward, and logs it on a master that replicas follow', async () => {
+  const use = (step: number, drift = 0) => repo.useStep(alice(), aliceToken(), step, drift);
+
+  it('stores a step only when it moves forward; a master that replicas follow publishes the steps used', async () => {
     f.store.publishSteps = true;
-    expect(await repo.consume(aliceToken(), 100, 1)).toBe(true);
-    expect(await repo.consume(aliceToken(), 100, 1)).toBe(false);
-    expect(await repo.consume(aliceToken(), 99, 0)).toBe(false);
-    expect(await repo.consume(aliceToken(), 101, 2)).toBe(true);
+    expect(await use(100, 1)).toBe('used');
+    expect(await use(100, 1)).toBe('replay');
+    expect(await use(99)).toBe('replay');
+    expect(publishSteps(f.store)).toBe(1);
+    expect(await use(101, 2)).toBe('used');
     expect(repo.findUser('alice')!.tokens[0]).toMatchObject({ lastStep: 101, drift: 2 });
+    expect(publishSteps(f.store)).toBe(1);
+    expect(publishSteps(f.store)).toBe(0);
     const states = readChanges(f.store.db, f.store.sealKey, 0, 1000).filter((e) => e.entity === 'token_state');
     expect(states.map((e) => e.data)).toEqual([
       { token_id: tokenId, last_step: 100, drift: 1 },
@@ -110,15 +115,49 @@ describe('consume', () => {
 
   it('two consumes of one step in the same batch: exactly one wins', async () => {
     const t = aliceToken();
-    const results = await Promise.all([repo.consume(t, 500, 0), repo.consume(t, 500, 0), repo.consume(t, 499, 0)]);
-    expect(results).toEqual([true, false, false]);
+    const u = alice();
+    const results = await Promise.all([repo.useStep(u, t, 500, 0), repo.useStep(u, t, 500, 0), repo.useStep(u, t, 499, 0)]);
+    expect(results).toEqual(['used', 'replay', 'replay']);
   });
 
   it('on a replica, a step is stored but not logged', async () => {
     f.store.setRole('replica');
     const head = f.store.head();
-    expect(await repo.consume(aliceToken(), 7, 0)).toBe(true);
+    expect(await use(7)).toBe('used');
     expect(repo.findUser('alice')!.tokens[0]!.lastStep).toBe(7);
+    expect(publishSteps(f.store)).toBe(0);
     expect(f.store.head()).toEqual(head);
+  });
+
+  it('refuses the step when the account was locked, the user disabled or the token disabled after the user was read', async () => {
+    const u = alice();
+    const t = aliceToken();
+    for (let i = 0; i < 5; i++) repo.recordFailure(u);
+    expect(await repo.useStep(u, t, 200, 0)).toBe('locked');
+    f.services.users.unlock('alice', CLI_ACTOR);
+    f.services.users.setStatus('alice', 'disabled', CLI_ACTOR);
+    expect(await repo.useStep(u, t, 201, 0)).toBe('disabled');
+    f.services.users.setStatus('alice', 'active', CLI_ACTOR);
+    f.services.tokens.setActive(tokenId, false, CLI_ACTOR);
+    expect(await repo.useStep(u, t, 202, 0)).toBe('no-token');
+    expect(repo.findUser('alice')!.tokens).toEqual([]);
+  });
+});
+
+describe('a burst of guesses', () => {
+  it('meets the lock after max_failures, with the right code among them: no Accept (finding 3)', async () => {
+    const ports = createAuthPorts({ repository: repo, backends: new BackendRegistry(createLogger('silent', 'test')), metrics: new Metrics({ processMetrics: false }), logger: createLogger('silent', 'test'), settings: () => f.store.settings() });
+    f.services.settings.set('auth.default_mode', 'code-only', CLI_ACTOR);
+    const key = aliceToken();
+    const right = codeAt(key, timeStep(key, Date.now()));
+    const wrong = right === '000000' ? '000001' : '000000';
+    const client = { name: 'nas', mode: null, backends: null, singleFactor: false };
+    // all started in one turn of the event loop, as one receive batch of datagrams is; the 10th carries the code
+    const attempts = Array.from({ length: 120 }, (_, i) => authenticate({ username: 'alice', password: i === 9 ? right : wrong, state: undefined, client }, ports));
+    const decisions = await Promise.all(attempts);
+    expect(decisions.filter((d) => d.outcome === 'accept')).toEqual([]);
+    expect(decisions[9]).toMatchObject({ outcome: 'reject', reason: 'locked' });
+    expect(decisions.slice(0, 5).every((d) => d.outcome === 'reject' && d.reason === 'bad-code')).toBe(true);
+    expect(state()).toMatchObject({ failures: 5, lockedUntil: T0 + 900_000 });
   });
 });

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AuthRepository, CLI_ACTOR, DATA_FILES, readChanges } from '@otpgate/core';
+import { CLI_ACTOR, DATA_FILES, publishSteps, readChanges } from '@otpgate/core';
 import { GENESIS_HASH, hashEntry, unseal, type ChangeEntry } from '@otpgate/shared';
-import { SEED_BASE32, SEED_HEX, createFixture, type Fixture } from './store-fixture.js';
+import { SEED_BASE32, SEED_HEX, createFixture, type Fixture, hotPath } from './store-fixture.js';
 
 let f: Fixture;
 beforeEach(async () => {
@@ -27,7 +27,7 @@ function recompute(entry: ChangeEntry): string {
 /** A little of everything an admin does, recording how far the log moved for each step. */
 async function workload(): Promise<Array<[string, number]>> {
   const s = f.services;
-  const repo = new AuthRepository(f.store, () => f.store.settings());
+  const repo = hotPath(f.store);
   const moves: Array<[string, number]> = [];
   const step = async (name: string, fn: () => unknown) => {
     const before = f.store.head().seq;
@@ -43,9 +43,11 @@ async function workload(): Promise<Array<[string, number]>> {
   await step('hardware.add', () => s.tokens.addHardware({ serial: 'HW-1', secret: HW_SECRET_HEX }, A));
   await step('hardware.assign', () => s.tokens.assign('HW-1', 'alice', A));
   await step('user.update', () => s.users.update('alice', { email: 'alice@example.com' }, A));
-  await step('consume', () => {
+  await step('consume', async () => {
     f.store.publishSteps = true;
-    return repo.consume(repo.findUser('alice')!.tokens.find((t) => t.id === tokenId)!, 1000, 0);
+    const alice = repo.findUser('alice')!;
+    await repo.useStep(alice, alice.tokens.find((t) => t.id === tokenId)!, 1000, 0);
+    publishSteps(f.store);
   });
   await step('user.unlock', () => s.users.unlock('alice', A));
   await step('token.remove', () => s.tokens.remove(tokenId, A));

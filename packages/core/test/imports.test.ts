@@ -256,9 +256,9 @@ describe('commit: one transaction, all or nothing', () => {
     const before = tableCounts();
     const nextId = f.store.getMeta('next_id:users');
     // the fault strikes inside Store.commit, after the first slices went through their own Store.commit calls
-    const original = f.store.applyAndLog.bind(f.store);
+    const original = f.store.logChange.bind(f.store);
     let calls = 0;
-    const spy = vi.spyOn(f.store, 'applyAndLog').mockImplementation((change) => {
+    const spy = vi.spyOn(f.store, 'logChange').mockImplementation((change) => {
       if (++calls === 5800) throw new Error('injected fault: disk full');
       return original(change);
     });

@@ -1,6 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
-  ChallengeStore,
   authenticate,
   codeAt,
   timeStep,
@@ -11,6 +10,7 @@ import {
   type Decision,
   type OtpToken,
   type PasswordResult,
+  type PendingChallenge,
 } from '@otpgate/core';
 import { settingsSchema, type AuthMode, type Settings, type SettingsInput } from '@otpgate/shared';
 
@@ -51,7 +51,9 @@ class World {
   recordSuccessCalls = 0;
   backend: 'up' | 'down' = 'up';
   directoryGroups: string[] = [];
-  readonly challenges = new ChallengeStore(() => this.clock);
+  /** Pending challenges by State (hex), as the state database's table holds them. */
+  readonly challenges = new Map<string, PendingChallenge & { expiresAt: number }>();
+  decoys = 0;
 
   configure(input: SettingsInput): void {
     this.settings = settingsSchema.parse(input);
@@ -97,12 +99,14 @@ class World {
           failures: this.failures.get(u.id) ?? 0,
         };
       },
-      consume: async (_u, t, step, drift) => {
+      consume: async (u, t, step, drift) => {
         await new Promise((resolve) => setImmediate(resolve));
+        const lockedUntil = this.users.get(u.username.toLowerCase())?.lockedUntil ?? null;
+        if (lockedUntil !== null && lockedUntil > this.clock) return 'locked';
         const ok = step > (this.steps.get(t.id)?.lastStep ?? -1);
         if (ok) this.steps.set(t.id, { lastStep: step, drift });
         this.consumeCalls.push({ tokenId: t.id, step, drift, ok });
-        return ok;
+        return ok ? 'used' : 'replay';
       },
       recordFailure: async (u) => {
         this.recordFailureCalls++;
@@ -123,6 +127,9 @@ class World {
               ? { outcome: 'accept', backend: 'fake', groups: this.directoryGroups }
               : { outcome: 'reject', backend: 'fake', reason: 'bad-password', detail: 'password does not match' };
           },
+          decoy: async () => {
+            this.decoys++;
+          },
         };
       },
       useInitialLogin: async (u, max) => {
@@ -132,7 +139,16 @@ class World {
         this.initialLogins.set(u.id, used + 1);
         return true;
       },
-      challenges: this.challenges,
+      createChallenge: async (state, challenge, ttl) => {
+        this.challenges.set(state.toString('hex'), { ...challenge, expiresAt: this.clock + ttl * 1000 });
+      },
+      takeChallenge: async (state, client) => {
+        const pending = this.challenges.get(state.toString('hex'));
+        if (!pending || pending.client !== client) return undefined;
+        this.challenges.delete(state.toString('hex'));
+        return pending.expiresAt > this.clock ? pending : undefined;
+      },
+      lockedUntil: (u) => this.users.get(u.username.toLowerCase())?.lockedUntil ?? null,
       now: () => this.clock,
       settings: () => this.settings,
     };
@@ -361,6 +377,19 @@ describe('challenge mode', () => {
     expect(d).toMatchObject({ outcome: 'reject', reason: 'challenge-expired', detail: 'the answer names a different user than the challenge' });
     expect(w.consumeCalls).toEqual([]);
     expect(w.recordFailureCalls).toBe(0);
+  });
+
+  it('a State answered by another RADIUS client is refused, and the real answer still works (finding 8)', async () => {
+    const state = await challenge();
+    expect(reason(await w.run('alice', w.code(tok), { state, client: { name: 'other-nas' } }))).toBe('challenge-expired');
+    expect(w.consumeCalls).toEqual([]);
+    expect(reason(await w.run('alice', w.code(tok), { state }))).toBe('accept');
+  });
+
+  it('an unknown user gets the decoy password work a known one would get (finding 6), and nothing else', async () => {
+    expect(reason(await w.run('mallory', 'some-password'))).toBe('unknown-user');
+    expect(w.decoys).toBe(1);
+    expect(w.passwordCalls).toEqual([]);
   });
 
   it('an unknown State is refused', async () => {

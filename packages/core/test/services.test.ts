@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AuthRepository, CLI_ACTOR, codeAt, fromBase32, timeStep } from '@otpgate/core';
+import { CLI_ACTOR, codeAt, fromBase32, timeStep } from '@otpgate/core';
 import {
   ConflictError,
   InvalidInputError,
@@ -9,7 +9,7 @@ import {
   parseWith,
   settingsSchema,
 } from '@otpgate/shared';
-import { SEED_BASE32, SEED_HEX, createFixture, type Fixture } from './store-fixture.js';
+import { SEED_BASE32, SEED_HEX, createFixture, type Fixture, hotPath } from './store-fixture.js';
 
 let f: Fixture;
 beforeEach(async () => {
@@ -55,7 +55,7 @@ describe('users', () => {
   });
 
   it('disable, set and clear the password, remove', async () => {
-    const repo = new AuthRepository(f.store, () => f.store.settings());
+    const repo = hotPath(f.store);
     await f.services.users.add({ username: 'alice', password: 'first-password' }, A);
     f.services.users.setStatus('alice', 'disabled', A);
     expect(f.services.users.get('alice').status).toBe('disabled');
@@ -83,7 +83,7 @@ describe('tokens', () => {
     expect(new URL(uri).searchParams.get('secret')).toBe(SEED_BASE32);
     expect(f.services.tokens.list('alice')).toMatchObject([{ id: token.id, username: 'alice', last_step: -1, drift: 0 }]);
     expect(f.services.tokens.list('alice')[0]).not.toHaveProperty('secret');
-    const repo = new AuthRepository(f.store, () => f.store.settings());
+    const repo = hotPath(f.store);
     const [otp] = repo.findUser('alice')!.tokens;
     expect(otp?.key).toEqual(Buffer.from('12345678901234567890'));
     expect(codeAt(otp!, 1)).toBe('94287082'); // RFC 6238 at T = 59
@@ -97,7 +97,7 @@ describe('tokens', () => {
   });
 
   it('disable, per-token window, resync, remove', () => {
-    const repo = new AuthRepository(f.store, () => f.store.settings());
+    const repo = hotPath(f.store);
     const { token } = f.services.tokens.add('alice', { secret: SEED_HEX }, A);
     expect(repo.findUser('alice')!.tokens[0]).toMatchObject({ windowPast: 1, windowFuture: 1 });
     f.services.tokens.setWindow(token.id, 0, 3, A);

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Store, createLogger, createServices, loadDictionary, type Dictionary, type Services } from '@otpgate/core';
+import { AuthRepository, Store, StoreHealth, createLogger, createServices, loadDictionary, type Dictionary, type Services } from '@otpgate/core';
 
 const dictionary: Dictionary = loadDictionary();
 const logger = createLogger('silent', 'test');
@@ -31,3 +31,8 @@ export async function createFixture(): Promise<Fixture> {
 /** The RFC 4226 seed as handed over on a hardware token sheet, and as otpgate stores it. */
 export const SEED_HEX = 'hex:3132333435363738393031323334353637383930';
 export const SEED_BASE32 = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
+
+/** The RADIUS hot path's view of a fixture's store. */
+export function hotPath(store: Store): AuthRepository {
+  return new AuthRepository(store, () => store.settings(), { maxCachedUsers: 100, health: new StoreHealth() });
+}

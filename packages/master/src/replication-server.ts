@@ -13,7 +13,7 @@ import {
   type ChangeBatch,
   type NodeConfig,
 } from '@otpgate/shared';
-import { ClusterFiles, closeHttpServers, changeHashAt, logBase, readChanges, type Logger, type Metrics, type Store } from '@otpgate/core';
+import { ClusterFiles, closeHttpServers, changeHashAt, logBase, publishSteps, readChanges, recordReportedSteps, type Logger, type Metrics, type Store } from '@otpgate/core';
 import { ReplicaRegistry, type ReplicaEntry } from './replica-registry.js';
 import { snapshotInWorker } from './snapshot-worker.js';
 import { SharedSnapshot } from './shared-snapshot.js';
@@ -222,7 +222,7 @@ export class ReplicationServer {
         );
       } else if (req.method === 'POST' && url.pathname === '/v1/steps') {
         this.registry.recordContact(replica.name, address, undefined);
-        const accepted = this.recordSteps(await readJson(req));
+        const accepted = this.recordSteps(replica.name, await readJson(req));
         sendJson(res, 200, { accepted });
       } else {
         throw new HttpError(404, `no such endpoint: ${req.method} ${url.pathname}`);
@@ -266,27 +266,24 @@ export class ReplicationServer {
     return this.batch(after);
   }
 
-  /** Steps accepted on replicas: stored when newer than what the master has, and published to every node. */
-  private recordSteps(body: unknown): number {
+  /**
+   * Steps accepted on a replica: stored when newer than what the master has and within the token's window (a step
+   * far ahead would make every code a replay everywhere), then published to every node. Refused ones are logged and
+   * counted; the replica hears how many were taken.
+   */
+  private recordSteps(replica: string, body: unknown): number {
     const parsed = stepReportSchema.safeParse(body);
     if (!parsed.success) throw new HttpError(400, `bad step report: ${parsed.error.issues[0]?.message ?? ''}`);
-    const db = this.store.db;
-    const update = db.prepare(
-      `insert into token_state (token_id, last_step, drift, updated_at) select ?, ?, ?, ? where exists (select 1 from tokens where id = ?)
-         on conflict (token_id) do update set last_step = excluded.last_step, drift = excluded.drift, updated_at = excluded.updated_at
-         where token_state.last_step < excluded.last_step`,
-    );
-    const changed = db.transaction(() => {
-      let n = 0;
-      for (const s of parsed.data.steps) {
-        if (update.run(s.token_id, s.last_step, s.drift, Date.now(), s.token_id).changes !== 1) continue;
-        this.store.logChange({ entity: 'token_state', op: 'upsert', key: String(s.token_id), data: s });
-        n++;
-      }
-      return n;
-    });
-    if (changed > 0) this.store.notifyChanged();
-    return changed;
+    const result = recordReportedSteps(this.store, parsed.data.steps, this.store.settings());
+    for (const r of result.refused) {
+      this.metrics.stepReportsRefused.inc({ reason: r.reason });
+      this.logger.warn(
+        { event: 'step-report-refused', replica, token_id: r.token_id, step: r.step, reason: r.reason },
+        `refused a used step reported by ${replica} for token ${r.token_id}: ${r.reason === 'unknown-token' ? 'no such token' : 'outside the token\'s window'}`,
+      );
+    }
+    if (result.stored > 0) publishSteps(this.store);
+    return result.stored;
   }
 
   /** Serialise, sign and send; returns the body's size. */

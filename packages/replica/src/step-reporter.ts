@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici';
-import { ClusterFiles, type Logger, type Store } from '@otpgate/core';
+import { ClusterFiles, markStepsReported, unreportedSteps, type Logger, type Store } from '@otpgate/core';
 import type { NodeConfig } from '@otpgate/shared';
 import { connectionError } from './master-connection.js';
 
@@ -47,10 +47,7 @@ export class StepReporter {
     if (this.busy) return 0;
     this.busy = true;
     try {
-      const db = this.store.db;
-      const steps = db.all(
-        db.q.selectFrom('token_state').select(['token_id', 'last_step', 'drift']).where('reported', '=', 0).limit(BATCH),
-      );
+      const steps = unreportedSteps(this.store, BATCH);
       if (steps.length === 0) return 0;
       const response = await request(this.url, {
         dispatcher: this.agent,
@@ -63,10 +60,7 @@ export class StepReporter {
       });
       const text = await response.body.text();
       if (response.statusCode !== 200) throw new Error(`the master answered ${response.statusCode}: ${text.slice(0, 200)}`);
-      const mark = db.prepare('update token_state set reported = 1 where token_id = ? and last_step = ?');
-      db.transaction(() => {
-        for (const s of steps) mark.run(s.token_id, s.last_step);
-      });
+      markStepsReported(this.store, steps);
       return steps.length;
     } catch (err) {
       // the master may be down: the steps stay marked and go out later; say so once a minute at most

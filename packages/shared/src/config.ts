@@ -94,6 +94,11 @@ export const nodeConfigSchema = z
         unknown_client_log_interval_seconds: int().min(1).max(86400).default(60),
         /** Extra dictionary files (FreeRADIUS format) for vendor reply attributes otpgate does not ship. */
         dictionaries: z.array(z.string().min(1)).default([]),
+        /**
+         * Users kept in memory, the most recently seen (about 1 KB each); the others are read from the database when
+         * they log in. Memory follows this, not the number of users.
+         */
+        user_cache_size: int().min(100).max(10_000_000).default(50_000),
       })
       .prefault({}),
     cluster: z

@@ -3,6 +3,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
   AuthRepository,
+  StoreHealth,
   BUILTIN_ADMIN,
   CLI_ACTOR,
   BackendRegistry,
@@ -141,7 +142,7 @@ export function registerNodeCommands(program: Command, globals: () => GlobalOpti
     .action(async (username: string, passwordAndCode: string) => {
       await withAdmin(globals(), async ({ store, logger }) => {
         const settings = () => store.settings();
-        const repository = new AuthRepository(store, settings);
+        const repository = new AuthRepository(store, settings, { maxCachedUsers: 100, health: new StoreHealth(logger) });
         const backends = new BackendRegistry(logger);
         backends.configure(settings());
         const ports = createAuthPorts({ repository, backends, metrics: new Metrics({ processMetrics: false }), logger, settings });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { AuthMode, RejectReason, Settings } from '@otpgate/shared';
 import type { PasswordBackend, PasswordResult } from '../backends/backend.js';
 import { splitCandidates } from './password-split.js';
@@ -20,10 +21,10 @@ export async function authenticate(request: AuthRequest, ports: AuthPorts): Prom
   if (request.state) return answerChallenge(username, request, ports);
 
   const user = ports.findUser(username);
-  if (!user) return reject('unknown-user');
+  if (!user) return unknownUser(request, settings, ports.passwords(chainNames));
   const blocked = accountBlock(user, ports.now());
   if (blocked) return reject(blocked, user);
-  const flow: Flow = { user, ports, settings, chain: ports.passwords(chainNames) };
+  const flow: Flow = { user, ports, settings, chain: ports.passwords(chainNames), client: request.client.name };
 
   if (singleFactorAllowed(user, request, settings)) return passwordOnly(flow, request.password, 'single-factor');
   if (user.tokens.length === 0) {
@@ -48,6 +49,8 @@ interface Flow {
   ports: AuthPorts;
   settings: Settings;
   chain: PasswordBackend;
+  /** The RADIUS client's name: a challenge is bound to it. */
+  client: string;
 }
 
 /** A challenge answer carries the code only: its password was checked when the challenge was made. */
@@ -85,9 +88,31 @@ function passwordFailure(flow: Flow, result: PasswordRejection): Promise<Decisio
   return fail(flow, result.reason, result.backend, result.detail);
 }
 
-/** Consume the matched step; losing the race to a concurrent request with the same code is a replay. */
+/**
+ * Where a known user's request would check the password before any code (challenge mode, password-first), an unknown
+ * name gets the same work done on a decoy, so the time to answer does not tell which names exist.
+ */
+async function unknownUser(request: AuthRequest, settings: Settings, chain: PasswordBackend): Promise<Decision> {
+  const mode = request.client.mode ?? settings.auth.default_mode;
+  if (mode === 'challenge' || (mode === 'inline' && settings.auth.check_order === 'password-first')) await chain.decoy?.(request.password);
+  return reject('unknown-user');
+}
+
+/** After a slow password check: a concurrent request may have locked the account meanwhile. */
+function lockedMeanwhile(flow: Flow): boolean {
+  const until = flow.ports.lockedUntil(flow.user);
+  return until !== null && until > flow.ports.now();
+}
+
+/**
+ * Consume the matched step. The store decides, in the transaction that stores it: losing the race to a concurrent
+ * request with the same code is a replay; a lock, a disabled user or token set meanwhile refuse it too.
+ */
 async function consumeAndAccept(flow: Flow, match: CodeMatch, password?: Extract<PasswordResult, { outcome: 'accept' }>): Promise<Decision> {
-  if (!(await flow.ports.consume(flow.user, match.token, match.step, match.drift))) return fail(flow, 'replay', password?.backend);
+  const use = await flow.ports.consume(flow.user, match.token, match.step, match.drift);
+  if (use === 'replay') return fail(flow, 'replay', password?.backend);
+  if (use === 'locked' || use === 'disabled') return reject(use, flow.user, password?.backend, `the account was ${use === 'locked' ? 'locked' : 'disabled'} while this request was checked`);
+  if (use === 'no-token') return reject('no-token', flow.user, password?.backend, 'the token was disabled or removed while this request was checked');
   return succeed(flow, password);
 }
 
@@ -95,6 +120,7 @@ async function passwordOnly(flow: Flow, input: string, policy: SingleFactorPolic
   if (input === '') return fail(flow, 'missing-password');
   const result = await flow.chain.verify(flow.user, input);
   if (result.outcome !== 'accept') return passwordFailure(flow, result);
+  if (lockedMeanwhile(flow)) return reject('locked', flow.user, result.backend);
   if (policy === 'initial-login' && !(await flow.ports.useInitialLogin(flow.user, flow.settings.auth.initial_login.max_logins))) {
     return reject('no-token', flow.user, result.backend, 'no active token, and the initial-login allowance is used up or not granted on this node');
   }
@@ -155,21 +181,29 @@ async function passwordThenChallenge(flow: Flow, input: string): Promise<Decisio
   if (input === '') return fail(flow, 'missing-password');
   const result = await flow.chain.verify(flow.user, input);
   if (result.outcome !== 'accept') return passwordFailure(flow, result);
+  if (lockedMeanwhile(flow)) return reject('locked', flow.user, result.backend);
   const auth = flow.settings.auth;
-  const state = flow.ports.challenges.create(flow.user.id, flow.user.username, auth.challenge_timeout_seconds, result.backend, result.groups ?? []);
+  const state = randomBytes(16);
+  await flow.ports.createChallenge(
+    state,
+    { userId: flow.user.id, username: flow.user.username, client: flow.client, backend: result.backend, groups: result.groups ?? [] },
+    auth.challenge_timeout_seconds,
+  );
   return { outcome: 'challenge', user: flow.user, state, prompt: auth.challenge_prompt, backend: result.backend };
 }
 
 async function answerChallenge(username: string, request: AuthRequest, ports: AuthPorts): Promise<Decision> {
-  const pending = ports.challenges.take(request.state!);
-  if (!pending) return reject('challenge-expired');
+  // a State is good only from the NAS it was sent to: another client holding it (a copy off the wire) gets nothing,
+  // and does not use it up either
+  const pending = await ports.takeChallenge(request.state!, request.client.name);
+  if (!pending) return reject('challenge-expired', undefined, undefined, 'no pending challenge with this State for this client');
   const user = ports.findUser(pending.username);
   if (!user || user.id !== pending.userId || user.username.toLowerCase() !== username.toLowerCase()) {
     return reject('challenge-expired', user, undefined, 'the answer names a different user than the challenge');
   }
   const blocked = accountBlock(user, ports.now());
   if (blocked) return reject(blocked, user);
-  const flow: Flow = { user, ports, settings: ports.settings(), chain: PASSWORD_ALREADY_CHECKED };
+  const flow: Flow = { user, ports, settings: ports.settings(), chain: PASSWORD_ALREADY_CHECKED, client: request.client.name };
   const match = matchCode(flow.user, request.password, flow.ports.now(), flow.settings);
   if (typeof match === 'string') return fail(flow, codeFailure(match));
   return consumeAndAccept(flow, match, { outcome: 'accept', backend: pending.backend, groups: pending.groups });

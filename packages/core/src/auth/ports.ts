@@ -3,7 +3,6 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { BackendRegistry } from '../backends/registry.js';
 import type { AuthRepository } from '../store/auth-repository.js';
-import { ChallengeStore } from './challenges.js';
 import type { AuthPorts } from './types.js';
 
 /** The pipeline's ports over a node's store and backends: what `serve` and the offline `check` command both use. */
@@ -13,22 +12,24 @@ export function createAuthPorts(deps: {
   metrics: Metrics;
   logger: Logger;
   settings: () => Settings;
-  challenges?: ChallengeStore;
 }): AuthPorts {
   const { repository, metrics, logger } = deps;
   return {
     findUser: (username) => repository.findUser(username),
-    consume: (_user, token, step, drift) => repository.consume(token, step, drift),
-    async recordFailure(user) {
-      if (await repository.recordFailure(user)) {
+    consume: (user, token, step, drift) => repository.useStep(user, token, step, drift),
+    recordFailure(user) {
+      if (repository.recordFailure(user)) {
         metrics.lockouts.inc();
         logger.warn({ event: 'lockout', user: user.username }, `account ${user.username} locked after repeated failures`);
       }
+      return Promise.resolve();
     },
     recordSuccess: (user) => repository.recordSuccess(user),
     passwords: (chain) => deps.backends.chain(chain),
     useInitialLogin: (user, maxLogins) => repository.useInitialLogin(user, maxLogins),
-    challenges: deps.challenges ?? new ChallengeStore(),
+    createChallenge: (state, challenge, ttl) => repository.createChallenge(state, challenge, ttl),
+    takeChallenge: (state, client) => repository.takeChallenge(state, client),
+    lockedUntil: (user) => repository.lockedUntil(user.id),
     now: Date.now,
     settings: deps.settings,
   };

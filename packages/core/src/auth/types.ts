@@ -1,7 +1,7 @@
 import type { AuthMode, RejectReason, Settings } from '@otpgate/shared';
 import type { OtpToken } from '../otp/verify.js';
 import type { PasswordBackend } from '../backends/backend.js';
-import type { ChallengeStore } from './challenges.js';
+import type { PendingChallenge, StepUse } from '../store/auth-repository.js';
 
 /** A user as the authentication pipeline sees it: everything needed to decide, read in one go. */
 export interface AuthUser {
@@ -64,8 +64,12 @@ export type Decision =
  */
 export interface AuthPorts {
   findUser(username: string): AuthUser | undefined;
-  /** Store `step` as the token's last used step, only if it is past the stored one. False: used already. */
-  consume(user: AuthUser, token: OtpToken, step: number, drift: number): Promise<boolean>;
+  /**
+   * Store `step` as the token's last used step, only if it is past the stored one and the account may still log in
+   * (not locked, user and token active, checked in the same transaction). Anything but 'used': not this request's.
+   */
+  consume(user: AuthUser, token: OtpToken, step: number, drift: number): Promise<StepUse>;
+  /** Count a failure before returning (the next request for the user must see it), locking the account at the limit. */
   recordFailure(user: AuthUser): Promise<void>;
   recordSuccess(user: AuthUser): Promise<void>;
   /** The backends named, chained in order. */
@@ -75,7 +79,15 @@ export interface AuthPorts {
    * may not grant it (replicas never do).
    */
   useInitialLogin(user: AuthUser, maxLogins: number): Promise<boolean>;
-  challenges: ChallengeStore;
+  /** Remember a challenge (random `state`, single use, expiring) before it is sent. */
+  createChallenge(state: Buffer, challenge: PendingChallenge, ttlSeconds: number): Promise<void>;
+  /**
+   * Take the challenge for `state` sent to `client` (so it cannot be answered twice); undefined if unknown, expired
+   * or sent to another client.
+   */
+  takeChallenge(state: Buffer, client: string): Promise<PendingChallenge | undefined>;
+  /** The lock as stored now (after a slow password check, another request may have locked the account). */
+  lockedUntil(user: AuthUser): number | null;
   now(): number;
   settings(): Settings;
 }

@@ -21,6 +21,11 @@ export type PasswordResult =
 export interface PasswordBackend {
   readonly name: string;
   verify(subject: PasswordSubject, password: string): Promise<PasswordResult>;
+  /**
+   * Spend about the time a check for a known user takes, for a name that is not known, without asking anyone about
+   * it (a directory or Entra ID must not see guesses at names otpgate does not have: they count toward its lockout).
+   */
+  decoy?(password: string): Promise<void>;
 }
 
 /** What a backend's "test connection" found, step by step, for the CLI and the admin UI. */

@@ -26,4 +26,9 @@ export class PasswordChain implements PasswordBackend {
     if (last.outcome === 'error' && errors.length > 1) return { ...last, detail: errors.join('; ') };
     return last;
   }
+
+  /** A known user's check usually ends at the first backend: its work. */
+  async decoy(password: string): Promise<void> {
+    await this.backends[0]?.decoy?.(password);
+  }
 }

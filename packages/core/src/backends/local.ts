@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import argon2 from 'argon2';
 import { InvalidInputError } from '@otpgate/shared';
 import type { PasswordBackend, PasswordResult, PasswordSubject } from './backend.js';
@@ -13,6 +14,16 @@ export async function hashPassword(password: string): Promise<string> {
     throw new InvalidInputError(`must be at least ${MIN_PASSWORD_LENGTH} characters`, 'password');
   }
   return argon2.hash(password, ARGON2_OPTIONS);
+}
+
+let decoyHash: Promise<string> | undefined;
+
+/**
+ * An argon2id hash of a random password, made on first need: what a name that is not known is checked against, so
+ * that the time taken does not tell which names exist.
+ */
+export function decoyPasswordHash(): Promise<string> {
+  return (decoyHash ??= hashPassword(randomBytes(18).toString('base64')));
 }
 
 /** libuv's thread pool runs argon2: as many checks at a time as it has threads. */
@@ -41,5 +52,11 @@ export class LocalPasswordBackend implements PasswordBackend {
       }
       return { outcome: 'error', backend: this.name, detail: `stored password hash unusable: ${(err as Error).message}` };
     }
+  }
+
+  /** The argon2id check a known user's password costs, through the same queue, against the decoy hash. */
+  async decoy(password: string): Promise<void> {
+    const hash = await decoyPasswordHash();
+    await this.queue.run(() => argon2.verify(hash, password)).catch(() => false);
   }
 }

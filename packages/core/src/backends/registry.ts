@@ -7,16 +7,30 @@ import { LocalPasswordBackend } from './local.js';
 import { LdapPasswordBackend } from './ldap.js';
 import { EntraPasswordBackend } from './entra.js';
 
-/** Count and time every password check by backend and outcome. */
+/** Weight of the newest check in the running average a decoy waits for. */
+const DECOY_AVERAGE_WEIGHT = 0.1;
+
+/**
+ * Count and time every password check by backend and outcome. The running average of the time a check takes is the
+ * decoy of a backend that has none of its own (a directory, Entra ID): waiting costs nothing and asks no one.
+ */
 export function instrumentBackend(backend: PasswordBackend, metrics: Metrics): PasswordBackend {
+  let averageMs: number | undefined;
   return {
     name: backend.name,
     async verify(subject, password) {
+      const started = performance.now();
       const end = metrics.backendLatency.startTimer({ backend: backend.name });
       const result = await backend.verify(subject, password);
       end();
+      const ms = performance.now() - started;
+      averageMs = averageMs === undefined ? ms : averageMs + DECOY_AVERAGE_WEIGHT * (ms - averageMs);
       metrics.backendRequests.inc({ backend: result.backend, outcome: result.outcome });
       return result;
+    },
+    async decoy(password) {
+      if (backend.decoy) await backend.decoy(password);
+      else if (averageMs !== undefined) await new Promise((resolve) => setTimeout(resolve, averageMs));
     },
   };
 }

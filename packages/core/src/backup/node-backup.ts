@@ -26,7 +26,7 @@ const PRIVATE_CLUSTER_FILES: readonly ClusterFile[] = ['caKey', 'serverKey', 'cl
 const PUBLIC_CLUSTER_FILES: readonly ClusterFile[] = ['caCert', 'serverCert', 'clientCert', 'feedPublicKey'];
 const clusterName = (f: ClusterFile) => `cluster/${CLUSTER_FILES[f]}`;
 const KEY_MATERIAL = new Set<string>([DATA_FILES.key, ...PRIVATE_CLUSTER_FILES.map(clusterName)]);
-const ALLOWED = new Set<string>([DATA_FILES.database, ...KEY_MATERIAL, ...PUBLIC_CLUSTER_FILES.map(clusterName)]);
+const ALLOWED = new Set<string>([DATA_FILES.database, DATA_FILES.state, ...KEY_MATERIAL, ...PUBLIC_CLUSTER_FILES.map(clusterName)]);
 
 /** Meta that describes the running process of the backed-up node, not its data. */
 const PROCESS_META = ['ops_endpoints'];
@@ -55,22 +55,17 @@ export async function collectBackup(dataDir: string, options: { includeKeys: boo
   const work = mkdtempSync(join(tmpdir(), 'otpgate-backup-'));
   try {
     const copyPath = join(work, DATA_FILES.database);
-    const source = await Database.open(dbPath, { readonly: true });
-    try {
-      // first step 0 pages (to learn the size), then all the rest at once
-      await source.sqlite.backup(copyPath, { progress: () => 0x7fffffff });
-    } catch (err) {
-      throw new BackupError(`the online copy of ${dbPath} failed: ${(err as Error).message}`, { cause: err });
-    } finally {
-      source.close();
-    }
+    await onlineCopy(dbPath, copyPath);
+    // the state database (replay steps, lockouts, the auth log): a node written before it existed has none
+    const statePath = join(dataDir, DATA_FILES.state);
+    const stateCopyPath = join(work, DATA_FILES.state);
+    const hasState = existsSync(statePath);
+    if (hasState) await onlineCopy(statePath, stateCopyPath);
     const copy = await Database.open(copyPath, { readonly: true });
     let role: NodeRole;
     let headSeq: number;
     let users: number;
     try {
-      const check = copy.sqlite.pragma('quick_check', { simple: true });
-      if (check !== 'ok') throw new BackupError(`the copy of the database failed its integrity check: ${String(check)}`);
       const meta = (k: string) => (copy.sqlite.prepare('select value from node_meta where key = ?').get(k) as { value: string } | undefined)?.value;
       role = meta('role') === 'replica' ? 'replica' : 'master';
       headSeq = (copy.sqlite.prepare('select coalesce(max(seq), 0) as seq from changes').get() as { seq: number }).seq;
@@ -79,6 +74,7 @@ export async function collectBackup(dataDir: string, options: { includeKeys: boo
       copy.close();
     }
     const files: ArchiveFile[] = [{ name: DATA_FILES.database, content: readFileSync(copyPath) }];
+    if (hasState) files.push({ name: DATA_FILES.state, content: readFileSync(stateCopyPath) });
     if (options.includeKeys) files.push({ name: DATA_FILES.key, content: Buffer.from(key.toString('hex') + '\n') });
     const clusterFiles = options.includeKeys ? [...PUBLIC_CLUSTER_FILES, ...PRIVATE_CLUSTER_FILES] : PUBLIC_CLUSTER_FILES;
     for (const f of clusterFiles) {
@@ -129,6 +125,26 @@ function readKeyCandidate(path: string): Buffer {
     return loadKeyFile(path);
   } catch (err) {
     throw new RestoreError((err as Error).message, { cause: err });
+  }
+}
+
+/** SQLite's online backup of one file, checked: every page in one step, in one read transaction. */
+async function onlineCopy(path: string, copyPath: string): Promise<void> {
+  const source = await Database.open<unknown>(path, { readonly: true });
+  try {
+    // first step 0 pages (to learn the size), then all the rest at once
+    await source.sqlite.backup(copyPath, { progress: () => 0x7fffffff });
+  } catch (err) {
+    throw new BackupError(`the online copy of ${path} failed: ${(err as Error).message}`, { cause: err });
+  } finally {
+    source.close();
+  }
+  const copy = await Database.open<unknown>(copyPath, { readonly: true });
+  try {
+    const check = copy.sqlite.pragma('quick_check', { simple: true });
+    if (check !== 'ok') throw new BackupError(`the copy of ${path} failed its integrity check: ${String(check)}`);
+  } finally {
+    copy.close();
   }
 }
 
@@ -187,8 +203,10 @@ export async function restoreBackup(dataDir: string, payload: Buffer, options: R
     renameSync(path, target);
     setAside.push(target);
   };
+  const statePath = join(dataDir, DATA_FILES.state);
   if (options.force) {
     for (const suffix of ['', '-wal', '-shm']) moveAside(dbPath + suffix);
+    for (const suffix of ['', '-wal', '-shm']) moveAside(statePath + suffix);
     if (keySource !== 'data-dir') moveAside(join(dataDir, DATA_FILES.key));
     moveAside(join(dataDir, 'cluster'));
   }
@@ -218,6 +236,12 @@ export async function restoreBackup(dataDir: string, payload: Buffer, options: R
           : `the replica's client key (${missing.join(', ')}) was not restored: enrol it again ("otpgate cluster add-replica" on the master, "otpgate replica join BUNDLE --force" here)`,
       );
     }
+  }
+  // the state database first (a backup made before it existed has none: the node starts with an empty one)
+  const state = files.get(DATA_FILES.state);
+  if (state) {
+    writeFileSync(`${statePath}.restoring`, state, { mode: 0o600 });
+    renameSync(`${statePath}.restoring`, statePath);
   }
   const partial = `${dbPath}.restoring`;
   writeFileSync(partial, database, { mode: 0o600 });

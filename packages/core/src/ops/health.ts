@@ -1,4 +1,5 @@
 import type { Store } from '../store/store.js';
+import type { StoreHealth } from '../store/store-health.js';
 import type { RadiusServer } from '../radius/server.js';
 import { formatListenAddress } from '@otpgate/shared';
 
@@ -32,13 +33,20 @@ export function evaluateReadiness(checks: readonly HealthCheck[]): ReadinessRepo
   return { ready: Object.values(results).every((r) => r.ok), checks: results };
 }
 
-/** The database answers a query (it is open and readable). */
-export function storeCheck(store: Store): HealthCheck {
+/**
+ * The databases answer a query (open and readable), and the state database takes writes: a node that cannot store
+ * the step an Accept uses answers no Accept, so it must not be sent traffic.
+ */
+export function storeCheck(store: Store, health?: StoreHealth): HealthCheck {
   return {
     name: 'store',
     run() {
       if (!store.db.sqlite.open) return { ok: false, detail: 'the database is closed (the node is stopping)' };
       store.db.prepare('select 1').get();
+      const problem = health?.problem;
+      if (problem) {
+        return { ok: false, detail: `store not writable since ${new Date(problem.since).toISOString()}: ${problem.reason}` };
+      }
       return { ok: true, detail: `open, at change ${store.headSeq()}` };
     },
   };

@@ -9,6 +9,7 @@ import { verifyMessageAuthenticator } from './authenticators.js';
 import { buildResponse } from './response.js';
 import type { ClientTable, RadiusClient } from './client-table.js';
 import { DuplicateCache } from './duplicate-cache.js';
+import type { StoreHealth } from '../store/store-health.js';
 
 export interface RequestSource {
   address: string;
@@ -29,6 +30,8 @@ export interface RadiusServerOptions {
   handler: AccessRequestHandler;
   logger: Logger;
   metrics: Metrics;
+  /** A request that fails because the store cannot be written is dropped as such; the health logs it once a minute. */
+  storeHealth?: StoreHealth;
 }
 
 export class RadiusBindError extends OtpgateError {
@@ -227,6 +230,12 @@ export class RadiusServer {
       })
       .catch((err: unknown) => {
         this.duplicates.abandon(key);
+        const unwritable = this.options.storeHealth?.problem;
+        if (unwritable) {
+          // fail closed: no Accept without its stored step; the NAS asks its next server
+          this.drop('store-unwritable', source, `the store cannot be written (${unwritable.reason}); no answer`, client);
+          return;
+        }
         this.drop('internal-error', source, `internal error: ${(err as Error).message}`, client);
         this.options.logger.error({ err: (err as Error).stack }, 'error authenticating a RADIUS request');
       })

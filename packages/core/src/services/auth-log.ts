@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import type { AuthLogTable } from '../store/schema.js';
+import type { AuthLogTable } from '../store/state-schema.js';
 import type { ServiceContext } from './context.js';
 
 export type AuthLogEntry = Selectable<AuthLogTable>;
@@ -27,7 +27,7 @@ export class AuthLogService {
   constructor(private readonly ctx: ServiceContext) {}
 
   list(query: AuthLogQuery = {}): AuthLogEntry[] {
-    const db = this.ctx.store.db;
+    const db = this.ctx.store.state;
     let q = db.q.selectFrom('auth_log').selectAll().orderBy('at', 'desc').orderBy('id', 'desc').limit(Math.min(query.limit ?? 100, 10_000));
     if (query.user) q = q.where('username', '=', query.user);
     if (query.client) q = q.where('client', '=', query.client);
@@ -39,7 +39,7 @@ export class AuthLogService {
 
   /** What the dashboard shows: results, reject reasons, who and which NAS get rejected most, backend health. */
   summary(since: number): AuthLogSummary {
-    const db = this.ctx.store.db;
+    const db = this.ctx.store.state;
     const base = db.q.selectFrom('auth_log').where('at', '>=', since);
     const results = Object.fromEntries(
       db.all(base.select((eb) => ['result', eb.fn.countAll<number>().as('n')]).groupBy('result')).map((r) => [r.result, Number(r.n)]),

@@ -132,17 +132,26 @@ export class TokenService {
     let q = db.q
       .selectFrom('tokens')
       .innerJoin('users', 'users.id', 'tokens.user_id')
-      .leftJoin('token_state', 'token_state.token_id', 'tokens.id')
       .select([
         'tokens.id', 'tokens.user_id', 'tokens.kind', 'tokens.algorithm', 'tokens.digits', 'tokens.period', 'tokens.t0',
         'tokens.counter', 'tokens.window_past', 'tokens.window_future', 'tokens.serial', 'tokens.label', 'tokens.active',
-        'tokens.created_at', 'users.username', 'token_state.last_step', 'token_state.drift',
+        'tokens.created_at', 'users.username',
       ])
       .orderBy('users.username')
       .orderBy('tokens.id');
     if (filter.username !== undefined) q = q.where('users.username', '=', filter.username);
     if (filter.id !== undefined) q = q.where('tokens.id', '=', filter.id);
-    return db.all(q).map((r) => ({ ...r, active: r.active === 1, last_step: r.last_step ?? -1, drift: r.drift ?? 0 }));
+    const rows = db.all(q);
+    // replay steps live in the state database: one query for the tokens listed
+    const state = this.store.state;
+    const steps = new Map(
+      rows.length === 0
+        ? []
+        : state
+            .all(state.q.selectFrom('token_state').select(['token_id', 'last_step', 'drift']).where('token_id', 'in', rows.map((r) => r.id)))
+            .map((s) => [s.token_id, s]),
+    );
+    return rows.map((r) => ({ ...r, active: r.active === 1, last_step: steps.get(r.id)?.last_step ?? -1, drift: steps.get(r.id)?.drift ?? 0 }));
   }
 
   private getToken(tokenId: number): TokenRecord {

@@ -6,6 +6,7 @@ import {
   type ReplyAttribute,
   type UserRecord,
 } from '@otpgate/shared';
+import { sql } from 'kysely';
 import { hashPassword } from '../backends/local.js';
 import type { Change } from '../store/store.js';
 import { allocateId, conflict, containsText, recordAdminAction, required, validateAttributes, type Actor, type ServiceContext } from './context.js';
@@ -181,7 +182,7 @@ export class UserService {
   list(query: UserListQuery = {}): { total: number; users: UserSummary[] } {
     const db = this.store.db;
     const now = Date.now();
-    let q = db.q.selectFrom('users').leftJoin('auth_state', 'auth_state.user_id', 'users.id');
+    let q = db.q.selectFrom('users');
     if (query.search) {
       const search = query.search;
       q = q.where((eb) => eb.or(['users.username', 'users.display_name', 'users.email'].map((column) => containsText(column, search))));
@@ -202,9 +203,11 @@ export class UserService {
       });
     }
     if (query.locked !== undefined) {
-      q = query.locked
-        ? q.where('auth_state.locked_until', '>', now)
-        : q.where((eb) => eb.or([eb('auth_state.locked_until', 'is', null), eb('auth_state.locked_until', '<=', now)]));
+      // lockouts live in the state database: the locked ids, handed over as one JSON array
+      const state = this.store.state;
+      const locked = JSON.stringify(state.all(state.q.selectFrom('auth_state').select('user_id').where('locked_until', '>', now)).map((r) => r.user_id));
+      const lockedIds = sql<number>`(select value from json_each(${locked}))`;
+      q = q.where('users.id', query.locked ? 'in' : 'not in', lockedIds);
     }
     const total = Number(db.first(q.select((eb) => eb.fn.countAll().as('n')))?.n ?? 0);
     const ids = db
@@ -223,9 +226,8 @@ export class UserService {
         .all(db.q.selectFrom('tokens').select(['user_id', (eb) => eb.fn.countAll().as('n')]).where('user_id', 'in', ids).where('active', '=', 1).groupBy('user_id'))
         .map((r) => [r.user_id, Number(r.n)]),
     );
-    const states = new Map(
-      db.all(db.q.selectFrom('auth_state').selectAll().where('user_id', 'in', ids)).map((s) => [s.user_id, s]),
-    );
+    const state = this.store.state;
+    const states = new Map(state.all(state.q.selectFrom('auth_state').selectAll().where('user_id', 'in', ids)).map((s) => [s.user_id, s]));
     return users.map(({ password_hash, ...u }) => ({
       ...u,
       has_password: password_hash !== null,

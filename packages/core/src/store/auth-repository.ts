@@ -1,308 +1,199 @@
-import { unseal, type AuthMode, type OtpAlgorithm, type OtpKind, type Settings } from '@otpgate/shared';
+/**
+ * The store as the RADIUS hot path uses it. Users come from the UserDirectory (a bounded cache over the configuration
+ * database); what changes with every request — replay steps, failure counters, lockouts — is read from the state
+ * database for each request and written there, so nothing in memory can run ahead of what is stored, and every RADIUS
+ * worker, on this node or another process, sees the same state.
+ *
+ * Writes go through one group-committed transaction per event-loop turn (WriteBatcher), except a failure, which is
+ * committed before the next request is looked at: a burst of guesses meets the lock after `max_failures`, not after a
+ * batch. A used step is stored only if the account may still log in at that moment: the lock, the user's status and
+ * the token's are read again inside the transaction that stores it.
+ */
+import type { Settings } from '@otpgate/shared';
+import type { Selectable } from 'kysely';
 import type { AuthUser } from '../auth/types.js';
 import type { OtpToken } from '../otp/verify.js';
-import { fromBase32 } from '../otp/secret.js';
-import type { Selectable } from 'kysely';
 import type { Store } from './store.js';
-import type { AuthLogTable } from './schema.js';
+import type { AuthLogTable } from './state-schema.js';
 import { WriteBatcher } from './write-batcher.js';
-import { logBase } from './change-log.js';
-
-interface UserRow {
-  id: number;
-  username: string;
-  status: 'active' | 'disabled';
-  password_hash: string | null;
-  auth_mode: AuthMode | null;
-  attributes: string;
-  created_at: number;
-  initial_login_until: number | null;
-  has_disabled_tokens: 0 | 1;
-}
-
-interface TokenRow {
-  id: number;
-  user_id: number;
-  kind: OtpKind;
-  algorithm: OtpAlgorithm;
-  digits: 6 | 8;
-  period: 30 | 60;
-  t0: number;
-  secret_sealed: string;
-  counter: number;
-  window_past: number | null;
-  window_future: number | null;
-  last_step: number;
-  drift: number;
-}
+import { UserDirectory } from './user-directory.js';
+import { USE_STEP_SQL } from './token-state.js';
+import type { StoreHealth } from './store-health.js';
 
 /** One authentication as the audit table keeps it. */
 export type AuthLogRecord = Omit<Selectable<AuthLogTable>, 'id'>;
 
-const SYNC_INTERVAL_MS = 20;
+/** What became of a step the pipeline wanted to use. */
+export type StepUse = 'used' | 'replay' | 'locked' | 'disabled' | 'no-token';
 
-/**
- * The store as the RADIUS hot path uses it. Users, with their tokens (secrets in clear), groups and lockout state,
- * are held in memory and kept current from the change log (checked on every lookup, so a disabled user is refused at
- * once, whichever process disabled them). Writes (steps, failures, audit rows) go through one group-committed
- * transaction per event-loop turn, and an accept is never answered before the step it used is stored.
- */
+/** A challenge waiting for its answer. */
+export interface PendingChallenge {
+  userId: number;
+  username: string;
+  /** The RADIUS client that was sent the Access-Challenge: only its answer counts. */
+  client: string;
+  /** Where the password was checked, and the directory groups it reported, for the final answer. */
+  backend: string;
+  groups: string[];
+}
+
+export interface AuthRepositoryOptions {
+  /** Users kept in memory (radius.user_cache_size). */
+  maxCachedUsers: number;
+  health: StoreHealth;
+}
+
 export class AuthRepository {
+  readonly users: UserDirectory;
   private readonly batcher: WriteBatcher;
-  private byName = new Map<string, AuthUser>();
-  private byId = new Map<number, AuthUser>();
-  private byToken = new Map<number, { user: AuthUser; token: OtpToken }>();
-  private loadedSeq = -1;
-  /** The head's hash as loaded, so a re-sync onto a different history at the same number is noticed. */
-  private loadedHash = '';
-  private loadedBase = '';
-  private seenLocalChanges = -1;
-  private checkedAt = 0;
-  private readonly userStmt;
-  private readonly tokensStmt;
-  private readonly groupsStmt;
-  private readonly stateStmt;
-  private readonly changesStmt;
+  private readonly lockStmt;
+  private readonly stepStmt;
+  private readonly usableStmt;
   private readonly consumeStmt;
   private readonly failureStmt;
-  private readonly lockStmt;
+  private readonly lockUserStmt;
   private readonly clearStmt;
   private readonly logStmt;
   private readonly initialLoginStmt;
+  private readonly challengeInsertStmt;
+  private readonly challengeTakeStmt;
 
   constructor(
     private readonly store: Store,
     private readonly settings: () => Settings,
+    options: AuthRepositoryOptions,
   ) {
-    const db = store.db;
-    this.batcher = new WriteBatcher(db);
-    // "@id is null" selects every row: the same statements load all users at start and one user on a change
-    this.userStmt = db.prepare(
-      `select id, username, status, password_hash, auth_mode, attributes, created_at, initial_login_until,
-              exists(select 1 from tokens t where t.user_id = users.id and t.active = 0) as has_disabled_tokens
-         from users where @id is null or id = @id`,
+    this.users = new UserDirectory(store, settings, options.maxCachedUsers);
+    this.batcher = new WriteBatcher(store.state, options.health);
+    const state = store.state;
+    this.lockStmt = state.prepare('select failures, locked_until from auth_state where user_id = ?');
+    this.stepStmt = state.prepare('select last_step, drift from token_state where token_id = ?');
+    // read from the configuration database inside the state transaction: the token and its user still usable
+    this.usableStmt = store.db.prepare(
+      'select t.active, u.status from tokens t join users u on u.id = t.user_id where t.id = ?',
     );
-    this.tokensStmt = db.prepare(
-      `select t.id, t.user_id, t.kind, t.algorithm, t.digits, t.period, t.t0, t.secret_sealed, t.counter, t.window_past,
-              t.window_future, coalesce(s.last_step, -1) as last_step, coalesce(s.drift, 0) as drift
-         from tokens t left join token_state s on s.token_id = t.id where t.active = 1 and (@id is null or t.user_id = @id)
-         order by t.id`,
-    );
-    this.groupsStmt = db.prepare(
-      `select ug.user_id, g.name from user_groups ug join groups g on g.id = ug.group_id
-         where @id is null or ug.user_id = @id order by g.name`,
-    );
-    this.stateStmt = db.prepare('select user_id, failures, locked_until from auth_state where @id is null or user_id = @id');
-    this.changesStmt = db.prepare(
-      `select entity, op, key, payload from changes
-         where seq > ? and entity in ('user', 'token', 'token_state', 'group', 'lockout') order by seq`,
-    );
-    this.consumeStmt = db.prepare(
-      `insert into token_state (token_id, last_step, drift, updated_at, reported) values (?, ?, ?, ?, 0)
-         on conflict (token_id) do update set last_step = excluded.last_step, drift = excluded.drift,
-           updated_at = excluded.updated_at, reported = 0
-         where token_state.last_step < excluded.last_step`,
-    );
-    this.failureStmt = db.prepare(
-      `insert into auth_state (user_id, failures, locked_until, updated_at) values (?, 1, null, ?)
+    this.consumeStmt = state.prepare(USE_STEP_SQL);
+    // a failure after an expired lock starts the count afresh
+    this.failureStmt = state.prepare(
+      `insert into auth_state (user_id, failures, locked_until, updated_at, unreported_failures) values (?, 1, null, ?, 1)
          on conflict (user_id) do update set
            failures = case when locked_until is not null and locked_until <= excluded.updated_at then 1 else failures + 1 end,
            locked_until = case when locked_until is not null and locked_until <= excluded.updated_at then null else locked_until end,
+           unreported_failures = unreported_failures + 1,
            updated_at = excluded.updated_at
          returning failures, locked_until`,
     );
-    this.lockStmt = db.prepare('update auth_state set locked_until = ? where user_id = ?');
-    this.clearStmt = db.prepare('delete from auth_state where user_id = ?');
-    this.logStmt = db.prepare(
+    this.lockUserStmt = state.prepare('update auth_state set locked_until = ? where user_id = ?');
+    this.clearStmt = state.prepare(
+      `update auth_state set failures = 0, locked_until = null, unreported_failures = 0, unreported_success = ?, updated_at = ?
+         where user_id = ? and (failures > 0 or locked_until is not null)`,
+    );
+    this.logStmt = state.prepare(
       `insert into auth_log (at, node, username, client, source, nas_ip, calling_station, result, reason, backend, latency_us, detail, policy)
          values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.initialLoginStmt = db.prepare(
+    this.initialLoginStmt = state.prepare(
       `insert into initial_logins (user_id, count) values (@user, 1)
          on conflict (user_id) do update set count = count + 1 where initial_logins.count < @max`,
+    );
+    this.challengeInsertStmt = state.prepare(
+      'insert into challenges (state, user_id, username, client, backend, groups, expires_at) values (?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.challengeTakeStmt = state.prepare(
+      'delete from challenges where state = ? and client = ? returning user_id, username, client, backend, groups, expires_at',
     );
   }
 
   /**
-   * The user, current as of the last committed change. Changes made in this process are seen at once (a counter
-   * compare); another process's (the CLI's) within SYNC_INTERVAL_MS, without a query on every request.
+   * The user with their replay steps and lock as stored now; the rest (name, tokens, groups...) as of the last
+   * change-log sync, at most a few ms old.
    */
   findUser(username: string): AuthUser | undefined {
-    const now = performance.now();
-    if (this.seenLocalChanges !== this.store.localChanges || now - this.checkedAt >= SYNC_INTERVAL_MS) {
-      this.checkedAt = now;
-      this.seenLocalChanges = this.store.localChanges;
-      this.sync();
-    }
-    return this.byName.get(username.toLowerCase());
+    const user = this.users.find(username);
+    if (!user) return undefined;
+    const lock = this.lockStmt.get(user.id) as { failures: number; locked_until: number | null } | undefined;
+    return {
+      ...user,
+      tokens: user.tokens.map((t) => {
+        const s = this.stepStmt.get(t.id) as { last_step: number; drift: number } | undefined;
+        return { ...t, lastStep: s?.last_step ?? -1, drift: s?.drift ?? 0 };
+      }),
+      failures: lock?.failures ?? 0,
+      lockedUntil: lock?.locked_until ?? null,
+    };
   }
 
-  /** Bring the in-memory users up to the change log's head: changed users are re-read, a snapshot reloads all. */
-  sync(): void {
-    const { seq: head, hash } = this.store.head();
-    if (head === this.loadedSeq && hash === this.loadedHash) return;
-    const { seq: baseSeq, hash: baseHash } = logBase(this.store.db);
-    const base = `${baseSeq}:${baseHash}`;
-    if (base !== this.loadedBase || this.loadedSeq < 0) {
-      this.loadAll();
-      this.loadedSeq = head;
-      this.loadedHash = hash;
-      this.loadedBase = base;
-      return;
-    }
-    const changed = new Set<number>();
-    let everyone = false;
-    for (const c of this.changesStmt.all(this.loadedSeq) as Array<{ entity: string; op: string; key: string; payload: string | null }>) {
-      if (c.entity === 'group') everyone = true;
-      else if (c.entity === 'user' || c.entity === 'lockout') changed.add(Number(c.key));
-      else if (c.entity === 'token') {
-        const owner = this.tokenOwner(Number(c.key)) ?? (c.payload ? (JSON.parse(c.payload) as { user_id: number }).user_id : undefined);
-        if (owner !== undefined) changed.add(owner);
-        if (c.payload) changed.add((JSON.parse(c.payload) as { user_id: number }).user_id);
-      } else if (c.entity === 'token_state' && c.payload) {
-        const s = JSON.parse(c.payload) as { token_id: number; last_step: number; drift: number };
-        this.noteStep(s.token_id, s.last_step, s.drift);
-      }
-    }
-    this.loadedSeq = head;
-    this.loadedHash = hash;
-    if (everyone) this.loadAll();
-    else for (const id of changed) this.reload(id);
+  /** The user's lock as stored now (null when not locked). */
+  lockedUntil(userId: number): number | null {
+    const lock = this.lockStmt.get(userId) as { locked_until: number | null } | undefined;
+    return lock?.locked_until ?? null;
   }
 
-  private tokenOwner(tokenId: number): number | undefined {
-    return this.byToken.get(tokenId)?.user.id;
-  }
-
-  private noteStep(tokenId: number, step: number, drift: number): void {
-    const t = this.byToken.get(tokenId)?.token;
-    if (t && step > t.lastStep) {
-      t.lastStep = step;
-      t.drift = drift;
-    }
-  }
-
-  private loadAll(): void {
-    this.byId = new Map();
-    this.byName = new Map();
-    this.byToken = new Map();
-    for (const user of this.read(null)) this.index(user);
-  }
-
-  private index(user: AuthUser): void {
-    this.byId.set(user.id, user);
-    this.byName.set(user.username.toLowerCase(), user);
-    for (const token of user.tokens) this.byToken.set(token.id, { user, token });
-  }
-
-  private reload(userId: number): void {
-    const old = this.byId.get(userId);
-    if (old) {
-      this.byName.delete(old.username.toLowerCase());
-      for (const t of old.tokens) this.byToken.delete(t.id);
-    }
-    this.byId.delete(userId);
-    const [user] = this.read(userId);
-    if (user) this.index(user);
-  }
-
-  /** Users (all when `userId` is null) with tokens, groups and lockout state, secrets unsealed. */
-  private read(userId: number | null): AuthUser[] {
-    const otp = this.settings().otp;
-    const users = new Map<number, AuthUser>();
-    for (const row of this.userStmt.all({ id: userId }) as UserRow[]) {
-      users.set(row.id, {
-        id: row.id,
-        username: row.username,
-        status: row.status,
-        passwordHash: row.password_hash,
-        authMode: row.auth_mode,
-        groups: [],
-        attributesJson: row.attributes,
-        tokens: [],
-        failures: 0,
-        lockedUntil: null,
-        createdAt: row.created_at,
-        initialLoginUntil: row.initial_login_until,
-        hasDisabledTokens: row.has_disabled_tokens === 1,
-      });
-    }
-    for (const t of this.tokensStmt.all({ id: userId }) as TokenRow[]) {
-      users.get(t.user_id)?.tokens.push({
-        id: t.id,
-        kind: t.kind,
-        algorithm: t.algorithm,
-        digits: t.digits,
-        period: t.period,
-        t0: t.t0,
-        key: fromBase32(unseal(this.store.sealKey, t.secret_sealed, 'token-secret').toString()),
-        counter: t.counter,
-        windowPast: t.window_past ?? otp.window_past,
-        windowFuture: t.window_future ?? otp.window_future,
-        lastStep: t.last_step,
-        drift: t.drift,
-      });
-    }
-    for (const g of this.groupsStmt.all({ id: userId }) as Array<{ user_id: number; name: string }>) users.get(g.user_id)?.groups.push(g.name);
-    for (const s of this.stateStmt.all({ id: userId }) as Array<{ user_id: number; failures: number; locked_until: number | null }>) {
-      const u = users.get(s.user_id);
-      if (u) {
-        u.failures = s.failures;
-        u.lockedUntil = s.locked_until;
-      }
-    }
-    return [...users.values()];
-  }
-
-  consume(token: OtpToken, step: number, drift: number): Promise<boolean> {
-    return this.batcher.enqueue(() => {
-      if (this.consumeStmt.run(token.id, step, drift, Date.now()).changes !== 1) return false;
-      if (step > token.lastStep) {
-        token.lastStep = step;
-        token.drift = drift;
-      }
-      // a master with replicas publishes every used step, so a code accepted here is refused on every node
-      if (this.store.role === 'master' && this.store.publishSteps) {
-        this.store.logChange({ entity: 'token_state', op: 'upsert', key: String(token.id), data: { token_id: token.id, last_step: step, drift } });
-        this.store.notifyChanged(false);
-      }
-      return true;
+  /**
+   * Store `step` as the token's last used one, if it is past the stored one and the account may log in now (not
+   * locked, user and token active: read again inside the transaction). Resolves once committed.
+   */
+  useStep(user: AuthUser, token: OtpToken, step: number, drift: number): Promise<StepUse> {
+    return this.batcher.enqueue((): StepUse => {
+      const now = Date.now();
+      const lock = this.lockStmt.get(user.id) as { locked_until: number | null } | undefined;
+      const until = lock?.locked_until ?? null;
+      if (until !== null && until > now) return 'locked';
+      const usable = this.usableStmt.get(token.id) as { active: number; status: string } | undefined;
+      if (!usable || usable.active !== 1) return 'no-token';
+      if (usable.status !== 'active') return 'disabled';
+      return this.consumeStmt.run(token.id, step, drift, now).changes === 1 ? 'used' : 'replay';
     });
   }
 
-  /** Count a failure; true when this one locked the account. */
-  recordFailure(user: AuthUser): Promise<boolean> {
-    return this.batcher.enqueue(() => {
+  /** `useStep` for callers that only need to know whether the step was theirs (the admin UI and the portal). */
+  async consume(user: AuthUser, token: OtpToken, step: number, drift: number): Promise<boolean> {
+    return (await this.useStep(user, token, step, drift)) === 'used';
+  }
+
+  /** Count a failure, committed before this returns; true when this one locked the account. */
+  recordFailure(user: AuthUser): boolean {
+    return this.batcher.runNow(() => {
       const now = Date.now();
       const row = this.failureStmt.get(user.id, now) as { failures: number; locked_until: number | null };
       const lockout = this.settings().lockout;
-      let lockedUntil = row.locked_until;
-      const locks = lockout.max_failures > 0 && row.failures >= lockout.max_failures && lockedUntil === null;
-      if (locks) {
-        lockedUntil = now + lockout.duration_seconds * 1000;
-        this.lockStmt.run(lockedUntil, user.id);
-      }
-      user.failures = row.failures;
-      user.lockedUntil = lockedUntil;
+      const locks = lockout.max_failures > 0 && row.failures >= lockout.max_failures && row.locked_until === null;
+      if (locks) this.lockUserStmt.run(now + lockout.duration_seconds * 1000, user.id);
       return locks;
     });
   }
 
+  /** A success ends the run of failures (a replica tells the master, which counts for the cluster). */
   recordSuccess(user: AuthUser): Promise<void> {
+    const unreported = this.store.role === 'replica' ? 1 : 0;
     return this.batcher.enqueue(() => {
-      this.clearStmt.run(user.id);
-      user.failures = 0;
-      user.lockedUntil = null;
+      this.clearStmt.run(unreported, Date.now(), user.id);
     });
   }
 
   /** Count a password-only login of a user without a token, if under `max`. Only a master grants these. */
   useInitialLogin(user: AuthUser, max: number): Promise<boolean> {
     if (this.store.role !== 'master') return Promise.resolve(false);
-    return this.batcher.enqueue(
-      () =>
-        this.initialLoginStmt.run({ user: user.id, max }).changes === 1,
-    );
+    return this.batcher.enqueue(() => this.initialLoginStmt.run({ user: user.id, max }).changes === 1);
+  }
+
+  /** Remember a challenge sent; stored before the Access-Challenge goes out, so any worker can take the answer. */
+  createChallenge(state: Buffer, challenge: PendingChallenge, ttlSeconds: number): Promise<void> {
+    const c = challenge;
+    return this.batcher.enqueue(() => {
+      this.challengeInsertStmt.run(state.toString('hex'), c.userId, c.username, c.client, c.backend, JSON.stringify(c.groups), Date.now() + ttlSeconds * 1000);
+    });
+  }
+
+  /** The challenge for `state` sent to `client`, removed so it cannot be answered twice; undefined if unknown or expired. */
+  takeChallenge(state: Buffer, client: string): Promise<PendingChallenge | undefined> {
+    return this.batcher.enqueue(() => {
+      const row = this.challengeTakeStmt.get(state.toString('hex'), client) as
+        | { user_id: number; username: string; client: string; backend: string; groups: string; expires_at: number }
+        | undefined;
+      if (!row || row.expires_at <= Date.now()) return undefined;
+      return { userId: row.user_id, username: row.username, client: row.client, backend: row.backend, groups: JSON.parse(row.groups) as string[] };
+    });
   }
 
   logAuth(record: AuthLogRecord): void {
@@ -313,7 +204,8 @@ export class AuthRepository {
     });
   }
 
+  /** Commit what is queued, waiting for the lock if needed (shutdown). */
   flush(): void {
-    this.batcher.flush();
+    this.batcher.flush(true);
   }
 }

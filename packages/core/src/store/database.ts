@@ -1,5 +1,5 @@
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type Compilable, type InferResult } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, type Compilable, type InferResult, type MigrationProvider } from 'kysely';
 import { OtpgateError } from '@otpgate/shared';
 import type { DB } from './schema.js';
 import { migrationProvider } from './migrations.js';
@@ -21,45 +21,54 @@ function sameStrings(a: readonly string[], b: readonly string[]): boolean {
 
 type Row<Q extends Compilable> = InferResult<Q> extends Array<infer R> ? R : never;
 
+export interface OpenOptions {
+  readonly?: boolean;
+  /** The migrations that bring this file's schema up to date (not run when read-only). */
+  migrations?: MigrationProvider;
+  /** How long a statement waits for another connection's write lock before SQLITE_BUSY (default 5 s). */
+  busyTimeoutMs?: number;
+}
+
 /**
- * The node's SQLite database. Queries are built with kysely (typed against schema.ts) and run synchronously on the
- * one better-sqlite3 connection, so a transaction is a plain function call: nothing else can interleave with it, and
- * the RADIUS hot path and an admin write never share a half-open transaction.
+ * One SQLite file of the node (the configuration database, schema.ts, or the state database, state-schema.ts).
+ * Queries are built with kysely (typed against the file's schema) and run synchronously on the one better-sqlite3
+ * connection, so a transaction is a plain function call: nothing else in this thread can interleave with it, and the
+ * RADIUS hot path and an admin write never share a half-open transaction.
  */
-export class Database {
+export class Database<S = DB> {
   readonly sqlite: BetterSqlite3.Database;
   /** The query builder. Build with it; run with all/first/run below. */
-  readonly q: Kysely<DB>;
+  readonly q: Kysely<S>;
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
   private readonly upserts = new Map<string, Array<{ conflict: string; columns: string[]; statement: BetterSqlite3.Statement }>>();
 
   private constructor(sqlite: BetterSqlite3.Database) {
     this.sqlite = sqlite;
-    this.q = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) });
+    this.q = new Kysely<S>({ dialect: new SqliteDialect({ database: sqlite }) });
   }
 
-  /** Open (creating if needed) and bring the schema up to date. */
-  static async open(path: string, options: { readonly?: boolean } = {}): Promise<Database> {
+  /** Open (creating if needed) and bring the schema up to date (the configuration database's unless told otherwise). */
+  static async open<S = DB>(path: string, options: OpenOptions = {}): Promise<Database<S>> {
     let sqlite: BetterSqlite3.Database;
     try {
       sqlite = new BetterSqlite3(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
     } catch (err) {
       throw new StoreError(`cannot open database ${path}: ${(err as Error).message}`, { cause: err });
     }
-    sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
     if (!options.readonly) {
       sqlite.pragma('journal_mode = WAL');
       // WAL + NORMAL: a commit survives a process crash; a power cut may lose the last moments, never corrupt
       sqlite.pragma('synchronous = NORMAL');
     }
     sqlite.pragma('foreign_keys = ON');
-    const db = new Database(sqlite);
-    if (!options.readonly) await db.migrate();
+    const db = new Database<S>(sqlite);
+    if (!options.readonly) await db.migrate(options.migrations ?? migrationProvider);
     return db;
   }
 
-  private async migrate(): Promise<void> {
-    const { error, results } = await new Migrator({ db: this.q, provider: migrationProvider }).migrateToLatest();
+  private async migrate(provider: MigrationProvider): Promise<void> {
+    const { error, results } = await new Migrator({ db: this.q, provider }).migrateToLatest();
     const failed = results?.find((r) => r.status === 'Error');
     if (error || failed) {
       throw new StoreError(
@@ -105,7 +114,7 @@ export class Database {
    * every row. The SQL is made once per table and column list and its statement kept: a snapshot writes 100,000s
    * of rows, and compiling each one cost more than SQLite's work.
    */
-  upsert<T extends keyof DB & string>(table: T, row: Partial<Record<keyof DB[T] & string, unknown>>, conflict: keyof DB[T] & string): BetterSqlite3.RunResult {
+  upsert<T extends keyof S & string>(table: T, row: Partial<Record<keyof S[T] & string, unknown>>, conflict: keyof S[T] & string): BetterSqlite3.RunResult {
     const columns = Object.keys(row);
     const values: unknown[] = [];
     let skipped = false;

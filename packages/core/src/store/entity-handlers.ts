@@ -27,6 +27,13 @@ import {
 import type { Selectable } from 'kysely';
 import type { Database } from './database.js';
 import type { ClientsTable, DB, UsersTable } from './schema.js';
+import type { StateDB } from './state-schema.js';
+
+/** The node's two database files (a Store is one). */
+export interface StoreFiles {
+  db: Database;
+  state: Database<StateDB>;
+}
 
 /**
  * How each replicated entity is written to and read from its tables. Local changes and changes applied from the
@@ -34,13 +41,18 @@ import type { ClientsTable, DB, UsersTable } from './schema.js';
  */
 export interface EntityHandler<R> {
   schema: z.ZodType<R>;
+  /**
+   * Which file holds the entity's rows: the configuration database, or the state database (replay steps and
+   * lockouts, which RADIUS writes too). Its change-log entries are always in the configuration database.
+   */
+  file: 'config' | 'state';
   /** Fields holding secrets: sealed at rest, in clear only inside the mutual-TLS feed. */
   secretFields: readonly string[];
   key(record: R): string;
-  upsert(db: Database, sealKey: Buffer, record: R): void;
-  remove(db: Database, key: string): void;
-  read(db: Database, sealKey: Buffer, key: string): R | undefined;
-  readAll(db: Database, sealKey: Buffer): R[];
+  upsert(files: StoreFiles, sealKey: Buffer, record: R): void;
+  remove(files: StoreFiles, key: string): void;
+  read(files: StoreFiles, sealKey: Buffer, key: string): R | undefined;
+  readAll(files: StoreFiles, sealKey: Buffer): R[];
 }
 
 const json = (value: unknown) => JSON.stringify(value);
@@ -54,14 +66,14 @@ function byId<T extends IdTable, R>(
 ): Pick<EntityHandler<R>, 'remove' | 'read' | 'readAll'> {
   // the table name comes from the fixed union above, never from input
   return {
-    remove(db, key) {
+    remove({ db }, key) {
       db.prepare(`delete from ${table} where id = ?`).run(Number(key));
     },
-    read(db, sealKey, key) {
+    read({ db }, sealKey, key) {
       const row = db.prepare(`select * from ${table} where id = ?`).get(Number(key)) as Selectable<DB[T]> | undefined;
       return row && fromRow(sealKey, row);
     },
-    readAll(db, sealKey) {
+    readAll({ db }, sealKey) {
       return (db.prepare(`select * from ${table} order by id`).all() as Selectable<DB[T]>[]).map((row) => fromRow(sealKey, row));
     },
   };
@@ -90,9 +102,10 @@ const attributesOf = (text: string) => JSON.parse(text) as ReplyAttribute[];
 
 const users: EntityHandler<UserRecord> = {
   schema: userRecordSchema,
+  file: 'config',
   secretFields: [],
   key: (r) => String(r.id),
-  upsert(db, _key, r) {
+  upsert({ db }, _key, r) {
     const row = {
       id: r.id,
       username: r.username,
@@ -115,14 +128,14 @@ const users: EntityHandler<UserRecord> = {
       db.prepare('insert into user_groups (user_id, group_id) values (?, ?)').run(r.id, group.id);
     }
   },
-  remove(db, key) {
+  remove({ db }, key) {
     db.run(db.q.deleteFrom('users').where('id', '=', Number(key)));
   },
-  read(db, _key, key) {
+  read({ db }, _key, key) {
     const row = db.first(db.q.selectFrom('users').selectAll().where('id', '=', Number(key)));
     return row && userFromRow(row, db.all(userGroupsQuery(db, row.id)).map((g) => g.name));
   },
-  readAll(db) {
+  readAll({ db }) {
     // every membership in one query, not one query per user (a snapshot reads every user)
     const memberships = new Map<number, string[]>();
     for (const m of db.all(userGroupsQuery(db))) {
@@ -151,9 +164,10 @@ function userFromRow(row: Selectable<UsersTable>, groups: string[]): UserRecord 
 
 const tokens: EntityHandler<TokenRecord> = {
   schema: tokenRecordSchema,
+  file: 'config',
   secretFields: ['secret'],
   key: (r) => String(r.id),
-  upsert(db, sealKey, r) {
+  upsert({ db }, sealKey, r) {
     const { secret, active, ...rest } = r;
     const row = { ...rest, active: active ? (1 as const) : (0 as const), secret_sealed: seal(sealKey, secret, 'token-secret') };
     db.upsert('tokens', row, 'id');
@@ -171,12 +185,13 @@ function tokenFromRow(
 
 const tokenStates: EntityHandler<TokenStateRecord> = {
   schema: tokenStateRecordSchema,
+  file: 'state',
   secretFields: [],
   key: (r) => String(r.token_id),
-  upsert(db, _key, r) {
+  upsert({ state }, _key, r) {
     // the highest step any node has seen wins: a code used anywhere stays used everywhere; once the master knows a
     // step, a replica has nothing left to report for it
-    db.prepare(
+    state.prepare(
       `insert into token_state (token_id, last_step, drift, updated_at) values (?, ?, ?, ?)
          on conflict (token_id) do update set
            drift = case when excluded.last_step >= token_state.last_step then excluded.drift else token_state.drift end,
@@ -185,22 +200,23 @@ const tokenStates: EntityHandler<TokenStateRecord> = {
            updated_at = excluded.updated_at`,
     ).run(r.token_id, r.last_step, r.drift, Date.now());
   },
-  remove(db, key) {
-    db.run(db.q.deleteFrom('token_state').where('token_id', '=', Number(key)));
+  remove({ state }, key) {
+    state.run(state.q.deleteFrom('token_state').where('token_id', '=', Number(key)));
   },
-  read(db, _key, key) {
-    return db.first(db.q.selectFrom('token_state').select(['token_id', 'last_step', 'drift']).where('token_id', '=', Number(key)));
+  read({ state }, _key, key) {
+    return state.first(state.q.selectFrom('token_state').select(['token_id', 'last_step', 'drift']).where('token_id', '=', Number(key)));
   },
-  readAll(db) {
-    return db.all(db.q.selectFrom('token_state').select(['token_id', 'last_step', 'drift']).orderBy('token_id'));
+  readAll({ state }) {
+    return state.all(state.q.selectFrom('token_state').select(['token_id', 'last_step', 'drift']).orderBy('token_id'));
   },
 };
 
 const hardwareTokens: EntityHandler<HardwareTokenRecord> = {
   schema: hardwareTokenRecordSchema,
+  file: 'config',
   secretFields: ['secret'],
   key: (r) => String(r.id),
-  upsert(db, sealKey, r) {
+  upsert({ db }, sealKey, r) {
     const { secret, ...rest } = r;
     const row = { ...rest, secret_sealed: seal(sealKey, secret, 'hardware-token-secret') };
     db.upsert('hardware_tokens', row, 'id');
@@ -215,9 +231,10 @@ function hardwareFromRow(sealKey: Buffer, row: Omit<HardwareTokenRecord, 'secret
 
 const groups: EntityHandler<GroupRecord> = {
   schema: groupRecordSchema,
+  file: 'config',
   secretFields: [],
   key: (r) => String(r.id),
-  upsert(db, _key, r) {
+  upsert({ db }, _key, r) {
     const row = { ...r, attributes: json(r.attributes) };
     db.upsert('groups', row, 'id');
   },
@@ -226,9 +243,10 @@ const groups: EntityHandler<GroupRecord> = {
 
 const clients: EntityHandler<ClientRecord> = {
   schema: clientRecordSchema,
+  file: 'config',
   secretFields: ['secret'],
   key: (r) => String(r.id),
-  upsert(db, sealKey, r) {
+  upsert({ db }, sealKey, r) {
     const { secret, require_message_authenticator, single_factor, backends, ...rest } = r;
     const row = {
       ...rest,
@@ -256,35 +274,37 @@ function clientFromRow(sealKey: Buffer, row: Selectable<ClientsTable>): ClientRe
 export const SETTINGS_KEY = 'settings';
 const settings: EntityHandler<Settings> = {
   schema: settingsSchema,
+  file: 'config',
   secretFields: SETTINGS_SECRET_FIELDS.map((f) => `backends[].${f}`),
   key: () => SETTINGS_KEY,
-  upsert(db, sealKey, r) {
+  upsert({ db }, sealKey, r) {
     const row = { id: 1, document: json(mapSecretFields(r, this.secretFields, (v, ctx) => seal(sealKey, v, ctx))) };
     db.upsert('settings', row, 'id');
   },
-  remove(db) {
+  remove({ db }) {
     db.run(db.q.deleteFrom('settings'));
   },
-  read(db, sealKey) {
+  read({ db }, sealKey) {
     const row = db.first(db.q.selectFrom('settings').select('document'));
     const stored: unknown = row ? JSON.parse(row.document) : {};
     return settingsSchema.parse(mapSecretFields(stored, this.secretFields, (v, ctx) => unseal(sealKey, v, ctx).toString()));
   },
-  readAll(db, sealKey) {
-    return [this.read(db, sealKey, SETTINGS_KEY)!];
+  readAll(files, sealKey) {
+    return [this.read(files, sealKey, SETTINGS_KEY)!];
   },
 };
 
 /** A lockout entry only ever clears a user's failure count ("admin unlock"); the key is the user id. */
 const lockouts: EntityHandler<LockoutRecord> = {
   schema: lockoutRecordSchema,
+  file: 'state',
   secretFields: [],
   key: (r) => String(r.user_id),
-  upsert(db, _key, r) {
-    db.run(db.q.deleteFrom('auth_state').where('user_id', '=', r.user_id));
+  upsert({ state }, _key, r) {
+    state.run(state.q.deleteFrom('auth_state').where('user_id', '=', r.user_id));
   },
-  remove(db, key) {
-    db.run(db.q.deleteFrom('auth_state').where('user_id', '=', Number(key)));
+  remove({ state }, key) {
+    state.run(state.q.deleteFrom('auth_state').where('user_id', '=', Number(key)));
   },
   read: () => undefined,
   readAll: () => [],
@@ -292,18 +312,19 @@ const lockouts: EntityHandler<LockoutRecord> = {
 
 const admins: EntityHandler<AdminRecord> = {
   schema: adminRecordSchema,
+  file: 'config',
   secretFields: [],
   key: (r) => r.username,
-  upsert(db, _key, r) {
+  upsert({ db }, _key, r) {
     db.upsert('admins', r, 'username');
   },
-  remove(db, key) {
+  remove({ db }, key) {
     db.run(db.q.deleteFrom('admins').where('username', '=', key));
   },
-  read(db, _key, key) {
+  read({ db }, _key, key) {
     return db.first(db.q.selectFrom('admins').selectAll().where('username', '=', key));
   },
-  readAll(db) {
+  readAll({ db }) {
     return db.all(db.q.selectFrom('admins').selectAll().orderBy('username'));
   },
 };

@@ -1,6 +1,10 @@
 import type { Generated } from 'kysely';
 
-/** Table shapes as SQLite holds them (booleans as 0/1, JSON as text, secrets sealed). */
+/**
+ * The configuration database (otpgate.db): what admins change and the master replicates, with the change log. Table
+ * shapes as SQLite holds them (booleans as 0/1, JSON as text, secrets sealed). What RADIUS writes per request lives
+ * in the state database (state-schema.ts).
+ */
 export interface UsersTable {
   id: Generated<number>;
   username: string;
@@ -43,15 +47,6 @@ export interface TokensTable {
   label: string;
   active: 0 | 1;
   created_at: number;
-}
-
-export interface TokenStateTable {
-  token_id: number;
-  last_step: number;
-  drift: number;
-  updated_at: number;
-  /** 0 while a replica's own accept has not been reported to the master. */
-  reported: Generated<0 | 1>;
 }
 
 export interface AdminsTable {
@@ -108,13 +103,6 @@ export interface SettingsTable {
   document: string;
 }
 
-export interface AuthStateTable {
-  user_id: number;
-  failures: number;
-  locked_until: number | null;
-  updated_at: number;
-}
-
 export interface ChangesTable {
   seq: number;
   at: number;
@@ -125,24 +113,6 @@ export interface ChangesTable {
   payload: string | null;
   prev_hash: string;
   hash: string;
-}
-
-export interface AuthLogTable {
-  id: Generated<number>;
-  at: number;
-  node: string;
-  username: string;
-  client: string;
-  source: string;
-  nas_ip: string;
-  calling_station: string;
-  result: 'accept' | 'reject' | 'challenge' | 'drop';
-  reason: string | null;
-  backend: string | null;
-  latency_us: number;
-  detail: string | null;
-  /** 'single-factor' or 'initial-login' when the password alone was accepted. */
-  policy: string | null;
 }
 
 export interface AdminAuditTable {
@@ -158,11 +128,6 @@ export interface AdminAuditTable {
   details: string | null;
 }
 
-export interface InitialLoginsTable {
-  user_id: number;
-  count: number;
-}
-
 export interface NodeMetaTable {
   key: string;
   value: string;
@@ -173,16 +138,12 @@ export interface DB {
   groups: GroupsTable;
   user_groups: UserGroupsTable;
   tokens: TokensTable;
-  token_state: TokenStateTable;
   hardware_tokens: HardwareTokensTable;
   clients: ClientsTable;
   settings: SettingsTable;
-  auth_state: AuthStateTable;
   changes: ChangesTable;
-  auth_log: AuthLogTable;
   node_meta: NodeMetaTable;
   admins: AdminsTable;
   replicas: ReplicasTable;
-  initial_logins: InitialLoginsTable;
   admin_audit: AdminAuditTable;
 }

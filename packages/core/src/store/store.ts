@@ -9,21 +9,42 @@ import {
   type Settings,
 } from '@otpgate/shared';
 import { Database, StoreError } from './database.js';
+import type { StateDB } from './state-schema.js';
+import { moveLegacyState, stateMigrationProvider } from './state-migrations.js';
 import { createKeyFile, loadKeyFile } from './key-file.js';
 import { ENTITY_HANDLERS, SETTINGS_KEY, type EntityRecords } from './entity-handlers.js';
 import { appendChange, changeHead, type ChangeHead } from './change-log.js';
 
 export type NodeRole = 'master' | 'replica';
 
-export const DATA_FILES = { database: 'otpgate.db', key: 'secret.key' } as const;
+export const DATA_FILES = { database: 'otpgate.db', state: 'state.db', key: 'secret.key' } as const;
+
+/** The state database's connection (state-schema.ts). */
+export type StateDatabase = Database<StateDB>;
+
+export interface StoreOpenOptions {
+  /**
+   * How long a write to the state database waits for another connection's lock, in ms. The RADIUS hot path keeps
+   * this short and retries without blocking its thread (write-batcher.ts).
+   */
+  stateBusyTimeoutMs?: number;
+}
+
+/** The key a change's log entry carries. */
+function entityKey(change: Change): string {
+  if (change.op === 'delete') return change.key;
+  return (ENTITY_HANDLERS[change.entity] as (typeof ENTITY_HANDLERS)[Entity]).key(change.data as never);
+}
 
 export type Change = {
   [E in Entity]: { entity: E; op: 'upsert'; data: EntityRecords[E] } | { entity: E; op: 'delete'; key: string };
 }[Entity];
 
 /**
- * A node's store: the database, the key that seals its secrets, and its role. All changes to replicated entities go
- * through `commit`, which writes the tables and the change log in one transaction, and refuses on a replica.
+ * A node's store: the configuration database (`db`: users, tokens, clients, settings and the change log), the state
+ * database (`state`: what RADIUS writes per request), the key that seals its secrets, and its role. All changes to
+ * replicated entities go through `commit`, which writes the tables and the change log in one transaction, and refuses
+ * on a replica.
  */
 export class Store {
   private cachedRole: NodeRole | undefined;
@@ -37,9 +58,30 @@ export class Store {
 
   private constructor(
     readonly db: Database,
+    readonly state: StateDatabase,
     readonly sealKey: Buffer,
     readonly dataDir: string,
   ) {}
+
+  /** Both files, state first: moving an older node's state out of otpgate.db needs state.db's tables. */
+  private static async openFiles(dataDir: string, options: StoreOpenOptions & { readonly?: boolean }): Promise<{ db: Database; state: StateDatabase }> {
+    const statePath = join(dataDir, DATA_FILES.state);
+    const readonly = options.readonly ?? false;
+    if (readonly && !existsSync(statePath)) {
+      throw new StoreError(`no state database at ${statePath}: start the node once ("otpgate serve") so it is created`);
+    }
+    if (!readonly && !existsSync(statePath)) writeFileSync(statePath, '', { mode: 0o600, flag: 'wx' });
+    const state = await Database.open<StateDB>(statePath, { readonly, migrations: stateMigrationProvider, busyTimeoutMs: options.stateBusyTimeoutMs });
+    let db: Database;
+    try {
+      db = await Database.open(join(dataDir, DATA_FILES.database), { readonly });
+      if (!readonly) moveLegacyState(db, statePath);
+    } catch (err) {
+      state.close();
+      throw err;
+    }
+    return { db, state };
+  }
 
   /** Make a new node's data folder: key file, database, role master. */
   static async create(dataDir: string): Promise<Store> {
@@ -49,21 +91,22 @@ export class Store {
     const key = createKeyFile(join(dataDir, DATA_FILES.key));
     // created empty with mode 0600 first: SQLite gives its -wal and -shm files the database file's mode
     writeFileSync(dbPath, '', { mode: 0o600, flag: 'wx' });
-    const db = await Database.open(dbPath);
-    const store = new Store(db, key, dataDir);
+    const { db, state } = await Store.openFiles(dataDir, {});
+    const store = new Store(db, state, key, dataDir);
     store.setRole('master');
     store.setMeta('cluster_id', randomUUID());
     store.setMeta('created_at', new Date().toISOString());
     return store;
   }
 
-  static async open(dataDir: string): Promise<Store> {
+  static async open(dataDir: string, options: StoreOpenOptions = {}): Promise<Store> {
     const dbPath = join(dataDir, DATA_FILES.database);
     if (!existsSync(dbPath)) {
       throw new StoreError(`no database at ${dbPath}: run "otpgate init" first (or check node.data_dir in the config)`);
     }
     const key = loadKeyFile(join(dataDir, DATA_FILES.key));
-    const store = new Store(await Database.open(dbPath), key, dataDir);
+    const { db, state } = await Store.openFiles(dataDir, options);
+    const store = new Store(db, state, key, dataDir);
     store.publishSteps = store.db.first(store.db.q.selectFrom('replicas').select('name').where('revoked_at', 'is', null)) !== undefined;
     return store;
   }
@@ -74,7 +117,8 @@ export class Store {
    */
   static async openReadOnly(dataDir: string): Promise<Store> {
     const key = loadKeyFile(join(dataDir, DATA_FILES.key));
-    return new Store(await Database.open(join(dataDir, DATA_FILES.database), { readonly: true }), key, dataDir);
+    const { db, state } = await Store.openFiles(dataDir, { readonly: true });
+    return new Store(db, state, key, dataDir);
   }
 
   getMeta(key: string): string | undefined {
@@ -106,12 +150,42 @@ export class Store {
     if (this.role === 'replica') throw new ReadOnlyReplicaError(this.getMeta('master_url') ?? 'the master');
   }
 
-  /** Apply changes and log them, all or nothing. */
+  /**
+   * Apply changes and log them. The configuration tables and the log are written all or nothing; rows of the state
+   * database (replay steps, unlocks) go first, in a transaction of their own on that file (see applyChanges).
+   */
   commit(changes: readonly Change[]): ChangeEntry[] {
     this.assertWritable();
-    const entries = this.db.transaction(() => changes.map((c) => this.applyAndLog(c)));
+    const entries = this.applyChanges(changes, (c) =>
+      this.logChange(c.op === 'delete' ? { entity: c.entity, op: 'delete', key: c.key, data: null } : { entity: c.entity, op: 'upsert', key: entityKey(c), data: c.data }),
+    );
     this.notifyChanged();
     return entries;
+  }
+
+  /**
+   * Write changes to their tables and record each with `log` (appending to this node's log, or storing the master's
+   * entry as received), in two steps: first every row of the state database, in one transaction on that file; then
+   * the configuration tables and every log entry, in one transaction on the configuration file. Never both files in
+   * one transaction: the state file's lock is what RADIUS needs to answer, and a long configuration write (an import,
+   * a snapshot) must not hold it. The state rows are idempotent (a step only moves forward, an unlock clears), so a
+   * crash between the steps leaves a change applied without its entry, which the next attempt applies again.
+   */
+  applyChanges<T>(changes: readonly Change[], log: (change: Change) => T): T[] {
+    const stateChanges = changes.filter((c) => ENTITY_HANDLERS[c.entity].file === 'state');
+    if (stateChanges.length > 0) this.state.transaction(() => stateChanges.forEach((c) => this.applyRow(c)));
+    return this.db.transaction(() =>
+      changes.map((c) => {
+        if (ENTITY_HANDLERS[c.entity].file === 'config') this.applyRow(c);
+        return log(c);
+      }),
+    );
+  }
+
+  private applyRow(change: Change): void {
+    const handler = ENTITY_HANDLERS[change.entity] as (typeof ENTITY_HANDLERS)[Entity];
+    if (change.op === 'delete') handler.remove(this, change.key);
+    else handler.upsert(this, this.sealKey, change.data as never);
   }
 
   /** Be told (soon after, never inside the writing transaction) that the log moved in this process. */
@@ -137,29 +211,17 @@ export class Store {
     });
   }
 
-  /** Inside a caller's transaction (hot path batch): apply one change and append it to the log. */
-  applyAndLog(change: Change): ChangeEntry {
-    const handler = ENTITY_HANDLERS[change.entity] as (typeof ENTITY_HANDLERS)[Entity];
-    if (change.op === 'delete') {
-      handler.remove(this.db, change.key);
-      return appendChange(this.db, this.sealKey, { entity: change.entity, op: 'delete', key: change.key, data: null });
-    }
-    const data = change.data as never;
-    handler.upsert(this.db, this.sealKey, data);
-    return appendChange(this.db, this.sealKey, { entity: change.entity, op: 'upsert', key: handler.key(data), data });
-  }
-
   /** Append to the change log without touching the tables (the caller already wrote them). */
   logChange(change: { entity: Entity; op: ChangeOp; key: string; data: unknown }): ChangeEntry {
     return appendChange(this.db, this.sealKey, change);
   }
 
   read<E extends Entity>(entity: E, key: string): EntityRecords[E] | undefined {
-    return (ENTITY_HANDLERS[entity] as (typeof ENTITY_HANDLERS)[E]).read(this.db, this.sealKey, key);
+    return (ENTITY_HANDLERS[entity] as (typeof ENTITY_HANDLERS)[E]).read(this, this.sealKey, key);
   }
 
   readAll<E extends Entity>(entity: E): EntityRecords[E][] {
-    return (ENTITY_HANDLERS[entity] as (typeof ENTITY_HANDLERS)[E]).readAll(this.db, this.sealKey);
+    return (ENTITY_HANDLERS[entity] as (typeof ENTITY_HANDLERS)[E]).readAll(this, this.sealKey);
   }
 
   settings(): Settings {
@@ -178,5 +240,6 @@ export class Store {
 
   close(): void {
     this.db.close();
+    this.state.close();
   }
 }

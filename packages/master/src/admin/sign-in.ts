@@ -72,7 +72,7 @@ export class AdminSignIn {
     if (!code) return 'need-code';
     const match = matchCode(user, code.trim(), Date.now(), this.deps.settings());
     if (match === 'no-match') return 'wrong code';
-    if (match === 'replay' || !(await this.deps.repository.consume(match.token, match.step, match.drift))) return 'code already used';
+    if (match === 'replay' || !(await this.deps.repository.consume(user, match.token, match.step, match.drift))) return 'code already used';
     return 'ok';
   }
 }

@@ -1,0 +1,77 @@
+/**
+ * The state database (state.db): what a node writes while it answers RADIUS — used steps, failure counters, the
+ * authentication log, pending challenges. It is a file of its own so that a long write to the configuration database
+ * (a 100,000-user import, a snapshot applied on a replica) never holds the lock these writes need: SQLite locks a
+ * whole file, and an accept must not wait seconds for its replay step.
+ *
+ * Rows refer to users and tokens of the configuration database by id. There are no foreign keys across files: ids
+ * are never reused (see allocateId), so a row left behind by a deleted user or token matches nothing and is pruned.
+ */
+import type { Generated } from 'kysely';
+
+export interface TokenStateTable {
+  token_id: number;
+  last_step: number;
+  drift: number;
+  updated_at: number;
+  /**
+   * 1 once the master knows this step: on a replica, reported to the master; on a master, published in its change
+   * log (when replicas follow it). 0 while it is only here.
+   */
+  reported: Generated<0 | 1>;
+}
+
+export interface AuthStateTable {
+  user_id: number;
+  failures: number;
+  locked_until: number | null;
+  updated_at: number;
+  /** Failures counted here and not yet reported to the master (replicas: the cluster-wide lockout). */
+  unreported_failures: Generated<number>;
+  /** 1 when a success here has reset the count and the master has not been told yet. */
+  unreported_success: Generated<0 | 1>;
+}
+
+export interface AuthLogTable {
+  id: Generated<number>;
+  at: number;
+  node: string;
+  username: string;
+  client: string;
+  source: string;
+  nas_ip: string;
+  calling_station: string;
+  result: 'accept' | 'reject' | 'challenge' | 'drop';
+  reason: string | null;
+  backend: string | null;
+  latency_us: number;
+  detail: string | null;
+  /** 'single-factor' or 'initial-login' when the password alone was accepted. */
+  policy: string | null;
+}
+
+export interface InitialLoginsTable {
+  user_id: number;
+  count: number;
+}
+
+/** An Access-Challenge waiting for its answer: single use, bound to the user and the RADIUS client that got it. */
+export interface ChallengesTable {
+  /** The State attribute sent, in hex. */
+  state: string;
+  user_id: number;
+  username: string;
+  client: string;
+  /** Where the password was checked, and the directory groups it reported (JSON array), for the final answer. */
+  backend: string;
+  groups: string;
+  expires_at: number;
+}
+
+export interface StateDB {
+  token_state: TokenStateTable;
+  auth_state: AuthStateTable;
+  auth_log: AuthLogTable;
+  initial_logins: InitialLoginsTable;
+  challenges: ChallengesTable;
+}

@@ -1,0 +1,226 @@
+/**
+ * Users as the RADIUS hot path reads them: the configuration part (name, status, password hash, mode, groups, reply
+ * attributes, tokens with their secrets unsealed) of the users asked for lately, in a cache with a size limit, read
+ * from the configuration database on a miss (three indexed reads). Nothing is loaded up front, so a node answers at
+ * once with any number of users and its memory follows `maxUsers`, not the user count.
+ *
+ * The cache follows the change log: at most every SYNC_INTERVAL_MS (and at once after a change made in this thread)
+ * the entries after the last one seen are read in one query and the users they touch are dropped from the cache. The
+ * work is bounded whatever happened: past MAX_CHANGES entries behind, or when the log was replaced (a snapshot) or
+ * rewritten, the whole cache is dropped instead, which costs nothing per user. No query per changed row, no reload
+ * of every user.
+ */
+import { LRUCache } from 'lru-cache';
+import { unseal, type AuthMode, type OtpAlgorithm, type OtpKind, type Settings } from '@otpgate/shared';
+import type { OtpToken } from '../otp/verify.js';
+import { fromBase32 } from '../otp/secret.js';
+import type { Store } from './store.js';
+import { changeHashAt, logBase } from './change-log.js';
+
+/** A token as cached: everything but its replay state, which is read fresh for every request. */
+export type CachedToken = Omit<OtpToken, 'lastStep' | 'drift'>;
+
+/** A user as cached: everything but the failure count and lock, read fresh for every request. */
+export interface CachedUser {
+  id: number;
+  username: string;
+  status: 'active' | 'disabled';
+  passwordHash: string | null;
+  authMode: AuthMode | null;
+  groups: string[];
+  attributesJson: string;
+  tokens: CachedToken[];
+  createdAt: number;
+  initialLoginUntil: number | null;
+  hasDisabledTokens: boolean;
+}
+
+interface UserRow {
+  id: number;
+  username: string;
+  status: 'active' | 'disabled';
+  password_hash: string | null;
+  auth_mode: AuthMode | null;
+  attributes: string;
+  created_at: number;
+  initial_login_until: number | null;
+  has_disabled_tokens: 0 | 1;
+}
+
+interface TokenRow {
+  id: number;
+  kind: OtpKind;
+  algorithm: OtpAlgorithm;
+  digits: 6 | 8;
+  period: 30 | 60;
+  t0: number;
+  secret_sealed: string;
+  counter: number;
+  window_past: number | null;
+  window_future: number | null;
+}
+
+interface ChangeRow {
+  entity: string;
+  key: string;
+  owner: number | null;
+}
+
+const SYNC_INTERVAL_MS = 20;
+/** Past this many log entries behind, drop the whole cache rather than look at each entry. */
+const MAX_CHANGES = 5000;
+
+export class UserDirectory {
+  private readonly cache: LRUCache<string, CachedUser>;
+  /** Cached names per user id (a NAS may send one name in several spellings), and each cached token's owner. */
+  private readonly names = new Map<number, Set<string>>();
+  private readonly owners = new Map<number, number>();
+  private loadedSeq = -1;
+  private loadedHash = '';
+  private loadedBase = -1;
+  private seenLocalChanges = -1;
+  private checkedAt = -Infinity;
+  private readonly userStmt;
+  private readonly tokensStmt;
+  private readonly groupsStmt;
+  private readonly changesStmt;
+
+  constructor(
+    private readonly store: Store,
+    private readonly settings: () => Settings,
+    maxUsers: number,
+  ) {
+    const db = store.db;
+    this.cache = new LRUCache<string, CachedUser>({ max: Math.max(1, maxUsers), dispose: (user, name) => this.forget(user, name) });
+    this.userStmt = db.prepare(
+      `select id, username, status, password_hash, auth_mode, attributes, created_at, initial_login_until,
+              exists(select 1 from tokens t where t.user_id = users.id and t.active = 0) as has_disabled_tokens
+         from users where username = ?`,
+    );
+    this.tokensStmt = db.prepare(
+      `select id, kind, algorithm, digits, period, t0, secret_sealed, counter, window_past, window_future
+         from tokens where user_id = ? and active = 1 order by id`,
+    );
+    this.groupsStmt = db.prepare(
+      'select g.name from user_groups ug join groups g on g.id = ug.group_id where ug.user_id = ? order by g.name',
+    ).pluck();
+    // a token's owner from its payload, so a token change finds the user to drop without a query per entry
+    this.changesStmt = db.prepare(
+      `select entity, key, case when entity = 'token' then json_extract(payload, '$.user_id') end as owner
+         from changes where seq > ? and seq <= ? and entity in ('user', 'token', 'group', 'settings') order by seq`,
+    );
+  }
+
+  /** How many users are cached now. */
+  get size(): number {
+    return this.cache.size;
+  }
+
+  /** The user named `username` (the database compares names without case), current as of the last sync. */
+  find(username: string): CachedUser | undefined {
+    this.syncIfDue();
+    const cached = this.cache.get(username);
+    if (cached) return cached;
+    const user = this.read(username);
+    if (user) this.remember(username, user);
+    return user;
+  }
+
+  private syncIfDue(): void {
+    const now = performance.now();
+    if (this.seenLocalChanges === this.store.localChanges && now - this.checkedAt < SYNC_INTERVAL_MS) return;
+    this.checkedAt = now;
+    this.seenLocalChanges = this.store.localChanges;
+    this.sync();
+  }
+
+  /** Bring the cache up to the change log's head (bounded work, see the file's comment). */
+  sync(): void {
+    const head = this.store.head();
+    if (head.seq === this.loadedSeq && head.hash === this.loadedHash) return;
+    const base = logBase(this.store.db).seq;
+    const continues =
+      this.loadedSeq >= base &&
+      base === this.loadedBase &&
+      head.seq > this.loadedSeq &&
+      head.seq - this.loadedSeq <= MAX_CHANGES &&
+      changeHashAt(this.store.db, this.loadedSeq) === this.loadedHash;
+    if (continues) this.apply(this.changesStmt.all(this.loadedSeq, head.seq) as ChangeRow[]);
+    else this.clear();
+    this.loadedSeq = head.seq;
+    this.loadedHash = head.hash;
+    this.loadedBase = base;
+  }
+
+  /** Drop every cached user (a snapshot, settings that change every token's window, a group change). */
+  clear(): void {
+    this.cache.clear();
+  }
+
+  private apply(changes: readonly ChangeRow[]): void {
+    for (const c of changes) {
+      if (c.entity === 'group' || c.entity === 'settings') {
+        this.clear();
+        return;
+      }
+      if (c.entity === 'user') this.drop(Number(c.key));
+      else if (c.entity === 'token') {
+        const owner = this.owners.get(Number(c.key));
+        if (owner !== undefined) this.drop(owner);
+        if (c.owner !== null) this.drop(c.owner);
+      }
+    }
+  }
+
+  private drop(userId: number): void {
+    const names = this.names.get(userId);
+    if (names) for (const name of [...names]) this.cache.delete(name);
+  }
+
+  private remember(name: string, user: CachedUser): void {
+    this.cache.set(name, user);
+    let names = this.names.get(user.id);
+    if (!names) this.names.set(user.id, (names = new Set()));
+    names.add(name);
+    for (const t of user.tokens) this.owners.set(t.id, user.id);
+  }
+
+  /** Called by the cache for every entry that leaves it (evicted, dropped, replaced). */
+  private forget(user: CachedUser, name: string): void {
+    const names = this.names.get(user.id);
+    names?.delete(name);
+    if (names && names.size > 0) return;
+    this.names.delete(user.id);
+    for (const t of user.tokens) if (this.owners.get(t.id) === user.id) this.owners.delete(t.id);
+  }
+
+  private read(username: string): CachedUser | undefined {
+    const row = this.userStmt.get(username) as UserRow | undefined;
+    if (!row) return undefined;
+    const otp = this.settings().otp;
+    return {
+      id: row.id,
+      username: row.username,
+      status: row.status,
+      passwordHash: row.password_hash,
+      authMode: row.auth_mode,
+      groups: this.groupsStmt.all(row.id) as string[],
+      attributesJson: row.attributes,
+      tokens: (this.tokensStmt.all(row.id) as TokenRow[]).map((t) => ({
+        id: t.id,
+        kind: t.kind,
+        algorithm: t.algorithm,
+        digits: t.digits,
+        period: t.period,
+        t0: t.t0,
+        key: fromBase32(unseal(this.store.sealKey, t.secret_sealed, 'token-secret').toString()),
+        counter: t.counter,
+        windowPast: t.window_past ?? otp.window_past,
+        windowFuture: t.window_future ?? otp.window_future,
+      })),
+      createdAt: row.created_at,
+      initialLoginUntil: row.initial_login_until,
+      hasDisabledTokens: row.has_disabled_tokens === 1,
+    };
+  }
+}
