@@ -46,7 +46,10 @@ export interface RssFigures {
   endKiB: number;
   /** Least-squares slope of RSS against datagrams sent, after the first fifth of the run (warm-up). */
   slopeKiBPer100k: number;
-  samples: number;
+  /** The same over the second half: growth that goes on, rather than the heap and caches settling. */
+  lastHalfSlopeKiBPer100k: number;
+  /** One a second. */
+  samples: Array<{ datagrams: number; kib: number }>;
 }
 
 export interface FuzzReport {
@@ -325,20 +328,25 @@ export class FuzzSession {
   }
 }
 
+/** Least-squares slope of RSS against datagrams sent, in KiB per 100,000 datagrams. */
+function slope(points: ReadonlyArray<{ datagrams: number; kib: number }>): number {
+  const mx = points.reduce((sum, p) => sum + p.datagrams, 0) / Math.max(1, points.length);
+  const my = points.reduce((sum, p) => sum + p.kib, 0) / Math.max(1, points.length);
+  const sxy = points.reduce((sum, p) => sum + (p.datagrams - mx) * (p.kib - my), 0);
+  const sxx = points.reduce((sum, p) => sum + (p.datagrams - mx) ** 2, 0);
+  return sxx > 0 ? (sxy / sxx) * 100_000 : 0;
+}
+
 function rssFigures(samples: ReadonlyArray<{ datagrams: number; kib: number }>): RssFigures {
   const kib = samples.map((s) => s.kib);
   const end = samples.at(-1)?.datagrams ?? 0;
-  const steady = samples.filter((s) => s.datagrams >= end / 5);
-  const mx = steady.reduce((sum, s) => sum + s.datagrams, 0) / Math.max(1, steady.length);
-  const my = steady.reduce((sum, s) => sum + s.kib, 0) / Math.max(1, steady.length);
-  const sxy = steady.reduce((sum, s) => sum + (s.datagrams - mx) * (s.kib - my), 0);
-  const sxx = steady.reduce((sum, s) => sum + (s.datagrams - mx) ** 2, 0);
   return {
     startKiB: kib[0] ?? 0,
     peakKiB: Math.max(0, ...kib),
     endKiB: kib.at(-1) ?? 0,
-    slopeKiBPer100k: sxx > 0 ? (sxy / sxx) * 100_000 : 0,
-    samples: samples.length,
+    slopeKiBPer100k: slope(samples.filter((s) => s.datagrams >= end / 5)),
+    lastHalfSlopeKiBPer100k: slope(samples.filter((s) => s.datagrams >= end / 2)),
+    samples: [...samples],
   };
 }
 
@@ -364,7 +372,7 @@ const n = (x: number) => x.toLocaleString('en-US');
 
 /** The figures, one per line. */
 export function formatReport(r: FuzzReport): string {
-  const slope = r.rss.slopeKiBPer100k;
+  const perHundredK = (kib: number) => `${kib >= 0 ? '+' : ''}${(kib / 1024).toFixed(2)} MiB`;
   return [
     `datagrams sent: ${n(r.datagrams)} in ${r.seconds.toFixed(0)} s (${n(Math.round(r.datagrams / r.seconds))}/s) from ${r.sourcePorts} source ports, fast-check seed ${r.seed}`,
     `CPU: node ${r.cpuSeconds.node.toFixed(0)} s (${((r.cpuSeconds.node / r.seconds) * 100).toFixed(0)} % of a core), fuzzer ${r.cpuSeconds.fuzzer.toFixed(0)} s (${((r.cpuSeconds.fuzzer / r.seconds) * 100).toFixed(0)} %)`,
@@ -372,7 +380,9 @@ export function formatReport(r: FuzzReport): string {
     `valid requests: ${n(r.checks.requests)} (answers: ${n(r.checks.accept)} Access-Accept, ${n(r.checks.reject)} Access-Reject, ${n(r.checks.challenge)} Access-Challenge); wrong answers: ${r.wrongAnswers.length}`,
     `fuzzed datagrams the server must drop: ${n(r.mustDropSent)}; answers to fuzzed datagrams: ${n(r.fuzzAnswers)}, of which wrong (unsigned, malformed, or to a datagram to drop): ${r.badAnswers.length}`,
     `node RSS: start ${mib(r.rss.startKiB)}, peak ${mib(r.rss.peakKiB)}, end ${mib(r.rss.endKiB)}; slope after the first fifth ` +
-      (r.rss.samples < 10 ? `not computed (${r.rss.samples} samples, one a second)` : `${slope >= 0 ? '+' : ''}${(slope / 1024).toFixed(2)} MiB per 100k datagrams (${r.rss.samples} samples)`),
+      (r.rss.samples.length < 10
+        ? `not computed (${r.rss.samples.length} samples, one a second)`
+        : `${perHundredK(r.rss.slopeKiBPer100k)}, over the second half ${perHundredK(r.rss.lastHalfSlopeKiBPer100k)} per 100k datagrams (${r.rss.samples.length} samples)`),
     ...(r.failure ? [`FAILED: ${r.failure}`] : []),
   ].join('\n');
 }
