@@ -35,10 +35,20 @@ snapshot_code() {
     done
     ln -s "$root/node_modules" "$snap/node_modules"
     for x in core shared; do ln -s "../../../packages/$x" "$snap/bench/node_modules/@otpgate/$x"; done
-    ln -s "$(readlink -f "$here/node_modules/undici")" "$snap/bench/node_modules/undici"
+    for x in undici fast-check; do ln -s "$(readlink -f "$here/node_modules/$x")" "$snap/bench/node_modules/$x"; done
     for js in "$@"; do cp "$build/$js" "$snap/bench/"; done
   fi
   dist_hash=$(cd "$snap/packages" && find . -path '*/dist/*' -name '*.js' | sort | xargs cat | sha256sum | cut -c1-12)
+}
+
+# wait_log FILE PATTERN PID [SECONDS=60]: until PATTERN appears in FILE, which process PID writes (fails if it exits).
+wait_log() {
+  for _ in $(seq $(( ${4:-60} * 20 ))); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    kill -0 "$3" 2>/dev/null || { echo "the process writing $1 exited:" >&2; tail -5 "$1" >&2; return 1; }
+    sleep 0.05
+  done
+  echo "no \"$2\" in $1 within ${4:-60} s" >&2; return 1
 }
 
 # What was measured, for the summaries: the machine, and the commit + dist hash of the copy.

@@ -50,14 +50,6 @@ wait_ports_free() {
   for _ in $(seq 200); do busy || return 0; sleep 0.1; done
   echo "port $port, $rport or $cport is in use (PORT= picks others)" >&2; return 1
 }
-wait_log() {  # FILE PATTERN PID [SECONDS=60]
-  for _ in $(seq $(( ${4:-60} * 20 ))); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
-    kill -0 "$3" 2>/dev/null || { echo "the process writing $1 exited:" >&2; tail -5 "$1" >&2; return 1; }
-    sleep 0.05
-  done
-  echo "no \"$2\" in $1 within ${4:-60} s" >&2; return 1
-}
 rss_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 stop() {  # PID
   kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true

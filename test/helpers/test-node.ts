@@ -218,6 +218,11 @@ export class TestNode {
     if (portal) this.enrollUrl = `https://${String(portal.listen)}`;
   }
 
+  /** The `otpgate serve` process, while it runs. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get port(): number {
     return this.ports[0]!;
   }
