@@ -49,7 +49,6 @@ export { parseRequest, type RadiusRequest } from './radius/packet.js';
 export { buildResponse } from './radius/response.js';
 export { decodeUserPassword, encodeUserPassword, verifyMessageAuthenticator } from './radius/authenticators.js';
 export { ATTR, CODE } from './radius/constants.js';
-export { parseCidr } from './radius/ip-address.js';
 export { OpsServer, OpsServerError, closeHttpServers, type OpsServerOptions, type OpsEndpoint } from './ops/ops-server.js';
 export { evaluateReadiness, storeCheck, radiusCheck, type CheckResult, type HealthCheck, type ReadinessReport } from './ops/health.js';
 export { clusterCertificates, readCertificateExpiries, type WatchedCertificate } from './ops/certificates.js';
