@@ -1,5 +1,6 @@
 export * from './logger.js';
 export * from './metrics.js';
+export { BoundedMap, type BoundedMapOptions, type MapMeter } from './bounded-map.js';
 export * from './node.js';
 export * from './services/index.js';
 export * from './imports/index.js';
