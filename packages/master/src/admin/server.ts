@@ -35,8 +35,13 @@ export class AdminServer {
       dictionary,
       config,
       logger,
-      sessions: new SessionStore(config.admin.idle_minutes * 60_000, config.admin.session_hours * 3_600_000),
-      guard: new SignInGuard(),
+      sessions: new SessionStore({
+        name: 'admin_sessions',
+        idleMs: config.admin.idle_minutes * 60_000,
+        absoluteMs: config.admin.session_hours * 3_600_000,
+        meter: node.metrics,
+      }),
+      guard: new SignInGuard({ name: 'admin', meter: node.metrics }),
       audit: new AdminAuditService(node.store, logger),
       replicaView: options.replicaView,
     });

@@ -23,8 +23,8 @@ export class EnrollmentServer {
       node,
       services: createServices({ store: node.store, dictionary: loadDictionary(config.radius.dictionaries), logger: node.logger }),
       config,
-      sessions: new SessionStore<PortalData>(minutes, minutes),
-      guard: new SignInGuard(),
+      sessions: new SessionStore<PortalData>({ name: 'portal_sessions', idleMs: minutes, absoluteMs: minutes, meter: node.metrics }),
+      guard: new SignInGuard({ name: 'portal', meter: node.metrics }),
       audit: new AdminAuditService(node.store, node.logger),
     };
     const apps: FastifyInstance[] = [];
