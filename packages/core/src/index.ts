@@ -8,6 +8,16 @@ export { pskFromHex } from './imports/psk-key.js';
 export * from './config-transfer/index.js';
 export { Store, DATA_FILES, type NodeRole, type Change } from './store/store.js';
 export { Database, StoreError } from './store/database.js';
+export {
+  pruneTable,
+  scheduleRetention,
+  DEFAULT_CHUNK_ROWS,
+  type PruneRequest,
+  type PruneResult,
+  type RetainedTable,
+  type RetentionJob,
+  type RetentionPolicy,
+} from './store/retention.js';
 export { KeyFileError } from './store/key-file.js';
 export { ClusterFiles, ClusterSetupError, CLUSTER_FILES, type ClusterFile } from './store/cluster-files.js';
 export { AuthRepository, type AuthLogRecord } from './store/auth-repository.js';

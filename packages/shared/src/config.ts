@@ -78,6 +78,12 @@ export const nodeConfigSchema = z
         level: z.enum(LOG_LEVELS).default('info'),
         /** Days of per-request authentication records kept in the database (for the admin UI and audits). */
         auth_log_days: int().min(1).max(3650).default(30),
+        /** And at most this many of them: the oldest go first (a flood of requests must not fill the disk). */
+        auth_log_max_rows: int().min(1000).max(1_000_000_000).default(5_000_000),
+        /** Days of admin audit records kept in the database (every admin action and sign-in, UI and CLI). */
+        admin_audit_days: int().min(1).max(36500).default(365),
+        /** And at most this many of them: the oldest go first. */
+        admin_audit_max_rows: int().min(100).max(1_000_000_000).default(1_000_000),
         /** Also send every log line to a syslog collector (RFC 5424), in addition to stdout; off when absent. */
         syslog: syslogSchema.optional(),
       })
