@@ -53,8 +53,15 @@ export class AdminServer {
       guard: ui.deps.guard,
     });
     for (const address of config.admin.listen) {
-      const app = await createWebApp(tls);
+      const app = await createWebApp(tls, {
+        what: 'admin UI',
+        allow: config.admin.allow,
+        allowSetting: 'admin.allow',
+        logger,
+        errorPage: (title, message) => ui.errorPage(title, message).value,
+      });
       app.addHook('onRequest', ui.replicaGate);
+      app.addHook('onRequest', ui.sessionGate);
       registerSignInPages(app, ui, signIn);
       registerPages(app, ui);
       app.setNotFoundHandler((req, reply) => ui.deny(reply, 404, 'Not found', `There is no page at ${req.url}.`));
