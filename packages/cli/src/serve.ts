@@ -8,6 +8,7 @@ import {
   openNodeLogging,
   radiusCheck,
   readCertificateExpiries,
+  scheduleRetention,
   storeCheck,
   type HealthCheck,
 } from '@otpgate/core';
@@ -62,6 +63,15 @@ export async function serve(config: NodeConfig): Promise<void> {
   });
 
   try {
+    // every node keeps its own audit log (admin UI sign-ins, CLI actions): pruned in the background, in small chunks
+    parts.push(
+      scheduleRetention(opened.store.db, opened.logger, {
+        table: 'admin_audit',
+        timeColumn: 'at',
+        maxAgeMs: config.log.admin_audit_days * 86_400_000,
+        maxRows: config.log.admin_audit_max_rows,
+      }),
+    );
     if (config.metrics.enabled) parts.push(await startOpsServer(config, opened));
     if (config.admin.enabled) parts.push(await AdminServer.start(opened, config, { replicaView: replicaViewOf(opened, config) }));
     if (opened.store.role === 'replica') {

@@ -1,5 +1,6 @@
 export * from './logger.js';
 export * from './metrics.js';
+export { BoundedMap, type BoundedMapOptions, type MapMeter } from './bounded-map.js';
 export * from './node.js';
 export * from './services/index.js';
 export * from './imports/index.js';
@@ -7,6 +8,16 @@ export { pskFromHex } from './imports/psk-key.js';
 export * from './config-transfer/index.js';
 export { Store, DATA_FILES, type NodeRole, type Change } from './store/store.js';
 export { Database, StoreError } from './store/database.js';
+export {
+  pruneTable,
+  scheduleRetention,
+  DEFAULT_CHUNK_ROWS,
+  type PruneRequest,
+  type PruneResult,
+  type RetainedTable,
+  type RetentionJob,
+  type RetentionPolicy,
+} from './store/retention.js';
 export { KeyFileError } from './store/key-file.js';
 export { ClusterFiles, ClusterSetupError, CLUSTER_FILES, type ClusterFile } from './store/cluster-files.js';
 export { AuthRepository, type AuthLogRecord, type StepUse, type PendingChallenge } from './store/auth-repository.js';
@@ -50,7 +61,6 @@ export { parseRequest, type RadiusRequest } from './radius/packet.js';
 export { buildResponse } from './radius/response.js';
 export { decodeUserPassword, encodeUserPassword, verifyMessageAuthenticator } from './radius/authenticators.js';
 export { ATTR, CODE } from './radius/constants.js';
-export { parseCidr } from './radius/ip-address.js';
 export { OpsServer, OpsServerError, closeHttpServers, type OpsServerOptions, type OpsEndpoint } from './ops/ops-server.js';
 export { evaluateReadiness, storeCheck, radiusCheck, type CheckResult, type HealthCheck, type ReadinessReport } from './ops/health.js';
 export { clusterCertificates, readCertificateExpiries, type WatchedCertificate } from './ops/certificates.js';

@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+import { BoundedMap } from './bounded-map.js';
 
 export type { Logger };
 
@@ -22,19 +23,16 @@ export function createLogger(level: LevelWithSilent, node: string, destination?:
 
 /** At most one log line per key per interval: a flood from one address must not flood the log. */
 export class LogLimiter {
-  private readonly last = new Map<string, number>();
+  private readonly last: BoundedMap<string, true>;
 
-  constructor(
-    private readonly intervalMs: number,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(intervalMs: number, now: () => number = Date.now) {
+    // an entry is a key that logged within the interval; a flood of new keys pushes out the oldest, not memory
+    this.last = new BoundedMap({ name: 'log_limiter', maxEntries: 10_000, maxAgeMs: intervalMs, now });
+  }
 
   allow(key: string): boolean {
-    const t = this.now();
-    const previous = this.last.get(key);
-    if (previous !== undefined && t - previous < this.intervalMs) return false;
-    if (this.last.size > 10_000) this.last.clear();
-    this.last.set(key, t);
+    if (this.last.has(key)) return false;
+    this.last.set(key, true);
     return true;
   }
 }

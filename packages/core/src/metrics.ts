@@ -167,6 +167,22 @@ export class Metrics {
     registers: [this.registry],
     collect: () => this.collectCertificates(),
   });
+  private readonly maps = new Map<string, Array<() => number>>();
+  readonly mapEntries = new Gauge({
+    name: 'otpgate_bounded_map_entries',
+    help: 'Entries held in each bounded in-memory map (sign-in throttles, web sessions...), read at every scrape',
+    labelNames: ['map'] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const [name, sizes] of this.maps) this.mapEntries.set({ map: name }, sizes.reduce((sum, size) => sum + size(), 0));
+    },
+  });
+  readonly mapEvictions = new Counter({
+    name: 'otpgate_bounded_map_evictions_total',
+    help: 'Live entries a bounded map dropped because it was full: a steady rise means a flood of new keys',
+    labelNames: ['map'] as const,
+    registers: [this.registry],
+  });
   readonly syslogDropped = new Counter({
     name: 'otpgate_syslog_dropped_lines_total',
     help: 'Log lines not sent to the syslog collector (unreachable long enough for the queue to fill)',
@@ -181,6 +197,15 @@ export class Metrics {
   /** Where certificate expiry comes from (serve sets it: the files depend on the node's role and config). */
   watchCertificates(source: () => CertificateExpiry[]): void {
     this.certificateSource = source;
+  }
+
+  /** A bounded map to report (BoundedMap calls this); maps of the same name are added up. */
+  watchMap(name: string, size: () => number): { evicted(): void } {
+    let sizes = this.maps.get(name);
+    if (!sizes) this.maps.set(name, (sizes = []));
+    sizes.push(size);
+    const evictions = this.mapEvictions.labels(name);
+    return { evicted: () => evictions.inc() };
   }
 
   private collectCertificates(): void {

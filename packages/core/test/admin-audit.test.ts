@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AdminAuditService, codeAt, createLogger, fromBase32, timeStep, withoutSecrets, type Actor } from '@otpgate/core';
+import { AUDIT_JSON_MAX_BYTES, AUDIT_TEXT_MAX_BYTES, AdminAuditService, clipText, codeAt, createLogger, fromBase32, timeStep, withoutSecrets, type Actor } from '@otpgate/core';
 import { SEED_HEX, createFixture, type Fixture } from './store-fixture.js';
 
 const ADMIN: Actor = { name: 'alice-admin', source: '192.0.2.55' };
@@ -89,6 +89,24 @@ describe('the admin audit log', () => {
     const csv = AdminAuditService.csv(audit.list());
     expect(csv.split('\r\n')[0]).toBe('time,actor,source,action,target,before,after,details');
     expect(csv).toContain(",'=cmd|calc,");
+  });
+
+  it('keeps every column bounded: a 2 MB name typed at a sign-in page is stored cut, and an over-long record as a summary', () => {
+    const huge = 'é'.repeat(1024 * 1024);
+    audit.record({ name: huge, source: huge }, `admin.${huge}`, huge, { before: { blob: huge }, after: { ok: true }, details: { reason: huge } });
+    const [entry] = audit.list();
+    for (const text of [entry!.actor, entry!.source, entry!.action, entry!.target]) {
+      expect(Buffer.byteLength(text)).toBeLessThanOrEqual(AUDIT_TEXT_MAX_BYTES);
+      expect(text).toMatch(/^(admin\.)?é+…$/);
+    }
+    for (const json of [entry!.before, entry!.details]) {
+      expect(Buffer.byteLength(json!)).toBeLessThanOrEqual(AUDIT_JSON_MAX_BYTES);
+      expect(JSON.parse(json!)).toMatchObject({ truncated: true, bytes: expect.any(Number), start: expect.stringMatching(/^\{"(blob|reason)":"é+…$/) });
+    }
+    expect(JSON.parse(entry!.after!)).toEqual({ ok: true });
+    // short values are kept whole
+    expect(clipText('alice', AUDIT_TEXT_MAX_BYTES)).toBe('alice');
+    expect(clipText('a'.repeat(AUDIT_TEXT_MAX_BYTES), AUDIT_TEXT_MAX_BYTES)).toHaveLength(AUDIT_TEXT_MAX_BYTES);
   });
 
   it('strips secrets at any depth', () => {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCidr } from '@otpgate/core';
-import type { ClientRecord } from '@otpgate/shared';
+import { parseCidr, type ClientRecord } from '@otpgate/shared';
 import { ClientTable } from '../src/radius/client-table.js';
 import { DuplicateCache } from '../src/radius/duplicate-cache.js';
 

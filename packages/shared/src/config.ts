@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { LineCounter, parseDocument, isMap, isNode, isScalar } from 'yaml';
 import { parseListenAddress, type ListenAddress } from './listen-address.js';
+import { parseCidr } from './ip-address.js';
 import { ValidationError, problemsFromZod, type ValidationProblem } from './validation.js';
 import { OtpgateError } from './errors.js';
 
@@ -19,6 +20,29 @@ function listenList(defaultPort: number, defaults: string[]) {
         const parsed = parseListenAddress(text, defaultPort);
         if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed, path: [i] });
         else out.push(parsed);
+      });
+      return out;
+    });
+}
+
+/** Loopback and the private ranges (RFC 1918, RFC 4193): by default a node's admin UI does not answer the internet. */
+export const ADMIN_ALLOW_DEFAULT = ['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'];
+/** Everyone: the enrollment portal is for users, wherever they are. */
+export const ENROLLMENT_ALLOW_DEFAULT = ['0.0.0.0/0', '::/0'];
+
+/** Addresses and CIDR blocks a web server answers (admin.allow, enrollment.allow), in their canonical form. */
+function allowList(section: string, defaults: string[]) {
+  return z
+    .array(z.string().max(64))
+    .min(1, `an empty list would refuse every request; to switch the server off, set ${section}.enabled: false`)
+    .max(1000)
+    .default(defaults)
+    .transform((list, ctx): string[] => {
+      const out: string[] = [];
+      list.forEach((text, i) => {
+        const parsed = parseCidr(text);
+        if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: `${parsed}: write an address (192.0.2.10, 2001:db8::10) or a block (10.0.0.0/8, fd00::/8)`, path: [i] });
+        else out.push(parsed.text);
       });
       return out;
     });
@@ -78,6 +102,12 @@ export const nodeConfigSchema = z
         level: z.enum(LOG_LEVELS).default('info'),
         /** Days of per-request authentication records kept in the database (for the admin UI and audits). */
         auth_log_days: int().min(1).max(3650).default(30),
+        /** And at most this many of them: the oldest go first (a flood of requests must not fill the disk). */
+        auth_log_max_rows: int().min(1000).max(1_000_000_000).default(5_000_000),
+        /** Days of admin audit records kept in the database (every admin action and sign-in, UI and CLI). */
+        admin_audit_days: int().min(1).max(36500).default(365),
+        /** And at most this many of them: the oldest go first. */
+        admin_audit_max_rows: int().min(100).max(1_000_000_000).default(1_000_000),
         /** Also send every log line to a syslog collector (RFC 5424), in addition to stdout; off when absent. */
         syslog: syslogSchema.optional(),
       })
@@ -151,6 +181,8 @@ export const nodeConfigSchema = z
         /** Serve the admin web UI (HTTPS; on a replica a read-only status page). */
         enabled: z.boolean().default(true),
         listen: listenList(8443, ['0.0.0.0:8443']),
+        /** Who may reach it: requests from other addresses are refused with 403 before anything else is read. */
+        allow: allowList('admin', ADMIN_ALLOW_DEFAULT),
         /** Sign out after this long without a request. */
         idle_minutes: int().min(1).max(24 * 60).default(30),
         /** Sign out this long after signing in, busy or not. */
@@ -162,6 +194,8 @@ export const nodeConfigSchema = z
         /** The self-service enrollment portal (HTTPS, its own port); master only, never on a replica. */
         enabled: z.boolean().default(false),
         listen: listenList(9443, ['0.0.0.0:9443']),
+        /** Who may reach it (as admin.allow); everyone by default. */
+        allow: allowList('enrollment', ENROLLMENT_ALLOW_DEFAULT),
         /** A portal session (sign in, scan, confirm) must finish within this many minutes. */
         session_minutes: int().min(1).max(120).default(10),
       })

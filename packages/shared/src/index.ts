@@ -3,6 +3,7 @@ export * from './reasons.js';
 export * from './validation.js';
 export * from './settings.js';
 export * from './listen-address.js';
+export * from './ip-address.js';
 export * from './config.js';
 export * from './records.js';
 export * from './sealing.js';

@@ -22,7 +22,7 @@ describe('parseNodeConfig', () => {
     for (const empty of ['', '\n', '# nothing yet\n', '{}']) {
       const c = parseNodeConfig(empty, 'otpgate.yaml', BASE);
       expect(c.node).toEqual({ data_dir: '/var/lib/otpgate' });
-      expect(c.log).toEqual({ level: 'info', auth_log_days: 30 });
+      expect(c.log).toEqual({ level: 'info', auth_log_days: 30, auth_log_max_rows: 5_000_000, admin_audit_days: 365, admin_audit_max_rows: 1_000_000 });
       expect(c.radius).toEqual({
         listen: [
           { host: '0.0.0.0', port: 1812, family: 4 },
@@ -170,6 +170,28 @@ describe('operations settings (metrics, readiness budget, syslog)', () => {
     const c = parseNodeConfig('metrics:\n  tls_cert_file: tls/m.crt\n  tls_key_file: /abs/m.key\nlog:\n  syslog:\n    host: 192.0.2.9\n    protocol: tls\n    ca_file: ca.pem\n', 'otpgate.yaml', BASE);
     expect([c.metrics.tls_cert_file, c.metrics.tls_key_file, c.log.syslog?.ca_file]).toEqual(['/etc/otpgate/tls/m.crt', '/abs/m.key', '/etc/otpgate/ca.pem']);
     expect(c.log.syslog).toMatchObject({ port: 6514, facility: 'auth', app_name: 'otpgate' });
+  });
+
+  it('lets the admin UI answer loopback and the private ranges only, and the portal everyone, unless told otherwise', () => {
+    const c = parseNodeConfig('', 'otpgate.yaml', BASE);
+    expect(c.admin.allow).toEqual(['127.0.0.0/8', '::1', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']);
+    expect(c.enrollment.allow).toEqual(['0.0.0.0/0', '::/0']);
+    const set = parseNodeConfig('admin:\n  allow: ["192.0.2.7", "2001:DB8::/32", "::ffff:198.51.100.0/120"]\n', 'otpgate.yaml', BASE);
+    expect(set.admin.allow).toEqual(['192.0.2.7', '2001:db8::/32', '198.51.100.0/24']);
+  });
+
+  it('names every bad allow-list entry with its line, and refuses an empty list', () => {
+    expect(problems('admin:\n  allow:\n    - 10.0.0.0/8\n    - intranet.example.com\n    - 10.0.0.0/33\n')).toEqual([
+      { path: 'admin.allow[1]', message: '"intranet.example.com" is not an IP address or CIDR block: write an address (192.0.2.10, 2001:db8::10) or a block (10.0.0.0/8, fd00::/8)', line: 4 },
+      { path: 'admin.allow[2]', message: '"10.0.0.0/33": prefix length must be 0-32: write an address (192.0.2.10, 2001:db8::10) or a block (10.0.0.0/8, fd00::/8)', line: 5 },
+    ]);
+    expect(problems('enrollment:\n  allow: []\n')).toMatchObject([{ path: 'enrollment.allow', message: expect.stringContaining('set enrollment.enabled: false'), line: 2 }]);
+  });
+
+  it('bounds the audit and authentication logs by age and by rows', () => {
+    const c = parseNodeConfig('log:\n  admin_audit_days: 90\n  admin_audit_max_rows: 5000\n  auth_log_max_rows: 100000\n', 'otpgate.yaml', BASE);
+    expect(c.log).toMatchObject({ admin_audit_days: 90, admin_audit_max_rows: 5000, auth_log_max_rows: 100_000 });
+    expect(problems('log:\n  admin_audit_max_rows: 10\n  admin_audit_days: 0\n').map((p) => p.path)).toEqual(['log.admin_audit_days', 'log.admin_audit_max_rows']);
   });
 
   it('wants a lag budget longer than the long poll, and a known facility', () => {

@@ -2,6 +2,7 @@ import {
   SECRET_MASK,
   SETTINGS_SECRET_FIELDS,
   canonicalJson,
+  parseCidr,
   problemsFromZod,
   settingsSchema,
   type ClientRecord,
@@ -12,7 +13,6 @@ import {
   type UserRecord,
   type ValidationProblem,
 } from '@otpgate/shared';
-import { parseCidr } from '../radius/ip-address.js';
 import type { Dictionary } from '../radius/dictionary.js';
 import type { Change, Store } from '../store/store.js';
 import { MIN_CLIENT_SECRET_LENGTH } from '../services/clients.js';

@@ -1,5 +1,4 @@
-import type { ClientRecord } from '@otpgate/shared';
-import { addressBytes, cidrContains, normalizeAddress, parseCidr, type Cidr } from './ip-address.js';
+import { addressBytes, cidrContains, normalizeAddress, parseCidr, type Cidr, type ClientRecord } from '@otpgate/shared';
 
 /** A RADIUS client as the server uses it: the record plus its secret as bytes and its parsed address. */
 export interface RadiusClient extends Omit<ClientRecord, 'secret'> {

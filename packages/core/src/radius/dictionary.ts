@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isIP } from 'node:net';
-import { InvalidInputError, type ReplyAttribute } from '@otpgate/shared';
+import { InvalidInputError, ipv6Bytes, type ReplyAttribute } from '@otpgate/shared';
 import { ATTR } from './constants.js';
 
 /**
@@ -217,23 +217,6 @@ function encodeValue(def: AttributeDefinition, text: string, what: string): Buff
       if (!/^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/i.test(text)) fail(what, `"${text}" is not a MAC address`);
       return Buffer.from(text.replace(/[:-]/g, ''), 'hex');
   }
-}
-
-/** The 16 bytes of an IPv6 address (also used by the client table). */
-export function ipv6Bytes(text: string): Buffer {
-  let address = text;
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(address);
-  if (v4?.[1]) {
-    const p = v4[1].split('.').map(Number);
-    address = address.slice(0, -v4[1].length) + `${((p[0]! << 8) | p[1]!).toString(16)}:${((p[2]! << 8) | p[3]!).toString(16)}`;
-  }
-  const [head = '', tail] = address.split('::');
-  const headGroups = head ? head.split(':') : [];
-  const tailGroups = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? headGroups : [...headGroups, ...Array(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
-  const out = Buffer.alloc(16);
-  groups.forEach((g: string, i: number) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  return out;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
 import type { AdminAuditTable } from '../store/schema.js';
 import type { Actor } from './context.js';
+import { truncateUtf8 } from '../log/syslog-format.js';
 
 export type AdminAuditEntry = Selectable<AdminAuditTable>;
 
@@ -16,6 +17,29 @@ export function withoutSecrets(value: unknown): unknown {
   return Object.fromEntries(
     Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, SECRET_KEYS.has(k) ? (v ? '(set)' : '(none)') : withoutSecrets(v)]),
   );
+}
+
+/** Longest actor, source, action or target kept, in UTF-8 bytes; a longer one is cut and ends in "…". */
+export const AUDIT_TEXT_MAX_BYTES = 256;
+/** Longest record before or after, or details, kept (JSON, UTF-8 bytes); a longer one is replaced by a summary. */
+export const AUDIT_JSON_MAX_BYTES = 64 * 1024;
+/** How much of an over-long JSON value its summary keeps. */
+const JSON_HEAD_BYTES = 1024;
+
+/** At most `max` UTF-8 bytes of `text`, marked with "…" when cut. */
+export function clipText(text: string, max: number): string {
+  // no character takes more than 3 UTF-8 bytes per UTF-16 unit: encode only what can stay, not a 2 MB input
+  if (text.length <= max / 3 || Buffer.byteLength(text) <= max) return text;
+  return `${truncateUtf8(Buffer.from(text.slice(0, max)), max - 3).toString()}…`;
+}
+
+/** JSON of `value` without secrets, or when longer than AUDIT_JSON_MAX_BYTES a summary saying so (still JSON). */
+function auditJson(value: unknown): string | null {
+  if (value === undefined) return null;
+  const text = JSON.stringify(withoutSecrets(value));
+  const bytes = Buffer.byteLength(text);
+  if (bytes <= AUDIT_JSON_MAX_BYTES) return text;
+  return JSON.stringify({ truncated: true, bytes, start: clipText(text, JSON_HEAD_BYTES) });
 }
 
 export interface AuditChange {
@@ -42,17 +66,30 @@ export class AdminAuditService {
     private readonly logger: Logger,
   ) {}
 
+  /**
+   * Record one action. Every column is bounded (a name someone typed at the sign-in page is input like any other):
+   * texts are cut at AUDIT_TEXT_MAX_BYTES, records at AUDIT_JSON_MAX_BYTES.
+   */
   record(actor: Actor, action: string, target: string, change: AuditChange = {}): void {
-    const before = change.before === undefined ? null : JSON.stringify(withoutSecrets(change.before));
-    const after = change.after === undefined ? null : JSON.stringify(withoutSecrets(change.after));
-    const details = change.details ? JSON.stringify(withoutSecrets(change.details)) : null;
+    const row = {
+      at: Date.now(),
+      actor: clipText(actor.name, AUDIT_TEXT_MAX_BYTES),
+      source: clipText(actor.source, AUDIT_TEXT_MAX_BYTES),
+      action: clipText(action, AUDIT_TEXT_MAX_BYTES),
+      target: clipText(target, AUDIT_TEXT_MAX_BYTES),
+      before: auditJson(change.before),
+      after: auditJson(change.after),
+      details: change.details ? auditJson(change.details) : null,
+    };
+    // the details as fields of the log line, unless they were too long to keep whole
+    const details = row.details === null ? {} : (JSON.parse(row.details) as Record<string, unknown>);
     this.logger.info(
-      { event: 'admin', actor: actor.name, from: actor.source, action, target, ...(withoutSecrets(change.details ?? {}) as object) },
-      `${actor.name}: ${action} ${target}`,
+      { event: 'admin', actor: row.actor, from: row.source, action: row.action, target: row.target, ...details },
+      `${row.actor}: ${row.action} ${row.target}`,
     );
     try {
       const db = this.store.db;
-      db.run(db.q.insertInto('admin_audit').values({ at: Date.now(), actor: actor.name, source: actor.source, action, target, before, after, details }));
+      db.run(db.q.insertInto('admin_audit').values(row));
     } catch (err) {
       // a read-only copy (a backup being inspected) or a full disk must not undo the action that was just done
       this.logger.error({ err: (err as Error).message, action }, 'could not write the admin audit record');

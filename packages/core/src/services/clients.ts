@@ -1,5 +1,4 @@
-import { InvalidInputError, clientRecordSchema, parseWith, type AuthMode, type ClientRecord } from '@otpgate/shared';
-import { parseCidr } from '../radius/ip-address.js';
+import { InvalidInputError, clientRecordSchema, parseCidr, parseWith, type AuthMode, type ClientRecord } from '@otpgate/shared';
 import { allocateId, conflict, recordAdminAction, required, type Actor, type ServiceContext } from './context.js';
 
 export interface ClientInput {

@@ -35,8 +35,13 @@ export class AdminServer {
       dictionary,
       config,
       logger,
-      sessions: new SessionStore(config.admin.idle_minutes * 60_000, config.admin.session_hours * 3_600_000),
-      guard: new SignInGuard(),
+      sessions: new SessionStore({
+        name: 'admin_sessions',
+        idleMs: config.admin.idle_minutes * 60_000,
+        absoluteMs: config.admin.session_hours * 3_600_000,
+        meter: node.metrics,
+      }),
+      guard: new SignInGuard({ name: 'admin', meter: node.metrics }),
       audit: new AdminAuditService(node.store, logger),
       replicaView: options.replicaView,
     });
@@ -48,8 +53,15 @@ export class AdminServer {
       guard: ui.deps.guard,
     });
     for (const address of config.admin.listen) {
-      const app = await createWebApp(tls);
+      const app = await createWebApp(tls, {
+        what: 'admin UI',
+        allow: config.admin.allow,
+        allowSetting: 'admin.allow',
+        logger,
+        errorPage: (title, message) => ui.errorPage(title, message).value,
+      });
       app.addHook('onRequest', ui.replicaGate);
+      app.addHook('onRequest', ui.sessionGate);
       registerSignInPages(app, ui, signIn);
       registerPages(app, ui);
       app.setNotFoundHandler((req, reply) => ui.deny(reply, 404, 'Not found', `There is no page at ${req.url}.`));

@@ -1,4 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { BoundedMap, type MapMeter } from '@otpgate/core';
 
 export interface Session<D> {
   id: string;
@@ -15,26 +16,45 @@ export interface Session<D> {
   flash: Array<{ kind: 'ok' | 'error'; text: string }>;
 }
 
+/** Sessions kept at most; past that, signing in ends the session least recently used. */
 const MAX_SESSIONS = 10_000;
 
 /** An admin UI session: how the admin signed in (the built-in account, or a directory account in the admin group). */
 export type AdminSession = Session<{ kind: 'local' | 'directory' }>;
 
+export interface SessionStoreOptions {
+  /** The map's name in metrics ("admin_sessions"). */
+  name: string;
+  idleMs: number;
+  absoluteMs: number;
+  meter?: MapMeter;
+  maxSessions?: number;
+  now?: () => number;
+}
+
 /**
  * Server-side sessions: the cookie holds only a random id, so signing out (or a restart) ends a session for good.
- * Idle and absolute timeouts are enforced on every lookup.
+ * Idle and absolute timeouts are enforced on every lookup; the sessions live in a bounded map whose age limit is the
+ * idle timeout (a lookup restarts it).
  */
 export class SessionStore<D> {
-  private readonly sessions = new Map<string, Session<D>>();
+  private readonly sessions: BoundedMap<string, Session<D>>;
+  private readonly absoluteMs: number;
+  private readonly now: () => number;
 
-  constructor(
-    private readonly idleMs: number,
-    private readonly absoluteMs: number,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(options: SessionStoreOptions) {
+    this.absoluteMs = options.absoluteMs;
+    this.now = options.now ?? Date.now;
+    this.sessions = new BoundedMap({
+      name: options.name,
+      maxEntries: options.maxSessions ?? MAX_SESSIONS,
+      maxAgeMs: options.idleMs,
+      meter: options.meter,
+      now: this.now,
+    });
+  }
 
   create(subject: string, data: D, address: string): Session<D> {
-    if (this.sessions.size >= MAX_SESSIONS) this.sweep();
     const t = this.now();
     const session: Session<D> = {
       id: randomBytes(32).toString('base64url'),
@@ -53,10 +73,10 @@ export class SessionStore<D> {
   /** The live session for this id (touched), or undefined when unknown, idle too long or too old. */
   get(id: string | undefined): Session<D> | undefined {
     if (!id) return undefined;
-    const session = this.sessions.get(id);
+    const session = this.sessions.touch(id);
     if (!session) return undefined;
     const t = this.now();
-    if (t - session.lastSeenAt > this.idleMs || t - session.createdAt > this.absoluteMs) {
+    if (t - session.createdAt > this.absoluteMs) {
       this.sessions.delete(id);
       return undefined;
     }
@@ -70,11 +90,7 @@ export class SessionStore<D> {
 
   /** End every session of someone (after a password change). */
   destroyAllOf(subject: string): void {
-    for (const [id, s] of this.sessions) if (s.subject === subject) this.sessions.delete(id);
-  }
-
-  private sweep(): void {
-    for (const id of [...this.sessions.keys()]) this.get(id);
+    for (const [id, s] of [...this.sessions]) if (s.subject === subject) this.sessions.delete(id);
   }
 }
 

@@ -1,30 +1,56 @@
+import { BoundedMap, type MapMeter } from '@otpgate/core';
+
+export interface SignInGuardOptions {
+  /** The maps' names in metrics: "admin" gives admin_signin_failures and admin_signin_addresses. */
+  name: string;
+  meter?: MapMeter;
+  maxFailures?: number;
+  lockMs?: number;
+  /** Attempts one address may make in a minute. */
+  perAddress?: number;
+  /** Names and addresses remembered at most (each map); when full the least recently seen are forgotten. */
+  maxEntries?: number;
+  now?: () => number;
+}
+
+const MINUTE_MS = 60_000;
+
 /**
- * Sign-in throttling for the admin UI: an account is locked after `maxFailures` wrong passwords in a row (for
- * `lockMs`), and one address may try at most `perAddress` times a minute whatever the account, so neither guessing
- * one admin's password nor spraying many accounts from one place gets far.
+ * Sign-in throttling for the admin UI and the portal: an account is locked after `maxFailures` wrong passwords in a
+ * row (for `lockMs`), and one address may try at most `perAddress` times a minute whatever the account, so neither
+ * guessing one admin's password nor spraying many accounts from one place gets far. Both are kept in bounded maps:
+ * failures are forgotten `lockMs` after the last one, addresses a minute after their last attempt.
  */
 export class SignInGuard {
-  private readonly failures = new Map<string, { count: number; lockedUntil: number }>();
-  private readonly attempts = new Map<string, number[]>();
+  private readonly failures: BoundedMap<string, { count: number; lockedUntil: number }>;
+  private readonly attempts: BoundedMap<string, number[]>;
+  private readonly maxFailures: number;
+  private readonly lockMs: number;
+  private readonly perAddress: number;
+  private readonly now: () => number;
 
-  constructor(
-    private readonly maxFailures = 5,
-    private readonly lockMs = 15 * 60_000,
-    private readonly perAddress = 20,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(options: SignInGuardOptions) {
+    this.maxFailures = options.maxFailures ?? 5;
+    this.lockMs = options.lockMs ?? 15 * MINUTE_MS;
+    this.perAddress = options.perAddress ?? 20;
+    this.now = options.now ?? Date.now;
+    const maxEntries = options.maxEntries ?? 50_000;
+    const common = { meter: options.meter, maxEntries, now: this.now };
+    this.failures = new BoundedMap({ ...common, name: `${options.name}_signin_failures`, maxAgeMs: this.lockMs });
+    this.attempts = new BoundedMap({ ...common, name: `${options.name}_signin_addresses`, maxAgeMs: MINUTE_MS });
+  }
 
   /** Why this attempt may not go ahead, or undefined when it may (counts the attempt). */
   refuse(username: string, address: string): string | undefined {
     const t = this.now();
-    const recent = (this.attempts.get(address) ?? []).filter((at) => t - at < 60_000);
+    // the attempts of the last minute; one more than the limit is all it takes to refuse, so no more are kept
+    const recent = (this.attempts.get(address) ?? []).filter((at) => t - at < MINUTE_MS).slice(-this.perAddress);
     recent.push(t);
     this.attempts.set(address, recent);
-    if (this.attempts.size > 50_000) this.attempts.clear();
     if (recent.length > this.perAddress) return 'too many sign-in attempts from your address; wait a minute';
     const state = this.failures.get(username.toLowerCase());
     if (state && state.lockedUntil > t) {
-      return `this account is locked after repeated failures; try again in ${Math.ceil((state.lockedUntil - t) / 60_000)} min`;
+      return `this account is locked after repeated failures; try again in ${Math.ceil((state.lockedUntil - t) / MINUTE_MS)} min`;
     }
     return undefined;
   }

@@ -27,6 +27,8 @@ export type Form = Record<string, string | string[] | Buffer | undefined>;
 
 /** The routes a replica answers; every other route (and unknown paths) is the master's. */
 const REPLICA_ROUTES: ReadonlySet<string> = new Set(['/', '/login', '/logout', '/assets/:name']);
+/** The only forms posted without a session (signing out without one just leads to the sign-in page). */
+const SESSIONLESS_POSTS: ReadonlySet<string> = new Set(['/login', '/logout']);
 
 /** One request as page code sees it. */
 export interface PageContext {
@@ -74,6 +76,15 @@ export class Ui {
     // without a session say nothing about the cluster: the same answer as for a page that does not exist
     if (!this.sessionOf(req)) return this.deny(reply, 404, 'Not found', `There is no page at ${req.url}.`);
     return this.denyReadOnly(reply);
+  };
+
+  /**
+   * An onRequest hook: a form posted without a live session is refused before its body is read, so only signed-in
+   * admins can make the node read an upload.
+   */
+  readonly sessionGate = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+    if (req.method !== 'POST' || SESSIONLESS_POSTS.has(req.routeOptions.url ?? '') || this.sessionOf(req)) return undefined;
+    return this.deny(reply, 403, 'Your session has ended', 'Sign in again, then repeat what you were doing.');
   };
 
   sessionOf(req: FastifyRequest): AdminSession | undefined {
@@ -160,10 +171,15 @@ export class Ui {
   }
 
   deny(reply: FastifyReply, status: number, title: string, message: string, masterUrl?: string): FastifyReply {
+    return reply.code(status).type('text/html; charset=utf-8').send(this.errorPage(title, message, masterUrl).value);
+  }
+
+  /** A page saying why a request was refused (also the web app's error page). */
+  errorPage(title: string, message: string, masterUrl?: string): Html {
     const body = html`<p class="flash error" role="alert">${message}</p>
 ${masterUrl ? html`<p>The master: <a href="${this.masterAdminUrl()}">${this.masterAdminUrl()}</a></p>` : ''}
 <p><a href="/">Back to the start page</a></p>`;
-    return reply.code(status).type('text/html; charset=utf-8').send(page({ title }, body).value);
+    return page({ title }, body);
   }
 
   /** One value of a form field (the first when repeated; an uploaded file as text). */

@@ -48,6 +48,11 @@ function portalPage(title: string, body: HtmlValue): Html {
 <main id="main"><h1>${title}</h1>${body}</main></body></html>`;
 }
 
+/** A refused request, with why. */
+export function refusedPortalPage(title: string, text: string): Html {
+  return portalPage(title, html`<p class="flash error" role="alert">${text}</p>`);
+}
+
 const FAILURE_TEXT: Partial<Record<PortalSignIn extends { ok: false; reason: infer R } ? R & string : never, string>> = {
   'allowance-over': 'You have no token, and the time to set one up yourself has passed. Ask your administrator.',
   'has-token': 'You already have a token. Ask your administrator if you need another.',
@@ -83,7 +88,7 @@ ${field('Current code', 'code', { inputmode: 'numeric', autocomplete: 'one-time-
 <div class="actions"><button type="submit">Sign in</button></div></form>`,
     );
 
-  const refusedPage = (text: string) => portalPage('Request refused', html`<p class="flash error" role="alert">${text}</p>`);
+  const refusedPage = (text: string) => refusedPortalPage('Request refused', text);
 
   // the sign-in form can only be posted from a page this browser loaded
   app.get('/', (req, reply) => (session(req) ? reply.redirect('/enroll', 303) : send(reply, signInPage(SIGNIN_TOKEN.issue(reply)))));

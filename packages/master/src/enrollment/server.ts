@@ -5,7 +5,7 @@ import { ensureAdminCertificate } from '../admin/certificate.js';
 import { SessionStore } from '../admin/sessions.js';
 import { SignInGuard } from '../admin/signin-guard.js';
 import { createWebApp, listenWeb, webTls } from '../web/app.js';
-import { registerPortal, type PortalData } from './portal.js';
+import { refusedPortalPage, registerPortal, type PortalData } from './portal.js';
 
 /**
  * The self-service enrollment portal's HTTPS server (enrollment.listen, default 9443). Off unless enabled, and never
@@ -23,13 +23,19 @@ export class EnrollmentServer {
       node,
       services: createServices({ store: node.store, dictionary: loadDictionary(config.radius.dictionaries), logger: node.logger }),
       config,
-      sessions: new SessionStore<PortalData>(minutes, minutes),
-      guard: new SignInGuard(),
+      sessions: new SessionStore<PortalData>({ name: 'portal_sessions', idleMs: minutes, absoluteMs: minutes, meter: node.metrics }),
+      guard: new SignInGuard({ name: 'portal', meter: node.metrics }),
       audit: new AdminAuditService(node.store, node.logger),
     };
     const apps: FastifyInstance[] = [];
     for (const address of config.enrollment.listen) {
-      const app = await createWebApp(tls);
+      const app = await createWebApp(tls, {
+        what: 'enrollment portal',
+        allow: config.enrollment.allow,
+        allowSetting: 'enrollment.allow',
+        logger: node.logger,
+        errorPage: (title, message) => refusedPortalPage(title, message).value,
+      });
       registerPortal(app, deps);
       await listenWeb(app, address, node.logger, 'enrollment portal');
       apps.push(app);

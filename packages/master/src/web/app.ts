@@ -1,13 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteHandlerMethod } from 'fastify';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
-import { formatListenAddress, type ListenAddress } from '@otpgate/shared';
-import type { Logger } from '@otpgate/core';
+import { CidrList, ConfigFileError, formatListenAddress, type ListenAddress } from '@otpgate/shared';
+import { LogLimiter, type Logger } from '@otpgate/core';
 import { adminCertificateFiles } from '../admin/certificate.js';
+import { FORM_BODY_BYTES, InputTooLargeError, checkFields, formatBytes, type UploadLimits } from './input-limits.js';
 
 const ASSETS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'assets');
 const ASSET_TYPES: Record<string, string> = { 'style.css': 'text/css; charset=utf-8', 'app.js': 'text/javascript; charset=utf-8' };
@@ -35,17 +36,53 @@ export function webTls(dataDir: string): { key: string; cert: string; minVersion
   };
 }
 
+export interface WebAppOptions {
+  /** "admin UI", "enrollment portal": for log lines. */
+  what: string;
+  /** The addresses and blocks it answers (admin.allow, enrollment.allow; validated with the config). */
+  allow: readonly string[];
+  /** That setting's name, for the log line about a refused address. */
+  allowSetting: string;
+  logger: Logger;
+  /** The app's own page for a refused request (a full HTML document). */
+  errorPage(title: string, message: string): string;
+}
+
+/** The least time between two log lines about requests refused from one address (its address, or over-long input). */
+const REFUSAL_LOG_INTERVAL_MS = 60_000;
+
 /**
- * A fastify app for one of the node's HTTPS web servers (admin UI, enrollment portal): forms and uploads parsed, the
- * stylesheet and script served by the node itself, the security headers on every answer. The caller adds routes,
- * then calls listenWeb.
+ * A fastify app for one of the node's HTTPS web servers (admin UI, enrollment portal): requests from outside the
+ * allow list refused before anything is read; forms parsed up to FORM_BODY_BYTES and every field held to its limit
+ * (input-limits.ts), uploads only on routes made with uploadRoute; the stylesheet and script served by the node
+ * itself; the security headers on every answer; errors as the app's own pages. The caller adds routes, then calls
+ * listenWeb.
  */
-export async function createWebApp(tls: ReturnType<typeof webTls>): Promise<FastifyInstance> {
-  const app = Fastify({ https: tls, logger: false, bodyLimit: 20 * 1024 * 1024, trustProxy: false });
+export async function createWebApp(tls: ReturnType<typeof webTls>, options: WebAppOptions): Promise<FastifyInstance> {
+  const app = Fastify({ https: tls, logger: false, bodyLimit: FORM_BODY_BYTES, trustProxy: false });
+  const allow = CidrList.parse(options.allow);
+  // the config was validated with the same parser: this only guards a caller that skipped it
+  if (Array.isArray(allow)) throw new ConfigFileError(`${options.allowSetting}: ${allow.join('; ')}`);
+  const refusals = new LogLimiter(REFUSAL_LOG_INTERVAL_MS);
+  app.addHook('onRequest', async (req, reply) => {
+    if (allow.contains(req.ip)) return undefined;
+    if (refusals.allow(`address ${req.ip}`)) {
+      options.logger.warn(
+        { event: 'web-address-refused', from: req.ip, server: options.what },
+        `${options.what} refused a request from ${req.ip}: not in ${options.allowSetting} (at most one line a minute per address)`,
+      );
+    }
+    return sendError(reply, options, 403, 'Not allowed', 'Requests from your address are not accepted here.');
+  });
   await app.register(cookie);
-  await app.register(formbody);
-  // uploads (certificates, import files) arrive as fields of the body like any form; 10 MB is a big import
-  await app.register(multipart, { attachFieldsToBody: 'keyValues', limits: { fileSize: 10 * 1024 * 1024, files: 4 } });
+  // forms only: no JSON or text bodies, and multipart only where uploadRoute allows it
+  app.removeAllContentTypeParsers();
+  await app.register(formbody, { bodyLimit: FORM_BODY_BYTES });
+  app.addHook('preValidation', async (req) => {
+    checkFields(req.query);
+    checkFields(req.body);
+  });
+  app.setErrorHandler(webErrorHandler(options, refusals));
   app.addHook('onSend', async (_req, reply, payload) => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
@@ -58,6 +95,67 @@ export async function createWebApp(tls: ReturnType<typeof webTls>): Promise<Fast
     return reply.type(type).header('cache-control', 'max-age=3600').send(readFileSync(join(ASSETS, name)));
   });
   return app;
+}
+
+/**
+ * A POST route taking an upload (multipart/form-data), with its own limits: files of `limits.fileBytes`, and its
+ * other fields held to their limits like any form's. Only such routes read multipart bodies at all.
+ */
+export function uploadRoute(app: FastifyInstance, path: string, limits: UploadLimits, handler: RouteHandlerMethod): void {
+  void app.register(async (scope) => {
+    await scope.register(multipart, {
+      attachFieldsToBody: 'keyValues',
+      limits: {
+        fileSize: limits.fileBytes,
+        files: limits.files,
+        // one byte more than a field may hold, so that a cut field is seen as too long (busboy cuts silently)
+        fieldSize: (limits.fields.length > 0 ? Math.max(limits.fileBytes, FORM_BODY_BYTES) : FORM_BODY_BYTES) + 1,
+        fields: 50,
+        parts: 60,
+      },
+    });
+    // after the multipart hook has put the fields in req.body (the app's own check ran before, on no body)
+    scope.addHook('preValidation', async (req) => checkFields(req.body, limits));
+    scope.post(path, { config: { upload: limits } }, handler);
+  });
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Set by uploadRoute: the route's upload limits, for the error page. */
+    upload?: UploadLimits;
+  }
+}
+
+/** What was too large, in words a person can act on (the parsers' own messages are terse: "reach files limit"). */
+function tooLargeMessage(err: FastifyError, upload: UploadLimits | undefined): string {
+  if (err instanceof InputTooLargeError) return err.message;
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return `The form sent more than ${formatBytes(FORM_BODY_BYTES)}, more than any form here needs.`;
+  if (upload && err.code === 'FST_REQ_FILE_TOO_LARGE') return `The file is too large: ${upload.what} may be at most ${formatBytes(upload.fileBytes)}.`;
+  if (upload && err.code === 'FST_FILES_LIMIT') return `Too many files: this form takes at most ${upload.files}.`;
+  return `Too much data (${err.message}).`;
+}
+
+/** Errors as the app's own pages: 413 for input over a limit, the status fastify chose for other bad requests. */
+function webErrorHandler(options: WebAppOptions, refusals: LogLimiter) {
+  return (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+    const status = err instanceof InputTooLargeError ? 413 : (err.statusCode ?? 500);
+    if (status === 413) {
+      const message = tooLargeMessage(err, req.routeOptions.config.upload);
+      if (refusals.allow(`too-large ${req.ip}`)) {
+        // what was too large, never the value
+        options.logger.warn({ event: 'web-input-too-large', from: req.ip, path: req.routeOptions.url ?? '', server: options.what, problem: message }, `${options.what} refused an over-long request`);
+      }
+      return sendError(reply, options, 413, 'Too much data', message);
+    }
+    if (status >= 400 && status < 500) return sendError(reply, options, status, 'Request refused', err.message);
+    options.logger.error({ err: err.stack, path: req.url, server: options.what }, `${options.what} error`);
+    return sendError(reply, options, 500, 'Something went wrong', 'The error has been logged on the node.');
+  };
+}
+
+function sendError(reply: FastifyReply, options: WebAppOptions, status: number, title: string, message: string): FastifyReply {
+  return reply.code(status).type('text/html; charset=utf-8').send(options.errorPage(title, message));
 }
 
 export async function listenWeb(app: FastifyInstance, address: ListenAddress, logger: Logger, what: string): Promise<void> {

@@ -3,6 +3,8 @@ import { html } from '../html.js';
 import { csrfField, dataTable, expiryBadge, formatTime, textarea } from '../layout.js';
 import { currentAdminCertificate, replaceAdminCertificate } from '../certificate.js';
 import { Ui } from '../ui.js';
+import { uploadRoute } from '../../web/app.js';
+import { UPLOADS } from '../../web/input-limits.js';
 
 /** The admin UI's certificate: what it is, when it expires, and replacing it with the organisation's own. */
 export function registerCertificatePages(app: FastifyInstance, ui: Ui): void {
@@ -38,8 +40,10 @@ ${textarea('Chain (PEM, optional)', 'chain', '', { rows: 5 })}
     }),
   );
 
-  app.post(
+  uploadRoute(
+    app,
     '/certificate',
+    UPLOADS.certificate,
     ui.action((ctx) => {
       const pick = (text: string, file: string) => Ui.text(ctx.form, text) || Ui.text(ctx.form, file);
       const pem = { certificate: pick('certificate', 'certificate_file'), key: pick('key', 'key_file'), chain: Ui.text(ctx.form, 'chain') };

@@ -5,6 +5,8 @@ import { html, type HtmlValue } from '../html.js';
 import { checkbox, csrfField, dataTable, field, fileField, formatTime } from '../layout.js';
 import { PendingStore, inWebTerms, rawText } from '../pending.js';
 import { Ui } from '../ui.js';
+import { uploadRoute } from '../../web/app.js';
+import { UPLOADS } from '../../web/input-limits.js';
 
 /** Names listed per section and kind of change; the rest are counted. */
 const NAMES_SHOWN = 25;
@@ -94,8 +96,10 @@ ${field('Passphrase of the document', 'passphrase', { type: 'password', autocomp
     }),
   );
 
-  app.post(
+  uploadRoute(
+    app,
     '/config/preview',
+    UPLOADS.config,
     ui.action(async (ctx) => {
       const text = Ui.text(ctx.form, 'document');
       if (!text) throw new InvalidInputError('choose the exported document (a .json file); it was empty or missing', 'document');

@@ -5,6 +5,8 @@ import { html, type Html } from '../html.js';
 import { checkbox, csrfField, dataTable, field, fileField, formatTime, select } from '../layout.js';
 import { PendingStore, inWebTerms, rawText } from '../pending.js';
 import { Ui, type Form } from '../ui.js';
+import { uploadRoute } from '../../web/app.js';
+import { UPLOADS } from '../../web/input-limits.js';
 import type { AdminSession } from '../sessions.js';
 
 /** Rows other than errors listed in a preview (every error row is listed). */
@@ -156,8 +158,10 @@ ${checkbox('Create groups the file names that do not exist yet', 'create_groups'
     }),
   );
 
-  app.post(
+  uploadRoute(
+    app,
     '/imports/preview',
+    UPLOADS.import,
     ui.action(async (ctx) => {
       const { input, options } = importInput(ctx.form);
       const preview = await inWebTerms(() => services.imports.preview(input));

@@ -1,5 +1,25 @@
+/**
+ * IP addresses and CIDR blocks, IPv4 and IPv6 alike: the RADIUS client table, client records and the web servers'
+ * allow lists (admin.allow, enrollment.allow) all match addresses with these.
+ */
 import { isIP } from 'node:net';
-import { ipv6Bytes } from './dictionary.js';
+
+/** The 16 bytes of an IPv6 address (the caller has checked it with isIP). */
+export function ipv6Bytes(text: string): Buffer {
+  let address = text;
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(address);
+  if (v4?.[1]) {
+    const p = v4[1].split('.').map(Number);
+    address = address.slice(0, -v4[1].length) + `${((p[0]! << 8) | p[1]!).toString(16)}:${((p[2]! << 8) | p[3]!).toString(16)}`;
+  }
+  const [head = '', tail] = address.split('::');
+  const headGroups = head ? head.split(':') : [];
+  const tailGroups = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? headGroups : [...headGroups, ...Array(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
+  const out = Buffer.alloc(16);
+  groups.forEach((g: string, i: number) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  return out;
+}
 
 /** Addresses as 16 bytes (IPv4 as ::ffff:a.b.c.d), so one comparison covers both families. */
 export function addressBytes(text: string): Buffer | undefined {
@@ -55,6 +75,23 @@ export function cidrContains(cidr: Cidr, address: Buffer): boolean {
   if (rest === 0) return true;
   const mask = (0xff << (8 - rest)) & 0xff;
   return (address[full]! & mask) === cidr.bytes[full];
+}
+
+/** Addresses and blocks a peer must be in (admin.allow): IPv4 peers on a dual-stack socket match IPv4 blocks too. */
+export class CidrList {
+  private constructor(readonly cidrs: readonly Cidr[]) {}
+
+  /** The list, or the problem of every entry that is neither an address nor a block. */
+  static parse(texts: readonly string[]): CidrList | string[] {
+    const parsed = texts.map(parseCidr);
+    const problems = parsed.filter((p): p is string => typeof p === 'string');
+    return problems.length > 0 ? problems : new CidrList(parsed as Cidr[]);
+  }
+
+  contains(address: string): boolean {
+    const bytes = addressBytes(address);
+    return bytes !== undefined && this.cidrs.some((c) => cidrContains(c, bytes));
+  }
 }
 
 function formatIpv6(bytes: Buffer): string {
