@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import argon2 from 'argon2';
 import { InvalidInputError } from '@otpgate/shared';
 import type { PasswordBackend, PasswordResult, PasswordSubject } from './backend.js';
@@ -13,6 +14,23 @@ export async function hashPassword(password: string): Promise<string> {
     throw new InvalidInputError(`must be at least ${MIN_PASSWORD_LENGTH} characters`, 'password');
   }
   return argon2.hash(password, ARGON2_OPTIONS);
+}
+
+/** An argon2id hash of a random password, made on first need: what a check with no real hash is made against. */
+let decoyHash: Promise<string> | undefined;
+
+/**
+ * True when the password matches the argon2id hash. Without a hash (no such account, or one refused before its
+ * password is looked at) the same work is spent on a decoy and the answer is false, so the time taken does not tell
+ * which accounts exist.
+ */
+export async function verifyPasswordHash(hash: string | undefined, password: string): Promise<boolean> {
+  const target = hash ?? (await (decoyHash ??= hashPassword(randomBytes(18).toString('base64'))));
+  try {
+    return (await argon2.verify(target, password)) && hash !== undefined;
+  } catch {
+    return false;
+  }
 }
 
 /** libuv's thread pool runs argon2: as many checks at a time as it has threads. */

@@ -1,13 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import argon2 from 'argon2';
 import { adminRecordSchema, parseWith, type AdminRecord } from '@otpgate/shared';
-import { hashPassword } from '../backends/local.js';
+import { hashPassword, verifyPasswordHash } from '../backends/local.js';
 import { recordAdminAction, type Actor, type ServiceContext } from './context.js';
 
 export const BUILTIN_ADMIN = 'admin';
-
-/** An argon2id hash of a random password, made on first need: what a name that is no admin is checked against. */
-let decoyHash: Promise<string> | undefined;
 
 /** Admin accounts of the web UI. Their hashes replicate, so the admin password is the same on every node. */
 export class AdminService {
@@ -37,13 +32,7 @@ export class AdminService {
    * costs the same argon2id work, so the time taken does not tell which admin names exist.
    */
   async verify(username: string, password: string): Promise<boolean> {
-    const admin = this.find(username);
-    const hash = admin?.password_hash ?? (await (decoyHash ??= hashPassword(randomBytes(18).toString('base64'))));
-    try {
-      return (await argon2.verify(hash, password)) && admin !== undefined;
-    } catch {
-      return false;
-    }
+    return verifyPasswordHash(this.find(username)?.password_hash, password);
   }
 
   list(): Array<Omit<AdminRecord, 'password_hash'>> {
