@@ -1,12 +1,18 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
 /** A raw HTTPS request to a node's self-signed web server: no browser, so no cookie or CSRF token unless given. */
-export function httpsSend(method: 'GET' | 'POST', url: string, body = '', cookie = ''): Promise<{ status: number; text: string }> {
+export function httpsSend(
+  method: 'GET' | 'POST',
+  url: string,
+  body = '',
+  cookie = '',
+): Promise<{ status: number; text: string; headers: IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(url, { method, rejectUnauthorized: false, headers: { 'content-type': 'application/x-www-form-urlencoded', cookie } }, (res) => {
       let text = '';
       res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text, headers: res.headers }));
     });
     req.on('error', reject);
     req.end(body);
