@@ -12,10 +12,10 @@ export const SECRETS_FILE = 'secrets.json';
 
 /**
  * The metrics section (loopback, any free port: nodes run side by side, plus the test's own lines), and the admin
- * UI likewise on a free loopback port.
+ * UI likewise on a free loopback port (plus the test's own lines).
  */
-function metricsSection(extra = ''): string {
-  return `metrics:\n${/^\s*listen:/m.test(extra) ? '' : '  listen: ["127.0.0.1:0"]\n'}${extra}admin:\n  listen: ["127.0.0.1:0"]\n`;
+function metricsSection(extra = '', admin = ''): string {
+  return `metrics:\n${/^\s*listen:/m.test(extra) ? '' : '  listen: ["127.0.0.1:0"]\n'}${extra}admin:\n  listen: ["127.0.0.1:0"]\n${admin}`;
 }
 
 export interface LogLine {
@@ -49,11 +49,12 @@ export class TestNode {
   }
 
   /** A master with a cluster: the replication API on a free port, certificate for 127.0.0.1. */
-  static async createMaster(name: string, options: { radius?: string; cluster?: string; metrics?: string; log?: string } = {}): Promise<TestNode> {
+  static async createMaster(name: string, options: { radius?: string; cluster?: string; metrics?: string; admin?: string; log?: string } = {}): Promise<TestNode> {
     const port = await freePort();
     const node = await TestNode.create(name, {
       radius: options.radius,
       metrics: options.metrics,
+      admin: options.admin,
       log: options.log,
       config: `cluster:\n  listen: ["127.0.0.1:${port}"]\n${options.cluster ?? ''}`,
     });
@@ -95,19 +96,19 @@ export class TestNode {
   }
 
   /**
-   * A fresh, initialised master with no users or clients. `radius`, `metrics` and `log` are extra YAML lines for
-   * those sections; `config` extra top-level sections. `init: false` leaves the data folder empty (for a restore).
+   * A fresh, initialised master with no users or clients. `radius`, `metrics`, `admin` and `log` are extra YAML lines
+   * for those sections; `config` extra top-level sections. `init: false` leaves the data folder empty (for a restore).
    */
   static async create(
     name: string,
-    options: { listen?: string[]; radius?: string; config?: string; metrics?: string; log?: string; init?: boolean } = {},
+    options: { listen?: string[]; radius?: string; config?: string; metrics?: string; admin?: string; log?: string; init?: boolean } = {},
   ): Promise<TestNode> {
     const node = new TestNode(scratchDir(name));
     const listen = JSON.stringify(options.listen ?? ['127.0.0.1:0']);
     writeFileSync(
       node.configPath,
       `node:\n  name: ${name}\n  data_dir: data\nradius:\n  listen: ${listen}\n${options.radius ?? ''}log:\n  level: debug\n${options.log ?? ''}${options.config ?? ''}` +
-        metricsSection(options.metrics),
+        metricsSection(options.metrics, options.admin),
     );
     if (options.init ?? true) await node.cliOk('init');
     return node;

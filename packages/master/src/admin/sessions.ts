@@ -17,8 +17,14 @@ export interface Session<D> {
 
 const MAX_SESSIONS = 10_000;
 
-/** An admin UI session: how the admin signed in (the built-in account, or a directory account in the admin group). */
-export type AdminSession = Session<{ kind: 'local' | 'directory' }>;
+/**
+ * What an admin UI session signed in as, checked again on every request. A built-in account: its stamp (changed by
+ * every password set, and gone with the account). A directory account in the admin group: the directory settings it
+ * was admitted under, and when the directory last confirmed it is still in the group.
+ */
+export type AdminSessionData = { kind: 'local'; stamp: string } | { kind: 'directory'; stamp: string; groupCheckedAt: number };
+
+export type AdminSession = Session<AdminSessionData>;
 
 /**
  * Server-side sessions: the cookie holds only a random id, so signing out (or a restart) ends a session for good.
@@ -66,11 +72,6 @@ export class SessionStore<D> {
 
   destroy(id: string): void {
     this.sessions.delete(id);
-  }
-
-  /** End every session of someone (after a password change). */
-  destroyAllOf(subject: string): void {
-    for (const [id, s] of this.sessions) if (s.subject === subject) this.sessions.delete(id);
   }
 
   private sweep(): void {
