@@ -6,7 +6,7 @@ import { accessibilityProblems, decodeQr, launchBrowser, newContext, screenshots
 import { papRequest, radclient } from './helpers/radclient.js';
 import { awaitFreshStep, secretFromUri, totpCode } from './helpers/otp.js';
 import { createTestCa } from '../packages/core/test/helpers/tls-certs.js';
-import { ADMIN_DN, ADMIN_PASSWORD, GROUPS_DN, PEOPLE_DN, startSlapd, type Slapd } from '../packages/core/test/helpers/slapd.js';
+import { ADMIN_DN, ADMIN_PASSWORD, GROUPS_DN, PEOPLE_DN, setGroupMembers, startSlapd, type Slapd } from '../packages/core/test/helpers/slapd.js';
 
 const ADMIN_PW = 'Admin-Password-7q';
 const SECRET = 'testing123';
@@ -30,7 +30,8 @@ describe('admin UI in a real browser (Debian chromium)', () => {
 
   beforeAll(async () => {
     slapd = await startSlapd();
-    master = await TestNode.createMaster('ui-master');
+    // a directory admin's group membership is asked again on every request (by default at most every 5 minutes)
+    master = await TestNode.createMaster('ui-master', { admin: '  directory_recheck_minutes: 0\n' });
     await master.cliInput(ADMIN_PW, 'admin', 'set-password', '--password-stdin');
     await master.cliInput(ADMIN_PASSWORD, 'backend', 'add-ldap', 'corp', '--server', slapd.url, '--bind-dn', ADMIN_DN, '--bind-password-stdin', '--base-dn', PEOPLE_DN, '--group-map', `cn=vpn,${GROUPS_DN}=vpn`, '--group-map', `cn=admins,${GROUPS_DN}=ops-admins`);
     await master.addClient('nas', '127.0.0.1', SECRET);
@@ -283,5 +284,49 @@ describe('admin UI in a real browser (Debian chromium)', () => {
     }
     expect((await get(`${replica.adminUrl}/assets/style.css`, '')).status).toBe(200);
     await replicaPage.context().close();
+  });
+
+  it('ends an admin\'s sessions, on the master and on a replica, when the CLI sets their password or removes the account', async () => {
+    const heading = (p: Page) => text(p.getByRole('heading', { level: 1 }));
+    await master.cliInput('Ops-Password-1x', 'admin', 'set-password', 'ops', '--password-stdin');
+    await replica.waitForApplied(await master.headSeq());
+    const onMaster = await (await newContext(browser)).newPage();
+    const onReplica = await (await newContext(browser)).newPage();
+    await signIn(onMaster, master.adminUrl, 'ops', 'Ops-Password-1x');
+    expect(await heading(onMaster)).toBe('Dashboard');
+    await signIn(onReplica, replica.adminUrl, 'ops', 'Ops-Password-1x');
+    expect(await heading(onReplica)).toBe('Replica status');
+
+    // another process sets the password: the next request of each session finds it signed out
+    await master.cliInput('Ops-Password-2y', 'admin', 'set-password', 'ops', '--password-stdin');
+    await onMaster.goto(`${master.adminUrl}/users`);
+    expect(await heading(onMaster)).toBe('Sign in');
+    await replica.waitForApplied(await master.headSeq());
+    await onReplica.goto(`${replica.adminUrl}/`);
+    expect(await heading(onReplica)).toBe('Sign in');
+
+    await signIn(onMaster, master.adminUrl, 'ops', 'Ops-Password-2y');
+    expect(await heading(onMaster)).toBe('Dashboard');
+    expect(await master.cliOk('admin', 'remove', 'ops')).toContain('admin ops removed');
+    await onMaster.goto(`${master.adminUrl}/`);
+    expect(await heading(onMaster)).toBe('Sign in');
+    await Promise.all([onMaster.context().close(), onReplica.context().close()]);
+
+    await page.goto(`${master.adminUrl}/audit?action=admin.session-ended`);
+    expect(await text(page.locator('tbody'))).toContain('the account was removed or its password set');
+  });
+
+  it('ends a directory admin\'s session once the directory no longer has them in the admin group', async () => {
+    const heading = (p: Page) => text(p.getByRole('heading', { level: 1 }));
+    const alice = await (await newContext(browser)).newPage();
+    await signIn(alice, master.adminUrl, 'alice', 'alice-secret');
+    expect(await heading(alice)).toBe('Dashboard');
+    // asked again, still in the group
+    await alice.goto(`${master.adminUrl}/users`);
+    expect(await heading(alice)).toBe('Users');
+    await setGroupMembers(slapd, 'admins', ['carol']);
+    await alice.goto(`${master.adminUrl}/users`);
+    expect(await heading(alice)).toBe('Sign in');
+    await alice.context().close();
   });
 });

@@ -1,5 +1,5 @@
-import { request as httpsRequest } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 
 /**
  * A raw HTTPS request to a node's self-signed web server: no browser, so no cookie or CSRF token unless given.

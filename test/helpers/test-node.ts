@@ -49,11 +49,12 @@ export class TestNode {
   }
 
   /** A master with a cluster: the replication API on a free port, certificate for 127.0.0.1. */
-  static async createMaster(name: string, options: { radius?: string; cluster?: string; metrics?: string; log?: string } = {}): Promise<TestNode> {
+  static async createMaster(name: string, options: { radius?: string; cluster?: string; metrics?: string; admin?: string; log?: string } = {}): Promise<TestNode> {
     const port = await freePort();
     const node = await TestNode.create(name, {
       radius: options.radius,
       metrics: options.metrics,
+      admin: options.admin,
       log: options.log,
       config: `cluster:\n  listen: ["127.0.0.1:${port}"]\n${options.cluster ?? ''}`,
     });

@@ -32,7 +32,7 @@ export { BackendRegistry, createBackend, instrumentBackend } from './backends/re
 export { PasswordChain } from './backends/chain.js';
 export { resolveName } from './auth/realms.js';
 export { accountBlock, initialLoginOpen, matchCode, singleFactorAllowed, type CodeMatch } from './auth/policy.js';
-export { portalSignIn, type PortalSignIn } from './auth/enrollment.js';
+export { portalSignIn, type EnrolmentGrant, type PortalSignIn } from './auth/enrollment.js';
 export type { AuthPorts, AuthRequest, AuthUser, ClientPolicy, Decision } from './auth/types.js';
 export type { PasswordBackend, PasswordResult, PasswordSubject, TestableBackend, ConnectionReport } from './backends/backend.js';
 export { LocalPasswordBackend, hashPassword, ARGON2_OPTIONS } from './backends/local.js';

@@ -195,6 +195,22 @@ describe('Active Directory account state (slapd with AD lookalike attributes)', 
   });
 });
 
+describe('looking a user up without a password (a directory admin\'s session re-check)', () => {
+  it('reads with the service account the groups verify would report, or why the user is not there', async () => {
+    const b = backend({ group_map: GROUP_MAP });
+    const alice = await b.lookup('alice');
+    expect(alice.outcome === 'accept' && [...(alice.groups ?? [])].sort()).toEqual(['administrators', 'vpn-users']);
+    expectReject(await b.lookup('nobody'), 'unknown-user');
+    expectReject(await b.lookup('*'), 'unknown-user');
+    const ad = backend(AD_LOOKALIKE);
+    expectReject(await ad.lookup('dave'), 'disabled');
+    expectReject(await ad.lookup('erin'), 'locked');
+    expect((await ad.lookup('grace')).outcome).toBe('accept');
+    // a DN template: the entry at the DN built from it
+    expect(await backend({ bind_template: `uid={user},${PEOPLE_DN}`, group_map: GROUP_MAP }).lookup('bob')).toMatchObject({ outcome: 'accept', groups: ['vpn-users'] });
+  });
+});
+
 describe('TLS', () => {
   it('StartTLS and LDAPS with the generated CA', async () => {
     const startTls = backend({ start_tls: true, ca_certificates: ca.certificate });

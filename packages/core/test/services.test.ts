@@ -312,6 +312,25 @@ describe('settings', () => {
   });
 });
 
+describe('admin accounts', () => {
+  it('a stamp that changes with every password set and is gone with the account; the built-in account stays', async () => {
+    const admins = f.services.admins;
+    await admins.setPassword('ops', 'ops-password-1', A);
+    const first = admins.stamp('ops')!;
+    expect(await admins.authenticate('ops', 'ops-password-1')).toEqual({ username: 'ops', stamp: first });
+    expect(await admins.authenticate('ops', 'wrong-password')).toBeUndefined();
+    expect(first).not.toContain(admins.find('ops')!.password_hash);
+    await admins.setPassword('ops', 'ops-password-2', A);
+    expect(admins.stamp('ops')).not.toBe(first);
+    admins.remove('ops', A);
+    expect(admins.stamp('ops')).toBeUndefined();
+    expect(thrown(() => admins.remove('ops', A))).toBeInstanceOf(NotFoundError);
+    await admins.setPassword('admin', 'admin-password-1', A);
+    expect(thrown(() => admins.remove('admin', A))).toBeInstanceOf(InvalidInputError);
+    expect(admins.list().map((a) => a.username)).toEqual(['admin']);
+  });
+});
+
 describe('a replica', () => {
   it('refuses every admin write with ReadOnlyReplicaError naming the master, and changes nothing', async () => {
     const s = f.services;
@@ -351,6 +370,8 @@ describe('a replica', () => {
       ['settings.set', () => s.settings.set('lockout.max_failures', '3', A)],
       ['settings.replace', () => s.settings.replace({}, A)],
       ['admins.setPassword', () => s.admins.setPassword('admin', 'admin-password', A)],
+      ['admins.remove', () => s.admins.remove('ops', A)],
+      ['tokens.enrol', () => s.tokens.enrol('alice', { userId: 1, tokenIds: [token.id], additional: true }, {}, A)],
     ];
     for (const [name, write] of writes) {
       let error: unknown;

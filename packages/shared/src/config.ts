@@ -187,6 +187,11 @@ export const nodeConfigSchema = z
         idle_minutes: int().min(1).max(24 * 60).default(30),
         /** Sign out this long after signing in, busy or not. */
         session_hours: int().min(1).max(7 * 24).default(8),
+        /**
+         * A directory admin's session asks the directory again, at most this often, whether they are still in the admin
+         * group (0: on every request); removed from it, or not confirmed, they are signed out.
+         */
+        directory_recheck_minutes: int().min(0).max(60).default(5),
       })
       .prefault({}),
     enrollment: z

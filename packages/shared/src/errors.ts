@@ -41,3 +41,17 @@ export class ReadOnlyReplicaError extends OtpgateError {
     );
   }
 }
+
+/**
+ * A token set up in the self-service portal that may no longer be added: the account, its tokens or the enrolment
+ * rules changed since the user signed in (another session added a token, an admin disabled the account...).
+ * `reason` is the rule that failed, for the log.
+ */
+export class EnrolmentRefusedError extends OtpgateError {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super('enrolment-refused', message);
+  }
+}

@@ -32,6 +32,7 @@ describe('parseNodeConfig', () => {
         duplicate_cache_seconds: 5,
         unknown_client_log_interval_seconds: 60,
         dictionaries: [],
+        user_cache_size: 50_000,
       });
     }
   });

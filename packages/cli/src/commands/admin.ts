@@ -34,6 +34,16 @@ export function registerAdminCommands(program: Command, globals: () => GlobalOpt
     });
 
   admin
+    .command('remove <username>')
+    .description(`remove an admin account; its UI sessions end at their next request, on every node (not "${BUILTIN_ADMIN}")`)
+    .action(async (username: string) => {
+      await withAdmin(globals(), ({ services }) => {
+        services.admins.remove(username, CLI_ACTOR);
+        console.log(`admin ${username} removed`);
+      });
+    });
+
+  admin
     .command('verify-password [username]')
     .description('check a password (from standard input) against an admin account: exit 0 if right, 1 if not')
     .action(async (username: string | undefined) => {

@@ -8,7 +8,7 @@ import type { AuthRequest, AuthUser } from './types.js';
  */
 export type CodeMatch = { token: OtpToken; step: number; drift: number };
 
-export function accountBlock(user: AuthUser, now: number): RejectReason | undefined {
+export function accountBlock(user: Pick<AuthUser, 'status' | 'lockedUntil'>, now: number): Extract<RejectReason, 'disabled' | 'locked'> | undefined {
   if (user.status === 'disabled') return 'disabled';
   if (user.lockedUntil !== null && user.lockedUntil > now) return 'locked';
   return undefined;
@@ -23,7 +23,7 @@ export function singleFactorAllowed(user: AuthUser, request: AuthRequest, settin
 }
 
 /** Password-only logins to enrol: an admin's deadline for this user, else the global allowance for new users. */
-export function initialLoginOpen(user: AuthUser, settings: Settings, now: number): boolean {
+export function initialLoginOpen(user: Pick<AuthUser, 'initialLoginUntil' | 'hasDisabledTokens' | 'createdAt'>, settings: Settings, now: number): boolean {
   if (user.initialLoginUntil !== null) return user.initialLoginUntil > now;
   if (user.hasDisabledTokens) return false;
   const allowance = settings.auth.initial_login;

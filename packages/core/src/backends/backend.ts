@@ -39,3 +39,15 @@ export interface TestableBackend extends PasswordBackend {
   testConnection(username?: string): Promise<ConnectionReport>;
   close?(): Promise<void>;
 }
+
+/**
+ * A directory that can read a user's account state and groups without their password (with its service account), so a
+ * directory admin's session can be checked again without asking them to sign in.
+ */
+export interface UserLookup {
+  /** As `verify` answers for the right password: accept with the groups, reject (unknown-user, disabled...), or error. */
+  lookup(username: string): Promise<PasswordResult>;
+}
+
+/** A configured backend, with whichever of the optional abilities its kind has. */
+export type ConfiguredBackend = PasswordBackend & Partial<TestableBackend> & Partial<UserLookup>;

@@ -1,7 +1,7 @@
 import type { Entry } from 'ldapts';
 import type { LdapBackendSettings, RejectReason } from '@otpgate/shared';
 import type { Logger } from '../logger.js';
-import type { ConnectionReport, PasswordResult, PasswordSubject, TestableBackend } from './backend.js';
+import type { ConnectionReport, PasswordResult, PasswordSubject, TestableBackend, UserLookup } from './backend.js';
 import { describeAdState, mapAdBindFailure } from './ldap-ad.js';
 import { LdapConnection, parseServerUrl, type ConnectionOptions, type ServerAddress } from './ldap-connection.js';
 import { DirectoryQueries, type Search } from './ldap-directory.js';
@@ -111,7 +111,7 @@ function searchOn(conn: LdapConnection): Search {
  * filter) or a direct bind with bind_template; groups from memberOf or a group search; AD account state and bind
  * sub-codes mapped to reject reasons; servers tried in order with failover; pooled connections.
  */
-export class LdapPasswordBackend implements TestableBackend {
+export class LdapPasswordBackend implements TestableBackend, UserLookup {
   readonly name: string;
   private readonly servers: LdapServer[];
   private readonly queries: DirectoryQueries;
@@ -145,20 +145,31 @@ export class LdapPasswordBackend implements TestableBackend {
       );
     }
     if (subject.username === '') return this.reject('unknown-user', 'empty user name');
+    return this.onServers(subject.username, 'check password', (server) => this.verifyOn(server, subject.username, password));
+  }
+
+  /** The user's account state and groups, read with the service account: no bind, so no password attempt is counted. */
+  async lookup(username: string): Promise<PasswordResult> {
+    if (username === '') return this.reject('unknown-user', 'empty user name');
+    return this.onServers(username, 'look up user', (server) => this.lookupOn(server, username));
+  }
+
+  /** Asks the servers in order until one answers; a server that fails is skipped for a while. */
+  private async onServers(username: string, what: string, ask: (server: LdapServer) => Promise<PasswordResult>): Promise<PasswordResult> {
     if (this.closed) return this.error('the LDAP backend is closed');
     if (this.configProblem) return this.error(`settings: ${this.configProblem}`);
 
     const failures: string[] = [];
     for (const server of this.orderedServers()) {
       try {
-        const result = await this.verifyOn(server, subject.username, password);
+        const result = await ask(server);
         server.downUntil = 0;
-        this.logger.debug({ backend: this.name, server: server.address.url, user: subject.username, outcome: result.outcome }, 'ldap server answered');
+        this.logger.debug({ backend: this.name, server: server.address.url, user: username, outcome: result.outcome }, 'ldap server answered');
         return result;
       } catch (err) {
-        const e = classifyLdapError(err, server.address.url, 'check password');
+        const e = classifyLdapError(err, server.address.url, what);
         if (!e.failover) {
-          this.logger.warn({ backend: this.name, server: server.address.url, user: subject.username, error: e.message }, 'ldap error');
+          this.logger.warn({ backend: this.name, server: server.address.url, user: username, error: e.message }, 'ldap error');
           return this.error(e.message);
         }
         this.markDown(server, e);
@@ -217,6 +228,18 @@ export class LdapPasswordBackend implements TestableBackend {
     const refused = await this.withConnection(server, server.binder, `bind as "${entry.dn}"`, (c) => tryBind(c, entry.dn, password));
     if (refused) return this.bindRefused(refused, entry.dn);
     if (passwordExpired) return this.reject('password-expired', passwordExpired);
+    return this.accept(entry, search, username);
+  }
+
+  private async lookupOn(server: LdapServer, username: string): Promise<PasswordResult> {
+    const search = this.serviceSearch(server);
+    const template = this.settings.bind_template;
+    const entry = template && looksLikeDn(template) ? await this.queries.readEntry(search, bindName(template, username)) : await this.queries.findUser(search, username);
+    if (!entry) return this.reject('unknown-user', `no entry matches ${this.queries.describeUserSearch(username)}`);
+    if (this.settings.active_directory) {
+      const { state, uac, computed } = await this.queries.accountState(search, entry);
+      if (state !== 'ok') return this.reject(state, `${entry.dn}: ${describeAdState(uac, computed)}`);
+    }
     return this.accept(entry, search, username);
   }
 

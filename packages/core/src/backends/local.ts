@@ -16,14 +16,21 @@ export async function hashPassword(password: string): Promise<string> {
   return argon2.hash(password, ARGON2_OPTIONS);
 }
 
+/** An argon2id hash of a random password, made on first need: what a check with no real hash is made against. */
 let decoyHash: Promise<string> | undefined;
 
 /**
- * An argon2id hash of a random password, made on first need: what a name that is not known is checked against, so
- * that the time taken does not tell which names exist.
+ * True when the password matches the argon2id hash. Without a hash (no such account, or one refused before its
+ * password is looked at) the same work is spent on a decoy and the answer is false, so the time taken does not tell
+ * which accounts exist.
  */
-export function decoyPasswordHash(): Promise<string> {
-  return (decoyHash ??= hashPassword(randomBytes(18).toString('base64')));
+export async function verifyPasswordHash(hash: string | undefined, password: string): Promise<boolean> {
+  const target = hash ?? (await (decoyHash ??= hashPassword(randomBytes(18).toString('base64'))));
+  try {
+    return (await argon2.verify(target, password)) && hash !== undefined;
+  } catch {
+    return false;
+  }
 }
 
 /** libuv's thread pool runs argon2: as many checks at a time as it has threads. */
@@ -56,7 +63,6 @@ export class LocalPasswordBackend implements PasswordBackend {
 
   /** The argon2id check a known user's password costs, through the same queue, against the decoy hash. */
   async decoy(password: string): Promise<void> {
-    const hash = await decoyPasswordHash();
-    await this.queue.run(() => argon2.verify(hash, password)).catch(() => false);
+    await this.queue.run(() => verifyPasswordHash(undefined, password)).catch(() => false);
   }
 }

@@ -1,7 +1,7 @@
 import type { BackendSettings, Settings } from '@otpgate/shared';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { PasswordBackend, TestableBackend } from './backend.js';
+import type { ConfiguredBackend, PasswordBackend } from './backend.js';
 import { PasswordChain } from './chain.js';
 import { LocalPasswordBackend } from './local.js';
 import { LdapPasswordBackend } from './ldap.js';
@@ -35,7 +35,7 @@ export function instrumentBackend(backend: PasswordBackend, metrics: Metrics): P
   };
 }
 
-export function createBackend(settings: BackendSettings, logger: Logger): PasswordBackend & Partial<TestableBackend> {
+export function createBackend(settings: BackendSettings, logger: Logger): ConfiguredBackend {
   switch (settings.type) {
     case 'local':
       return new LocalPasswordBackend(settings.name);
@@ -51,7 +51,7 @@ export function createBackend(settings: BackendSettings, logger: Logger): Passwo
  * made of them.
  */
 export class BackendRegistry {
-  private backends = new Map<string, PasswordBackend & Partial<TestableBackend>>();
+  private backends = new Map<string, ConfiguredBackend>();
   private chains = new Map<string, PasswordChain>();
   private loadedJson = '';
 
@@ -71,7 +71,7 @@ export class BackendRegistry {
     for (const b of old.values()) void b.close?.().catch(() => undefined);
   }
 
-  get(name: string): (PasswordBackend & Partial<TestableBackend>) | undefined {
+  get(name: string): (ConfiguredBackend) | undefined {
     return this.backends.get(name);
   }
 

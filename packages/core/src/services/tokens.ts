@@ -1,4 +1,5 @@
 import {
+  EnrolmentRefusedError,
   InvalidInputError,
   hardwareTokenRecordSchema,
   parseWith,
@@ -7,7 +8,9 @@ import {
   type OtpAlgorithm,
   type OtpKind,
   type TokenRecord,
+  type UserRecord,
 } from '@otpgate/shared';
+import { grantRefusal, type EnrolmentGrant, type EnrolmentState } from '../auth/enrollment.js';
 import { fromBase32, generateSecret, parseSecret, toBase32 } from '../otp/secret.js';
 import { provisioningUri } from '../otp/uri.js';
 import { findConsecutive, type OtpToken } from '../otp/verify.js';
@@ -24,6 +27,11 @@ export interface TokenParameters {
   counter?: number;
   t0?: number;
 }
+
+/** Token parameters with the defaults filled in and the secret in base32. */
+type ResolvedParameters = Required<Omit<TokenParameters, 'secret'>> & { secret: string };
+
+export type NewTokenParameters = TokenParameters & { label?: string; usedStep?: { step: number; drift: number } };
 
 export interface NewToken {
   token: TokenRecord;
@@ -48,7 +56,7 @@ export class TokenService {
   }
 
   /** Fill in defaults from settings and check the secret; returns the normalized parameters. */
-  private resolve(p: TokenParameters): Required<Omit<TokenParameters, 'secret'>> & { secret: string } {
+  private resolve(p: TokenParameters): ResolvedParameters {
     const otp = this.store.settings().otp;
     const algorithm = p.algorithm ?? otp.algorithm;
     const key = p.secret === undefined ? generateSecret(algorithm) : parseSecret(p.secret, otp.min_secret_bits);
@@ -80,35 +88,74 @@ export class TokenService {
    * A new token for the user. `usedStep`: a step the token's code was already seen at (the enrollment portal's
    * confirmation code), stored with it so that code cannot log in afterwards.
    */
-  add(username: string, params: TokenParameters & { label?: string; usedStep?: { step: number; drift: number } }, actor: Actor): NewToken {
+  add(username: string, params: NewTokenParameters, actor: Actor): NewToken {
+    this.store.assertWritable();
+    const resolved = this.resolve(params);
+    const token = this.store.db.transaction(() => this.insert(this.users.get(username), resolved, params));
+    recordAdminAction(this.ctx, actor, 'token.add', username, { after: token });
+    return { token, uri: this.uriFor(username, token) };
+  }
+
+  /**
+   * A token the user set up in the enrollment portal, added only while what their sign-in allowed still holds: the
+   * same account with the same active tokens, not disabled or locked, and the enrolment rules (initial-login
+   * allowance, additional tokens) still met. Checked inside the transaction that adds the token, so a second
+   * session, or an admin's change meanwhile, cannot be raced.
+   */
+  enrol(username: string, grant: EnrolmentGrant, params: NewTokenParameters, actor: Actor): NewToken {
     this.store.assertWritable();
     const resolved = this.resolve(params);
     const token = this.store.db.transaction(() => {
       const user = this.users.get(username);
-      const record = parseWith(
-        tokenRecordSchema,
-        {
-          id: allocateId(this.store, 'tokens'),
-          user_id: user.id,
-          ...resolved,
-          window_past: null,
-          window_future: null,
-          serial: null,
-          label: params.label ?? (resolved.kind === 'totp' ? 'authenticator app' : 'HOTP token'),
-          active: true,
-          created_at: Date.now(),
-        },
-        'token',
-      );
-      const used = params.usedStep;
-      this.store.commit([
-        { entity: 'token', op: 'upsert', data: record },
-        ...(used ? [{ entity: 'token_state' as const, op: 'upsert' as const, data: { token_id: record.id, last_step: used.step, drift: used.drift } }] : []),
-      ]);
-      return record;
+      const refusal = grantRefusal(grant, this.enrolmentState(user), this.store.settings(), Date.now());
+      if (refusal) throw new EnrolmentRefusedError(refusal, `${username} may not add this token any more (${refusal}): sign in to the portal again`);
+      return this.insert(user, resolved, params);
     });
     recordAdminAction(this.ctx, actor, 'token.add', username, { after: token });
     return { token, uri: this.uriFor(username, token) };
+  }
+
+  /** The user as the enrolment rules see them, read from the database (call inside the write transaction). */
+  private enrolmentState(user: UserRecord): EnrolmentState {
+    const db = this.store.db;
+    const tokens = db.all(db.q.selectFrom('tokens').select(['id', 'active']).where('user_id', '=', user.id));
+    // the lock is in the state database: read while this transaction holds the configuration database
+    const state = this.store.state;
+    const lockout = state.first(state.q.selectFrom('auth_state').select('locked_until').where('user_id', '=', user.id));
+    return {
+      id: user.id,
+      status: user.status,
+      lockedUntil: lockout?.locked_until ?? null,
+      initialLoginUntil: user.initial_login_until,
+      createdAt: user.created_at,
+      hasDisabledTokens: tokens.some((t) => t.active === 0),
+      tokens: tokens.filter((t) => t.active === 1),
+    };
+  }
+
+  /** Write a new token record (and its used step); call inside the write transaction. */
+  private insert(user: UserRecord, resolved: ResolvedParameters, params: NewTokenParameters): TokenRecord {
+    const record = parseWith(
+      tokenRecordSchema,
+      {
+        id: allocateId(this.store, 'tokens'),
+        user_id: user.id,
+        ...resolved,
+        window_past: null,
+        window_future: null,
+        serial: null,
+        label: params.label ?? (resolved.kind === 'totp' ? 'authenticator app' : 'HOTP token'),
+        active: true,
+        created_at: Date.now(),
+      },
+      'token',
+    );
+    const used = params.usedStep;
+    this.store.commit([
+      { entity: 'token', op: 'upsert', data: record },
+      ...(used ? [{ entity: 'token_state' as const, op: 'upsert' as const, data: { token_id: record.id, last_step: used.step, drift: used.drift } }] : []),
+    ]);
+    return record;
   }
 
   /** The provisioning URI of an existing token (the demo prints it again; the UI never does). */

@@ -2,7 +2,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'ldapts';
+import { Attribute, Change, Client } from 'ldapts';
 import { freePort } from './tcp.js';
 
 /**
@@ -170,6 +170,21 @@ async function addGroups(url: string): Promise<void> {
     for (const [cn, members] of Object.entries(GROUPS)) {
       await c.add(`cn=${cn},${GROUPS_DN}`, { objectClass: 'groupOfNames', cn, member: members.map((uid) => userDn({ uid })) });
     }
+  } finally {
+    await c.unbind();
+  }
+}
+
+/**
+ * Make a seeded group's members these users, as a directory admin would (the memberof overlay updates the users'
+ * memberOf). A groupOfNames needs a member, so taking one out is a replace with the others.
+ */
+export async function setGroupMembers(slapd: Pick<Slapd, 'url'>, cn: string, uids: readonly string[]): Promise<void> {
+  const c = new Client({ url: slapd.url, timeout: 5000 });
+  try {
+    await c.bind(ADMIN_DN, ADMIN_PASSWORD);
+    const members = new Attribute({ type: 'member', values: uids.map((uid) => userDn({ uid })) });
+    await c.modify(`cn=${cn},${GROUPS_DN}`, new Change({ operation: 'replace', modification: members }));
   } finally {
     await c.unbind();
   }

@@ -29,6 +29,15 @@ export class AdminServer {
     const logger = node.logger;
     const dictionary = loadDictionary(config.radius.dictionaries);
     const services = createServices({ store: node.store, dictionary, logger });
+    const guard = new SignInGuard({ name: 'admin', meter: node.metrics });
+    const signIn = new AdminSignIn({
+      services,
+      backends: node.backends,
+      repository: node.repository,
+      settings: () => node.settings,
+      guard,
+      directoryRecheckMs: config.admin.directory_recheck_minutes * 60_000,
+    });
     const ui = new Ui({
       node,
       services,
@@ -41,16 +50,10 @@ export class AdminServer {
         absoluteMs: config.admin.session_hours * 3_600_000,
         meter: node.metrics,
       }),
-      guard: new SignInGuard({ name: 'admin', meter: node.metrics }),
+      sessionEnded: (session) => signIn.ended(session),
+      guard,
       audit: new AdminAuditService(node.store, logger),
       replicaView: options.replicaView,
-    });
-    const signIn = new AdminSignIn({
-      services,
-      backends: node.backends,
-      repository: node.repository,
-      settings: () => node.settings,
-      guard: ui.deps.guard,
     });
     for (const address of config.admin.listen) {
       const app = await createWebApp(tls, {

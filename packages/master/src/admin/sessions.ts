@@ -19,8 +19,14 @@ export interface Session<D> {
 /** Sessions kept at most; past that, signing in ends the session least recently used. */
 const MAX_SESSIONS = 10_000;
 
-/** An admin UI session: how the admin signed in (the built-in account, or a directory account in the admin group). */
-export type AdminSession = Session<{ kind: 'local' | 'directory' }>;
+/**
+ * What an admin UI session signed in as, checked again on every request. A built-in account: its stamp (changed by
+ * every password set, and gone with the account). A directory account in the admin group: the directory settings it
+ * was admitted under, and when the directory last confirmed it is still in the group.
+ */
+export type AdminSessionData = { kind: 'local'; stamp: string } | { kind: 'directory'; stamp: string; groupCheckedAt: number };
+
+export type AdminSession = Session<AdminSessionData>;
 
 export interface SessionStoreOptions {
   /** The map's name in metrics ("admin_sessions"). */
@@ -86,11 +92,6 @@ export class SessionStore<D> {
 
   destroy(id: string): void {
     this.sessions.delete(id);
-  }
-
-  /** End every session of someone (after a password change). */
-  destroyAllOf(subject: string): void {
-    for (const [id, s] of [...this.sessions]) if (s.subject === subject) this.sessions.delete(id);
   }
 }
 

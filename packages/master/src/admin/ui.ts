@@ -17,6 +17,8 @@ export interface UiDeps {
   config: NodeConfig;
   logger: Logger;
   sessions: SessionStore<AdminSession['data']>;
+  /** Why a session's admin is no longer one (undefined while they are): asked on every request. */
+  sessionEnded: (session: AdminSession) => Promise<string | undefined>;
   guard: SignInGuard;
   audit: AdminAuditService;
   replicaView?: () => ReplicaSelfStatus;
@@ -74,7 +76,7 @@ export class Ui {
   readonly replicaGate = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
     if (this.role !== 'replica' || REPLICA_ROUTES.has(req.routeOptions.url ?? '')) return undefined;
     // without a session say nothing about the cluster: the same answer as for a page that does not exist
-    if (!this.sessionOf(req)) return this.deny(reply, 404, 'Not found', `There is no page at ${req.url}.`);
+    if (!(await this.sessionOf(req))) return this.deny(reply, 404, 'Not found', `There is no page at ${req.url}.`);
     return this.denyReadOnly(reply);
   };
 
@@ -83,12 +85,22 @@ export class Ui {
    * admins can make the node read an upload.
    */
   readonly sessionGate = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
-    if (req.method !== 'POST' || SESSIONLESS_POSTS.has(req.routeOptions.url ?? '') || this.sessionOf(req)) return undefined;
+    if (req.method !== 'POST' || SESSIONLESS_POSTS.has(req.routeOptions.url ?? '') || (await this.sessionOf(req))) return undefined;
     return this.deny(reply, 403, 'Your session has ended', 'Sign in again, then repeat what you were doing.');
   };
 
-  sessionOf(req: FastifyRequest): AdminSession | undefined {
-    return this.deps.sessions.get(req.cookies[SESSION_COOKIE]);
+  /**
+   * The request's live session, checked against the admin account as it is now: a password set or an account removed
+   * by another process or node, or a directory admin gone from the group, ends it here (audited, with the reason).
+   */
+  async sessionOf(req: FastifyRequest): Promise<AdminSession | undefined> {
+    const session = this.deps.sessions.get(req.cookies[SESSION_COOKIE]);
+    if (!session) return undefined;
+    const ended = await this.deps.sessionEnded(session);
+    if (ended === undefined) return session;
+    this.deps.sessions.destroy(session.id);
+    this.deps.audit.record({ name: session.subject, source: req.ip }, 'admin.session-ended', session.subject, { details: { reason: ended } });
+    return undefined;
   }
 
   render(ctx: Pick<PageContext, 'session'>, title: string, current: string, body: HtmlValue): Html {
@@ -114,7 +126,7 @@ export class Ui {
     writes: boolean,
     handler: (ctx: PageContext) => PageResult | Promise<PageResult>,
   ) {
-    const session = this.sessionOf(req);
+    const session = await this.sessionOf(req);
     if (!session) {
       if (writes) return this.deny(reply, 403, 'Your session has ended', 'Sign in again, then repeat what you were doing.');
       return reply.redirect(`/login?next=${encodeURIComponent(req.url)}`, 303);

@@ -9,11 +9,12 @@ import {
   toBase32,
   verifyCode,
   type AdminAuditService,
+  type EnrolmentGrant,
+  type NewToken,
   type OtpgateNode,
-  type PortalSignIn,
   type Services,
 } from '@otpgate/core';
-import type { NodeConfig } from '@otpgate/shared';
+import { EnrolmentRefusedError, NotFoundError, type NodeConfig } from '@otpgate/shared';
 import { html, trusted, type Html, type HtmlValue } from '../admin/html.js';
 import { field, problems } from '../admin/layout.js';
 import { sameToken, type Session, type SessionStore } from '../admin/sessions.js';
@@ -24,10 +25,13 @@ import { COOKIE_OPTIONS, SignInToken } from '../web/signin-token.js';
 export const PORTAL_COOKIE = '__Host-otpgate-enroll';
 const SIGNIN_TOKEN = new SignInToken('__Host-otpgate-enroll-signin');
 
-/** What a portal session holds: the new secret, made at sign-in and activated only by a correct code. */
+/**
+ * What a portal session holds: the new secret, made at sign-in and activated only by a correct code, and what the
+ * sign-in allowed (checked again when the token is added).
+ */
 export interface PortalData {
   secretBase32: string;
-  additional: boolean;
+  grant: EnrolmentGrant;
 }
 
 export interface PortalDeps {
@@ -53,15 +57,11 @@ export function refusedPortalPage(title: string, text: string): Html {
   return portalPage(title, html`<p class="flash error" role="alert">${text}</p>`);
 }
 
-const FAILURE_TEXT: Partial<Record<PortalSignIn extends { ok: false; reason: infer R } ? R & string : never, string>> = {
-  'allowance-over': 'You have no token, and the time to set one up yourself has passed. Ask your administrator.',
-  'has-token': 'You already have a token. Ask your administrator if you need another.',
-  'code-required': 'You already have a token: enter its current code too, to add another.',
-  'backend-error': 'The password service does not answer right now. Try again in a few minutes.',
-  locked: 'This account cannot sign in right now. Try again later or ask your administrator.',
-  disabled: 'This account cannot sign in. Ask your administrator.',
-};
-const GENERIC = 'Wrong user name, password or code.';
+/**
+ * Every refused sign-in gets this one answer, whatever the reason (which goes to the log): telling "you already have
+ * a token" or "your time has passed" only after the right password would confirm the password without any code.
+ */
+const REFUSED = 'Wrong user name, password or code, or this account cannot set up a token here. If you are sure of your password, ask your administrator.';
 
 /**
  * The self-service enrollment portal: a user signs in with their password (through the same backends, lockout and
@@ -106,15 +106,15 @@ ${field('Current code', 'code', { inputmode: 'numeric', autocomplete: 'one-time-
     const outcome = await portalSignIn(
       { username, password: typeof form.password === 'string' ? form.password : '', code: Ui.text(form, 'code') },
       ports,
-      { allowAdditionalTokens: node.settings.enrollment.allow_additional_tokens },
     );
     if (!outcome.ok) {
       deps.audit.record(actor, 'enroll.sign-in-failed', username, { details: { reason: outcome.reason, detail: outcome.detail } });
-      return send(reply, signInPage(token, FAILURE_TEXT[outcome.reason as keyof typeof FAILURE_TEXT] ?? GENERIC, username), 401);
+      return send(reply, signInPage(token, REFUSED, username), 401);
     }
+    const { grant } = outcome;
     const algorithm = node.settings.otp.algorithm;
-    const s = deps.sessions.create(outcome.user.username, { secretBase32: toBase32(generateSecret(algorithm)), additional: outcome.additional }, req.ip);
-    deps.audit.record({ name: outcome.user.username, source: req.ip }, 'enroll.sign-in', outcome.user.username, { details: { additional: outcome.additional } });
+    const s = deps.sessions.create(outcome.user.username, { secretBase32: toBase32(generateSecret(algorithm)), grant }, req.ip);
+    deps.audit.record({ name: outcome.user.username, source: req.ip }, 'enroll.sign-in', outcome.user.username, { details: { additional: grant.additional } });
     SIGNIN_TOKEN.clear(reply);
     reply.setCookie(PORTAL_COOKIE, s.id, COOKIE_OPTIONS);
     return reply.redirect('/enroll', 303);
@@ -170,12 +170,27 @@ ${field('Code from the app', 'code', { required: true, inputmode: 'numeric', aut
       deps.audit.record(actor, 'enroll.confirm-failed', s.subject);
       return send(reply, await enrollPage(s, 'That code does not match. Check the app shows this account, then enter its current code.'), 400);
     }
-    const { token } = services.tokens.add(
-      s.subject,
-      { secret: s.data.secretBase32, label: 'self-enrolled', usedStep: { step: check.step, drift: check.drift } },
-      actor,
-    );
-    deps.audit.record(actor, 'enroll.token-created', s.subject, { details: { token: token.id, additional: s.data.additional } });
+    let added: NewToken;
+    try {
+      added = services.tokens.enrol(
+        s.subject,
+        s.data.grant,
+        { secret: s.data.secretBase32, label: 'self-enrolled', usedStep: { step: check.step, drift: check.drift } },
+        actor,
+      );
+    } catch (err) {
+      if (!(err instanceof EnrolmentRefusedError || err instanceof NotFoundError)) throw err;
+      // what the sign-in allowed no longer holds (another session added a token, an admin changed the account)
+      deps.audit.record(actor, 'enroll.confirm-refused', s.subject, { details: { reason: err instanceof EnrolmentRefusedError ? err.reason : 'user-removed' } });
+      deps.sessions.destroy(s.id);
+      reply.clearCookie(PORTAL_COOKIE, COOKIE_OPTIONS);
+      return send(
+        reply,
+        refusedPage('This token was not added: your account changed since you signed in (a token may have been set up in another window). Sign in again.'),
+        409,
+      );
+    }
+    deps.audit.record(actor, 'enroll.token-created', s.subject, { details: { token: added.token.id, additional: s.data.grant.additional } });
     deps.sessions.destroy(s.id);
     reply.clearCookie(PORTAL_COOKIE, COOKIE_OPTIONS);
     return send(

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { InvalidInputError } from '@otpgate/shared';
-import { BUILTIN_ADMIN } from '@otpgate/core';
+import { BUILTIN_ADMIN, adminStamp } from '@otpgate/core';
 import { html } from '../html.js';
 import { csrfField, dataTable, field, formatTime } from '../layout.js';
 import { rawText } from '../pending.js';
@@ -82,10 +82,10 @@ ${field('Its new password again', 'new_password_again', { type: 'password', requ
         throw new InvalidInputError('the current password is not right; nothing was changed');
       }
       guard.succeeded(s.subject);
-      await services.admins.setPassword(s.subject, next, ctx.actor);
-      // every session of this admin ends, then this browser gets a new one (new id and CSRF token)
-      sessions.destroyAllOf(s.subject);
-      const fresh = sessions.create(s.subject, { kind: 'local' }, ctx.req.ip);
+      const record = await services.admins.setPassword(s.subject, next, ctx.actor);
+      // every session of this admin ends at its next request (its stamp is old); this browser gets a new one at once
+      sessions.destroy(s.id);
+      const fresh = sessions.create(s.subject, { kind: 'local', stamp: adminStamp(record) }, ctx.req.ip);
       ctx.reply.setCookie(SESSION_COOKIE, fresh.id, COOKIE_OPTIONS);
       fresh.flash.push({ kind: 'ok', text: 'Password changed. Your other sessions have ended; sign in there with the new password.' });
       return { redirect: '/account' };
@@ -100,8 +100,8 @@ ${field('Its new password again', 'new_password_again', { type: 'password', requ
       if (!name) throw new InvalidInputError('enter the admin account', 'admin account');
       if (name === ctx.session.subject) throw new InvalidInputError('for your own password use the form above: it asks for the current one');
       const created = services.admins.find(name) === undefined;
+      // their sessions end at their next request: the account's stamp changes with the password
       await services.admins.setPassword(name, newPassword(ctx), ctx.actor);
-      sessions.destroyAllOf(name);
       ctx.session.flash.push({ kind: 'ok', text: created ? `Admin account ${name} created.` : `Password of admin ${name} set; their sessions have ended.` });
       return { redirect: '/account' };
     }),

@@ -30,8 +30,8 @@ ${field('One-time code', 'code', {
 }
 
 export function registerSignInPages(app: FastifyInstance, ui: Ui, signIn: AdminSignIn): void {
-  app.get('/login', (req, reply) => {
-    if (ui.sessionOf(req)) return reply.redirect('/', 303);
+  app.get('/login', async (req, reply) => {
+    if (await ui.sessionOf(req)) return reply.redirect('/', 303);
     // the sign-in form can only be posted from a page this browser loaded
     const token = SIGNIN_TOKEN.issue(reply);
     const next = safeNext((req.query as Record<string, string | undefined>).next);
@@ -52,8 +52,8 @@ export function registerSignInPages(app: FastifyInstance, ui: Ui, signIn: AdminS
       if (!outcome.needCode) ui.deps.audit.record(actor, 'admin.sign-in-failed', username, { details: { reason: outcome.detail } });
       return reply.code(outcome.needCode ? 200 : 401).type('text/html; charset=utf-8').send(signInForm(Ui.text(form, '_signin'), username, message, outcome.needCode, next).value);
     }
-    const session = ui.deps.sessions.create(outcome.admin, { kind: outcome.kind }, req.ip);
-    ui.deps.audit.record({ name: outcome.admin, source: req.ip }, 'admin.sign-in', outcome.admin, { details: { kind: outcome.kind } });
+    const session = ui.deps.sessions.create(outcome.admin, outcome.session, req.ip);
+    ui.deps.audit.record({ name: outcome.admin, source: req.ip }, 'admin.sign-in', outcome.admin, { details: { kind: outcome.session.kind } });
     SIGNIN_TOKEN.clear(reply);
     reply.setCookie(SESSION_COOKIE, session.id, COOKIE_OPTIONS);
     return reply.redirect(next, 303);
