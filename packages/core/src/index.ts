@@ -22,6 +22,7 @@ export { KeyFileError } from './store/key-file.js';
 export { ClusterFiles, ClusterSetupError, CLUSTER_FILES, type ClusterFile } from './store/cluster-files.js';
 export { AuthRepository, type AuthLogRecord, type StepUse, type PendingChallenge } from './store/auth-repository.js';
 export { StoreHealth } from './store/store-health.js';
+export { pruneState } from './store/state-housekeeping.js';
 export { markStepsReported, publishSteps, recordReportedSteps, unreportedSteps, type StepReportResult } from './store/token-state.js';
 export { readChanges, insertEntry, changeHashAt, logBase, resetLog, type ChangeHead } from './store/change-log.js';
 export { ENTITY_HANDLERS, SETTINGS_KEY, type EntityRecords } from './store/entity-handlers.js';

@@ -6,6 +6,8 @@ import { Store } from './store/store.js';
 import { AuthRepository } from './store/auth-repository.js';
 import { StoreHealth, isBusyError } from './store/store-health.js';
 import { publishSteps } from './store/token-state.js';
+import { scheduleRetention, type RetentionJob } from './store/retention.js';
+import { pruneState } from './store/state-housekeeping.js';
 import { logBase } from './store/change-log.js';
 import { BackendRegistry } from './backends/registry.js';
 import { createAuthPorts } from './auth/ports.js';
@@ -19,7 +21,6 @@ export const VERSION = '0.1.0';
 
 /** How soon a change made by another process (the CLI) to clients, groups or settings takes effect here. */
 const RELOAD_INTERVAL_MS = 50;
-const PRUNE_INTERVAL_MS = 3600_000;
 /** How often a master puts the steps used here into its change log (replicas learn them a long poll later). */
 const PUBLISH_INTERVAL_MS = 50;
 
@@ -45,6 +46,7 @@ export class OtpgateNode {
   private loadedVersion = '';
   private timers: NodeJS.Timeout[] = [];
   private unsubscribe: (() => void) | undefined;
+  private retention: RetentionJob | undefined;
 
   private constructor(
     readonly config: NodeConfig,
@@ -111,7 +113,13 @@ export class OtpgateNode {
     await this.radius.start();
     this.unsubscribe = this.store.onChange(() => this.reloadIfChanged());
     this.timers.push(setInterval(() => this.reloadIfChanged(), RELOAD_INTERVAL_MS));
-    this.timers.push(setInterval(() => this.pruneAuthLog(), PRUNE_INTERVAL_MS));
+    // the auth log and the state database's other rows, pruned in the background in small chunks
+    this.retention = scheduleRetention(this.store.state, this.logger, {
+      table: 'auth_log',
+      timeColumn: 'at',
+      maxAgeMs: this.config.log.auth_log_days * 86_400_000,
+      maxRows: this.config.log.auth_log_max_rows,
+    }, { also: () => pruneState(this.store).then(() => undefined) });
     if (this.store.role === 'master') this.timers.push(setInterval(() => this.publishSteps(), PUBLISH_INTERVAL_MS));
     for (const t of this.timers) t.unref();
     this.logger.info({ role: this.store.role, version: VERSION, clients: this.clients.clients.length }, 'otpgate node started');
@@ -163,17 +171,9 @@ export class OtpgateNode {
     }
   }
 
-  private pruneAuthLog(): void {
-    const cutoff = Date.now() - this.config.log.auth_log_days * 86400_000;
-    try {
-      this.store.state.run(this.store.state.q.deleteFrom('auth_log').where('at', '<', cutoff));
-    } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'pruning the authentication log failed');
-    }
-  }
-
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
+    await this.retention?.stop();
     this.unsubscribe?.();
     await this.radius.stop();
     this.repository.flush();

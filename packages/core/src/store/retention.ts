@@ -7,13 +7,13 @@ import type { Logger } from '../logger.js';
 import type { Database } from './database.js';
 import type { DB } from './schema.js';
 
-/** Tables whose integer primary key `id` grows with every row (SQLite gives a new row max(id) + 1). */
-export type RetainedTable = { [T in keyof DB]: 'id' extends keyof DB[T] ? T : never }[keyof DB];
+/** Tables of schema S whose integer primary key `id` grows with every row (SQLite gives a new row max(id) + 1). */
+export type RetainedTable<S = DB> = { [T in keyof S]: 'id' extends keyof S[T] ? T : never }[keyof S] & string;
 
-export interface RetentionPolicy<T extends RetainedTable> {
+export interface RetentionPolicy<T extends RetainedTable<S>, S = DB> {
   table: T;
   /** The row's time (ms since the epoch); it should be indexed. */
-  timeColumn: keyof DB[T] & string;
+  timeColumn: keyof S[T] & string;
   /** Rows older than this go. */
   maxAgeMs: number;
   /** Then at most this many rows stay: the newest, by id. */
@@ -22,7 +22,7 @@ export interface RetentionPolicy<T extends RetainedTable> {
   chunkRows?: number;
 }
 
-export interface PruneRequest<T extends RetainedTable> extends Omit<RetentionPolicy<T>, 'maxAgeMs'> {
+export interface PruneRequest<T extends RetainedTable<S>, S = DB> extends Omit<RetentionPolicy<T, S>, 'maxAgeMs'> {
   /** Rows whose time is before this (ms since the epoch) go. */
   cutoff: number;
   /** Checked between chunks: true stops the pruning where it is (the node is stopping). */
@@ -47,7 +47,7 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
  * not rows: the rows kept are those with the `maxRows` highest ids, so finding them costs one index lookup instead
  * of a count of the table (where ids have gaps, fewer rows stay, never more).
  */
-export async function pruneTable<T extends RetainedTable>(db: Database, request: PruneRequest<T>): Promise<PruneResult> {
+export async function pruneTable<S, T extends RetainedTable<S>>(db: Database<S>, request: PruneRequest<T, S>): Promise<PruneResult> {
   const table = quote(request.table);
   const chunk = request.chunkRows ?? DEFAULT_CHUNK_ROWS;
   const stopped = request.stopped ?? (() => false);
@@ -77,11 +77,11 @@ export interface RetentionJob {
  * Prune a table by `policy` now and then every `everyMs` (an hour by default) until stopped. A run that fails is
  * logged and the next one tries again; a run that deleted rows says how many.
  */
-export function scheduleRetention<T extends RetainedTable>(
-  db: Database,
+export function scheduleRetention<S, T extends RetainedTable<S>>(
+  db: Database<S>,
   logger: Logger,
-  policy: RetentionPolicy<T>,
-  options: { everyMs?: number; now?: () => number } = {},
+  policy: RetentionPolicy<T, S>,
+  options: { everyMs?: number; now?: () => number; also?: () => Promise<void> } = {},
 ): RetentionJob {
   const now = options.now ?? Date.now;
   let stopping = false;
@@ -89,7 +89,8 @@ export function scheduleRetention<T extends RetainedTable>(
   let timer: NodeJS.Timeout | undefined;
   const run = async () => {
     try {
-      const result = await pruneTable(db, { ...policy, cutoff: now() - policy.maxAgeMs, stopped: () => stopping });
+      const result = await pruneTable<S, T>(db, { ...policy, cutoff: now() - policy.maxAgeMs, stopped: () => stopping });
+      await options.also?.();
       if (result.expired + result.overCap > 0) {
         logger.info(
           { event: 'retention', table: policy.table, expired: result.expired, over_cap: result.overCap },
