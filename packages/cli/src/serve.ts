@@ -39,7 +39,7 @@ export async function serve(config: NodeConfig): Promise<void> {
     },
   });
   try {
-    node = await OtpgateNode.open(config, { logger: logging.logger });
+    node = await OtpgateNode.open(config, { logger: logging.logger, forwardLog: logging.forward });
   } catch (err) {
     await logging.close();
     throw err;
@@ -106,7 +106,7 @@ export async function serve(config: NodeConfig): Promise<void> {
 /** Metrics, /healthz and /readyz; started first, so a replica waiting for its first snapshot is seen alive. */
 async function startOpsServer(config: NodeConfig, node: OtpgateNode): Promise<OpsServer> {
   const store = node.store;
-  const checks: HealthCheck[] = [storeCheck(store, node.storeHealth), radiusCheck(node.radius)];
+  const checks: HealthCheck[] = [storeCheck(store, () => node.storeProblem()), radiusCheck(node.radius)];
   if (store.role === 'replica') {
     checks.push(replicationCheck(store, config.cluster.lag_budget_seconds));
     node.metrics.lagBudget.set(config.cluster.lag_budget_seconds);
@@ -123,6 +123,7 @@ async function startOpsServer(config: NodeConfig, node: OtpgateNode): Promise<Op
     bearerToken: config.metrics.bearer_token,
     tls: config.metrics.tls_cert_file && config.metrics.tls_key_file ? { certFile: config.metrics.tls_cert_file, keyFile: config.metrics.tls_key_file } : undefined,
     metrics: node.metrics,
+    exposition: () => node.metricsText(),
     readiness: () => evaluateReadiness(checks),
     identity: { node: node.name, role: store.role },
     logger: node.logger,

@@ -77,6 +77,18 @@ export class Metrics {
   readonly storeWritable = new Gauge({
     name: 'otpgate_store_writable',
     help: '1 while the state database takes writes; 0 while they fail (disk full, I/O error): no Accept is answered then',
+    // the node's threads each say so: one that cannot write is enough
+    aggregator: 'min',
+    registers: [this.registry],
+  });
+  readonly radiusWorkers = new Gauge({
+    name: 'otpgate_radius_workers',
+    help: 'RADIUS worker threads listening now (radius.workers are configured)',
+    registers: [this.registry],
+  });
+  readonly radiusWorkerRestarts = new Counter({
+    name: 'otpgate_radius_worker_restarts_total',
+    help: 'RADIUS worker threads that stopped unexpectedly and were started again',
     registers: [this.registry],
   });
   readonly stepReportsRefused = new Counter({

@@ -1,4 +1,12 @@
-import { hostname } from 'node:os';
+/**
+ * A serving node's main thread: the store, the RADIUS worker threads, the metrics, and what runs beside RADIUS (a
+ * master publishing used steps to its replicas, retention). RADIUS itself runs in the worker threads
+ * (workers/radius-workers.ts), so nothing this thread does — an import committed from the admin UI, a snapshot applied
+ * on a replica, a backup — holds up an answer. Settings are held in memory and reloaded when the change log says so,
+ * for the password backends the admin UI and the portal use.
+ */
+import { availableParallelism } from 'node:os';
+import { AggregatorRegistry } from 'prom-client';
 import type { NodeConfig, Settings } from '@otpgate/shared';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
@@ -8,157 +16,94 @@ import { StoreHealth, isBusyError } from './store/store-health.js';
 import { publishSteps } from './store/token-state.js';
 import { scheduleRetention, type RetentionJob } from './store/retention.js';
 import { pruneState } from './store/state-housekeeping.js';
-import { logBase } from './store/change-log.js';
 import { BackendRegistry } from './backends/registry.js';
-import { createAuthPorts } from './auth/ports.js';
-import { loadDictionary, type Dictionary } from './radius/dictionary.js';
-import { ClientTable } from './radius/client-table.js';
-import { ReplyAttributeEncoder } from './radius/reply-attributes.js';
-import { createAccessHandler } from './radius/access-handler.js';
-import { RadiusServer } from './radius/server.js';
+import { ConfigWatcher } from './config-watcher.js';
+import { RadiusWorkers } from './workers/radius-workers.js';
+import { VERSION, nodeName } from './node-name.js';
 
-export const VERSION = '0.1.0';
+export { VERSION, nodeName };
 
-/** How soon a change made by another process (the CLI) to clients, groups or settings takes effect here. */
-const RELOAD_INTERVAL_MS = 50;
 /** How often a master puts the steps used here into its change log (replicas learn them a long poll later). */
 const PUBLISH_INTERVAL_MS = 50;
+/** Users the main thread keeps in memory: it only signs in admins and portal users. */
+const MAIN_THREAD_CACHED_USERS = 1000;
 
-export function nodeName(config: NodeConfig): string {
-  return config.node.name ?? hostname();
+export interface NodeOpenOptions {
+  logger?: Logger;
+  /** Where the worker threads' log lines go (default: stdout). */
+  forwardLog?: (line: string) => void;
 }
 
-/**
- * A serving node: store + RADIUS + metrics. Clients, groups and settings are held in memory and reloaded when the
- * change log moves (an admin change from the CLI, the UI or the master's feed); users and tokens are read per request.
- */
 export class OtpgateNode {
   readonly metrics = new Metrics();
+  /** The store as the admin UI and the portal use it to check a code (RADIUS threads have their own). */
   readonly repository: AuthRepository;
-  /** Whether the state database takes writes (readiness, and the alert). */
+  /** Whether this thread's writes to the state database work (the RADIUS threads report their own). */
   readonly storeHealth: StoreHealth;
   readonly backends: BackendRegistry;
-  readonly radius: RadiusServer;
+  readonly radius: RadiusWorkers;
   readonly name: string;
-  private clients: ClientTable = new ClientTable([]);
   private currentSettings: Settings;
-  private readonly attributes: ReplyAttributeEncoder;
-  private loadedVersion = '';
+  private readonly watcher: ConfigWatcher;
   private timers: NodeJS.Timeout[] = [];
-  private unsubscribe: (() => void) | undefined;
   private retention: RetentionJob | undefined;
 
   private constructor(
     readonly config: NodeConfig,
     readonly store: Store,
     readonly logger: Logger,
-    dictionary: Dictionary,
+    forwardLog: (line: string) => void,
   ) {
     this.name = nodeName(config);
     this.currentSettings = store.settings();
     this.storeHealth = new StoreHealth(logger, (writable) => this.metrics.storeWritable.set(writable ? 1 : 0));
-    this.repository = new AuthRepository(store, () => this.currentSettings, {
-      maxCachedUsers: config.radius.user_cache_size,
-      health: this.storeHealth,
-    });
-    this.attributes = new ReplyAttributeEncoder(dictionary, logger);
-    const settings = () => this.currentSettings;
+    this.repository = new AuthRepository(store, () => this.currentSettings, { maxCachedUsers: MAIN_THREAD_CACHED_USERS, health: this.storeHealth });
     this.backends = new BackendRegistry(logger, this.metrics);
-    this.backends.configure(this.currentSettings);
-    const ports = createAuthPorts({ repository: this.repository, backends: this.backends, metrics: this.metrics, logger, settings });
-    this.radius = new RadiusServer({
-      listen: config.radius.listen,
-      receiveBufferBytes: config.radius.receive_buffer_bytes,
-      duplicateCacheSeconds: config.radius.duplicate_cache_seconds,
-      unknownClientLogIntervalSeconds: config.radius.unknown_client_log_interval_seconds,
-      clients: () => this.clients,
-      handler: createAccessHandler({
-        ports,
-        attributes: this.attributes,
-        audit: (record) => this.repository.logAuth(record),
-        logger,
-        metrics: this.metrics,
-        node: this.name,
-        settings,
-      }),
-      logger,
-      metrics: this.metrics,
-      storeHealth: this.storeHealth,
+    this.watcher = new ConfigWatcher(store, logger, () => {
+      this.currentSettings = store.settings();
+      this.backends.configure(this.currentSettings);
     });
+    this.radius = new RadiusWorkers({ config, count: config.radius.workers ?? availableParallelism(), logger, metrics: this.metrics, forwardLog });
     this.metrics.info.set({ node: this.name, role: store.role, version: VERSION }, 1);
   }
 
   /** Open the store and build the node; nothing listens until start(). */
-  static async open(config: NodeConfig, options: { logger?: Logger } = {}): Promise<OtpgateNode> {
+  static async open(config: NodeConfig, options: NodeOpenOptions = {}): Promise<OtpgateNode> {
     const logger = options.logger ?? createLogger(config.log.level, nodeName(config));
     const store = await Store.open(config.node.data_dir);
-    return new OtpgateNode(config, store, logger, loadDictionary(config.radius.dictionaries));
-  }
-
-  /** Open and start in one step (a standalone master). */
-  static async start(config: NodeConfig, options: { logger?: Logger } = {}): Promise<OtpgateNode> {
-    const node = await OtpgateNode.open(config, options);
-    try {
-      await node.start();
-    } catch (err) {
-      node.store.close();
-      throw err;
-    }
-    return node;
+    return new OtpgateNode(config, store, logger, options.forwardLog ?? ((line) => void process.stdout.write(line)));
   }
 
   /** Serve RADIUS; configuration changes (from this process or another) are picked up as they land. */
   async start(): Promise<void> {
-    this.reload();
+    this.watcher.start();
     await this.radius.start();
-    this.unsubscribe = this.store.onChange(() => this.reloadIfChanged());
-    this.timers.push(setInterval(() => this.reloadIfChanged(), RELOAD_INTERVAL_MS));
     // the auth log and the state database's other rows, pruned in the background in small chunks
-    this.retention = scheduleRetention(this.store.state, this.logger, {
-      table: 'auth_log',
-      timeColumn: 'at',
-      maxAgeMs: this.config.log.auth_log_days * 86_400_000,
-      maxRows: this.config.log.auth_log_max_rows,
-    }, { also: () => pruneState(this.store).then(() => undefined) });
+    this.retention = scheduleRetention(
+      this.store.state,
+      this.logger,
+      { table: 'auth_log', timeColumn: 'at', maxAgeMs: this.config.log.auth_log_days * 86_400_000, maxRows: this.config.log.auth_log_max_rows },
+      { also: () => pruneState(this.store).then(() => undefined) },
+    );
     if (this.store.role === 'master') this.timers.push(setInterval(() => this.publishSteps(), PUBLISH_INTERVAL_MS));
     for (const t of this.timers) t.unref();
-    this.logger.info({ role: this.store.role, version: VERSION, clients: this.clients.clients.length }, 'otpgate node started');
+    this.logger.info({ role: this.store.role, version: VERSION, workers: this.radius.status().listening }, 'otpgate node started');
   }
 
   get settings(): Settings {
     return this.currentSettings;
   }
 
-  /**
-   * Changes when clients, groups or settings change (or a snapshot replaced everything); accepted codes, which also
-   * move the change log, do not cause a reload.
-   */
-  private configVersion(): string {
-    const db = this.store.db;
-    const row = db.first(
-      db.q.selectFrom('changes').select((eb) => eb.fn.max('seq').as('seq')).where('entity', 'in', ['client', 'group', 'settings']),
-    );
-    return `${row?.seq ?? 0}:${logBase(db).seq}`;
+  /** Why the state database cannot be written now, by this thread or a RADIUS thread; undefined while it can. */
+  storeProblem(): { reason: string; since: number } | undefined {
+    return this.storeHealth.problem ?? this.radius.storeProblem();
   }
 
-  /** Re-read clients, groups and settings. A bad entry is logged and skipped, never fatal. */
-  reload(): void {
-    this.loadedVersion = this.configVersion();
-    this.currentSettings = this.store.settings();
-    this.backends.configure(this.currentSettings);
-    this.attributes.setGroups(this.store.readAll('group'));
-    this.clients = ClientTable.fromRecords(this.store.readAll('client'), (c, problem) =>
-      this.logger.error({ client: c.name, problem }, 'RADIUS client skipped'),
-    );
-    this.logger.debug({ event: 'config-reloaded', version: this.loadedVersion }, 'clients, groups and settings reloaded');
-  }
-
-  private reloadIfChanged(): void {
-    try {
-      if (this.configVersion() !== this.loadedVersion) this.reload();
-    } catch (err) {
-      this.logger.error({ err: (err as Error).message }, 'reloading configuration from the store failed');
-    }
+  /** The node's metrics in Prometheus' text format: this thread's and every RADIUS thread's, added up. */
+  async metricsText(): Promise<string> {
+    const threads = await this.radius.threadMetrics();
+    const own = await this.metrics.registry.getMetricsAsJSON();
+    return AggregatorRegistry.aggregate([own, ...threads] as never).metrics();
   }
 
   /** Master: steps used here go into the change log for the replicas (see token-state.ts). */
@@ -173,9 +118,9 @@ export class OtpgateNode {
 
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
-    await this.retention?.stop();
-    this.unsubscribe?.();
+    this.watcher.stop();
     await this.radius.stop();
+    await this.retention?.stop();
     this.repository.flush();
     if (this.store.role === 'master') this.publishSteps();
     await this.backends.close();

@@ -144,6 +144,27 @@ describe('consume', () => {
   });
 });
 
+describe('one request, two threads', () => {
+  it('a retransmission worked on again by another thread (no duplicate cache) gets its Accept again; another request a replay', async () => {
+    const other = hotPath(f.store);
+    const key = '192.0.2.1|40000|7|00112233445566778899aabbccddeeff';
+    expect(await repo.useStep(alice(), aliceToken(), 300, 0, key)).toBe('used');
+    expect(await other.useStep(other.findUser('alice')!, aliceToken(), 300, 0, key)).toBe('repeat');
+    expect(await other.useStep(other.findUser('alice')!, aliceToken(), 300, 0, '192.0.2.1|40001|7|ff')).toBe('replay');
+    expect(await other.useStep(other.findUser('alice')!, aliceToken(), 300, 0)).toBe('replay');
+  });
+
+  it('a challenge made again for the same request has the same State; for another request, another', async () => {
+    const other = hotPath(f.store);
+    const pending = { userId: 1, username: 'alice', client: 'nas', backend: 'local', groups: [] };
+    const a = await repo.createChallenge(pending, 60, 'k1');
+    expect(await other.createChallenge(pending, 60, 'k1')).toEqual(a);
+    expect(await other.createChallenge(pending, 60, 'k2')).not.toEqual(a);
+    expect(await other.takeChallenge(a, 'nas')).toMatchObject({ username: 'alice' });
+    expect(await repo.takeChallenge(a, 'nas')).toBeUndefined();
+  });
+});
+
 describe('a burst of guesses', () => {
   it('meets the lock after max_failures, with the right code among them: no Accept (finding 3)', async () => {
     const ports = createAuthPorts({ repository: repo, backends: new BackendRegistry(createLogger('silent', 'test')), metrics: new Metrics({ processMetrics: false }), logger: createLogger('silent', 'test'), settings: () => f.store.settings() });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
   authenticate,
@@ -139,8 +140,10 @@ class World {
         this.initialLogins.set(u.id, used + 1);
         return true;
       },
-      createChallenge: async (state, challenge, ttl) => {
+      createChallenge: async (challenge, ttl) => {
+        const state = randomBytes(16);
         this.challenges.set(state.toString('hex'), { ...challenge, expiresAt: this.clock + ttl * 1000 });
+        return state;
       },
       takeChallenge: async (state, client) => {
         const pending = this.challenges.get(state.toString('hex'));

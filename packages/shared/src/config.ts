@@ -129,6 +129,11 @@ export const nodeConfigSchema = z
          * they log in. Memory follows this, not the number of users.
          */
         user_cache_size: int().min(100).max(10_000_000).default(50_000),
+        /**
+         * RADIUS worker threads, each with its own socket on every listen address (the kernel spreads requests by
+         * source address and port). Default: the number of cores.
+         */
+        workers: int().min(1).max(256).optional(),
       })
       .prefault({}),
     cluster: z

@@ -89,7 +89,7 @@ export async function portalSignIn(input: { username: string; password: string; 
   }
   // the consume is a conditional write: another sign-in (or a RADIUS login) may have used this code first, or the
   // account been locked or disabled meanwhile
-  if (use === 'replay') {
+  if (use === 'replay' || use === 'repeat') {
     await ports.recordFailure(user);
     return { ok: false, reason: 'replay', user, detail: 'the code was used by another login at the same time' };
   }

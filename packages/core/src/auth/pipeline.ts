@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { AuthMode, RejectReason, Settings } from '@otpgate/shared';
 import type { PasswordBackend, PasswordResult } from '../backends/backend.js';
 import { splitCandidates } from './password-split.js';
@@ -24,7 +23,7 @@ export async function authenticate(request: AuthRequest, ports: AuthPorts): Prom
   if (!user) return unknownUser(request, settings, ports.passwords(chainNames));
   const blocked = accountBlock(user, ports.now());
   if (blocked) return reject(blocked, user);
-  const flow: Flow = { user, ports, settings, chain: ports.passwords(chainNames), client: request.client.name };
+  const flow: Flow = { user, ports, settings, chain: ports.passwords(chainNames), client: request.client.name, requestKey: request.requestKey };
 
   if (singleFactorAllowed(user, request, settings)) return passwordOnly(flow, request.password, 'single-factor');
   if (user.tokens.length === 0) {
@@ -51,6 +50,7 @@ interface Flow {
   chain: PasswordBackend;
   /** The RADIUS client's name: a challenge is bound to it. */
   client: string;
+  requestKey: string | undefined;
 }
 
 /** A challenge answer carries the code only: its password was checked when the challenge was made. */
@@ -109,7 +109,7 @@ function lockedMeanwhile(flow: Flow): boolean {
  * request with the same code is a replay; a lock, a disabled user or token set meanwhile refuse it too.
  */
 async function consumeAndAccept(flow: Flow, match: CodeMatch, password?: Extract<PasswordResult, { outcome: 'accept' }>): Promise<Decision> {
-  const use = await flow.ports.consume(flow.user, match.token, match.step, match.drift);
+  const use = match.repeat ? 'repeat' : await flow.ports.consume(flow.user, match.token, match.step, match.drift, flow.requestKey);
   if (use === 'replay') return fail(flow, 'replay', password?.backend);
   if (use === 'locked' || use === 'disabled') return reject(use, flow.user, password?.backend, `the account was ${use === 'locked' ? 'locked' : 'disabled'} while this request was checked`);
   if (use === 'no-token') return reject('no-token', flow.user, password?.backend, 'the token was disabled or removed while this request was checked');
@@ -128,7 +128,7 @@ async function passwordOnly(flow: Flow, input: string, policy: SingleFactorPolic
 }
 
 async function codeOnly(flow: Flow, input: string): Promise<Decision> {
-  const match = matchCode(flow.user, input, flow.ports.now(), flow.settings);
+  const match = matchCode(flow.user, input, flow.ports.now(), flow.settings, flow.requestKey);
   if (typeof match === 'string') return fail(flow, codeFailure(match));
   return consumeAndAccept(flow, match);
 }
@@ -137,7 +137,7 @@ async function inlineCodeFirst(flow: Flow, input: string): Promise<Decision> {
   const candidates = splitCandidates(input, flow.user.tokens.map((t) => t.digits));
   let failure: 'replay' | 'no-match' = 'no-match';
   for (const candidate of candidates) {
-    const match = matchCode(flow.user, candidate.code, flow.ports.now(), flow.settings);
+    const match = matchCode(flow.user, candidate.code, flow.ports.now(), flow.settings, flow.requestKey);
     if (match === 'replay') failure = 'replay';
     if (typeof match === 'string') continue;
     if (candidate.password === '') {
@@ -169,7 +169,7 @@ async function inlinePasswordFirst(flow: Flow, input: string): Promise<Decision>
       rejected = result;
       continue;
     }
-    const match = matchCode(flow.user, candidate.code, flow.ports.now(), flow.settings);
+    const match = matchCode(flow.user, candidate.code, flow.ports.now(), flow.settings, flow.requestKey);
     if (typeof match === 'string') return fail(flow, codeFailure(match), result.backend);
     return consumeAndAccept(flow, match, result);
   }
@@ -183,11 +183,10 @@ async function passwordThenChallenge(flow: Flow, input: string): Promise<Decisio
   if (result.outcome !== 'accept') return passwordFailure(flow, result);
   if (lockedMeanwhile(flow)) return reject('locked', flow.user, result.backend);
   const auth = flow.settings.auth;
-  const state = randomBytes(16);
-  await flow.ports.createChallenge(
-    state,
+  const state = await flow.ports.createChallenge(
     { userId: flow.user.id, username: flow.user.username, client: flow.client, backend: result.backend, groups: result.groups ?? [] },
     auth.challenge_timeout_seconds,
+    flow.requestKey,
   );
   return { outcome: 'challenge', user: flow.user, state, prompt: auth.challenge_prompt, backend: result.backend };
 }
@@ -203,8 +202,8 @@ async function answerChallenge(username: string, request: AuthRequest, ports: Au
   }
   const blocked = accountBlock(user, ports.now());
   if (blocked) return reject(blocked, user);
-  const flow: Flow = { user, ports, settings: ports.settings(), chain: PASSWORD_ALREADY_CHECKED, client: request.client.name };
-  const match = matchCode(flow.user, request.password, flow.ports.now(), flow.settings);
+  const flow: Flow = { user, ports, settings: ports.settings(), chain: PASSWORD_ALREADY_CHECKED, client: request.client.name, requestKey: request.requestKey };
+  const match = matchCode(flow.user, request.password, flow.ports.now(), flow.settings, flow.requestKey);
   if (typeof match === 'string') return fail(flow, codeFailure(match));
   return consumeAndAccept(flow, match, { outcome: 'accept', backend: pending.backend, groups: pending.groups });
 }

@@ -6,7 +6,8 @@ import type { AuthRequest, AuthUser } from './types.js';
  * The account rules shared by RADIUS logins and the self-service portal: blocked accounts, password-only
  * exceptions, the initial-login allowance, and matching a code against a user's tokens.
  */
-export type CodeMatch = { token: OtpToken; step: number; drift: number };
+/** `repeat`: the step was used by this very request (a retransmission worked on again): answer as before. */
+export type CodeMatch = { token: OtpToken; step: number; drift: number; repeat?: boolean };
 
 export function accountBlock(user: Pick<AuthUser, 'status' | 'lockedUntil'>, now: number): Extract<RejectReason, 'disabled' | 'locked'> | undefined {
   if (user.status === 'disabled') return 'disabled';
@@ -30,14 +31,20 @@ export function initialLoginOpen(user: Pick<AuthUser, 'initialLoginUntil' | 'has
   return allowance.enabled && now < user.createdAt + allowance.days * 86_400_000;
 }
 
-/** Try a code on every active token of its length; a match beats a replay, a replay beats nothing. */
-export function matchCode(user: AuthUser, code: string, now: number, settings: Settings): CodeMatch | 'replay' | 'no-match' {
-  let replay = false;
+/**
+ * Try a code on every active token of its length; a match beats a replay, a replay beats nothing. A replay of the
+ * step this same request (`requestKey`) used is its repeat, not a replay.
+ */
+export function matchCode(user: AuthUser, code: string, now: number, settings: Settings, requestKey?: string): CodeMatch | 'replay' | 'no-match' {
+  let replay: CodeMatch | 'replay' | undefined;
   for (const token of user.tokens) {
     if (token.digits !== code.length) continue;
     const check = verifyCode(token, code, now, { hotpWindow: settings.otp.hotp_window });
     if (check.result === 'match') return { token, step: check.step, drift: check.drift };
-    if (check.result === 'replay') replay = true;
+    if (check.result !== 'replay') continue;
+    const repeat = requestKey !== undefined && check.step === token.lastStep && token.usedBy === requestKey;
+    if (repeat) replay = { token, step: check.step, drift: token.drift, repeat: true };
+    else replay ??= 'replay';
   }
-  return replay ? 'replay' : 'no-match';
+  return replay ?? 'no-match';
 }

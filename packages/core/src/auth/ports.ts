@@ -16,7 +16,7 @@ export function createAuthPorts(deps: {
   const { repository, metrics, logger } = deps;
   return {
     findUser: (username) => repository.findUser(username),
-    consume: (user, token, step, drift) => repository.useStep(user, token, step, drift),
+    consume: (user, token, step, drift, requestKey) => repository.useStep(user, token, step, drift, requestKey),
     recordFailure(user) {
       if (repository.recordFailure(user)) {
         metrics.lockouts.inc();
@@ -27,7 +27,7 @@ export function createAuthPorts(deps: {
     recordSuccess: (user) => repository.recordSuccess(user),
     passwords: (chain) => deps.backends.chain(chain),
     useInitialLogin: (user, maxLogins) => repository.useInitialLogin(user, maxLogins),
-    createChallenge: (state, challenge, ttl) => repository.createChallenge(state, challenge, ttl),
+    createChallenge: (challenge, ttl, requestKey) => repository.createChallenge(challenge, ttl, requestKey),
     takeChallenge: (state, client) => repository.takeChallenge(state, client),
     lockedUntil: (user) => repository.lockedUntil(user.id),
     now: Date.now,

@@ -41,6 +41,11 @@ export interface AuthRequest {
   password: string;
   /** State of a challenge being answered. */
   state: Buffer | undefined;
+  /**
+   * Names the RADIUS request (source, Identifier, Request Authenticator): a retransmission worked on again gets the
+   * same answer. Absent outside RADIUS.
+   */
+  requestKey?: string;
   client: ClientPolicy;
 }
 
@@ -66,9 +71,10 @@ export interface AuthPorts {
   findUser(username: string): AuthUser | undefined;
   /**
    * Store `step` as the token's last used step, only if it is past the stored one and the account may still log in
-   * (not locked, user and token active, checked in the same transaction). Anything but 'used': not this request's.
+   * (not locked, user and token active, checked in the same transaction). 'repeat': this same request (by
+   * `requestKey`) used it before; anything else: not this request's.
    */
-  consume(user: AuthUser, token: OtpToken, step: number, drift: number): Promise<StepUse>;
+  consume(user: AuthUser, token: OtpToken, step: number, drift: number, requestKey?: string): Promise<StepUse>;
   /** Count a failure before returning (the next request for the user must see it), locking the account at the limit. */
   recordFailure(user: AuthUser): Promise<void>;
   recordSuccess(user: AuthUser): Promise<void>;
@@ -79,8 +85,8 @@ export interface AuthPorts {
    * may not grant it (replicas never do).
    */
   useInitialLogin(user: AuthUser, maxLogins: number): Promise<boolean>;
-  /** Remember a challenge (random `state`, single use, expiring) before it is sent. */
-  createChallenge(state: Buffer, challenge: PendingChallenge, ttlSeconds: number): Promise<void>;
+  /** Remember a challenge (single use, expiring) before it is sent; returns its State. */
+  createChallenge(challenge: PendingChallenge, ttlSeconds: number, requestKey?: string): Promise<Buffer>;
   /**
    * Take the challenge for `state` sent to `client` (so it cannot be answered twice); undefined if unknown, expired
    * or sent to another client.

@@ -1,7 +1,7 @@
 import { pino, type DestinationStream, type LevelWithSilent } from 'pino';
 import type { NodeConfig } from '@otpgate/shared';
 import { createLogger, type Logger } from '../logger.js';
-import { nodeName } from '../node.js';
+import { nodeName } from '../node-name.js';
 import { SyslogTransport, type SyslogTransportOptions } from './syslog-transport.js';
 
 /** A logger and what must be flushed and closed with it. */
@@ -11,6 +11,8 @@ export interface NodeLogging {
   syslog: SyslogTransport | undefined;
   /** Send what is pending (stdout, syslog) and close the syslog connection. */
   close(): Promise<void>;
+  /** Write a line another thread's logger made (JSON, newline-terminated) where this logger's lines go. */
+  forward(line: string): void;
 }
 
 export interface NodeLoggingOptions {
@@ -42,7 +44,7 @@ export function openNodeLogging(config: NodeConfig, options: NodeLoggingOptions 
   const settings = config.log.syslog;
   if (!settings) {
     const logger = createLogger(consoleLevel, nodeName(config), console);
-    return { logger, syslog: undefined, close: async () => flushConsole() };
+    return { logger, syslog: undefined, close: async () => flushConsole(), forward: (line) => void console.write(line) };
   }
   const syslog = new SyslogTransport(settings, options.syslog);
   const lowest = LEVEL_ORDER[Math.min(LEVEL_ORDER.indexOf(level), LEVEL_ORDER.indexOf(consoleLevel))]!;
@@ -54,6 +56,9 @@ export function openNodeLogging(config: NodeConfig, options: NodeLoggingOptions 
   return {
     logger,
     syslog,
+    forward: (line) => {
+      for (const s of streams) s.stream.write(line);
+    },
     close: async () => {
       flushConsole();
       await syslog.close();

@@ -1,6 +1,6 @@
 import type { Store } from '../store/store.js';
-import type { StoreHealth } from '../store/store-health.js';
-import type { RadiusServer } from '../radius/server.js';
+import type { RadiusWorkersStatus } from '../workers/radius-workers.js';
+import type { ListenAddress } from '@otpgate/shared';
 import { formatListenAddress } from '@otpgate/shared';
 
 /** One readiness condition and what a person needs to know about it. */
@@ -37,29 +37,35 @@ export function evaluateReadiness(checks: readonly HealthCheck[]): ReadinessRepo
  * The databases answer a query (open and readable), and the state database takes writes: a node that cannot store
  * the step an Accept uses answers no Accept, so it must not be sent traffic.
  */
-export function storeCheck(store: Store, health?: StoreHealth): HealthCheck {
+export function storeCheck(store: Store, problem?: () => { reason: string; since: number } | undefined): HealthCheck {
   return {
     name: 'store',
     run() {
       if (!store.db.sqlite.open) return { ok: false, detail: 'the database is closed (the node is stopping)' };
       store.db.prepare('select 1').get();
-      const problem = health?.problem;
-      if (problem) {
-        return { ok: false, detail: `store not writable since ${new Date(problem.since).toISOString()}: ${problem.reason}` };
+      const failing = problem?.();
+      if (failing) {
+        return { ok: false, detail: `store not writable since ${new Date(failing.since).toISOString()}: ${failing.reason}` };
       }
       return { ok: true, detail: `open, at change ${store.headSeq()}` };
     },
   };
 }
 
-/** At least one RADIUS socket is bound. A new replica binds only after its first snapshot. */
-export function radiusCheck(radius: RadiusServer): HealthCheck {
+/**
+ * At least one RADIUS worker thread listens (a new replica starts them only after its first snapshot). One that died
+ * and is being started again is named in the detail; the others serve meanwhile.
+ */
+export function radiusCheck(radius: { addresses(): ListenAddress[]; status(): RadiusWorkersStatus }): HealthCheck {
   return {
     name: 'radius',
     run() {
       const bound = radius.addresses();
-      if (bound.length === 0) return { ok: false, detail: 'RADIUS is not listening (starting, waiting for the first snapshot, or stopping)' };
-      return { ok: true, detail: `listening on ${bound.map(formatListenAddress).join(', ')}` };
+      const { configured, listening, restarts, lastExit } = radius.status();
+      if (bound.length === 0 || listening === 0) return { ok: false, detail: 'RADIUS is not listening (starting, waiting for the first snapshot, or stopping)' };
+      const down = listening < configured ? `; ${configured - listening} restarting after: ${lastExit ?? 'an unknown error'}` : '';
+      const restarted = restarts > 0 ? ` (${restarts} restarts so far)` : '';
+      return { ok: true, detail: `listening on ${bound.map(formatListenAddress).join(', ')} with ${listening} of ${configured} workers${down}${restarted}` };
     },
   };
 }

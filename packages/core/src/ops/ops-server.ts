@@ -20,6 +20,8 @@ export interface OpsServerOptions {
   bearerToken?: string;
   tls?: { certFile: string; keyFile: string };
   metrics: Metrics;
+  /** The exposition served on /metrics (default: `metrics`' registry alone; a node adds its worker threads'). */
+  exposition?: () => Promise<string>;
   readiness: () => ReadinessReport;
   /** Extra facts for the /readyz body (node name, role). */
   identity: Record<string, string>;
@@ -142,7 +144,7 @@ export class OpsServer {
         return this.send(res, report.ready ? 200 : 503, 'application/json', JSON.stringify(body));
       }
       const registry = this.options.metrics.registry;
-      return this.send(res, 200, registry.contentType, await registry.metrics());
+      return this.send(res, 200, registry.contentType, await (this.options.exposition?.() ?? registry.metrics()));
     } catch (err) {
       this.options.logger.error({ event: 'ops-error', err: (err as Error).message }, 'metrics request failed');
       if (!res.headersSent) this.send(res, 500, 'application/json', JSON.stringify({ error: 'internal error' }));

@@ -19,6 +19,8 @@ export interface OtpToken {
   lastStep: number;
   /** Learned clock offset in steps (TOTP). */
   drift: number;
+  /** The RADIUS request that used `lastStep` on this node, when one did (see StepUse 'repeat'). */
+  usedBy?: string | null;
 }
 
 export interface OtpWindows {

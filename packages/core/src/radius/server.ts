@@ -23,6 +23,8 @@ export type AccessRequestHandler = (request: RadiusRequest, client: RadiusClient
 
 export interface RadiusServerOptions {
   listen: readonly ListenAddress[];
+  /** Share each port with the node's other RADIUS threads (SO_REUSEPORT). */
+  reusePort?: boolean;
   receiveBufferBytes: number;
   duplicateCacheSeconds: number;
   unknownClientLogIntervalSeconds: number;
@@ -110,7 +112,7 @@ export class RadiusServer {
 
   private bind(address: ListenAddress): Promise<dgram.Socket> {
     return new Promise((resolve, reject) => {
-      const socket = dgram.createSocket({ type: address.family === 6 ? 'udp6' : 'udp4', ipv6Only: address.family === 6 });
+      const socket = dgram.createSocket({ type: address.family === 6 ? 'udp6' : 'udp4', ipv6Only: address.family === 6, reusePort: this.options.reusePort ?? false });
       socket.once('error', reject);
       socket.bind(address.port, address.host, () => {
         socket.off('error', reject);
@@ -122,7 +124,7 @@ export class RadiusServer {
         socket.on('error', (err) => this.options.logger.error({ err: err.message }, 'RADIUS socket error'));
         socket.on('message', (msg, rinfo) => this.receive(socket, msg, rinfo));
         const bound = socket.address();
-        this.options.logger.info({ listen: formatListenAddress({ host: bound.address, port: bound.port }) }, 'RADIUS listening');
+        this.options.logger.debug({ listen: formatListenAddress({ host: bound.address, port: bound.port }) }, 'RADIUS socket bound');
         resolve(socket);
       });
     });

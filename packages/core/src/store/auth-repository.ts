@@ -9,6 +9,7 @@
  * batch. A used step is stored only if the account may still log in at that moment: the lock, the user's status and
  * the token's are read again inside the transaction that stores it.
  */
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Settings } from '@otpgate/shared';
 import type { Selectable } from 'kysely';
 import type { AuthUser } from '../auth/types.js';
@@ -23,8 +24,11 @@ import type { StoreHealth } from './store-health.js';
 /** One authentication as the audit table keeps it. */
 export type AuthLogRecord = Omit<Selectable<AuthLogTable>, 'id'>;
 
-/** What became of a step the pipeline wanted to use. */
-export type StepUse = 'used' | 'replay' | 'locked' | 'disabled' | 'no-token';
+/**
+ * What became of a step the pipeline wanted to use. 'repeat': this very request used it before (a retransmission
+ * that reached a thread without the first answer in its duplicate cache): answer it as before.
+ */
+export type StepUse = 'used' | 'repeat' | 'replay' | 'locked' | 'disabled' | 'no-token';
 
 /** A challenge waiting for its answer. */
 export interface PendingChallenge {
@@ -67,7 +71,7 @@ export class AuthRepository {
     this.batcher = new WriteBatcher(store.state, options.health);
     const state = store.state;
     this.lockStmt = state.prepare('select failures, locked_until from auth_state where user_id = ?');
-    this.stepStmt = state.prepare('select last_step, drift from token_state where token_id = ?');
+    this.stepStmt = state.prepare('select last_step, drift, request_key from token_state where token_id = ?');
     // read from the configuration database inside the state transaction: the token and its user still usable
     this.usableStmt = store.db.prepare(
       'select t.active, u.status from tokens t join users u on u.id = t.user_id where t.id = ?',
@@ -97,7 +101,7 @@ export class AuthRepository {
          on conflict (user_id) do update set count = count + 1 where initial_logins.count < @max`,
     );
     this.challengeInsertStmt = state.prepare(
-      'insert into challenges (state, user_id, username, client, backend, groups, expires_at) values (?, ?, ?, ?, ?, ?, ?)',
+      'insert into challenges (state, user_id, username, client, backend, groups, expires_at) values (?, ?, ?, ?, ?, ?, ?) on conflict (state) do nothing',
     );
     this.challengeTakeStmt = state.prepare(
       'delete from challenges where state = ? and client = ? returning user_id, username, client, backend, groups, expires_at',
@@ -115,8 +119,8 @@ export class AuthRepository {
     return {
       ...user,
       tokens: user.tokens.map((t) => {
-        const s = this.stepStmt.get(t.id) as { last_step: number; drift: number } | undefined;
-        return { ...t, lastStep: s?.last_step ?? -1, drift: s?.drift ?? 0 };
+        const s = this.stepStmt.get(t.id) as { last_step: number; drift: number; request_key: string | null } | undefined;
+        return { ...t, lastStep: s?.last_step ?? -1, drift: s?.drift ?? 0, usedBy: s?.request_key ?? null };
       }),
       failures: lock?.failures ?? 0,
       lockedUntil: lock?.locked_until ?? null,
@@ -133,7 +137,7 @@ export class AuthRepository {
    * Store `step` as the token's last used one, if it is past the stored one and the account may log in now (not
    * locked, user and token active: read again inside the transaction). Resolves once committed.
    */
-  useStep(user: AuthUser, token: OtpToken, step: number, drift: number): Promise<StepUse> {
+  useStep(user: AuthUser, token: OtpToken, step: number, drift: number, requestKey?: string): Promise<StepUse> {
     return this.batcher.enqueue((): StepUse => {
       const now = Date.now();
       const lock = this.lockStmt.get(user.id) as { locked_until: number | null } | undefined;
@@ -142,7 +146,9 @@ export class AuthRepository {
       const usable = this.usableStmt.get(token.id) as { active: number; status: string } | undefined;
       if (!usable || usable.active !== 1) return 'no-token';
       if (usable.status !== 'active') return 'disabled';
-      return this.consumeStmt.run(token.id, step, drift, now).changes === 1 ? 'used' : 'replay';
+      if (this.consumeStmt.run(token.id, step, drift, now, requestKey ?? null).changes === 1) return 'used';
+      const stored = this.stepStmt.get(token.id) as { last_step: number; request_key: string | null } | undefined;
+      return requestKey !== undefined && stored?.last_step === step && stored.request_key === requestKey ? 'repeat' : 'replay';
     });
   }
 
@@ -177,11 +183,18 @@ export class AuthRepository {
     return this.batcher.enqueue(() => this.initialLoginStmt.run({ user: user.id, max }).changes === 1);
   }
 
-  /** Remember a challenge sent; stored before the Access-Challenge goes out, so any worker can take the answer. */
-  createChallenge(state: Buffer, challenge: PendingChallenge, ttlSeconds: number): Promise<void> {
+  /**
+   * Remember a challenge, stored before the Access-Challenge goes out so any worker can take the answer, and return
+   * its State. For a RADIUS request the State is derived from the request (a keyed hash of its source, Identifier and
+   * Request Authenticator): a retransmission worked on again by another thread gets the same State, so the same
+   * answer; otherwise it is random.
+   */
+  createChallenge(challenge: PendingChallenge, ttlSeconds: number, requestKey?: string): Promise<Buffer> {
     const c = challenge;
+    const state = requestKey === undefined ? randomBytes(16) : createHmac('sha256', this.store.sealKey).update(`challenge-state\0${requestKey}`).digest().subarray(0, 16);
     return this.batcher.enqueue(() => {
       this.challengeInsertStmt.run(state.toString('hex'), c.userId, c.username, c.client, c.backend, JSON.stringify(c.groups), Date.now() + ttlSeconds * 1000);
+      return state;
     });
   }
 

@@ -69,8 +69,18 @@ const initial: Migration = {
   },
 };
 
+/**
+ * The request a step was used by: a retransmission of that same request, arriving after the thread that answered it
+ * has restarted (its duplicate cache gone), gets the same Accept instead of "replay".
+ */
+const requestKeys: Migration = {
+  async up(db: AnyDb) {
+    await db.schema.alterTable('token_state').addColumn('request_key', 'text').execute();
+  },
+};
+
 export const stateMigrationProvider: MigrationProvider = {
-  getMigrations: () => Promise.resolve({ '0001_state': initial }),
+  getMigrations: () => Promise.resolve({ '0001_state': initial, '0002_request_keys': requestKeys }),
 };
 
 /** The tables that lived in otpgate.db before the state database existed, with the columns both versions have. */

@@ -19,6 +19,8 @@ export interface TokenStateTable {
    * log (when replicas follow it). 0 while it is only here.
    */
   reported: Generated<0 | 1>;
+  /** The RADIUS request (source, Identifier, Request Authenticator) that used the step on this node, if one did. */
+  request_key: string | null;
 }
 
 export interface AuthStateTable {

@@ -7,10 +7,13 @@ import type { OtpKind, Settings, TokenStateRecord } from '@otpgate/shared';
 import { timeStep } from '../otp/verify.js';
 import type { Store } from './store.js';
 
-/** (token_id, last_step, drift, updated_at): changes 1 row when the step was past the stored one. */
-export const USE_STEP_SQL = `insert into token_state (token_id, last_step, drift, updated_at, reported) values (?, ?, ?, ?, 0)
+/**
+ * (token_id, last_step, drift, updated_at, request_key): changes 1 row when the step was past the stored one. The
+ * request key names the RADIUS request that used it here (null for a step reported by a replica).
+ */
+export const USE_STEP_SQL = `insert into token_state (token_id, last_step, drift, updated_at, reported, request_key) values (?, ?, ?, ?, 0, ?)
   on conflict (token_id) do update set last_step = excluded.last_step, drift = excluded.drift,
-    updated_at = excluded.updated_at, reported = 0
+    updated_at = excluded.updated_at, reported = 0, request_key = excluded.request_key
   where token_state.last_step < excluded.last_step`;
 
 /** Steps a node may take beyond the window, for clocks a little apart and a report sent a moment after the accept. */
@@ -67,7 +70,7 @@ export function recordReportedSteps(store: Store, steps: readonly TokenStateReco
         result.refused.push({ token_id: s.token_id, step: s.last_step, reason: 'outside-window' });
         continue;
       }
-      if (use.run(s.token_id, s.last_step, s.drift, now).changes === 1) result.stored++;
+      if (use.run(s.token_id, s.last_step, s.drift, now, null).changes === 1) result.stored++;
     }
   });
   return result;

@@ -1,0 +1,98 @@
+/**
+ * RADIUS as one thread serves it: its own store connection, user cache, password backends, client table and sockets.
+ * A node runs several of these, one per RADIUS worker thread (workers/radius-thread.ts), each with its own socket per
+ * listen address on the same port (SO_REUSEPORT: the kernel spreads datagrams by source address and port). What must
+ * hold across threads — one Accept per code, the lockout count, challenges — lives in the state database.
+ */
+import type { NodeConfig, Settings } from '@otpgate/shared';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { Store } from '../store/store.js';
+import { AuthRepository } from '../store/auth-repository.js';
+import type { StoreHealth } from '../store/store-health.js';
+import { BackendRegistry } from '../backends/registry.js';
+import { createAuthPorts } from '../auth/ports.js';
+import { ConfigWatcher } from '../config-watcher.js';
+import { loadDictionary } from './dictionary.js';
+import { ClientTable } from './client-table.js';
+import { ReplyAttributeEncoder } from './reply-attributes.js';
+import { createAccessHandler } from './access-handler.js';
+import { RadiusServer } from './server.js';
+import type { ListenAddress } from '@otpgate/shared';
+
+export interface RadiusServiceOptions {
+  config: NodeConfig;
+  /** Where to listen: the config's addresses, or the ports the first worker was given for port 0. */
+  listen: readonly ListenAddress[];
+  store: Store;
+  logger: Logger;
+  metrics: Metrics;
+  health: StoreHealth;
+  node: string;
+}
+
+export class RadiusService {
+  readonly repository: AuthRepository;
+  readonly server: RadiusServer;
+  private readonly backends: BackendRegistry;
+  private readonly attributes: ReplyAttributeEncoder;
+  private readonly watcher: ConfigWatcher;
+  private clients = new ClientTable([]);
+  private settings: Settings;
+
+  constructor(private readonly options: RadiusServiceOptions) {
+    const { config, store, logger, metrics } = options;
+    this.settings = store.settings();
+    const settings = () => this.settings;
+    this.repository = new AuthRepository(store, settings, { maxCachedUsers: config.radius.user_cache_size, health: options.health });
+    this.backends = new BackendRegistry(logger, metrics);
+    this.attributes = new ReplyAttributeEncoder(loadDictionary(config.radius.dictionaries), logger);
+    this.watcher = new ConfigWatcher(store, logger, () => this.reload());
+    const ports = createAuthPorts({ repository: this.repository, backends: this.backends, metrics, logger, settings });
+    this.server = new RadiusServer({
+      listen: options.listen,
+      reusePort: true,
+      receiveBufferBytes: config.radius.receive_buffer_bytes,
+      duplicateCacheSeconds: config.radius.duplicate_cache_seconds,
+      unknownClientLogIntervalSeconds: config.radius.unknown_client_log_interval_seconds,
+      clients: () => this.clients,
+      handler: createAccessHandler({
+        ports,
+        attributes: this.attributes,
+        audit: (record) => this.repository.logAuth(record),
+        logger,
+        metrics,
+        node: options.node,
+        settings,
+      }),
+      logger,
+      metrics,
+      storeHealth: options.health,
+    });
+  }
+
+  private reload(): void {
+    const { store, logger } = this.options;
+    this.settings = store.settings();
+    this.backends.configure(this.settings);
+    this.attributes.setGroups(store.readAll('group'));
+    this.clients = ClientTable.fromRecords(store.readAll('client'), (c, problem) => logger.error({ client: c.name, problem }, 'RADIUS client skipped'));
+  }
+
+  get clientCount(): number {
+    return this.clients.clients.length;
+  }
+
+  async start(): Promise<void> {
+    this.watcher.start();
+    await this.server.start();
+  }
+
+  /** Answer what is in flight (up to `graceMs`), store what it used, then close. */
+  async stop(graceMs?: number): Promise<void> {
+    this.watcher.stop();
+    await this.server.stop(graceMs);
+    this.repository.flush();
+    await this.backends.close();
+  }
+}
