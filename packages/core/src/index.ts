@@ -23,7 +23,8 @@ export { ClusterFiles, ClusterSetupError, CLUSTER_FILES, type ClusterFile } from
 export { AuthRepository, type AuthLogRecord, type StepUse, type PendingChallenge } from './store/auth-repository.js';
 export { StoreHealth } from './store/store-health.js';
 export { pruneState } from './store/state-housekeeping.js';
-export { markStepsReported, publishSteps, recordReportedSteps, unreportedSteps, type StepReportResult } from './store/token-state.js';
+export { claimStep, markStepsReported, publishSteps, recordReportedSteps, unreportedSteps, type ClaimResult, type StepReportResult } from './store/token-state.js';
+export { markFailuresReported, publishLocks, recordReportedFailures, unreportedFailures, type FailureReport } from './store/lockouts.js';
 export { readChanges, insertEntry, changeHashAt, logBase, resetLog, type ChangeHead } from './store/change-log.js';
 export { ENTITY_HANDLERS, SETTINGS_KEY, type EntityRecords } from './store/entity-handlers.js';
 export { applyEntries, applySnapshot, ReplicationDataError } from './store/replication.js';

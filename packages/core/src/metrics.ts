@@ -91,6 +91,12 @@ export class Metrics {
     help: 'RADIUS worker threads that stopped unexpectedly and were started again',
     registers: [this.registry],
   });
+  readonly replayClaims = new Counter({
+    name: 'otpgate_replay_claims_total',
+    help: 'Replica: codes claimed from the master before an Accept, by result (claimed, replay: used elsewhere, unavailable: master did not answer in time)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
   readonly stepReportsRefused = new Counter({
     name: 'otpgate_step_reports_refused_total',
     help: 'Used steps reported by replicas and refused by the master (unknown token, or outside the token window)',

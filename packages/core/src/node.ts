@@ -14,6 +14,7 @@ import { Store } from './store/store.js';
 import { AuthRepository } from './store/auth-repository.js';
 import { StoreHealth, isBusyError } from './store/store-health.js';
 import { publishSteps } from './store/token-state.js';
+import { publishLocks } from './store/lockouts.js';
 import { scheduleRetention, type RetentionJob } from './store/retention.js';
 import { pruneState } from './store/state-housekeeping.js';
 import { BackendRegistry } from './backends/registry.js';
@@ -106,10 +107,11 @@ export class OtpgateNode {
     return AggregatorRegistry.aggregate([own, ...threads] as never).metrics();
   }
 
-  /** Master: steps used here go into the change log for the replicas (see token-state.ts). */
+  /** Master: steps used here and locks set here go into the change log for the replicas (token-state.ts, lockouts.ts). */
   private publishSteps(): void {
     try {
       publishSteps(this.store);
+      publishLocks(this.store);
     } catch (err) {
       // the configuration database may be locked by a long admin write: the steps stay marked and go out next time
       if (!isBusyError(err)) this.logger.warn({ err: (err as Error).message }, 'publishing used steps to the replicas failed');

@@ -3,17 +3,32 @@ import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { importJWK, type JWK } from 'jose';
-import { z } from 'zod';
 import {
   GENESIS_HASH,
   FEED_SIGNATURE_HEADER,
   formatListenAddress,
   signFeed,
-  tokenStateRecordSchema,
+  stepClaimSchema,
+  stepReportSchema,
   type ChangeBatch,
+  type ClaimAnswer,
   type NodeConfig,
 } from '@otpgate/shared';
-import { ClusterFiles, closeHttpServers, changeHashAt, logBase, publishSteps, readChanges, recordReportedSteps, type Logger, type Metrics, type Store } from '@otpgate/core';
+import {
+  ClusterFiles,
+  claimStep,
+  closeHttpServers,
+  changeHashAt,
+  logBase,
+  publishLocks,
+  publishSteps,
+  readChanges,
+  recordReportedFailures,
+  recordReportedSteps,
+  type Logger,
+  type Metrics,
+  type Store,
+} from '@otpgate/core';
 import { ReplicaRegistry, type ReplicaEntry } from './replica-registry.js';
 import { snapshotInWorker } from './snapshot-worker.js';
 import { SharedSnapshot } from './shared-snapshot.js';
@@ -26,7 +41,6 @@ const STEP_REPORT_LIMIT = 1_000_000;
 /** How often the replica metrics are refreshed and the certificate files checked for a renewal. */
 const CERTIFICATE_CHECK_MS = 2000;
 
-const stepReportSchema = z.strictObject({ steps: z.array(tokenStateRecordSchema).max(10_000) });
 
 type SigningKey = Exclude<Awaited<ReturnType<typeof importJWK>>, Uint8Array>;
 
@@ -44,7 +58,9 @@ class HttpError extends Error {
  * certificate checked against the registry on each request, so a removed replica is refused at once.
  *   GET  /v1/snapshot                 everything, signed
  *   GET  /v1/changes?after=N&wait=S   entries after N, long-polled up to S seconds, signed
- *   POST /v1/steps                    a replica's accepted codes (cluster-wide replay protection)
+ *   POST /v1/steps                    a replica's accepted codes and counted failures (cluster-wide replay and lockout)
+ *   POST /v1/claims                   a replica's claim on a code before it answers Accept (one Accept per code)
+ *   GET  /v1/ping                     nothing: a replica opens its connection ahead of its first claim
  */
 export class ReplicationServer {
   private readonly servers: https.Server[] = [];
@@ -224,6 +240,11 @@ export class ReplicationServer {
         this.registry.recordContact(replica.name, address, undefined);
         const accepted = this.recordSteps(replica.name, await readJson(req));
         sendJson(res, 200, { accepted });
+      } else if (req.method === 'GET' && url.pathname === '/v1/ping') {
+        // a replica's RADIUS thread opens its connection ahead of its first claim
+        res.writeHead(204).end();
+      } else if (req.method === 'POST' && url.pathname === '/v1/claims') {
+        sendJson(res, 200, this.claim(replica.name, await readJson(req)));
       } else {
         throw new HttpError(404, `no such endpoint: ${req.method} ${url.pathname}`);
       }
@@ -274,16 +295,37 @@ export class ReplicationServer {
   private recordSteps(replica: string, body: unknown): number {
     const parsed = stepReportSchema.safeParse(body);
     if (!parsed.success) throw new HttpError(400, `bad step report: ${parsed.error.issues[0]?.message ?? ''}`);
-    const result = recordReportedSteps(this.store, parsed.data.steps, this.store.settings());
-    for (const r of result.refused) {
-      this.metrics.stepReportsRefused.inc({ reason: r.reason });
-      this.logger.warn(
-        { event: 'step-report-refused', replica, token_id: r.token_id, step: r.step, reason: r.reason },
-        `refused a used step reported by ${replica} for token ${r.token_id}: ${r.reason === 'unknown-token' ? 'no such token' : 'outside the token\'s window'}`,
-      );
-    }
+    const settings = this.store.settings();
+    const result = recordReportedSteps(this.store, parsed.data.steps, settings, replica);
+    for (const r of result.refused) this.refusedStep(replica, r.token_id, r.step, r.reason);
     if (result.stored > 0) publishSteps(this.store);
+    // the cluster-wide lockout: this replica's counts added to the master's; a lock goes out to every node
+    if (recordReportedFailures(this.store, parsed.data.failures, settings) > 0) {
+      this.metrics.lockouts.inc();
+      publishLocks(this.store);
+    }
     return result.stored;
+  }
+
+  /** A replica asks, before answering Accept, whether a step is still unused anywhere: exactly one node gets yes. */
+  private claim(replica: string, body: unknown): ClaimAnswer {
+    const parsed = stepClaimSchema.safeParse(body);
+    if (!parsed.success) throw new HttpError(400, `bad claim: ${parsed.error.issues[0]?.message ?? ''}`);
+    const result = claimStep(this.store, parsed.data, this.store.settings(), replica);
+    if (result.claimed) {
+      publishSteps(this.store);
+      return { claimed: true };
+    }
+    if (result.reason !== 'replay') this.refusedStep(replica, parsed.data.token_id, parsed.data.last_step, result.reason);
+    return { claimed: false, reason: result.reason };
+  }
+
+  private refusedStep(replica: string, tokenId: number, step: number, reason: 'unknown-token' | 'outside-window'): void {
+    this.metrics.stepReportsRefused.inc({ reason });
+    this.logger.warn(
+      { event: 'step-report-refused', replica, token_id: tokenId, step, reason },
+      `refused a used step reported by ${replica} for token ${tokenId}: ${reason === 'unknown-token' ? 'no such token' : "outside the token's window"}`,
+    );
   }
 
   /** Serialise, sign and send; returns the body's size. */

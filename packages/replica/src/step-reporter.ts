@@ -1,13 +1,14 @@
 import { Agent, request } from 'undici';
-import { ClusterFiles, markStepsReported, unreportedSteps, type Logger, type Store } from '@otpgate/core';
+import { ClusterFiles, markFailuresReported, markStepsReported, unreportedFailures, unreportedSteps, type Logger, type Store } from '@otpgate/core';
 import type { NodeConfig } from '@otpgate/shared';
 import { connectionError } from './master-connection.js';
 
 const BATCH = 500;
 
 /**
- * Cluster-wide replay protection, replica side: codes accepted here are marked unreported in token_state; this sends
- * them to the master (which publishes them to every node) and marks them reported once the master has them. The
+ * Cluster-wide replay protection and lockout, replica side: codes accepted here and failures counted here are marked
+ * unreported in the state database; this sends them to the master (which publishes used steps and locks to every
+ * node) and marks them reported once the master has them. The
  * marks live in the database, so a restart or a master outage loses nothing: they go out when the master is back.
  */
 export class StepReporter {
@@ -48,12 +49,13 @@ export class StepReporter {
     this.busy = true;
     try {
       const steps = unreportedSteps(this.store, BATCH);
-      if (steps.length === 0) return 0;
+      const failures = unreportedFailures(this.store, BATCH);
+      if (steps.length === 0 && failures.length === 0) return 0;
       const response = await request(this.url, {
         dispatcher: this.agent,
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ steps }),
+        body: JSON.stringify({ steps, failures }),
       }).catch((err: unknown) => {
         // as the feed says it: a certificate that fails verification is not the master being down
         throw connectionError(this.url.origin, err);
@@ -61,6 +63,7 @@ export class StepReporter {
       const text = await response.body.text();
       if (response.statusCode !== 200) throw new Error(`the master answered ${response.statusCode}: ${text.slice(0, 200)}`);
       markStepsReported(this.store, steps);
+      markFailuresReported(this.store, failures);
       return steps.length;
     } catch (err) {
       // the master may be down: the steps stay marked and go out later; say so once a minute at most

@@ -144,6 +144,18 @@ export const nodeConfigSchema = z
         poll_seconds: int().min(1).max(60).default(25),
         /** Replica: how often accepted codes are reported to the master (cluster-wide replay protection). */
         report_interval_ms: int().min(20).max(10_000).default(200),
+        /**
+         * Replica: before answering Accept, claim the used code from the master (one call over the mutual-TLS
+         * channel), so one code gets one Accept in the whole cluster even when sent to two nodes at the same instant.
+         * best-effort: when the master does not answer within claim_timeout_ms, decide locally and report afterwards
+         * (logins keep working with the master down); strict: reject instead; off: report afterwards only.
+         */
+        replay_claim: z.enum(['strict', 'best-effort', 'off']).default('best-effort'),
+        /**
+         * Replica: how long a claim waits for the master. A LAN round trip is a millisecond or two; the margin is for
+         * a busy master. NAS timeouts are seconds.
+         */
+        claim_timeout_ms: int().min(20).max(5000).default(1000),
         /** Replica: longest wait between retries while the master cannot be reached. */
         max_retry_seconds: int().min(1).max(600).default(30),
         /**

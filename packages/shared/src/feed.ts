@@ -2,6 +2,7 @@ import { FlattenedSign, flattenedVerify, type CryptoKey, type KeyObject } from '
 import { z } from 'zod';
 import { OtpgateError } from './errors.js';
 import { ENTITIES, hashEntry, type ChangeEntry } from './change-entry.js';
+import { tokenStateRecordSchema } from './records.js';
 
 /**
  * The replication feed between a master and its replicas: change batches and snapshots, each signed with the
@@ -136,3 +137,24 @@ export function verifyChain(entries: readonly ChangeEntry[], from: FeedHead): Fe
   }
   return head;
 }
+
+/**
+ * What a replica reports to the master (POST /v1/steps): the steps it accepted, and the failures it counted and the
+ * successes that reset them (the cluster-wide lockout).
+ */
+export const stepReportSchema = z.strictObject({
+  steps: z.array(tokenStateRecordSchema).max(10_000),
+  failures: z
+    .array(z.strictObject({ user_id: z.number().int().positive(), failures: z.number().int().min(0).max(1_000_000), success: z.boolean() }))
+    .max(10_000)
+    .default([]),
+});
+export type StepReport = z.output<typeof stepReportSchema>;
+
+/** A replica's claim on a step before it answers Accept (POST /v1/claims), and the master's answer. */
+export const stepClaimSchema = tokenStateRecordSchema;
+export const claimAnswerSchema = z.strictObject({
+  claimed: z.boolean(),
+  reason: z.enum(['replay', 'unknown-token', 'outside-window']).optional(),
+});
+export type ClaimAnswer = z.output<typeof claimAnswerSchema>;

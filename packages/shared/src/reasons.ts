@@ -20,6 +20,7 @@ export const REJECT_REASONS = [
   'conditional-access',
   'single-factor-not-allowed',
   'overloaded',
+  'unconfirmed',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
@@ -41,4 +42,5 @@ export const REJECT_REASON_TEXT: Record<RejectReason, string> = {
   'conditional-access': 'blocked by conditional access',
   'single-factor-not-allowed': 'password alone is not enough for this account',
   overloaded: 'server busy; try again',
+  unconfirmed: 'one-time code could not be confirmed unused (master unreachable)',
 };

@@ -120,7 +120,11 @@ export const clientRecordSchema = z.strictObject({
 export type ClientRecord = z.output<typeof clientRecordSchema>;
 
 /** An admin unlock: clears the user's failure count on every node. */
-export const lockoutRecordSchema = z.strictObject({ user_id: id });
+/**
+ * A lockout entry: without `locked_until` (or null) an admin's unlock, which clears the user's failure count on every
+ * node; with it, a lock the master decided for the whole cluster (failures counted on any node), until then.
+ */
+export const lockoutRecordSchema = z.strictObject({ user_id: id, locked_until: z.number().int().nonnegative().nullable().optional() });
 export type LockoutRecord = z.output<typeof lockoutRecordSchema>;
 
 /** An account of the admin UI; its argon2id hash is replicated so every node knows the same admin password. */

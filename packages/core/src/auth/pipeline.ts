@@ -113,6 +113,7 @@ async function consumeAndAccept(flow: Flow, match: CodeMatch, password?: Extract
   if (use === 'replay') return fail(flow, 'replay', password?.backend);
   if (use === 'locked' || use === 'disabled') return reject(use, flow.user, password?.backend, `the account was ${use === 'locked' ? 'locked' : 'disabled'} while this request was checked`);
   if (use === 'no-token') return reject('no-token', flow.user, password?.backend, 'the token was disabled or removed while this request was checked');
+  if (use === 'unconfirmed') return reject('unconfirmed', flow.user, password?.backend, 'the master could not confirm that no other node used this code (cluster.replay_claim: strict)');
   return succeed(flow, password);
 }
 

@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { BackendRegistry } from '../backends/registry.js';
 import type { AuthRepository } from '../store/auth-repository.js';
+import type { StepClaimer } from '../cluster/step-claimer.js';
 import type { AuthPorts } from './types.js';
 
 /** The pipeline's ports over a node's store and backends: what `serve` and the offline `check` command both use. */
@@ -12,11 +13,20 @@ export function createAuthPorts(deps: {
   metrics: Metrics;
   logger: Logger;
   settings: () => Settings;
+  /** A replica's claims on used codes at the master (cluster.replay_claim); absent on a master or when off. */
+  claimer?: StepClaimer;
 }): AuthPorts {
-  const { repository, metrics, logger } = deps;
+  const { repository, metrics, logger, claimer } = deps;
   return {
     findUser: (username) => repository.findUser(username),
-    consume: (user, token, step, drift, requestKey) => repository.useStep(user, token, step, drift, requestKey),
+    async consume(user, token, step, drift, requestKey) {
+      const use = await repository.useStep(user, token, step, drift, requestKey);
+      if (use !== 'used' || !claimer) return use;
+      const claim = await claimer.claim({ token_id: token.id, last_step: step, drift });
+      if (claim === 'claimed') repository.markClaimed(token.id, step);
+      if (claim === 'replay') return 'replay';
+      return claim === 'unavailable' && claimer.mode === 'strict' ? 'unconfirmed' : 'used';
+    },
     recordFailure(user) {
       if (repository.recordFailure(user)) {
         metrics.lockouts.inc();

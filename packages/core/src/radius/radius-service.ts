@@ -13,6 +13,7 @@ import type { StoreHealth } from '../store/store-health.js';
 import { BackendRegistry } from '../backends/registry.js';
 import { createAuthPorts } from '../auth/ports.js';
 import { ConfigWatcher } from '../config-watcher.js';
+import { StepClaimer } from '../cluster/step-claimer.js';
 import { loadDictionary } from './dictionary.js';
 import { ClientTable } from './client-table.js';
 import { ReplyAttributeEncoder } from './reply-attributes.js';
@@ -37,6 +38,7 @@ export class RadiusService {
   private readonly backends: BackendRegistry;
   private readonly attributes: ReplyAttributeEncoder;
   private readonly watcher: ConfigWatcher;
+  private readonly claimer: StepClaimer | undefined;
   private clients = new ClientTable([]);
   private settings: Settings;
 
@@ -48,7 +50,13 @@ export class RadiusService {
     this.backends = new BackendRegistry(logger, metrics);
     this.attributes = new ReplyAttributeEncoder(loadDictionary(config.radius.dictionaries), logger);
     this.watcher = new ConfigWatcher(store, logger, () => this.reload());
-    const ports = createAuthPorts({ repository: this.repository, backends: this.backends, metrics, logger, settings });
+    const claims = config.cluster.replay_claim;
+    const masterUrl = store.getMeta('master_url');
+    this.claimer =
+      store.role === 'replica' && claims !== 'off' && masterUrl
+        ? new StepClaimer(store.dataDir, masterUrl, claims, config.cluster.claim_timeout_ms, logger, metrics)
+        : undefined;
+    const ports = createAuthPorts({ repository: this.repository, backends: this.backends, metrics, logger, settings, claimer: this.claimer });
     this.server = new RadiusServer({
       listen: options.listen,
       reusePort: true,
@@ -85,6 +93,7 @@ export class RadiusService {
 
   async start(): Promise<void> {
     this.watcher.start();
+    this.claimer?.warmUp();
     await this.server.start();
   }
 
@@ -94,5 +103,6 @@ export class RadiusService {
     await this.server.stop(graceMs);
     this.repository.flush();
     await this.backends.close();
+    await this.claimer?.close();
   }
 }

@@ -26,9 +26,10 @@ export type AuthLogRecord = Omit<Selectable<AuthLogTable>, 'id'>;
 
 /**
  * What became of a step the pipeline wanted to use. 'repeat': this very request used it before (a retransmission
- * that reached a thread without the first answer in its duplicate cache): answer it as before.
+ * that reached a thread without the first answer in its duplicate cache): answer it as before. 'unconfirmed': used
+ * here, but the master could not be asked whether another node used it, and cluster.replay_claim is strict.
  */
-export type StepUse = 'used' | 'repeat' | 'replay' | 'locked' | 'disabled' | 'no-token';
+export type StepUse = 'used' | 'repeat' | 'replay' | 'locked' | 'disabled' | 'no-token' | 'unconfirmed';
 
 /** A challenge waiting for its answer. */
 export interface PendingChallenge {
@@ -61,6 +62,7 @@ export class AuthRepository {
   private readonly initialLoginStmt;
   private readonly challengeInsertStmt;
   private readonly challengeTakeStmt;
+  private readonly claimedStmt;
 
   constructor(
     private readonly store: Store,
@@ -87,7 +89,7 @@ export class AuthRepository {
            updated_at = excluded.updated_at
          returning failures, locked_until`,
     );
-    this.lockUserStmt = state.prepare('update auth_state set locked_until = ? where user_id = ?');
+    this.lockUserStmt = state.prepare('update auth_state set locked_until = ?, lock_published = 0 where user_id = ?');
     this.clearStmt = state.prepare(
       `update auth_state set failures = 0, locked_until = null, unreported_failures = 0, unreported_success = ?, updated_at = ?
          where user_id = ? and (failures > 0 or locked_until is not null)`,
@@ -103,6 +105,7 @@ export class AuthRepository {
     this.challengeInsertStmt = state.prepare(
       'insert into challenges (state, user_id, username, client, backend, groups, expires_at) values (?, ?, ?, ?, ?, ?, ?) on conflict (state) do nothing',
     );
+    this.claimedStmt = state.prepare('update token_state set reported = 1 where token_id = ? and last_step = ?');
     this.challengeTakeStmt = state.prepare(
       'delete from challenges where state = ? and client = ? returning user_id, username, client, backend, groups, expires_at',
     );
@@ -149,6 +152,13 @@ export class AuthRepository {
       if (this.consumeStmt.run(token.id, step, drift, now, requestKey ?? null).changes === 1) return 'used';
       const stored = this.stepStmt.get(token.id) as { last_step: number; request_key: string | null } | undefined;
       return requestKey !== undefined && stored?.last_step === step && stored.request_key === requestKey ? 'repeat' : 'replay';
+    });
+  }
+
+  /** A step this replica used and the master confirmed it was first to use: nothing left to report for it. */
+  markClaimed(tokenId: number, step: number): void {
+    this.batcher.enqueue(() => this.claimedStmt.run(tokenId, step)).catch(() => {
+      // only spares a report: the step goes to the master again, which knows it already
     });
   }
 

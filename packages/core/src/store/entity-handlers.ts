@@ -294,14 +294,26 @@ const settings: EntityHandler<Settings> = {
   },
 };
 
-/** A lockout entry only ever clears a user's failure count ("admin unlock"); the key is the user id. */
+/**
+ * A lockout entry: an admin's unlock clears the user's count and lock; a lock the master decided for the cluster
+ * locks the user here until then (a later lock already here is kept). The key is the user id.
+ */
 const lockouts: EntityHandler<LockoutRecord> = {
   schema: lockoutRecordSchema,
   file: 'state',
   secretFields: [],
   key: (r) => String(r.user_id),
   upsert({ state }, _key, r) {
-    state.run(state.q.deleteFrom('auth_state').where('user_id', '=', r.user_id));
+    if (r.locked_until === undefined || r.locked_until === null) {
+      state.run(state.q.deleteFrom('auth_state').where('user_id', '=', r.user_id));
+      return;
+    }
+    state
+      .prepare(
+        `insert into auth_state (user_id, failures, locked_until, updated_at) values (?, 0, ?, ?)
+           on conflict (user_id) do update set locked_until = max(coalesce(locked_until, 0), excluded.locked_until), updated_at = excluded.updated_at`,
+      )
+      .run(r.user_id, r.locked_until, Date.now());
   },
   remove({ state }, key) {
     state.run(state.q.deleteFrom('auth_state').where('user_id', '=', Number(key)));

@@ -79,8 +79,15 @@ const requestKeys: Migration = {
   },
 };
 
+/** Master: whether a lock set here has gone into the change log yet (lockouts.ts). */
+const lockPublished: Migration = {
+  async up(db: AnyDb) {
+    await db.schema.alterTable('auth_state').addColumn('lock_published', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+  },
+};
+
 export const stateMigrationProvider: MigrationProvider = {
-  getMigrations: () => Promise.resolve({ '0001_state': initial, '0002_request_keys': requestKeys }),
+  getMigrations: () => Promise.resolve({ '0001_state': initial, '0002_request_keys': requestKeys, '0003_lock_published': lockPublished }),
 };
 
 /** The tables that lived in otpgate.db before the state database existed, with the columns both versions have. */

@@ -32,6 +32,8 @@ export interface AuthStateTable {
   unreported_failures: Generated<number>;
   /** 1 when a success here has reset the count and the master has not been told yet. */
   unreported_success: Generated<0 | 1>;
+  /** Master: 0 while a lock set here has not gone into the change log yet. */
+  lock_published: Generated<0 | 1>;
 }
 
 export interface AuthLogTable {

@@ -38,45 +38,78 @@ interface TokenWindow {
 }
 
 /**
- * The master takes steps a replica accepted. A step is taken only if the replica could have accepted it: within the
- * token's window ahead of the master's clock (TOTP, with the drift the master knows) or within the counter window
- * ahead of the counter the master knows (HOTP), plus STEP_REPORT_SLACK. Anything else — a step far in the future that
- * would make every code a replay — is refused, whatever certificate the replica holds.
+ * The highest step a node could have accepted for each token now: within the token's window ahead of this clock
+ * (TOTP, with the drift the master knows) or within the counter window ahead of the counter the master knows (HOTP),
+ * plus STEP_REPORT_SLACK. Tokens that do not exist are missing from the map.
  */
-export function recordReportedSteps(store: Store, steps: readonly TokenStateRecord[], settings: Settings, now = Date.now()): StepReportResult {
+function highestSteps(store: Store, tokenIds: readonly number[], settings: Settings, now: number): Map<number, number> {
+  const windows = store.db
+    .prepare('select id, kind, period, t0, counter, window_future from tokens where id in (select value from json_each(?))')
+    .all(JSON.stringify([...new Set(tokenIds)])) as TokenWindow[];
+  const known = store.state.prepare('select last_step, drift from token_state where token_id = ?');
+  const highest = new Map<number, number>();
+  for (const token of windows) {
+    const current = known.get(token.id) as { last_step: number; drift: number } | undefined;
+    const last =
+      token.kind === 'hotp'
+        ? Math.max(token.counter, (current?.last_step ?? -1) + 1) + settings.otp.hotp_window - 1
+        : timeStep(token, now) + Math.max(0, current?.drift ?? 0) + (token.window_future ?? settings.otp.window_future);
+    highest.set(token.id, last + STEP_REPORT_SLACK);
+  }
+  return highest;
+}
+
+function refusal(highest: Map<number, number>, s: TokenStateRecord): StepRefusal | undefined {
+  const top = highest.get(s.token_id);
+  if (top === undefined) return 'unknown-token';
+  return s.last_step < 0 || s.last_step > top ? 'outside-window' : undefined;
+}
+
+/**
+ * The master takes steps a replica accepted. A step is taken only if the replica could have accepted it (see
+ * highestSteps). Anything else — a step far in the future that would make every code a replay — is refused, whatever
+ * certificate the replica holds.
+ */
+export function recordReportedSteps(store: Store, steps: readonly TokenStateRecord[], settings: Settings, replica: string, now = Date.now()): StepReportResult {
   const result: StepReportResult = { stored: 0, refused: [] };
   if (steps.length === 0) return result;
-  const ids = JSON.stringify([...new Set(steps.map((s) => s.token_id))]);
-  const windows = new Map(
-    (store.db
-      .prepare('select id, kind, period, t0, counter, window_future from tokens where id in (select value from json_each(?))')
-      .all(ids) as TokenWindow[]).map((t) => [t.id, t]),
-  );
-  const known = store.state.prepare('select last_step, drift from token_state where token_id = ?');
+  const highest = highestSteps(store, steps.map((s) => s.token_id), settings, now);
   const use = store.state.prepare(USE_STEP_SQL);
   store.state.transaction(() => {
     for (const s of steps) {
-      const token = windows.get(s.token_id);
-      if (!token) {
-        result.refused.push({ token_id: s.token_id, step: s.last_step, reason: 'unknown-token' });
-        continue;
-      }
-      const current = known.get(s.token_id) as { last_step: number; drift: number } | undefined;
-      const highest =
-        token.kind === 'hotp'
-          ? Math.max(token.counter, (current?.last_step ?? -1) + 1) + settings.otp.hotp_window - 1
-          : timeStep(token, now) + Math.max(0, current?.drift ?? 0) + (token.window_future ?? settings.otp.window_future);
-      if (s.last_step < 0 || s.last_step > highest + STEP_REPORT_SLACK) {
-        result.refused.push({ token_id: s.token_id, step: s.last_step, reason: 'outside-window' });
-        continue;
-      }
-      if (use.run(s.token_id, s.last_step, s.drift, now, null).changes === 1) result.stored++;
+      const reason = refusal(highest, s);
+      if (reason) result.refused.push({ token_id: s.token_id, step: s.last_step, reason });
+      else if (use.run(s.token_id, s.last_step, s.drift, now, replicaKey(replica)).changes === 1) result.stored++;
     }
   });
   return result;
 }
 
-/** Steps not yet known to the master (a replica's to report; a master's to publish), oldest token first. */
+export type ClaimResult = { claimed: true } | { claimed: false; reason: 'replay' | StepRefusal };
+
+/** How the master notes, with a step, the replica that used it (its report and its claim may come in either order). */
+const replicaKey = (replica: string) => `replica:${replica}`;
+
+/**
+ * The master, asked by a replica before it answers Accept: is this step still unused in the cluster? The same
+ * conditional write as a local accept, in the master's state database: exactly one node gets `claimed` for a step.
+ * A step already stored for this same replica (its report overtook its claim) is its own: claimed.
+ */
+export function claimStep(store: Store, step: TokenStateRecord, settings: Settings, replica: string, now = Date.now()): ClaimResult {
+  const reason = refusal(highestSteps(store, [step.token_id], settings, now), step);
+  if (reason) return { claimed: false, reason };
+  const key = replicaKey(replica);
+  const claimed = store.state.transaction(() => {
+    if (store.state.prepare(USE_STEP_SQL).run(step.token_id, step.last_step, step.drift, now, key).changes === 1) return true;
+    const stored = store.state.prepare('select last_step, request_key from token_state where token_id = ?').get(step.token_id) as
+      | { last_step: number; request_key: string | null }
+      | undefined;
+    return stored?.last_step === step.last_step && stored.request_key === key;
+  });
+  return claimed ? { claimed: true } : { claimed: false, reason: 'replay' };
+}
+
+/** Steps not yet known to the master (a replica's to report; a master's to publish), in token order. */
 export function unreportedSteps(store: Store, limit: number): TokenStateRecord[] {
   return store.state
     .prepare('select token_id, last_step, drift from token_state where reported = 0 order by token_id limit ?')

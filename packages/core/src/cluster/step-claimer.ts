@@ -1,0 +1,84 @@
+/**
+ * A replica's claim on a code before it answers Accept: one call to the master over the mutual-TLS channel, which
+ * stores the step in its state database only if no node used it (token-state.ts claimStep). So a code sent to two
+ * nodes at the same instant gets one Accept. When the master does not answer within the timeout, `best-effort` decides
+ * locally (the step is reported afterwards, as before claims existed) and `strict` refuses; both are counted, and said
+ * in the log once a minute.
+ */
+import { Agent, request } from 'undici';
+import { claimAnswerSchema, type TokenStateRecord } from '@otpgate/shared';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { ClusterFiles } from '../store/cluster-files.js';
+
+export type ClaimOutcome = 'claimed' | 'replay' | 'unavailable';
+
+const LOG_INTERVAL_MS = 60_000;
+
+export class StepClaimer {
+  private readonly agent: Agent;
+  private readonly url: URL;
+  private lastLogged = 0;
+
+  constructor(
+    dataDir: string,
+    masterUrl: string,
+    readonly mode: 'strict' | 'best-effort',
+    private readonly timeoutMs: number,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+  ) {
+    const files = new ClusterFiles(dataDir);
+    // the same strict TLS as the feed: the master's certificate of the pinned cluster CA, this replica's own
+    this.agent = new Agent({
+      connect: { ca: files.read('caCert'), cert: files.read('clientCert'), key: files.read('clientKey'), rejectUnauthorized: true, minVersion: 'TLSv1.2', timeout: timeoutMs },
+      keepAliveTimeout: 30_000,
+    });
+    this.url = new URL('/v1/claims', masterUrl);
+  }
+
+  /**
+   * Open the mutual-TLS connection now, so the first claim does not pay for the handshake within its timeout. A
+   * master that cannot be reached yet is no error here.
+   */
+  warmUp(): void {
+    request(new URL('/v1/ping', this.url), { dispatcher: this.agent, method: 'GET', signal: AbortSignal.timeout(10_000) })
+      .then((r) => r.body.dump())
+      .catch(() => undefined);
+  }
+
+  async claim(step: TokenStateRecord): Promise<ClaimOutcome> {
+    const outcome = await this.ask(step);
+    this.metrics.replayClaims.inc({ result: outcome });
+    return outcome;
+  }
+
+  private async ask(step: TokenStateRecord): Promise<ClaimOutcome> {
+    try {
+      const response = await request(this.url, {
+        dispatcher: this.agent,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(step),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      const text = await response.body.text();
+      if (response.statusCode !== 200) throw new Error(`the master answered ${response.statusCode}: ${text.slice(0, 200)}`);
+      const answer = claimAnswerSchema.parse(JSON.parse(text));
+      if (answer.claimed) return 'claimed';
+      // a step the master refuses as outside the window is no step this node should accept either
+      return 'replay';
+    } catch (err) {
+      if (Date.now() - this.lastLogged >= LOG_INTERVAL_MS) {
+        this.lastLogged = Date.now();
+        const then = this.mode === 'strict' ? 'refusing codes until it answers (cluster.replay_claim: strict)' : 'deciding locally and reporting afterwards';
+        this.logger.warn({ event: 'replay-claim-unavailable', err: (err as Error).message }, `could not claim a used code from the master: ${then}`);
+      }
+      return 'unavailable';
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.destroy();
+  }
+}
