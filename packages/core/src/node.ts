@@ -12,7 +12,7 @@ import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { Store } from './store/store.js';
 import { AuthRepository } from './store/auth-repository.js';
-import { StoreHealth, isBusyError } from './store/store-health.js';
+import { StoreHealth } from './store/store-health.js';
 import { publishSteps } from './store/token-state.js';
 import { publishLocks } from './store/lockouts.js';
 import { scheduleRetention, type RetentionJob } from './store/retention.js';
@@ -53,7 +53,8 @@ export class OtpgateNode {
     readonly config: NodeConfig,
     readonly store: Store,
     readonly logger: Logger,
-    forwardLog: (line: string) => void,
+    /** Writes a line another thread logged where this thread's lines go. */
+    readonly forwardLog: (line: string) => void,
   ) {
     this.name = nodeName(config);
     this.currentSettings = store.settings();
@@ -110,11 +111,14 @@ export class OtpgateNode {
   /** Master: steps used here and locks set here go into the change log for the replicas (token-state.ts, lockouts.ts). */
   private publishSteps(): void {
     try {
-      publishSteps(this.store);
-      publishLocks(this.store);
+      // the configuration database may be locked by a long admin write (an import): the steps and locks stay
+      // marked and go out on a later tick, without this thread waiting for the lock
+      this.store.db.tryWrite(() => {
+        publishSteps(this.store);
+        publishLocks(this.store);
+      });
     } catch (err) {
-      // the configuration database may be locked by a long admin write: the steps stay marked and go out next time
-      if (!isBusyError(err)) this.logger.warn({ err: (err as Error).message }, 'publishing used steps to the replicas failed');
+      this.logger.warn({ err: (err as Error).message }, 'publishing used steps to the replicas failed');
     }
   }
 

@@ -34,11 +34,12 @@ export class ReplicaRegistry {
     this.db.run(this.db.q.updateTable('replicas').set({ revoked_at: Date.now() }).where('name', '=', name));
   }
 
+  /** Noted when the lock is free: while an import holds it, the next contact notes it (the feed must not wait). */
   recordContact(name: string, address: string, ackedSeq: number | undefined): void {
     const update = this.db.q
       .updateTable('replicas')
       .set(ackedSeq === undefined ? { last_seen_at: Date.now(), last_address: address } : { last_seen_at: Date.now(), last_address: address, acked_seq: ackedSeq })
       .where('name', '=', name);
-    this.db.run(update);
+    this.db.tryWrite(() => this.db.run(update));
   }
 }

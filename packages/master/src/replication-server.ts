@@ -20,8 +20,6 @@ import {
   closeHttpServers,
   changeHashAt,
   logBase,
-  publishLocks,
-  publishSteps,
   readChanges,
   recordReportedFailures,
   recordReportedSteps,
@@ -298,12 +296,9 @@ export class ReplicationServer {
     const settings = this.store.settings();
     const result = recordReportedSteps(this.store, parsed.data.steps, settings, replica);
     for (const r of result.refused) this.refusedStep(replica, r.token_id, r.step, r.reason);
-    if (result.stored > 0) publishSteps(this.store);
     // the cluster-wide lockout: this replica's counts added to the master's; a lock goes out to every node
-    if (recordReportedFailures(this.store, parsed.data.failures, settings) > 0) {
-      this.metrics.lockouts.inc();
-      publishLocks(this.store);
-    }
+    // (the node publishes new steps and locks to every replica within 50 ms: token-state.ts, lockouts.ts)
+    if (recordReportedFailures(this.store, parsed.data.failures, settings) > 0) this.metrics.lockouts.inc();
     return result.stored;
   }
 
@@ -312,10 +307,7 @@ export class ReplicationServer {
     const parsed = stepClaimSchema.safeParse(body);
     if (!parsed.success) throw new HttpError(400, `bad claim: ${parsed.error.issues[0]?.message ?? ''}`);
     const result = claimStep(this.store, parsed.data, this.store.settings(), replica);
-    if (result.claimed) {
-      publishSteps(this.store);
-      return { claimed: true };
-    }
+    if (result.claimed) return { claimed: true };
     if (result.reason !== 'replay') this.refusedStep(replica, parsed.data.token_id, parsed.data.last_step, result.reason);
     return { claimed: false, reason: result.reason };
   }

@@ -140,6 +140,24 @@ export class Database<S = DB> {
     return shape.statement.run(...values);
   }
 
+  /**
+   * Run a write that may be skipped: without waiting for another connection's lock (an import holding it for
+   * seconds), so a background job of the main thread never stalls it. Returns undefined when the lock was taken.
+   */
+  tryWrite<T>(fn: () => T): T | undefined {
+    const waited = this.sqlite.pragma('busy_timeout', { simple: true }) as number;
+    this.sqlite.pragma('busy_timeout = 0');
+    try {
+      return fn();
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT' || code === 'SQLITE_LOCKED') return undefined;
+      throw err;
+    } finally {
+      this.sqlite.pragma(`busy_timeout = ${waited}`);
+    }
+  }
+
   /** Run `fn` in one write transaction (BEGIN IMMEDIATE, so another process cannot sneak a write in between). */
   transaction<T>(fn: () => T): T {
     return this.sqlite.transaction(fn).immediate();

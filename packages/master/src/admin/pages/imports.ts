@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { ConflictError, InvalidInputError } from '@otpgate/shared';
-import { exportUsersCsv, pskFromHex, type ImportFormat, type ImportInput, type ImportPreview, type ImportResult, type ImportRow, type RowVerdict } from '@otpgate/core';
+import { commitImportInThread, exportUsersCsv, pskFromHex, type ImportFormat, type ImportInput, type ImportPreview, type ImportResult, type ImportRow, type RowVerdict } from '@otpgate/core';
 import { html, type Html } from '../html.js';
 import { checkbox, csrfField, dataTable, field, fileField, formatTime, select } from '../layout.js';
 import { PendingStore, inWebTerms, rawText } from '../pending.js';
@@ -30,6 +30,8 @@ interface PendingImport {
   preview: ImportPreview;
   /** The options as chosen, in words ("strip domain: yes"). */
   options: string[];
+  /** The file and options as uploaded: the commit plans them again, in a thread of its own. */
+  input: ImportInput;
 }
 
 interface LastImport {
@@ -165,7 +167,7 @@ ${checkbox('Create groups the file names that do not exist yet', 'create_groups'
     ui.action(async (ctx) => {
       const { input, options } = importInput(ctx.form);
       const preview = await inWebTerms(() => services.imports.preview(input));
-      pending.put(ctx.session, { preview, options });
+      pending.put(ctx.session, { preview, options, input });
       return { redirect: '/imports/preview' };
     }),
   );
@@ -210,11 +212,15 @@ ${c.error > 0 ? checkbox('Skip error rows (import the others)', 'skip_errors', f
 
   app.post(
     '/imports/commit',
-    ui.action((ctx) => {
+    ui.action(async (ctx) => {
       const item = pending.current(ctx.session, Ui.text(ctx.form, 'preview'));
       let result: ImportResult;
       try {
-        result = services.imports.commit(item.value.preview, ctx.actor, { skipErrors: Ui.checked(ctx.form, 'skip_errors') });
+        // planned again and written in a thread of its own: 100,000 users hold the write lock for seconds, which this
+        // thread (metrics, the replication API, a stop) must not wait for; the preview's digest must still match
+        const { input, preview } = item.value;
+        const job = { input, actor: ctx.actor, expectDigest: preview.digest, skipErrors: Ui.checked(ctx.form, 'skip_errors') };
+        result = await commitImportInThread(ui.deps.node.config, job, ui.deps.node.forwardLog);
       } catch (err) {
         // the store changed since the preview: this preview can never be committed, so it goes
         if (!(err instanceof ConflictError)) throw err;
