@@ -62,7 +62,7 @@ describe('deploy/: Prometheus configuration, alert rules and their tests', () =>
     expect(alerts).toEqual(
       expect.arrayContaining([
         'OtpgateNodeDown',
-        'OtpgateReplicaLagOverBudget',
+        'OtpgateReplicaDegraded',
         'OtpgateRejectRatioSpike',
         'OtpgateBackendErrors',
         'OtpgateFeedVerificationFailures',
@@ -104,6 +104,7 @@ describe('deploy/: Prometheus configuration, alert rules and their tests', () =>
       'otpgate_replication_lag_seconds',
       'otpgate_replication_feed_failures_total',
       'otpgate_replication_seconds_since_contact',
+      'otpgate_replication_degraded',
       'otpgate_cluster_replicas_connected',
       'otpgate_cluster_replica_acked_seq',
       'otpgate_node_info',

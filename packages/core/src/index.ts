@@ -63,7 +63,7 @@ export { buildResponse } from './radius/response.js';
 export { decodeUserPassword, encodeUserPassword, verifyMessageAuthenticator } from './radius/authenticators.js';
 export { ATTR, CODE } from './radius/constants.js';
 export { OpsServer, OpsServerError, closeHttpServers, type OpsServerOptions, type OpsEndpoint } from './ops/ops-server.js';
-export { evaluateReadiness, storeCheck, radiusCheck, type CheckResult, type HealthCheck, type ReadinessReport } from './ops/health.js';
+export { evaluateReadiness, readinessStatus, summarizeChecks, storeCheck, radiusCheck, type CheckResult, type HealthCheck, type ReadinessReport } from './ops/health.js';
 export { clusterCertificates, readCertificateExpiries, type WatchedCertificate } from './ops/certificates.js';
 export { openNodeLogging, type NodeLogging, type NodeLoggingOptions } from './log/node-logger.js';
 export { SyslogTransport, SyslogConfigError, type SyslogStatus, type SyslogTransportOptions } from './log/syslog-transport.js';
