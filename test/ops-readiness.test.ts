@@ -44,6 +44,7 @@ describe('/readyz and "otpgate status" follow the replica\'s contact with its ma
   let other: TestNode;
   const secrets: Record<string, string> = {};
 
+  // a dozen CLI runs and two node starts: a busy machine needs more than the default minute
   beforeAll(async () => {
     master = await TestNode.createMaster('ready-master');
     await master.addClient('local', '127.0.0.1', SECRET);
@@ -54,7 +55,7 @@ describe('/readyz and "otpgate status" follow the replica\'s contact with its ma
     replica = await TestNode.createReplica('ready-replica', master, undefined, { cluster });
     other = await TestNode.createReplica('ready-replica-2', master, undefined, { cluster });
     await Promise.all([replica.start(), other.start()]);
-  });
+  }, 120_000);
   afterAll(async () => {
     await Promise.all([replica?.stop(), other?.stop(), master?.stop()]);
   });
