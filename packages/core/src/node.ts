@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
 import type { NodeConfig, Settings } from '@otpgate/shared';
-import { createLogger, type Logger } from './logger.js';
+import { LogLimiter, createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { Store } from './store/store.js';
 import { AuthRepository } from './store/auth-repository.js';
-import { StoreHealth, isBusyError } from './store/store-health.js';
+import { StoreHealth, describeWriteError, isBusyError } from './store/store-health.js';
 import { publishSteps } from './store/token-state.js';
 import { scheduleRetention, type RetentionJob } from './store/retention.js';
 import { pruneState } from './store/state-housekeeping.js';
@@ -47,6 +47,7 @@ export class OtpgateNode {
   private timers: NodeJS.Timeout[] = [];
   private unsubscribe: (() => void) | undefined;
   private retention: RetentionJob | undefined;
+  private readonly publishFailures = new LogLimiter(60_000);
 
   private constructor(
     readonly config: NodeConfig,
@@ -166,8 +167,14 @@ export class OtpgateNode {
     try {
       publishSteps(this.store);
     } catch (err) {
-      // the configuration database may be locked by a long admin write: the steps stay marked and go out next time
-      if (!isBusyError(err)) this.logger.warn({ err: (err as Error).message }, 'publishing used steps to the replicas failed');
+      // the configuration database may be locked by a long admin write: the steps stay marked and go out next time;
+      // anything else (a full disk) would fail every 50 ms until fixed: one line a minute
+      if (!isBusyError(err) && this.publishFailures.allow('publish')) {
+        this.logger.warn(
+          { event: 'step-publish-failed', err: describeWriteError(err) },
+          `publishing used steps to the replicas failed: ${describeWriteError(err)}; they go out once it works (at most one line a minute)`,
+        );
+      }
     }
   }
 
