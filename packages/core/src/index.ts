@@ -21,7 +21,7 @@ export {
 export { KeyFileError } from './store/key-file.js';
 export { ClusterFiles, ClusterSetupError, CLUSTER_FILES, type ClusterFile } from './store/cluster-files.js';
 export { AuthRepository, type AuthLogRecord, type StepUse, type PendingChallenge } from './store/auth-repository.js';
-export { StoreHealth } from './store/store-health.js';
+export { StoreHealth, describeWriteError, storeWriteProblem } from './store/store-health.js';
 export { pruneState } from './store/state-housekeeping.js';
 export { markStepsReported, publishSteps, recordReportedSteps, unreportedSteps, type StepReportResult } from './store/token-state.js';
 export { readChanges, insertEntry, changeHashAt, logBase, resetLog, type ChangeHead } from './store/change-log.js';

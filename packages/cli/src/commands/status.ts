@@ -23,7 +23,10 @@ export function registerStatusCommand(program: Command, globals: () => GlobalOpt
         const radius: CheckResult = probe.reachable
           ? (probe.report.checks.radius ?? { ok: false, detail: 'the node did not report RADIUS' })
           : { ok: false, detail: `the serving node could not be asked: ${probe.error}` };
-        const all: Record<string, CheckResult> = { store: checks.store!, radius, ...(checks.replication ? { replication: checks.replication } : {}) };
+        // whether the store takes writes is known to the serving process (its writes fail, or work again): ask it too
+        const served = probe.reachable ? probe.report.checks.store : undefined;
+        const storeResult = checks.store!.ok && served && !served.ok ? served : checks.store!;
+        const all: Record<string, CheckResult> = { store: storeResult, radius, ...(checks.replication ? { replication: checks.replication } : {}) };
         const report = summarizeChecks(all);
         const ready = report.ready;
         const cluster = role === 'master' ? masterStatus(store) : undefined;

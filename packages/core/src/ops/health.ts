@@ -1,5 +1,5 @@
 import type { Store } from '../store/store.js';
-import type { StoreHealth } from '../store/store-health.js';
+import { probeStateWrite, type StoreHealth } from '../store/store-health.js';
 import type { RadiusServer } from '../radius/server.js';
 import { formatListenAddress } from '@otpgate/shared';
 
@@ -59,7 +59,8 @@ export function readinessStatus(report: Pick<ReadinessReport, 'ready' | 'degrade
 
 /**
  * The databases answer a query (open and readable), and the state database takes writes: a node that cannot store
- * the step an Accept uses answers no Accept, so it must not be sent traffic.
+ * the step an Accept uses answers no Accept, so it must not be sent traffic. While writes fail, each check (at most
+ * once a second) tries a small write, so the node turns ready again as soon as they work.
  */
 export function storeCheck(store: Store, health?: StoreHealth): HealthCheck {
   return {
@@ -67,6 +68,7 @@ export function storeCheck(store: Store, health?: StoreHealth): HealthCheck {
     run() {
       if (!store.db.sqlite.open) return { ok: false, detail: 'the database is closed (the node is stopping)' };
       store.db.prepare('select 1').get();
+      health?.recheck(() => probeStateWrite(store.state));
       const problem = health?.problem;
       if (problem) {
         return { ok: false, detail: `store not writable since ${new Date(problem.since).toISOString()}: ${problem.reason}` };
