@@ -62,7 +62,8 @@ describe('deploy/: Prometheus configuration, alert rules and their tests', () =>
     expect(alerts).toEqual(
       expect.arrayContaining([
         'OtpgateNodeDown',
-        'OtpgateReplicaLagOverBudget',
+        'OtpgateReplicaDegraded',
+        'OtpgateStoreNotWritable',
         'OtpgateRejectRatioSpike',
         'OtpgateBackendErrors',
         'OtpgateFeedVerificationFailures',
@@ -104,6 +105,8 @@ describe('deploy/: Prometheus configuration, alert rules and their tests', () =>
       'otpgate_replication_lag_seconds',
       'otpgate_replication_feed_failures_total',
       'otpgate_replication_seconds_since_contact',
+      'otpgate_replication_degraded',
+      'otpgate_store_writable',
       'otpgate_cluster_replicas_connected',
       'otpgate_cluster_replica_acked_seq',
       'otpgate_node_info',
@@ -142,6 +145,7 @@ describe('deploy/systemd: hardened units for master and replica', () => {
         'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX',
         'SystemCallFilter=@system-service',
         'Restart=on-failure',
+        'StartLimitIntervalSec=0',
       ]) {
         expect(text.split('\n'), `${unit}: ${line}`).toContain(line);
       }

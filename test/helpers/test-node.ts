@@ -49,13 +49,17 @@ export class TestNode {
   }
 
   /** A master with a cluster: the replication API on a free port, certificate for 127.0.0.1. */
-  static async createMaster(name: string, options: { radius?: string; cluster?: string; metrics?: string; admin?: string; log?: string } = {}): Promise<TestNode> {
+  static async createMaster(
+    name: string,
+    options: { radius?: string; cluster?: string; metrics?: string; admin?: string; log?: string; dataDir?: string } = {},
+  ): Promise<TestNode> {
     const port = await freePort();
     const node = await TestNode.create(name, {
       radius: options.radius,
       metrics: options.metrics,
       admin: options.admin,
       log: options.log,
+      dataDir: options.dataDir,
       config: `cluster:\n  listen: ["127.0.0.1:${port}"]\n${options.cluster ?? ''}`,
     });
     await node.cliOk('cluster', 'init', '--host', '127.0.0.1');
@@ -65,18 +69,18 @@ export class TestNode {
 
   /**
    * A replica joined with a bundle made on `master` (not started). `edit` may change the bundle first; `options` adds
-   * YAML lines to the cluster, metrics and log sections.
+   * YAML lines to the cluster, metrics and log sections (`dataDir`: as for create).
    */
   static async createReplica(
     name: string,
     master: TestNode,
     edit?: (bundle: Record<string, unknown>) => void,
-    options: { cluster?: string; metrics?: string; log?: string } = {},
+    options: { cluster?: string; metrics?: string; log?: string; dataDir?: string } = {},
   ): Promise<TestNode> {
     const node = new TestNode(scratchDir(name));
     writeFileSync(
       node.configPath,
-      `node:\n  name: ${name}\n  data_dir: data\nradius:\n  listen: ["127.0.0.1:0"]\nlog:\n  level: debug\n${options.log ?? ''}cluster:\n` +
+      `node:\n  name: ${name}\n  data_dir: ${JSON.stringify(options.dataDir ?? 'data')}\nradius:\n  listen: ["127.0.0.1:0"]\nlog:\n  level: debug\n${options.log ?? ''}cluster:\n` +
         // the test's own cluster lines replace these defaults (a key may appear only once)
         ['  poll_seconds: 5\n', '  max_retry_seconds: 2\n', '  report_interval_ms: 100\n']
           .filter((line) => !new RegExp(`^\\s*${line.trim().split(':')[0]}:`, 'm').test(options.cluster ?? ''))
@@ -98,16 +102,17 @@ export class TestNode {
   /**
    * A fresh, initialised master with no users or clients. `radius`, `metrics`, `admin` and `log` are extra YAML lines
    * for those sections; `config` extra top-level sections. `init: false` leaves the data folder empty (for a restore).
+   * `dataDir`: the data folder somewhere else than DIR/data (an absolute path, e.g. on a file system of its own).
    */
   static async create(
     name: string,
-    options: { listen?: string[]; radius?: string; config?: string; metrics?: string; admin?: string; log?: string; init?: boolean } = {},
+    options: { listen?: string[]; radius?: string; config?: string; metrics?: string; admin?: string; log?: string; init?: boolean; dataDir?: string } = {},
   ): Promise<TestNode> {
     const node = new TestNode(scratchDir(name));
     const listen = JSON.stringify(options.listen ?? ['127.0.0.1:0']);
     writeFileSync(
       node.configPath,
-      `node:\n  name: ${name}\n  data_dir: data\nradius:\n  listen: ${listen}\n${options.radius ?? ''}log:\n  level: debug\n${options.log ?? ''}${options.config ?? ''}` +
+      `node:\n  name: ${name}\n  data_dir: ${JSON.stringify(options.dataDir ?? 'data')}\nradius:\n  listen: ${listen}\n${options.radius ?? ''}log:\n  level: debug\n${options.log ?? ''}${options.config ?? ''}` +
         metricsSection(options.metrics, options.admin),
     );
     if (options.init ?? true) await node.cliOk('init');

@@ -60,9 +60,10 @@ export async function probeLocalNode(config: NodeConfig, store: Store): Promise<
           res.on('data', (d: string) => (body += d));
           res.on('end', () => {
             try {
-              const parsed = JSON.parse(body) as { status?: string; checks?: ReadinessReport['checks'] };
+              const parsed = JSON.parse(body) as { status?: string; degraded?: string[]; checks?: ReadinessReport['checks'] };
               if (!parsed.checks) throw new Error(`unexpected answer (HTTP ${res.statusCode}): ${body.slice(0, 200)}`);
-              resolve({ reachable: true, url, status: res.statusCode ?? 0, report: { ready: parsed.status === 'ready', checks: parsed.checks } });
+              const ready = parsed.status === 'ready' || parsed.status === 'degraded';
+              resolve({ reachable: true, url, status: res.statusCode ?? 0, report: { ready, degraded: parsed.degraded ?? [], checks: parsed.checks } });
             } catch (err) {
               resolve({ reachable: false, url, error: (err as Error).message });
             }

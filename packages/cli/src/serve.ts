@@ -13,7 +13,7 @@ import {
   type HealthCheck,
 } from '@otpgate/core';
 import { AdminServer, EnrollmentServer, ReplicationServer, isClusterInitialised } from '@otpgate/master';
-import { FeedClient, StepReporter, replicaSelfStatus, replicationCheck } from '@otpgate/replica';
+import { FeedClient, StepReporter, replicaSelfStatus, replicationCheck, watchReplication } from '@otpgate/replica';
 import { OPS_ENDPOINT_META } from './node-probe.js';
 
 interface Part {
@@ -106,14 +106,10 @@ export async function serve(config: NodeConfig): Promise<void> {
 /** Metrics, /healthz and /readyz; started first, so a replica waiting for its first snapshot is seen alive. */
 async function startOpsServer(config: NodeConfig, node: OtpgateNode): Promise<OpsServer> {
   const store = node.store;
-  const checks: HealthCheck[] = [storeCheck(store, () => node.storeProblem()), radiusCheck(node.radius)];
+  const checks: HealthCheck[] = [storeCheck(store, node.storeHealth, () => node.radius.storeProblem()), radiusCheck(node.radius)];
   if (store.role === 'replica') {
-    checks.push(replicationCheck(store, config.cluster.lag_budget_seconds));
-    node.metrics.lagBudget.set(config.cluster.lag_budget_seconds);
-    node.metrics.watchContact(() => {
-      const at = store.getMeta('last_contact_at');
-      return at === undefined ? undefined : Number(at);
-    });
+    checks.push(replicationCheck(store, config.cluster));
+    watchReplication(node.metrics, store, config.cluster);
   }
   const certificates = clusterCertificates(store.dataDir);
   if (config.metrics.tls_cert_file) certificates.push({ certificate: 'metrics-server', path: config.metrics.tls_cert_file });
@@ -137,5 +133,5 @@ async function startOpsServer(config: NodeConfig, node: OtpgateNode): Promise<Op
 /** The replica's status for its read-only admin page (the master package cannot import the replica's). */
 function replicaViewOf(node: OtpgateNode, config: NodeConfig): (() => ReplicaSelfStatus) | undefined {
   if (node.store.role !== 'replica') return undefined;
-  return () => replicaSelfStatus(node.store, config.cluster.lag_budget_seconds);
+  return () => replicaSelfStatus(node.store, config.cluster);
 }

@@ -21,7 +21,7 @@ export {
 export { KeyFileError } from './store/key-file.js';
 export { ClusterFiles, ClusterSetupError, CLUSTER_FILES, type ClusterFile } from './store/cluster-files.js';
 export { AuthRepository, type AuthLogRecord, type StepUse, type PendingChallenge } from './store/auth-repository.js';
-export { StoreHealth } from './store/store-health.js';
+export { StoreHealth, describeWriteError, storeWriteProblem } from './store/store-health.js';
 export { pruneState } from './store/state-housekeeping.js';
 export { claimStep, markStepsReported, publishSteps, recordReportedSteps, unreportedSteps, type ClaimResult, type StepReportResult } from './store/token-state.js';
 export { markFailuresReported, publishLocks, recordReportedFailures, unreportedFailures, type FailureReport } from './store/lockouts.js';
@@ -66,7 +66,7 @@ export { ATTR, CODE } from './radius/constants.js';
 export { OpsServer, OpsServerError, closeHttpServers, type OpsServerOptions, type OpsEndpoint } from './ops/ops-server.js';
 export { RadiusWorkers, type RadiusWorkersStatus } from './workers/radius-workers.js';
 export { commitImportInThread } from './workers/store-job.js';
-export { evaluateReadiness, storeCheck, radiusCheck, type CheckResult, type HealthCheck, type ReadinessReport } from './ops/health.js';
+export { evaluateReadiness, readinessStatus, summarizeChecks, storeCheck, radiusCheck, type CheckResult, type HealthCheck, type ReadinessReport } from './ops/health.js';
 export { clusterCertificates, readCertificateExpiries, type WatchedCertificate } from './ops/certificates.js';
 export { openNodeLogging, type NodeLogging, type NodeLoggingOptions } from './log/node-logger.js';
 export { SyslogTransport, SyslogConfigError, type SyslogStatus, type SyslogTransportOptions } from './log/syslog-transport.js';

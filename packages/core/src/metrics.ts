@@ -167,8 +167,23 @@ export class Metrics {
   });
   readonly lagBudget = new Gauge({
     name: 'otpgate_replication_lag_budget_seconds',
-    help: 'Replica: the configured cluster.lag_budget_seconds (not ready beyond it), for alert rules to compare with',
+    help: 'Replica: the configured cluster.lag_budget_seconds (degraded beyond it), for alert rules to compare with',
     registers: [this.registry],
+  });
+  readonly maxStaleness = new Gauge({
+    name: 'otpgate_replication_max_staleness_seconds',
+    help: 'Replica: the configured cluster.max_staleness_seconds (not ready once its copy of the master is older)',
+    registers: [this.registry],
+  });
+  private degradedSource: (() => boolean | undefined) | undefined;
+  readonly replicationDegraded = new Gauge({
+    name: 'otpgate_replication_degraded',
+    help: 'Replica: 1 while out of step with its master beyond the lag budget (it answers from its last good state and stays ready until max staleness), else 0',
+    registers: [this.registry],
+    collect: () => {
+      const degraded = this.degradedSource?.();
+      if (degraded !== undefined) this.replicationDegraded.set(degraded ? 1 : 0);
+    },
   });
 
   // operations
@@ -210,6 +225,11 @@ export class Metrics {
   /** When the replica last heard from its master (ms since the epoch), read at every scrape. */
   watchContact(source: () => number | undefined): void {
     this.contactSource = source;
+  }
+
+  /** Whether the replica is out of step with its master (see replicationDegraded), read at every scrape. */
+  watchDegraded(source: () => boolean | undefined): void {
+    this.degradedSource = source;
   }
 
   /** Where certificate expiry comes from (serve sets it: the files depend on the node's role and config). */

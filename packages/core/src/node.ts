@@ -8,11 +8,11 @@
 import { availableParallelism } from 'node:os';
 import { AggregatorRegistry } from 'prom-client';
 import type { NodeConfig, Settings } from '@otpgate/shared';
-import { createLogger, type Logger } from './logger.js';
+import { LogLimiter, createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { Store } from './store/store.js';
 import { AuthRepository } from './store/auth-repository.js';
-import { StoreHealth } from './store/store-health.js';
+import { StoreHealth, describeWriteError } from './store/store-health.js';
 import { publishSteps } from './store/token-state.js';
 import { publishLocks } from './store/lockouts.js';
 import { scheduleRetention, type RetentionJob } from './store/retention.js';
@@ -33,6 +33,8 @@ export interface NodeOpenOptions {
   logger?: Logger;
   /** Where the worker threads' log lines go (default: stdout). */
   forwardLog?: (line: string) => void;
+  /** The RADIUS threads' script (tests that run from the sources give a stand-in). */
+  radiusScript?: URL;
 }
 
 export class OtpgateNode {
@@ -48,6 +50,7 @@ export class OtpgateNode {
   private readonly watcher: ConfigWatcher;
   private timers: NodeJS.Timeout[] = [];
   private retention: RetentionJob | undefined;
+  private readonly publishFailures = new LogLimiter(60_000);
 
   private constructor(
     readonly config: NodeConfig,
@@ -55,6 +58,7 @@ export class OtpgateNode {
     readonly logger: Logger,
     /** Writes a line another thread logged where this thread's lines go. */
     readonly forwardLog: (line: string) => void,
+    radiusScript?: URL,
   ) {
     this.name = nodeName(config);
     this.currentSettings = store.settings();
@@ -65,7 +69,19 @@ export class OtpgateNode {
       this.currentSettings = store.settings();
       this.backends.configure(this.currentSettings);
     });
-    this.radius = new RadiusWorkers({ config, count: config.radius.workers ?? availableParallelism(), logger, metrics: this.metrics, forwardLog });
+    this.radius = new RadiusWorkers({
+      config,
+      count: config.radius.workers ?? availableParallelism(),
+      logger,
+      metrics: this.metrics,
+      forwardLog,
+      // the threads keep quiet about it: one line a minute for the whole node, and one when it works again
+      onStoreChange: (problem) => {
+        if (problem) this.storeHealth.logFailure(problem.reason);
+        else logger.warn({ event: 'store-writable' }, 'the state database is writable again');
+      },
+      script: radiusScript,
+    });
     this.metrics.info.set({ node: this.name, role: store.role, version: VERSION }, 1);
   }
 
@@ -73,7 +89,7 @@ export class OtpgateNode {
   static async open(config: NodeConfig, options: NodeOpenOptions = {}): Promise<OtpgateNode> {
     const logger = options.logger ?? createLogger(config.log.level, nodeName(config));
     const store = await Store.open(config.node.data_dir);
-    return new OtpgateNode(config, store, logger, options.forwardLog ?? ((line) => void process.stdout.write(line)));
+    return new OtpgateNode(config, store, logger, options.forwardLog ?? ((line) => void process.stdout.write(line)), options.radiusScript);
   }
 
   /** Serve RADIUS; configuration changes (from this process or another) are picked up as they land. */
@@ -92,13 +108,13 @@ export class OtpgateNode {
     this.logger.info({ role: this.store.role, version: VERSION, workers: this.radius.status().listening }, 'otpgate node started');
   }
 
-  get settings(): Settings {
-    return this.currentSettings;
-  }
-
   /** Why the state database cannot be written now, by this thread or a RADIUS thread; undefined while it can. */
   storeProblem(): { reason: string; since: number } | undefined {
     return this.storeHealth.problem ?? this.radius.storeProblem();
+  }
+
+  get settings(): Settings {
+    return this.currentSettings;
   }
 
   /** The node's metrics in Prometheus' text format: this thread's and every RADIUS thread's, added up. */
@@ -118,7 +134,13 @@ export class OtpgateNode {
         publishLocks(this.store);
       });
     } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'publishing used steps to the replicas failed');
+      // a busy lock is skipped by tryWrite; anything else (a full disk) would fail every 50 ms until fixed: one line a minute
+      if (this.publishFailures.allow('publish')) {
+        this.logger.warn(
+          { event: 'step-publish-failed', err: describeWriteError(err) },
+          `publishing used steps to the replicas failed: ${describeWriteError(err)}; they go out once it works (at most one line a minute)`,
+        );
+      }
     }
   }
 

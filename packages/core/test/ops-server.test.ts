@@ -51,9 +51,11 @@ describe('metrics and health server', () => {
 
   it('serves /healthz, /readyz with the reasons, and Prometheus text on /metrics', async () => {
     let radiusUp = false;
+    let lagging = false;
     const checks: HealthCheck[] = [
       { name: 'store', run: () => ({ ok: true, detail: 'open' }) },
       { name: 'radius', run: () => ({ ok: radiusUp, detail: radiusUp ? 'listening' : 'not listening' }) },
+      { name: 'replication', run: () => (lagging ? { ok: true, degraded: true, detail: 'master away' } : { ok: true, detail: 'in step' }) },
       {
         name: 'broken',
         run: () => {
@@ -61,7 +63,7 @@ describe('metrics and health server', () => {
         },
       },
     ];
-    const { ops, base, metrics } = await started({ checks: checks.slice(0, 2) });
+    const { ops, base, metrics } = await started({ checks: checks.slice(0, 3) });
     try {
       expect(JSON.parse((await get(`${base}/healthz`)).body)).toEqual({ status: 'alive', node: 'n1', role: 'master' });
       const notReady = await get(`${base}/readyz`);
@@ -70,10 +72,20 @@ describe('metrics and health server', () => {
         status: 'not-ready',
         node: 'n1',
         role: 'master',
-        checks: { store: { ok: true, detail: 'open' }, radius: { ok: false, detail: 'not listening' } },
+        degraded: [],
+        checks: { store: { ok: true, detail: 'open' }, radius: { ok: false, detail: 'not listening' }, replication: { ok: true, detail: 'in step' } },
       });
       radiusUp = true;
       expect((await get(`${base}/readyz`)).status).toBe(200);
+      expect(JSON.parse((await get(`${base}/readyz`)).body)).toMatchObject({ status: 'ready', degraded: [] });
+      // degraded is reported beside readiness: still 200, so a load balancer keeps the node
+      lagging = true;
+      const degraded = await get(`${base}/readyz`);
+      expect(degraded.status).toBe(200);
+      expect(JSON.parse(degraded.body)).toMatchObject({ status: 'degraded', degraded: ['replication: master away'], checks: { replication: { ok: true, degraded: true } } });
+      radiusUp = false;
+      expect(JSON.parse((await get(`${base}/readyz`)).body)).toMatchObject({ status: 'not-ready', degraded: ['replication: master away'] });
+      radiusUp = true;
       metrics.dropped.inc({ cause: 'unknown-client' });
       const text = await get(`${base}/metrics`);
       expect(text.headers['content-type']).toMatch(/^text\/plain/);

@@ -16,6 +16,7 @@ import {
 } from '@otpgate/shared';
 import {
   ClusterFiles,
+  LogLimiter,
   claimStep,
   closeHttpServers,
   changeHashAt,
@@ -23,6 +24,7 @@ import {
   readChanges,
   recordReportedFailures,
   recordReportedSteps,
+  storeWriteProblem,
   type Logger,
   type Metrics,
   type Store,
@@ -70,6 +72,8 @@ export class ReplicationServer {
   private certStamp = '';
   private readonly snapshots: SharedSnapshot<SnapshotResult>;
   private unsubscribe: (() => void) | undefined;
+  /** A full disk fails every replica's every request: one line a minute says so. */
+  private readonly unwritableLog = new LogLimiter(60_000);
 
   private constructor(
     private readonly store: Store,
@@ -212,10 +216,10 @@ export class ReplicationServer {
       if (req.method === 'GET' && url.pathname === '/v1/changes') {
         const after = intParam(url, 'after', 0, Number.MAX_SAFE_INTEGER);
         const wait = intParam(url, 'wait', 0, MAX_WAIT_SECONDS, 0);
-        this.registry.recordContact(replica.name, address, after);
+        this.recordContact(replica.name, address, after);
         await this.sendSigned(res, await this.changesAfter(after, wait, req));
       } else if (req.method === 'GET' && url.pathname === '/v1/snapshot') {
-        this.registry.recordContact(replica.name, address, undefined);
+        this.recordContact(replica.name, address, undefined);
         const { result, shared } = this.snapshots.get(this.store.head().seq);
         this.logger.info({ event: 'replication-snapshot', replica: replica.name, shared }, `sending a snapshot to ${replica.name}`);
         const snapshot = await result;
@@ -235,7 +239,7 @@ export class ReplicationServer {
           `sent a snapshot of change ${snapshot.seq} to ${replica.name} (${snapshot.body.length} bytes)`,
         );
       } else if (req.method === 'POST' && url.pathname === '/v1/steps') {
-        this.registry.recordContact(replica.name, address, undefined);
+        this.recordContact(replica.name, address, undefined);
         const accepted = this.recordSteps(replica.name, await readJson(req));
         sendJson(res, 200, { accepted });
       } else if (req.method === 'GET' && url.pathname === '/v1/ping') {
@@ -247,11 +251,33 @@ export class ReplicationServer {
         throw new HttpError(404, `no such endpoint: ${req.method} ${url.pathname}`);
       }
     } catch (err) {
-      const status = err instanceof HttpError ? err.status : 500;
-      if (status >= 500) this.logger.error({ err: (err as Error).stack, replica: replica?.name }, 'replication API error');
+      // this node's disk refusing a write (a replica's used steps) is not a bug: 503, the replica keeps them and retries
+      const unwritable = storeWriteProblem(err);
+      const status = err instanceof HttpError ? err.status : unwritable ? 503 : 500;
+      if (unwritable) this.storeUnwritable(unwritable);
+      else if (status >= 500) this.logger.error({ err: (err as Error).stack, replica: replica?.name }, 'replication API error');
       else this.logger.warn({ event: 'replication-refused', replica: replica?.name, status, reason: (err as Error).message, from: req.socket.remoteAddress }, 'replication API refused a request');
-      if (!res.headersSent) sendJson(res, status, { error: (err as Error).message });
+      if (!res.headersSent) sendJson(res, status, { error: unwritable ? `the master cannot write its store: ${unwritable}` : (err as Error).message });
     }
+  }
+
+  /** When the replica was last seen and what it has applied: bookkeeping that a full disk must not turn into a refused feed. */
+  private recordContact(name: string, address: string, ackedSeq: number | undefined): void {
+    try {
+      this.registry.recordContact(name, address, ackedSeq);
+    } catch (err) {
+      const unwritable = storeWriteProblem(err);
+      if (!unwritable) throw err;
+      this.storeUnwritable(unwritable);
+    }
+  }
+
+  private storeUnwritable(reason: string): void {
+    if (!this.unwritableLog.allow('store')) return;
+    this.logger.error(
+      { event: 'replication-store-unwritable', reason },
+      `replication API: cannot write the store (${reason}); changes are still sent, used steps from replicas wait on the replicas (at most one line a minute)`,
+    );
   }
 
   private batch(after: number): ChangeBatch {

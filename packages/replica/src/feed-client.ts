@@ -11,7 +11,7 @@ import {
   type ChangeBatch,
   type NodeConfig,
 } from '@otpgate/shared';
-import { ClusterFiles, ReplicationDataError, applyEntries, applySnapshot, type Logger, type Metrics, type Store } from '@otpgate/core';
+import { ClusterFiles, ReplicationDataError, applyEntries, applySnapshot, storeWriteProblem, type Logger, type Metrics, type Store } from '@otpgate/core';
 import { MasterConnectionError, connectionError } from './master-connection.js';
 
 type VerifyKey = Exclude<Awaited<ReturnType<typeof importJWK>>, Uint8Array>;
@@ -110,9 +110,17 @@ export class FeedClient {
           needSnapshot = true;
           continue;
         }
+        // this node's disk refusing the write (full, I/O error) is neither the master's fault nor the network's
+        const unwritable = storeWriteProblem(err);
         const reason =
-          err instanceof FeedError || err instanceof MasterConnectionError ? err.reason : err instanceof ReplicationDataError ? 'malformed' : 'unreachable';
-        this.fail(reason, (err as Error).message);
+          err instanceof FeedError || err instanceof MasterConnectionError
+            ? err.reason
+            : err instanceof ReplicationDataError
+              ? 'malformed'
+              : unwritable
+                ? 'store-unwritable'
+                : 'unreachable';
+        this.fail(reason, unwritable ? `cannot store what the master sent: ${unwritable}; the last good state stays in service` : (err as Error).message);
         this.failures++;
         const delay = Math.min(this.config.cluster.max_retry_seconds * 1000, 250 * 2 ** Math.min(this.failures, 10));
         await this.sleep(delay * (0.75 + Math.random() * 0.5));
@@ -122,7 +130,11 @@ export class FeedClient {
 
   private fail(reason: string, message: string): void {
     this.metrics.feedFailures.inc({ reason });
-    this.store.setMeta('last_feed_error', `${new Date().toISOString()} ${reason}: ${message}`);
+    try {
+      this.store.setMeta('last_feed_error', `${new Date().toISOString()} ${reason}: ${message}`);
+    } catch {
+      // a full disk refuses this too: the log line below still says it, and the loop must go on to retry
+    }
     // a certificate that fails verification is not an outage: something else answers as the master
     const level = reason === 'tls-verification' ? 'error' : 'warn';
     this.logger[level]({ event: 'replication-failure', reason, master: this.masterUrl, err: message }, `replication: ${message}`);

@@ -159,17 +159,31 @@ export const nodeConfigSchema = z
         /** Replica: longest wait between retries while the master cannot be reached. */
         max_retry_seconds: int().min(1).max(600).default(30),
         /**
-         * Replica: not ready (/readyz 503) when the master has not been reached for longer than this, or the oldest
-         * change not yet applied is older. Must exceed poll_seconds (a healthy long poll is that quiet).
+         * Replica: degraded (still ready, /readyz and the alert say why) when the master has not been reached for
+         * longer than this, or the oldest change not yet applied is older. Must exceed poll_seconds (a healthy long
+         * poll is that quiet).
          */
         lag_budget_seconds: int().min(2).max(86400).default(60),
+        /**
+         * Replica: how old its last good copy of the master's state may grow before it turns not ready (/readyz 503).
+         * Until then it stays ready through a master outage, so load balancers keep it; what that risks is that a
+         * user disabled on the master meanwhile still logs in here. 24 hours by default, at most 30 days.
+         */
+        max_staleness_seconds: int().min(3).max(30 * 86400).default(86400),
       })
       .superRefine((c, ctx) => {
         if (c.lag_budget_seconds <= c.poll_seconds) {
           ctx.addIssue({
             code: 'custom',
             path: ['lag_budget_seconds'],
-            message: `must be more than poll_seconds (${c.poll_seconds}), or a healthy replica would flap between ready and not ready`,
+            message: `must be more than poll_seconds (${c.poll_seconds}), or a healthy replica would flap between in step and degraded`,
+          });
+        }
+        if (c.max_staleness_seconds <= c.lag_budget_seconds) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['max_staleness_seconds'],
+            message: `must be more than lag_budget_seconds (${c.lag_budget_seconds}): a replica is degraded first, then not ready`,
           });
         }
       })

@@ -13,8 +13,16 @@ export interface ReplicaSyncState {
   last_error: string | null;
 }
 
-/** The same with the readiness verdict (against the lag budget), as `cluster status` and the admin page show it. */
+/**
+ * The same with the verdict (against cluster.lag_budget_seconds and cluster.max_staleness_seconds), as `cluster
+ * status` and the admin page show it.
+ */
 export interface ReplicaSelfStatus extends ReplicaSyncState {
+  /** In step with the master: ready and not degraded. */
   healthy: boolean;
+  /** Should get RADIUS traffic: synced once, and its copy of the master's state no older than the staleness limit. */
+  ready: boolean;
+  /** Ready, but out of step with the master beyond the lag budget: answering from its last good state. */
+  degraded: boolean;
   health_detail: string;
 }

@@ -151,6 +151,7 @@ describe('operations settings (metrics, readiness budget, syslog)', () => {
     const c = parseNodeConfig('', 'otpgate.yaml', BASE);
     expect(c.metrics).toEqual({ enabled: true, listen: [{ host: '0.0.0.0', port: 9812, family: 4 }] });
     expect(c.cluster.lag_budget_seconds).toBe(60);
+    expect(c.cluster.max_staleness_seconds).toBe(86_400);
     expect(c.log.syslog).toBeUndefined();
   });
 
@@ -195,8 +196,13 @@ describe('operations settings (metrics, readiness budget, syslog)', () => {
     expect(problems('log:\n  admin_audit_max_rows: 10\n  admin_audit_days: 0\n').map((p) => p.path)).toEqual(['log.admin_audit_days', 'log.admin_audit_max_rows']);
   });
 
-  it('wants a lag budget longer than the long poll, and a known facility', () => {
+  it('wants a lag budget longer than the long poll, a staleness limit longer than the budget, and a known facility', () => {
     expect(problems('cluster:\n  poll_seconds: 30\n  lag_budget_seconds: 20\n')).toMatchObject([{ path: 'cluster.lag_budget_seconds', message: expect.stringContaining('more than poll_seconds (30)') }]);
+    expect(problems('cluster:\n  lag_budget_seconds: 120\n  max_staleness_seconds: 120\n')).toMatchObject([
+      { path: 'cluster.max_staleness_seconds', message: 'must be more than lag_budget_seconds (120): a replica is degraded first, then not ready', line: 3 },
+    ]);
+    expect(problems('cluster:\n  max_staleness_seconds: 2592001\n')[0]).toMatchObject({ path: 'cluster.max_staleness_seconds' });
+    expect(parseNodeConfig('cluster:\n  poll_seconds: 1\n  lag_budget_seconds: 3\n  max_staleness_seconds: 8\n', 'otpgate.yaml', BASE).cluster).toMatchObject({ lag_budget_seconds: 3, max_staleness_seconds: 8 });
     expect(problems('log:\n  syslog:\n    host: h\n    facility: local9\n')[0]).toMatchObject({ path: 'log.syslog.facility' });
     expect(problems('log:\n  syslog:\n    protocol: tcp\n')[0]).toMatchObject({ path: 'log.syslog.host' });
   });

@@ -59,7 +59,7 @@ export function registerClusterCommands(program: Command, globals: () => GlobalO
     .action(async (o: { json?: boolean }) => {
       await withAdmin(globals(), ({ config, store }) => {
         if (store.role === 'replica') {
-          const s = replicaSelfStatus(store, config.cluster.lag_budget_seconds);
+          const s = replicaSelfStatus(store, config.cluster);
           if (o.json) return printJson(s);
           console.log(
             table(
@@ -69,7 +69,7 @@ export function registerClusterCommands(program: Command, globals: () => GlobalO
                 ['master', s.master_url],
                 ['applied change', s.applied_seq],
                 ['master at', s.master_head_seq],
-                ['health', `${s.healthy ? 'ok' : 'NOT READY'}: ${s.health_detail}`],
+                ['health', `${s.healthy ? 'ok' : s.ready ? 'DEGRADED' : 'NOT READY'}: ${s.health_detail}`],
                 ['lag (changes)', s.lag_entries],
                 ['lag (seconds)', s.lag_seconds],
                 ['last contact', s.last_contact_at === null ? 'never' : `${formatTime(s.last_contact_at)} (${s.seconds_since_contact}s ago)`],

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { VERSION, evaluateReadiness, nodeName, storeCheck, type CheckResult } from '@otpgate/core';
+import { VERSION, evaluateReadiness, nodeName, readinessStatus, storeCheck, summarizeChecks, type CheckResult } from '@otpgate/core';
 import { currentAdminCertificate, masterStatus } from '@otpgate/master';
 import { replicaStatus, replicationCheck } from '@otpgate/replica';
 import { withAdmin, type GlobalOptions } from '../context.js';
@@ -10,21 +10,25 @@ import { expiryWarning } from '../admin-certificate.js';
 export function registerStatusCommand(program: Command, globals: () => GlobalOptions): void {
   program
     .command('status')
-    .description('is this node ready to answer RADIUS? what /readyz says, from the store and the running node; on the master also the cluster (exit 1 when not ready)')
+    .description('is this node ready to answer RADIUS, and is it degraded? what /readyz says, from the store and the running node; on the master also the cluster (exit 1 when not ready; degraded is still ready)')
     .option('--json', 'machine-readable output')
     .action(async (o: { json?: boolean }) => {
       await withAdmin(globals(), async ({ config, store }) => {
         const role = store.role;
         const local = [storeCheck(store)];
-        if (role === 'replica') local.push(replicationCheck(store, config.cluster.lag_budget_seconds));
+        if (role === 'replica') local.push(replicationCheck(store, config.cluster));
         const { checks } = evaluateReadiness(local);
         // RADIUS being bound is known only to the serving process: ask its /readyz
         const probe = await probeLocalNode(config, store);
         const radius: CheckResult = probe.reachable
           ? (probe.report.checks.radius ?? { ok: false, detail: 'the node did not report RADIUS' })
           : { ok: false, detail: `the serving node could not be asked: ${probe.error}` };
-        const all: Record<string, CheckResult> = { store: checks.store!, radius, ...(checks.replication ? { replication: checks.replication } : {}) };
-        const ready = Object.values(all).every((c) => c.ok);
+        // whether the store takes writes is known to the serving process (its writes fail, or work again): ask it too
+        const served = probe.reachable ? probe.report.checks.store : undefined;
+        const storeResult = checks.store!.ok && served && !served.ok ? served : checks.store!;
+        const all: Record<string, CheckResult> = { store: storeResult, radius, ...(checks.replication ? { replication: checks.replication } : {}) };
+        const report = summarizeChecks(all);
+        const ready = report.ready;
         const cluster = role === 'master' ? masterStatus(store) : undefined;
         const replication = role === 'replica' ? replicaStatus(store) : undefined;
         const certificate = config.admin.enabled ? adminCertificateStatus(store.dataDir) : undefined;
@@ -35,6 +39,8 @@ export function registerStatusCommand(program: Command, globals: () => GlobalOpt
           data_dir: store.dataDir,
           head_seq: store.head().seq,
           ready,
+          status: readinessStatus(report),
+          degraded: report.degraded,
           checks: all,
           serving: probe.reachable ? { reachable: true, url: probe.url, http_status: probe.status } : { reachable: false, url: probe.url, error: probe.error },
           ...(cluster ? { cluster } : {}),
@@ -43,11 +49,11 @@ export function registerStatusCommand(program: Command, globals: () => GlobalOpt
         };
         if (!ready) process.exitCode = 1;
         if (o.json) return printJson(status);
-        console.log(`${status.node}: ${role}, otpgate ${VERSION}, ${ready ? 'READY' : 'NOT READY'}`);
+        console.log(`${status.node}: ${role}, otpgate ${VERSION}, ${{ ready: 'READY', degraded: 'READY, DEGRADED', 'not-ready': 'NOT READY' }[status.status]}`);
         console.log(
           table(
             ['CHECK', 'OK', 'DETAIL'],
-            Object.entries(all).map(([name, c]) => [name, c.ok ? 'yes' : 'NO', c.detail]),
+            Object.entries(all).map(([name, c]) => [name, c.ok ? (c.degraded ? 'degraded' : 'yes') : 'NO', c.detail]),
           ),
         );
         console.log(`data ${store.dataDir}, at change ${status.head_seq}; metrics ${probe.url ?? '(not known)'}`);

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { OtpgateError, formatListenAddress, type ListenAddress } from '@otpgate/shared';
 import { LogLimiter, type Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { ReadinessReport } from './health.js';
+import { readinessStatus, type ReadinessReport } from './health.js';
 
 export class OpsServerError extends OtpgateError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -39,7 +39,8 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest();
 
 /**
  * The metrics and health server, on a port of its own: GET /metrics (Prometheus text), /healthz (alive), /readyz
- * (ready to answer RADIUS, 503 with the reasons when not). Plain HTTP unless TLS files are configured; a bearer token
+ * (ready to answer RADIUS, 503 with the reasons when not; "degraded" with the reasons, still 200, when ready with
+ * trouble an admin should see). Plain HTTP unless TLS files are configured; a bearer token
  * when configured. Nothing a client sends can throw out of here.
  */
 export class OpsServer {
@@ -140,7 +141,8 @@ export class OpsServer {
       const report = this.options.readiness();
       this.options.metrics.ready.set(report.ready ? 1 : 0);
       if (path === '/readyz') {
-        const body = { status: report.ready ? 'ready' : 'not-ready', ...this.options.identity, checks: report.checks };
+        // degraded is still ready (200): a load balancer must keep a node that answers correctly
+        const body = { status: readinessStatus(report), ...this.options.identity, degraded: report.degraded, checks: report.checks };
         return this.send(res, report.ready ? 200 : 503, 'application/json', JSON.stringify(body));
       }
       const registry = this.options.metrics.registry;

@@ -3,6 +3,7 @@ import { Kysely, Migrator, SqliteDialect, type Compilable, type InferResult, typ
 import { OtpgateError } from '@otpgate/shared';
 import type { DB } from './schema.js';
 import { migrationProvider } from './migrations.js';
+import { describeWriteError } from './store-health.js';
 
 export class StoreError extends OtpgateError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -55,13 +56,19 @@ export class Database<S = DB> {
     } catch (err) {
       throw new StoreError(`cannot open database ${path}: ${(err as Error).message}`, { cause: err });
     }
-    sqlite.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
-    if (!options.readonly) {
-      sqlite.pragma('journal_mode = WAL');
-      // WAL + NORMAL: a commit survives a process crash; a power cut may lose the last moments, never corrupt
-      sqlite.pragma('synchronous = NORMAL');
+    try {
+      sqlite.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
+      if (!options.readonly) {
+        sqlite.pragma('journal_mode = WAL');
+        // WAL + NORMAL: a commit survives a process crash; a power cut may lose the last moments, never corrupt
+        sqlite.pragma('synchronous = NORMAL');
+      }
+      sqlite.pragma('foreign_keys = ON');
+    } catch (err) {
+      // the first statement reads the file and makes the WAL's files: a full disk stops a start here
+      sqlite.close();
+      throw new StoreError(`cannot open database ${path}: ${describeWriteError(err)}`, { cause: err });
     }
-    sqlite.pragma('foreign_keys = ON');
     const db = new Database<S>(sqlite);
     if (!options.readonly) await db.migrate(options.migrations ?? migrationProvider);
     return db;

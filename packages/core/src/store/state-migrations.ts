@@ -86,8 +86,20 @@ const lockPublished: Migration = {
   },
 };
 
+/** One row the store health writes to see whether the file takes writes again (store-health.ts). */
+const writeProbe: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable('write_probe')
+      .addColumn('id', 'integer', (c) => c.primaryKey().check(sql`id = 1`))
+      .addColumn('at', 'integer', (c) => c.notNull())
+      .execute();
+  },
+};
+
 export const stateMigrationProvider: MigrationProvider = {
-  getMigrations: () => Promise.resolve({ '0001_state': initial, '0002_request_keys': requestKeys, '0003_lock_published': lockPublished }),
+  getMigrations: () =>
+    Promise.resolve({ '0001_state': initial, '0002_request_keys': requestKeys, '0003_lock_published': lockPublished, '0004_write_probe': writeProbe }),
 };
 
 /** The tables that lived in otpgate.db before the state database existed, with the columns both versions have. */

@@ -72,10 +72,17 @@ export interface ChallengesTable {
   expires_at: number;
 }
 
+/** A single row (id 1), rewritten to find out whether the file takes writes again after they failed. */
+export interface WriteProbeTable {
+  id: number;
+  at: number;
+}
+
 export interface StateDB {
   token_state: TokenStateTable;
   auth_state: AuthStateTable;
   auth_log: AuthLogTable;
   initial_logins: InitialLoginsTable;
   challenges: ChallengesTable;
+  write_probe: WriteProbeTable;
 }

@@ -8,7 +8,7 @@ import { createLogger } from '../logger.js';
 import { Metrics } from '../metrics.js';
 import { nodeName } from '../node-name.js';
 import { Store } from '../store/store.js';
-import { StoreHealth } from '../store/store-health.js';
+import { StoreHealth, probeStateWrite } from '../store/store-health.js';
 import { RadiusService } from '../radius/radius-service.js';
 import { ThreadLogStream } from './thread-log-stream.js';
 import type { FromThread, RadiusThreadData, ToThread } from './messages.js';
@@ -22,16 +22,21 @@ const metrics = new Metrics({ processMetrics: false });
 
 let service: RadiusService | undefined;
 let store: Store | undefined;
+let health: StoreHealth | undefined;
 try {
   // the state database's lock is waited for without blocking this thread (see write-batcher.ts)
   store = await Store.open(data.config.node.data_dir, { stateBusyTimeoutMs: 0 });
-  const health = new StoreHealth(logger, (writable) => {
+  // no logger: the main thread hears of it and says so, once a minute for the whole node
+  health = new StoreHealth(undefined, (writable) => {
     metrics.storeWritable.set(writable ? 1 : 0);
     send({ type: 'store', problem: writable ? undefined : health?.problem });
   });
   service = new RadiusService({ config: data.config, listen: data.listen, store, logger, metrics, health, node: nodeName(data.config) });
   await service.start();
   send({ type: 'listening', addresses: service.server.addresses(), clients: service.clientCount });
+  // while writes fail, a small write each second: the thread says it can write again without waiting for traffic
+  const opened = store;
+  setInterval(() => health?.recheck(() => probeStateWrite(opened.state)), 1000).unref();
 } catch (err) {
   logger.error({ err: (err as Error).message }, 'RADIUS worker could not start');
   logStream.flush();

@@ -39,6 +39,11 @@ export interface RadiusWorkersOptions {
   forwardLog: (line: string) => void;
   /** The thread's script (tests give a stand-in). */
   script?: URL;
+  /**
+   * Whether the threads can write the state database changed: the reason one cannot, or undefined once all can
+   * again (the threads do not log it themselves).
+   */
+  onStoreChange?: (problem: { reason: string; since: number } | undefined) => void;
 }
 
 export interface RadiusWorkersStatus {
@@ -160,9 +165,13 @@ export class RadiusWorkers {
             settled = true;
             resolve();
             break;
-          case 'store':
+          case 'store': {
+            const before = this.storeProblem();
             slot.storeProblem = message.problem;
+            const after = this.storeProblem();
+            if (after || before) this.options.onStoreChange?.(after);
             break;
+          }
           case 'metrics':
             this.pendingMetrics.get(message.id)?.(message.metrics);
             this.pendingMetrics.delete(message.id);

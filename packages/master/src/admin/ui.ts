@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { OtpgateError, ReadOnlyReplicaError, ValidationError, type NodeConfig, type ReplicaSelfStatus } from '@otpgate/shared';
-import type { Actor, Dictionary, Logger, OtpgateNode, Services } from '@otpgate/core';
+import { storeWriteProblem, type Actor, type Dictionary, type Logger, type OtpgateNode, type Services } from '@otpgate/core';
 import { html, type Html, type HtmlValue } from './html.js';
 import { MASTER_NAV, REPLICA_NAV, page } from './layout.js';
 import { safeNext } from './safe-next.js';
@@ -162,6 +162,8 @@ export class Ui {
         }
         return this.deny(reply, status, status === 404 ? 'Not found' : 'Cannot show this', message);
       }
+      // the node's disk refusing the write: the web app's error page says so (503), and its log line comes once a minute
+      if (storeWriteProblem(err)) throw err;
       this.deps.logger.error({ err: (err as Error).stack, path: req.url }, 'admin UI error');
       return this.deny(reply, 500, 'Something went wrong', 'The error has been logged on the node.');
     }

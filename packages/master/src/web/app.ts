@@ -6,7 +6,7 @@ import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import { CidrList, ConfigFileError, formatListenAddress, type ListenAddress } from '@otpgate/shared';
-import { LogLimiter, type Logger } from '@otpgate/core';
+import { LogLimiter, storeWriteProblem, type Logger } from '@otpgate/core';
 import { adminCertificateFiles } from '../admin/certificate.js';
 import { FORM_BODY_BYTES, InputTooLargeError, checkFields, formatBytes, type UploadLimits } from './input-limits.js';
 
@@ -149,6 +149,17 @@ function webErrorHandler(options: WebAppOptions, refusals: LogLimiter) {
       return sendError(reply, options, 413, 'Too much data', message);
     }
     if (status >= 400 && status < 500) return sendError(reply, options, status, 'Request refused', err.message);
+    const unwritable = storeWriteProblem(err);
+    if (unwritable) {
+      // the node's disk, not a bug: say so on the page, and once a minute in the log rather than a stack trace each time
+      if (refusals.allow('store-unwritable')) {
+        options.logger.error(
+          { event: 'web-store-unwritable', server: options.what, reason: unwritable },
+          `${options.what}: cannot write the database (${unwritable}); pages that change something answer 503 until it works again (at most one line a minute)`,
+        );
+      }
+      return sendError(reply, options, 503, 'Cannot save now', `This node cannot write its database: ${unwritable}. Nothing was changed; try again once that is fixed.`);
+    }
     options.logger.error({ err: err.stack, path: req.url, server: options.what }, `${options.what} error`);
     return sendError(reply, options, 500, 'Something went wrong', 'The error has been logged on the node.');
   };

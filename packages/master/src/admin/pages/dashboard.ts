@@ -57,7 +57,7 @@ ${dataTable('Replication', ['Item', 'Value'], [
   ['Master at change', s.master_head_seq === null ? '-' : String(s.master_head_seq)],
   ['Lag (changes)', s.lag_entries === null ? '-' : String(s.lag_entries)],
   ['Last contact', s.last_contact_at === null ? 'never' : `${formatTime(s.last_contact_at)} (${s.seconds_since_contact} s ago)`],
-  ['Health', html`<span class="${s.healthy ? 'good' : 'bad'}">${s.healthy ? 'healthy' : 'not healthy'}</span>: ${s.health_detail}`],
+  ['Health', html`<span class="${s.healthy ? 'good' : s.ready ? 'warn' : 'bad'}">${s.healthy ? 'healthy' : s.ready ? 'degraded (still ready)' : 'not ready'}</span>: ${s.health_detail}`],
   ['Last error', s.last_error ?? '-'],
 ])}`,
         );
