@@ -2,6 +2,21 @@
 #
 # Where a run writes: bench/results/<timestamp><SUFFIX>/ ($out, by results_dir SUFFIX), next to the prepared data
 # ($cache) and the compiled drivers ($build); log prints a line and keeps it in the run's summary.txt.
+# Node.js 24+ (installed into .runtime/ when the machine's is older, as the README's commands do)
+# shellcheck source=scripts/lib.sh
+. "$here/../scripts/lib.sh"
+ensure_node
+
+# The FreeRADIUS anchor harness: ../shared/bench next to the repository (resolved from its root), or SHARED_BENCH.
+find_shared_bench() {
+  shared=${SHARED_BENCH:-$(cd "$here/../.." && pwd)/shared/bench}
+  if [ ! -x "$shared/load.sh" ] || [ ! -f "$shared/gen.mjs" ]; then
+    echo "the FreeRADIUS anchor harness is not at $shared (it needs load.sh, gen.mjs, radblast.mjs, freeradius.sh...):" >&2
+    echo "put it in ../shared/bench next to this repository, or point SHARED_BENCH at it" >&2
+    exit 2
+  fi
+}
+
 results=$here/results
 cache=$results/cache
 build=$results/build

@@ -1,5 +1,5 @@
 /**
- * Build an otpgate data dir holding the bench users (the users.csv that /work/shared/bench/gen.mjs writes), fast:
+ * Build an otpgate data dir holding the bench users (the users.csv that ../shared/bench/gen.mjs writes), fast:
  * through the core services in one process instead of one CLI call per user, with the argon2id hashes computed a
  * few at a time on libuv's thread pool. The hash parameters are the product's own (ARGON2_OPTIONS): never weakened.
  *

@@ -17,7 +17,6 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-shared=${SHARED_BENCH:-/work/shared/bench}
 users=${1:-100000}; runs=${2:-3}
 phases=${PHASES:-lag bootstrap}
 lag_rate=${LAG_RATE:-100}; lag_seconds=${LAG_SECONDS:-30}; lag_users=${LAG_USERS:-1000}
@@ -25,6 +24,7 @@ port=${PORT:-18150}; rport=$(( port + 1 )); cport=$(( port + 2 ))
 
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
+find_shared_bench
 results_dir "-replication"
 command -v radclient >/dev/null || { echo "radclient is not installed (freeradius-utils)" >&2; exit 1; }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# otpgate vs FreeRADIUS on the same generated users with the same load step (/work/shared/bench/load.sh).
+# otpgate vs FreeRADIUS on the same generated users with the same load step (../shared/bench/load.sh, or SHARED_BENCH).
 # Usage: bench/run.sh [USERS=20000] [PARALLEL=256] [RUNS=3]
 #   WORKLOADS="engine local directory"  which workloads, in order (see bench/README.md)
 #   LOADGEN=radblast|radclient load generator used by load.sh for both sides (default radblast)
@@ -18,7 +18,6 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-shared=${SHARED_BENCH:-/work/shared/bench}
 users=${1:-20000}; parallel=${2:-256}; runs=${3:-3}
 port=${PORT:-18120}
 workloads=${WORKLOADS:-engine local directory}
@@ -27,6 +26,7 @@ case $LOADGEN in radblast|radclient) ;; *) echo "LOADGEN must be radblast or rad
 
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
+find_shared_bench
 results_dir ""
 clk=$(getconf CLK_TCK)
 real_freeradius=$(command -v freeradius) || { echo "freeradius is not installed" >&2; exit 1; }
@@ -97,7 +97,7 @@ parse_load() {
 # One result row. radblast's auth/s counts every request finished (rejected and lost too) over the run; the figure
 # reported here is accepted requests per second, which is the same number when all are accepted.
 record() {  # WORKLOAD SIDE RUN N TICKS RSS_KB LOADAVG [LDAP_TICKS: the slapd's CPU over the same time, directory only]
-  local wl=$1 side=$2 i=$3 n=$4 ticks=$5 rss=$6 secs accps cpu load_before=$7 lticks=${8:--} lcpu
+  local wl=$1 side=$2 i=$3 n=$4 ticks=$5 rss=$6 secs accps cpu cpu_us load_before=$7 lticks=${8:--} lcpu
   if [ "$LOADGEN" = radclient ]; then
     accps=$authps; secs=$(awk -v a="$acc" -v r="$authps" 'BEGIN { printf "%f", ((a > 0 && r > 0) ? a / r : 0) }')
   else
@@ -105,11 +105,13 @@ record() {  # WORKLOAD SIDE RUN N TICKS RSS_KB LOADAVG [LDAP_TICKS: the slapd's 
     accps=$(awk -v a="$acc" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0 ? a / s : 0) }')
   fi
   cpu=$(awk -v t="$ticks" -v c="$clk" -v s="$secs" 'BEGIN { if (t == "" || t == "-" || s <= 0) print "-"; else printf "%.0f", t / c / s * 100 }')
+  # the server's own CPU time (all its threads, user + system) per request: steadier than auth/s on a shared machine
+  cpu_us=$(awk -v t="$ticks" -v c="$clk" -v n="$n" 'BEGIN { if (t == "" || t == "-" || n <= 0) print "-"; else printf "%.1f", t / c * 1e6 / n }')
   lcpu=$(awk -v t="$lticks" -v c="$clk" -v s="$secs" 'BEGIN { if (t == "" || t == "-" || s <= 0) print "-"; else printf "%.0f", t / c / s * 100 }')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$wl" "$side" "$i" "$n" "$acc" "$rej" "$lost" "$accps" \
-    "$p50" "$p99" "${rss:--}" "$cpu" "$secs" "$lcpu" >> "$out/runs.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$wl" "$side" "$i" "$n" "$acc" "$rej" "$lost" "$accps" \
+    "$p50" "$p99" "${rss:--}" "$cpu" "$secs" "$lcpu" "$cpu_us" >> "$out/runs.tsv"
   log "  $side run $i: $accps accepted/s (accepted $acc/$tot rejected $rej lost $lost; load $(printf '%.1f' "$secs") s)," \
-    "p50 $p50 ms p99 $p99 ms, CPU ${cpu}% of one core$([ "$lcpu" = - ] || echo " (its slapd ${lcpu}%)"), peak RSS $(( ${rss:-0} / 1024 )) MiB;" \
+    "p50 $p50 ms p99 $p99 ms, CPU ${cpu}% of one core, ${cpu_us} us per request$([ "$lcpu" = - ] || echo " (its slapd ${lcpu}%)"), peak RSS $(( ${rss:-0} / 1024 )) MiB;" \
     "load average before: $load_before"
 }
 
@@ -263,7 +265,7 @@ summarize() {  # WORKLOAD
       return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
     }
     function add(key, v) { if (v != "-" && v != "") vals[key] = vals[key] " " v }
-    $1 == wl { s = $2; add(s "acc/s", $8); add(s "p50", $9); add(s "p99", $10); add(s "rss", $11); add(s "cpu", $12); add(s "lcpu", $14)
+    $1 == wl { s = $2; add(s "acc/s", $8); add(s "p50", $9); add(s "p99", $10); add(s "rss", $11); add(s "cpu", $12); add(s "lcpu", $14); add(s "us", $15)
                accepted[s] += $5; total[s] += $4; runs[s]++ }
     function num(v, fmt) { return v == "-" ? "-" : sprintf(fmt, v) }
     END {
@@ -274,7 +276,8 @@ summarize() {  # WORKLOAD
       printf "p99 otpgate %s ms freeradius %s ms; ", num(median(vals["otpgatep99"]), "%.2f"), num(median(vals["freeradiusp99"]), "%.2f")
       rss_og = median(vals["otpgaterss"]); rss_fr = median(vals["freeradiusrss"])
       printf "RSS otpgate %s MiB freeradius %s MiB; ", num(rss_og == "-" ? "-" : rss_og / 1024, "%.0f"), num(rss_fr == "-" ? "-" : rss_fr / 1024, "%.0f")
-      printf "CPU otpgate %s%% freeradius %s%% of one core", num(median(vals["otpgatecpu"]), "%.0f"), num(median(vals["freeradiuscpu"]), "%.0f")
+      printf "CPU otpgate %s%% freeradius %s%% of one core; ", num(median(vals["otpgatecpu"]), "%.0f"), num(median(vals["freeradiuscpu"]), "%.0f")
+      printf "CPU per request otpgate %s us freeradius %s us", num(median(vals["otpgateus"]), "%.1f"), num(median(vals["freeradiusus"]), "%.1f")
       if (vals["otpgatelcpu"] != "" || vals["freeradiuslcpu"] != "")
         printf "; their slapd %s%% and %s%%", num(median(vals["otpgatelcpu"]), "%.0f"), num(median(vals["freeradiuslcpu"]), "%.0f")
       printf "\n"
@@ -283,7 +286,7 @@ summarize() {  # WORKLOAD
 }
 
 # --- main ---------------------------------------------------------------------------------------------------------
-printf 'workload\tside\trun\tusers\taccepted\trejected\tlost\taccepted_per_s\tp50_ms\tp99_ms\tpeak_rss_kb\tcpu_pct\tload_s\tslapd_cpu_pct\n' > "$out/runs.tsv"
+printf 'workload\tside\trun\tusers\taccepted\trejected\tlost\taccepted_per_s\tp50_ms\tp99_ms\tpeak_rss_kb\tcpu_pct\tload_s\tslapd_cpu_pct\tcpu_us_per_request\n' > "$out/runs.tsv"
 log "otpgate vs FreeRADIUS bench, $(date -Is); results in $out"
 log "  $(machine_line)," \
   "$(freeradius -v 2>/dev/null | sed -n 's/^radiusd: FreeRADIUS Version \([0-9.]*\).*/FreeRADIUS \1/p' | head -1)"
