@@ -153,6 +153,33 @@ describe('a replica behind a tampering man in the middle', () => {
     const hardware = JSON.parse(await replica.cliOk('hardware', 'list', '--json')) as Array<{ serial: string; assigned_to: string | null }>;
     expect(hardware).toMatchObject([{ serial: 'HW-1', assigned_to: 'bob' }]);
   });
+
+  it('refuses the master\'s old certificate (same CA, still valid) once it has seen the renewed one', async () => {
+    proxy.mode = 'pass';
+    const clusterDir = join(master.dir, 'data', 'cluster');
+    await master.cliOk('cluster', 'renew-certificate');
+    const renewed = { cert: readFileSync(join(clusterDir, 'server.crt'), 'utf8'), key: readFileSync(join(clusterDir, 'server.key'), 'utf8') };
+    expect(renewed.cert).not.toBe(good.cert);
+    proxy.useCertificate(renewed);
+    await master.cliOk('user', 'set', 'alice', '--display-name', 'Alice Renewed');
+    await replica.waitForApplied(await master.headSeq(), 15_000);
+    expect(await displayName(replica, 'alice')).toBe('Alice Renewed');
+
+    // someone holding the old certificate and its key (set aside on the master by the renewal) poses as the master
+    proxy.useCertificate(good);
+    const before = replica.logs().length;
+    await master.cliOk('user', 'set', 'alice', '--display-name', 'Alice Retired');
+    const failure = await replica.waitForLog(
+      (l) => replica.logs().indexOf(l) >= before && l.event === 'replication-failure' && /ERR_TLS_CERT_RETIRED/.test(String(l.err)),
+      15_000,
+    );
+    expect(failure).toMatchObject({ reason: 'tls-verification', level: 'error' });
+    expect(String(failure.err)).toContain('replaced by "otpgate cluster renew-certificate"');
+    expect(await displayName(replica, 'alice')).toBe('Alice Renewed');
+    proxy.useCertificate(renewed);
+    await replica.waitForApplied(await master.headSeq(), 20_000);
+    expect(await displayName(replica, 'alice')).toBe('Alice Retired');
+  });
 });
 
 describe('a master restored from an older backup', () => {

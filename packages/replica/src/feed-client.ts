@@ -15,7 +15,7 @@ import {
   type Snapshot,
 } from '@otpgate/shared';
 import { ClusterFiles, ReplicationDataError, applyEntries, applySnapshot, type ChangeHead, type Logger, type Metrics, type Store } from '@otpgate/core';
-import { MasterConnectionError, connectionError } from './master-connection.js';
+import { MasterConnectionError, connectionError, masterTlsOptions } from './master-connection.js';
 import { ALLOW_ROLLBACK_COMMAND, clearResyncRequest, resyncRequested, rollbackAllowed } from './resync-request.js';
 
 type VerifyKey = Exclude<Awaited<ReturnType<typeof importJWK>>, Uint8Array>;
@@ -50,18 +50,11 @@ export class FeedClient {
     private readonly metrics: Metrics,
     private readonly key: VerifyKey,
   ) {
-    const files = new ClusterFiles(store.dataDir);
     this.masterUrl = store.getMeta('master_url')!;
     this.clusterId = store.getMeta('cluster_id')!;
-    // strict TLS: the master must present a certificate of the pinned cluster CA for the URL's host; never relaxed
+    // strict TLS: the master must present a current certificate of the pinned cluster CA for the URL's host
     this.agent = new Agent({
-      connect: {
-        ca: files.read('caCert'),
-        cert: files.read('clientCert'),
-        key: files.read('clientKey'),
-        rejectUnauthorized: true,
-        minVersion: 'TLSv1.2',
-      },
+      connect: masterTlsOptions(store),
       headersTimeout: (config.cluster.poll_seconds + 15) * 1000,
       bodyTimeout: 120_000,
     });

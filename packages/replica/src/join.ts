@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { replicaBundleSchema, parseWith, InvalidInputError, OtpgateError, setAsideFiles, type ReplicaBundle } from '@otpgate/shared';
 import { CLUSTER_FILES, ClusterFiles, DATA_FILES, Store } from '@otpgate/core';
 import { clearResyncRequest } from './resync-request.js';
+import { forgetMasterCertificate } from './master-connection.js';
 
 export class JoinRefusedError extends OtpgateError {
   constructor(message: string) {
@@ -54,8 +55,9 @@ export async function joinCluster(
       store.setMeta('cluster_id', bundle.cluster_id);
       store.setMeta('master_url', bundle.master_url);
       store.setMeta('replica_name', bundle.replica_name);
-      // requests made to a former master's feed do not carry over
+      // what this node knew of a former master does not carry over
       clearResyncRequest(store);
+      forgetMasterCertificate(store);
     });
     return { store, setAside };
   } catch (err) {

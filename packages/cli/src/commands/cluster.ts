@@ -124,7 +124,8 @@ export function registerClusterCommands(program: Command, globals: () => GlobalO
         recordAdminAction({ logger, store }, CLI_ACTOR, 'cluster.renew-certificate', hosts.join(','), { details: { expires_at: notAfter.toISOString() } });
         console.log(`replication API certificate renewed for ${hosts.join(', ')}, valid until ${formatTime(notAfter.getTime())}`);
         if (setAside) console.log(`the old certificate and key are in ${setAside}`);
-        console.log('a running "otpgate serve" presents it within a few seconds; replicas trust the cluster CA and need nothing');
+        console.log('a running "otpgate serve" presents it within a few seconds; replicas trust the cluster CA and need nothing,');
+        console.log('and refuse the old certificate once they have seen the new one');
       });
     });
 
