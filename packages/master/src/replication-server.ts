@@ -17,7 +17,21 @@ import {
   type FeedBinding,
   type NodeConfig,
 } from '@otpgate/shared';
-import { ClusterFiles, closeHttpServers, changeHashAt, logBase, publishSteps, readChanges, recordReportedSteps, type Logger, type Metrics, type Store } from '@otpgate/core';
+import {
+  ClusterFiles,
+  closeHttpServers,
+  changeHashAt,
+  compactionFloor,
+  logBase,
+  publishSteps,
+  readChanges,
+  recordReportedSteps,
+  scheduleLogCompaction,
+  type Logger,
+  type Metrics,
+  type RetentionJob,
+  type Store,
+} from '@otpgate/core';
 import { ReplicaRegistry, type ReplicaEntry } from './replica-registry.js';
 import { snapshotInWorker } from './snapshot-worker.js';
 import { SharedSnapshot } from './shared-snapshot.js';
@@ -62,6 +76,7 @@ export class ReplicationServer {
   private certStamp = '';
   private readonly snapshots: SharedSnapshot<SnapshotResult>;
   private unsubscribe: (() => void) | undefined;
+  private compaction: RetentionJob | undefined;
 
   private constructor(
     private readonly store: Store,
@@ -155,6 +170,9 @@ export class ReplicationServer {
     this.headTimer.unref();
     this.statsTimer.unref();
     this.updateMetrics();
+    // the log keeps what the replicas still need (acked_seq: each /v1/changes request acknowledges its `after`)
+    const horizonDays = this.config.cluster.replica_horizon_days;
+    this.compaction = scheduleLogCompaction(this.store, this.logger, () => compactionFloor(this.store, horizonDays));
   }
 
   ports(): number[] {
@@ -164,6 +182,7 @@ export class ReplicationServer {
   async stop(): Promise<void> {
     clearInterval(this.headTimer);
     clearInterval(this.statsTimer);
+    await this.compaction?.stop();
     this.unsubscribe?.();
     this.snapshots.release();
     this.wake();

@@ -14,7 +14,19 @@ import {
   type NodeConfig,
   type Snapshot,
 } from '@otpgate/shared';
-import { ClusterFiles, ReplicationDataError, applyEntries, applySnapshot, type ChangeHead, type Logger, type Metrics, type Store } from '@otpgate/core';
+import {
+  COMPACTION_KEEP_TAIL,
+  ClusterFiles,
+  ReplicationDataError,
+  applyEntries,
+  applySnapshot,
+  scheduleLogCompaction,
+  type ChangeHead,
+  type Logger,
+  type Metrics,
+  type RetentionJob,
+  type Store,
+} from '@otpgate/core';
 import { MasterConnectionError, connectionError, masterTlsOptions } from './master-connection.js';
 import { ALLOW_ROLLBACK_COMMAND, clearResyncRequest, resyncRequested, rollbackAllowed } from './resync-request.js';
 
@@ -40,6 +52,7 @@ export class FeedClient {
   private wakeSleep: (() => void) | undefined;
   private firstSyncWaiters: Array<() => void> = [];
   private contactTimer: NodeJS.Timeout | undefined;
+  private compaction: RetentionJob | undefined;
   readonly masterUrl: string;
   private readonly clusterId: string;
 
@@ -79,6 +92,8 @@ export class FeedClient {
       if (contact) this.metrics.sinceContact.set((Date.now() - Number(contact)) / 1000);
     }, 1000);
     this.contactTimer.unref();
+    // this replica's copy of the log: nobody follows it, so the newest entries are all it keeps
+    this.compaction = scheduleLogCompaction(this.store, this.logger, () => this.store.head().seq - COMPACTION_KEEP_TAIL);
     this.loop = this.run();
   }
 
@@ -91,6 +106,7 @@ export class FeedClient {
   async stop(): Promise<void> {
     this.running = false;
     clearInterval(this.contactTimer);
+    await this.compaction?.stop();
     this.wakeSleep?.();
     await this.agent.destroy();
     await this.loop;

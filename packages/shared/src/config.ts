@@ -146,6 +146,11 @@ export const nodeConfigSchema = z
          * change not yet applied is older. Must exceed poll_seconds (a healthy long poll is that quiet).
          */
         lag_budget_seconds: int().min(2).max(86400).default(60),
+        /**
+         * Master: the change log keeps what the replicas seen within this many days still need; one away longer
+         * re-syncs from a snapshot when it is back.
+         */
+        replica_horizon_days: int().min(1).max(3650).default(7),
       })
       .superRefine((c, ctx) => {
         if (c.lag_budget_seconds <= c.poll_seconds) {
