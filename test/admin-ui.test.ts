@@ -170,6 +170,29 @@ describe('admin UI in a real browser (Debian chromium)', () => {
     await expect(page.getByLabel('allow additional tokens').isChecked()).resolves.toBe(true);
   });
 
+  it('resets a token\'s replay state from its page, on the master and the replica, audited', async () => {
+    const secret = await master.addUserWithToken('stepper', 'stepper-password');
+    const { id } = (JSON.parse(await master.cliOk('token', 'list', 'stepper', '--json')) as Array<{ id: number }>)[0]!;
+    // a resync with two codes well ahead (a clock far off, say): the token's used step and drift move ahead
+    await awaitFreshStep();
+    await master.cliOk('token', 'resync', String(id), totpCode(secret, 5), totpCode(secret, 6));
+    const ahead = Math.floor(Date.now() / 30_000) + 6;
+    await replica.waitForApplied(await master.headSeq());
+    const lastStep = async (node: TestNode) => (JSON.parse(await node.cliOk('token', 'list', 'stepper', '--json')) as Array<{ last_step: number }>)[0]!.last_step;
+    expect(await lastStep(replica)).toBe(ahead);
+    await page.goto(`${master.adminUrl}/tokens/${id}`);
+    expect(await text(page.locator('main'))).toContain(`Last used time step: ${ahead}`);
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: 'Reset replay state' }).click();
+    expect(await text(page.getByRole('status'))).toContain(`Token ${id}: replay state reset on every node`);
+    expect(await lastStep(master)).toBe(-1);
+    await replica.waitForApplied(await master.headSeq());
+    expect(await lastStep(replica)).toBe(-1);
+    expect((await radclient(replica.target, SECRET, papRequest('stepper', `stepper-password${totpCode(secret, 1)}`))).code).toBe('Access-Accept');
+    await page.goto(`${master.adminUrl}/audit`);
+    expect(await text(page.locator('main'))).toContain('token.reset-replay');
+  });
+
   it('has no serious accessibility problems on any page, and is captured at desktop and phone widths', async () => {
     const tokens = JSON.parse(await master.cliOk('token', 'list', 'webuser', '--json')) as Array<{ id: number }>;
     for (const path of [...MASTER_PAGES, ...RECORD_PAGES, `/tokens/${tokens[0]!.id}`]) {

@@ -47,6 +47,7 @@ describe('the otpgate command refuses bad input with a clear message', () => {
     ['remove', 'abc'],
     ['enable', 'abc'],
     ['disable', '1x'],
+    ['reset-replay', 'abc'],
     ['resync', 'abc', '123456', '654321'],
     ['window', 'abc', '--past', '1', '--future', '1'],
   ])('token %s with a token id that is not a number', async (command, ...args) => {

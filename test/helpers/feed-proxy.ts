@@ -1,16 +1,24 @@
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { importJWK, type JWK } from 'jose';
+import { decodeProtectedHeader, importJWK, type JWK } from 'jose';
 import { Agent, request } from 'undici';
-import { FEED_SIGNATURE_HEADER, signFeed } from '@otpgate/shared';
+import { FEED_SIGNATURE_HEADER, feedDigest, newFeedNonce, signFeed, type FeedBinding } from '@otpgate/shared';
 
 export type ProxyMode = 'pass' | 'modify-entry-resigned' | 'modify-entry' | 'truncate' | 'drop-entry-resigned';
+
+/** A signed answer as the master sent it, to be replayed later. */
+export interface RecordedAnswer {
+  status: number;
+  body: Buffer;
+  signature: string;
+}
 
 /**
  * A man in the middle between a replica and its master, for the tamper tests: it presents whatever server
  * certificate it is given, fetches from the real master with the replica's own client certificate, and alters the
- * answers as `mode` says (re-signing with the master's key where a test needs the signature to pass).
+ * answers as `mode` says (re-signing with the master's key, for the request's nonce, where a test needs the signature
+ * to pass), or answers a path with a signed answer recorded earlier (`replay`).
  */
 export interface ProxiedReplica {
   ca_certificate: string;
@@ -21,6 +29,9 @@ export interface ProxiedReplica {
 
 export class FeedProxy {
   mode: ProxyMode = 'pass';
+  /** Answers by path (/v1/changes, /v1/snapshot) given in place of the master's. */
+  readonly replay = new Map<string, RecordedAnswer>();
+  private readonly replays = new Map<string, number>();
   private server: https.Server | undefined;
   private agent: Agent | undefined;
   private clusterId = '';
@@ -42,7 +53,15 @@ export class FeedProxy {
     const key = (await importJWK(jwk, 'EdDSA')) as Exclude<Awaited<ReturnType<typeof importJWK>>, Uint8Array>;
     this.server = https.createServer({ ...tls, minVersion: 'TLSv1.2' }, (req, res) => {
       void (async () => {
-        const upstream = await request(new URL(req.url ?? '/', this.masterUrl), { dispatcher: this.agent!, method: req.method as 'GET' });
+        const url = new URL(req.url ?? '/', this.masterUrl);
+        const recorded = this.replay.get(url.pathname);
+        if (recorded) {
+          this.replays.set(url.pathname, this.served(url.pathname) + 1);
+          res.writeHead(recorded.status, { 'content-type': 'application/json', [FEED_SIGNATURE_HEADER]: recorded.signature });
+          res.end(recorded.body);
+          return;
+        }
+        const upstream = await request(url, { dispatcher: this.agent!, method: req.method as 'GET' });
         let body = Buffer.from(await upstream.body.arrayBuffer());
         let signature = String(upstream.headers[FEED_SIGNATURE_HEADER] ?? '');
         const doc = JSON.parse(body.toString()) as { entries?: Array<Record<string, unknown>> };
@@ -57,7 +76,11 @@ export class FeedProxy {
           entries.splice(0, 1);
           body = Buffer.from(JSON.stringify(doc));
         }
-        if (this.mode.endsWith('-resigned')) signature = await signFeed(body, key, this.clusterId);
+        if (this.mode.endsWith('-resigned')) {
+          // what the master's signature bound (the request's nonce, a snapshot's position), over the altered body
+          const { nonce, at } = decodeProtectedHeader(signature) as unknown as FeedBinding;
+          signature = await signFeed(feedDigest(body), { nonce, ...(at ? { at } : {}) }, key, this.clusterId);
+        }
         res.writeHead(upstream.statusCode, { 'content-type': 'application/json', [FEED_SIGNATURE_HEADER]: signature });
         res.end(body);
       })().catch((err: Error) => {
@@ -67,6 +90,22 @@ export class FeedProxy {
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.port = (this.server.address() as { port: number }).port;
+  }
+
+  /**
+   * Ask the master itself, as the replica would (its certificate, a nonce of the proxy's own), and keep the signed
+   * answer: what someone in the path with a cluster certificate can collect and send again later.
+   */
+  async record(pathAndQuery: string): Promise<RecordedAnswer> {
+    const url = new URL(pathAndQuery, this.masterUrl);
+    url.searchParams.set('nonce', newFeedNonce());
+    const upstream = await request(url, { dispatcher: this.agent! });
+    return { status: upstream.statusCode, body: Buffer.from(await upstream.body.arrayBuffer()), signature: String(upstream.headers[FEED_SIGNATURE_HEADER] ?? '') };
+  }
+
+  /** How many times a recorded answer was given for `path`. */
+  served(path: string): number {
+    return this.replays.get(path) ?? 0;
   }
 
   /** Present another certificate from the next connection on (wrong CA, expired...). */

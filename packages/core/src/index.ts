@@ -10,6 +10,7 @@ export { Store, DATA_FILES, type NodeRole, type Change } from './store/store.js'
 export { Database, StoreError } from './store/database.js';
 export {
   pruneTable,
+  repeatInBackground,
   scheduleRetention,
   DEFAULT_CHUNK_ROWS,
   type PruneRequest,
@@ -23,9 +24,17 @@ export { ClusterFiles, ClusterSetupError, CLUSTER_FILES, type ClusterFile } from
 export { AuthRepository, type AuthLogRecord, type StepUse, type PendingChallenge } from './store/auth-repository.js';
 export { StoreHealth, describeWriteError, storeWriteProblem } from './store/store-health.js';
 export { pruneState } from './store/state-housekeeping.js';
-export { claimStep, markStepsReported, publishSteps, recordReportedSteps, unreportedSteps, type ClaimResult, type StepReportResult } from './store/token-state.js';
+export { USE_STEP_SQL, claimStep, markStepsReported, publishSteps, recordReportedSteps, unreportedSteps, type ClaimResult, type StepReportResult } from './store/token-state.js';
 export { markFailuresReported, publishLocks, recordReportedFailures, unreportedFailures, type FailureReport } from './store/lockouts.js';
 export { readChanges, insertEntry, changeHashAt, logBase, resetLog, type ChangeHead } from './store/change-log.js';
+export {
+  compactChangeLog,
+  compactionFloor,
+  scheduleLogCompaction,
+  COMPACTION_KEEP_TAIL,
+  COMPACTION_MIN_ENTRIES,
+  type CompactionOptions,
+} from './store/log-compaction.js';
 export { ENTITY_HANDLERS, SETTINGS_KEY, type EntityRecords } from './store/entity-handlers.js';
 export { applyEntries, applySnapshot, ReplicationDataError } from './store/replication.js';
 export { authenticate } from './auth/pipeline.js';

@@ -55,6 +55,8 @@ describe('the admin audit log', () => {
     const step = timeStep({ t0: 0, period: 30 }, now);
     const key = { key: fromBase32(token.secret), algorithm: 'SHA1' as const, digits: 6 as const };
     f.services.tokens.resync(token.id, codeAt(key, step + 2), codeAt(key, step + 3), ADMIN, now);
+    f.services.tokens.resetReplay(token.id, ADMIN);
+    expect(f.store.read('token_state', String(token.id))).toBeUndefined();
     f.services.tokens.remove(token.id, ADMIN);
     f.services.tokens.addHardware({ serial: 'HW-9', secret: SEED_HEX, model: 'c200' }, ADMIN);
     f.services.tokens.assign('HW-9', 'bob', ADMIN);
@@ -70,6 +72,7 @@ describe('the admin audit log', () => {
     expect(before('token.window')).toMatchObject({ window_past: null, window_future: null });
     expect(before('token.resync')).toBeNull(); // never used: no state yet
     expect(JSON.parse(audit.list({ action: 'token.resync' })[0]!.after!)).toMatchObject({ last_step: step + 3, drift: 3 });
+    expect(before('token.reset-replay')).toEqual({ token_id: token.id, last_step: step + 3, drift: 3 });
     expect(before('token.remove')).toMatchObject({ id: token.id, window_past: 0, window_future: 3 });
     expect(before('hardware.unassign')).toMatchObject({ serial: 'HW-9', assigned_to: 'bob' });
     expect(before('hardware.remove')).toMatchObject({ serial: 'HW-9', model: 'c200', token_id: null });

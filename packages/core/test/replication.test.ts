@@ -95,6 +95,24 @@ describe('a replica applying the master', () => {
     expect(replica.head()).toEqual(master.store.head());
   });
 
+  it('from a snapshot takes the master\'s value for every step the master knew (a reset included) and keeps its own unreported ones', async () => {
+    await fill();
+    const [alice, bob] = [master.services.tokens.list('alice')[0]!.id, master.services.tokens.list('bob')[0]!.id];
+    master.store.commit([{ entity: 'token_state', op: 'upsert', data: { token_id: alice, last_step: 90_000_000, drift: 0 } }]);
+    applySnapshot(replica, snapshotOf(master.store));
+    expect(replica.read('token_state', String(alice))).toMatchObject({ last_step: 90_000_000 });
+    // bob's code accepted on the replica, not yet reported to the master
+    replica.state.prepare('insert into token_state (token_id, last_step, drift, updated_at, reported) values (?, 50, 0, 0, 0)').run(bob);
+    // the master forgets alice's step far ahead; the replica missed that entry (it re-syncs from a snapshot)
+    master.services.tokens.resetReplay(alice, A);
+    applySnapshot(replica, snapshotOf(master.store));
+    expect(replica.read('token_state', String(alice))).toBeUndefined();
+    expect(replica.read('token_state', String(bob))).toMatchObject({ last_step: 50 });
+    master.store.commit([{ entity: 'token_state', op: 'upsert', data: { token_id: alice, last_step: 10, drift: 0 } }]);
+    applySnapshot(replica, snapshotOf(master.store));
+    expect(replica.read('token_state', String(alice))).toMatchObject({ last_step: 10 });
+  });
+
   it('refuses a whole snapshot with one bad record, naming it, and keeps what it held', async () => {
     await fill();
     applySnapshot(replica, snapshotOf(master.store));

@@ -5,13 +5,17 @@ import type { TLSSocket } from 'node:tls';
 import { importJWK, type JWK } from 'jose';
 import {
   GENESIS_HASH,
+  FEED_FORMAT,
+  FEED_NONCE,
   FEED_SIGNATURE_HEADER,
   formatListenAddress,
+  feedDigest,
   signFeed,
   stepClaimSchema,
   stepReportSchema,
   type ChangeBatch,
   type ClaimAnswer,
+  type FeedBinding,
   type NodeConfig,
 } from '@otpgate/shared';
 import {
@@ -20,13 +24,16 @@ import {
   claimStep,
   closeHttpServers,
   changeHashAt,
+  compactionFloor,
   logBase,
   readChanges,
   recordReportedFailures,
   recordReportedSteps,
+  scheduleLogCompaction,
   storeWriteProblem,
   type Logger,
   type Metrics,
+  type RetentionJob,
   type Store,
 } from '@otpgate/core';
 import { ReplicaRegistry, type ReplicaEntry } from './replica-registry.js';
@@ -55,12 +62,16 @@ class HttpError extends Error {
 
 /**
  * The master's replication API: HTTPS only (TLS 1.2+), mutual TLS with the cluster CA, and every replica's
- * certificate checked against the registry on each request, so a removed replica is refused at once.
- *   GET  /v1/snapshot                 everything, signed
- *   GET  /v1/changes?after=N&wait=S   entries after N, long-polled up to S seconds, signed
- *   POST /v1/steps                    a replica's accepted codes and counted failures (cluster-wide replay and lockout)
- *   POST /v1/claims                   a replica's claim on a code before it answers Accept (one Accept per code)
- *   GET  /v1/ping                     nothing: a replica opens its connection ahead of its first claim
+ * certificate checked against the registry on each request, so a removed replica is refused at once. Every feed
+ * answer is signed for the request's nonce (feed.ts), so it cannot be replayed for another request.
+ *   GET  /v1/snapshot?nonce=X&have=N              everything, signed with the master's hash of entry N (the replica's
+ *                                                 head: it refuses a snapshot that does not continue its history)
+ *   GET  /v1/changes?nonce=X&after=N&wait=S       entries after N, long-polled up to S seconds, signed
+ *   POST /v1/steps                                a replica's accepted codes and counted failures (cluster-wide replay
+ *                                                 and lockout)
+ *   POST /v1/claims                               a replica's claim on a code before it answers Accept (one Accept per
+ *                                                 code)
+ *   GET  /v1/ping                                 nothing: a replica opens its connection ahead of its first claim
  */
 export class ReplicationServer {
   private readonly servers: https.Server[] = [];
@@ -74,6 +85,7 @@ export class ReplicationServer {
   private unsubscribe: (() => void) | undefined;
   /** A full disk fails every replica's every request: one line a minute says so. */
   private readonly unwritableLog = new LogLimiter(60_000);
+  private compaction: RetentionJob | undefined;
 
   private constructor(
     private readonly store: Store,
@@ -82,14 +94,12 @@ export class ReplicationServer {
     private readonly logger: Logger,
     private readonly metrics: Metrics,
     private readonly signingKey: SigningKey,
-    /** The same key as JWK, for the snapshot worker thread. */
-    private readonly signingJwk: JWK,
     private readonly clusterId: string,
   ) {
     this.registry = new ReplicaRegistry(store);
     this.snapshots = new SharedSnapshot((head) => {
       this.logger.info({ event: 'replication-snapshot-build', head }, `building a snapshot at change ${head}`);
-      return snapshotInWorker({ dataDir: store.dataDir, clusterId, signingJwk });
+      return snapshotInWorker({ dataDir: store.dataDir, clusterId });
     });
   }
 
@@ -98,7 +108,7 @@ export class ReplicationServer {
     const jwk = JSON.parse(files.read('feedPrivateKey')) as JWK;
     const key = await importJWK(jwk, 'EdDSA');
     if (key instanceof Uint8Array) throw new Error(`${files.path('feedPrivateKey')} is not an Ed25519 key`);
-    return new ReplicationServer(deps.store, files, deps.config, deps.logger, deps.metrics, key, jwk, deps.store.getMeta('cluster_id')!);
+    return new ReplicationServer(deps.store, files, deps.config, deps.logger, deps.metrics, key, deps.store.getMeta('cluster_id')!);
   }
 
   private tlsOptions() {
@@ -169,6 +179,9 @@ export class ReplicationServer {
     this.headTimer.unref();
     this.statsTimer.unref();
     this.updateMetrics();
+    // the log keeps what the replicas still need (acked_seq: each /v1/changes request acknowledges its `after`)
+    const horizonDays = this.config.cluster.replica_horizon_days;
+    this.compaction = scheduleLogCompaction(this.store, this.logger, () => compactionFloor(this.store, horizonDays));
   }
 
   ports(): number[] {
@@ -178,6 +191,7 @@ export class ReplicationServer {
   async stop(): Promise<void> {
     clearInterval(this.headTimer);
     clearInterval(this.statsTimer);
+    await this.compaction?.stop();
     this.unsubscribe?.();
     this.snapshots.release();
     this.wake();
@@ -214,17 +228,21 @@ export class ReplicationServer {
       const url = new URL(req.url ?? '/', 'https://master');
       const address = req.socket.remoteAddress ?? '';
       if (req.method === 'GET' && url.pathname === '/v1/changes') {
+        const nonce = nonceParam(url);
         const after = intParam(url, 'after', 0, Number.MAX_SAFE_INTEGER);
         const wait = intParam(url, 'wait', 0, MAX_WAIT_SECONDS, 0);
         this.recordContact(replica.name, address, after);
-        await this.sendSigned(res, await this.changesAfter(after, wait, req));
+        await this.sendSigned(res, Buffer.from(JSON.stringify(await this.changesAfter(after, wait, req))), { nonce });
       } else if (req.method === 'GET' && url.pathname === '/v1/snapshot') {
+        const nonce = nonceParam(url);
+        const have = intParam(url, 'have', 0, Number.MAX_SAFE_INTEGER, 0);
         this.recordContact(replica.name, address, undefined);
         const { result, shared } = this.snapshots.get(this.store.head().seq);
         this.logger.info({ event: 'replication-snapshot', replica: replica.name, shared }, `sending a snapshot to ${replica.name}`);
         const snapshot = await result;
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': snapshot.body.length, [FEED_SIGNATURE_HEADER]: snapshot.signature });
-        res.end(snapshot.body);
+        // read when sent: whether the master's history still holds the replica's head
+        const at = { seq: have, hash: have === 0 ? GENESIS_HASH : (changeHashAt(this.store.db, have) ?? null) };
+        await this.sendSigned(res, snapshot.body, { nonce, at }, snapshot.digest);
         this.logger.info(
           {
             event: 'replication-snapshot-sent',
@@ -346,14 +364,22 @@ export class ReplicationServer {
     );
   }
 
-  /** Serialise, sign and send; returns the body's size. */
-  private async sendSigned(res: ServerResponse, document: object): Promise<number> {
-    const body = Buffer.from(JSON.stringify(document));
-    const signature = await signFeed(body, this.signingKey, this.clusterId);
+  /** Sign `body` (its digest, when known) for the request `binding` names, and send it. */
+  private async sendSigned(res: ServerResponse, body: Uint8Array, binding: FeedBinding, digest = feedDigest(body)): Promise<void> {
+    const signature = await signFeed(digest, binding, this.signingKey, this.clusterId);
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, [FEED_SIGNATURE_HEADER]: signature });
     res.end(body);
-    return body.length;
   }
+}
+
+/** The request's nonce, which the answer's signature binds (feed.ts). */
+function nonceParam(url: URL): string {
+  const nonce = url.searchParams.get('nonce');
+  if (nonce === null) {
+    throw new HttpError(400, `the request carries no nonce: this master speaks feed format ${FEED_FORMAT}; upgrade the replica to the master's otpgate version`);
+  }
+  if (!FEED_NONCE.test(nonce)) throw new HttpError(400, 'query parameter nonce must be 16-64 characters of A-Z a-z 0-9 _ -');
+  return nonce;
 }
 
 function intParam(url: URL, name: string, min: number, max: number, fallback?: number): number {

@@ -1,19 +1,18 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { importJWK, type JWK } from 'jose';
 import { Store } from '@otpgate/core';
-import { signFeed } from '@otpgate/shared';
+import { feedDigest } from '@otpgate/shared';
 import { buildSnapshot } from './snapshot.js';
 
 /** What the replication server asks of this thread, and what it answers. */
 export interface SnapshotJob {
   dataDir: string;
   clusterId: string;
-  signingJwk: JWK;
 }
 
 export interface SnapshotResult {
   body: Uint8Array;
-  signature: string;
+  /** The body's SHA-256: each request's signature binds it to that request's nonce (feed.ts). */
+  digest: string;
   seq: number;
   users: number;
   buildMs: number;
@@ -31,12 +30,9 @@ try {
   // TextEncoder gives an ArrayBuffer this thread owns outright, so it can be transferred rather than copied. A Buffer's
   // `.buffer` may be Node's shared allocation pool, which Node 24+ refuses to transfer (DataCloneError).
   const body = new TextEncoder().encode(JSON.stringify(snapshot));
-  const key = await importJWK(job.signingJwk, 'EdDSA');
-  if (key instanceof Uint8Array) throw new Error('the feed signing key is not an Ed25519 key');
-  const signature = await signFeed(body, key, job.clusterId);
   const result: SnapshotResult = {
     body,
-    signature,
+    digest: feedDigest(body),
     seq: snapshot.head.seq,
     users: snapshot.records.user?.length ?? 0,
     buildMs: Math.round(built - started),

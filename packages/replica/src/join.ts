@@ -2,6 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { replicaBundleSchema, parseWith, InvalidInputError, OtpgateError, setAsideFiles, type ReplicaBundle } from '@otpgate/shared';
 import { CLUSTER_FILES, ClusterFiles, DATA_FILES, Store } from '@otpgate/core';
+import { clearResyncRequest } from './resync-request.js';
+import { forgetMasterCertificate } from './master-connection.js';
 
 export class JoinRefusedError extends OtpgateError {
   constructor(message: string) {
@@ -53,6 +55,9 @@ export async function joinCluster(
       store.setMeta('cluster_id', bundle.cluster_id);
       store.setMeta('master_url', bundle.master_url);
       store.setMeta('replica_name', bundle.replica_name);
+      // what this node knew of a former master does not carry over
+      clearResyncRequest(store);
+      forgetMasterCertificate(store);
     });
     return { store, setAside };
   } catch (err) {

@@ -1,7 +1,7 @@
 import { Agent, request } from 'undici';
-import { ClusterFiles, markFailuresReported, markStepsReported, unreportedFailures, unreportedSteps, type Logger, type Store } from '@otpgate/core';
+import { markFailuresReported, markStepsReported, unreportedFailures, unreportedSteps, type Logger, type Store } from '@otpgate/core';
 import type { NodeConfig } from '@otpgate/shared';
-import { connectionError } from './master-connection.js';
+import { connectionError, masterTlsOptions } from './master-connection.js';
 
 const BATCH = 500;
 
@@ -23,9 +23,8 @@ export class StepReporter {
     private readonly config: NodeConfig,
     private readonly logger: Logger,
   ) {
-    const files = new ClusterFiles(store.dataDir);
     this.agent = new Agent({
-      connect: { ca: files.read('caCert'), cert: files.read('clientCert'), key: files.read('clientKey'), rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+      connect: masterTlsOptions(store),
       headersTimeout: 10_000,
       bodyTimeout: 10_000,
     });

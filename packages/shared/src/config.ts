@@ -170,6 +170,11 @@ export const nodeConfigSchema = z
          * user disabled on the master meanwhile still logs in here. 24 hours by default, at most 30 days.
          */
         max_staleness_seconds: int().min(3).max(30 * 86400).default(86400),
+        /**
+         * Master: the change log keeps what the replicas seen within this many days still need; one away longer
+         * re-syncs from a snapshot when it is back.
+         */
+        replica_horizon_days: int().min(1).max(3650).default(7),
       })
       .superRefine((c, ctx) => {
         if (c.lag_budget_seconds <= c.poll_seconds) {

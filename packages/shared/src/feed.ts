@@ -1,4 +1,5 @@
-import { FlattenedSign, flattenedVerify, type CryptoKey, type KeyObject } from 'jose';
+import { createHash, randomBytes } from 'node:crypto';
+import { FlattenedSign, decodeProtectedHeader, flattenedVerify, type CryptoKey, type KeyObject } from 'jose';
 import { z } from 'zod';
 import { OtpgateError } from './errors.js';
 import { ENTITIES, hashEntry, type ChangeEntry } from './change-entry.js';
@@ -6,12 +7,18 @@ import { tokenStateRecordSchema } from './records.js';
 
 /**
  * The replication feed between a master and its replicas: change batches and snapshots, each signed with the
- * cluster's Ed25519 key as a JWS with a detached, unencoded payload (RFC 7515 Appendix F + RFC 7797): the body travels
- * as plain JSON and the signature (protected header + signature) in a header, so a 50 MB snapshot is not
- * base64-encoded twice.
+ * cluster's Ed25519 key as a JWS with a detached, unencoded payload (RFC 7515 Appendix F + RFC 7797). The body travels
+ * as plain JSON; the signature (protected header + signature) in a header. What is signed is the body's SHA-256 and,
+ * in the protected header, the nonce of the request it answers (feed format 2): an answer signed for one request is
+ * refused for any other, so a signed answer recorded earlier (an old snapshot, a "re-sync" answer) cannot be replayed
+ * to roll a replica back, and a 50 MB snapshot built once is bound to each request by signing 64 bytes.
  */
 export const FEED_SIGNATURE_HEADER = 'otpgate-signature';
 const FEED_TYP = 'otpgate-feed+json';
+/** The feed format this version speaks; master and replicas are upgraded together. */
+export const FEED_FORMAT = 2;
+/** A request nonce: base64url, 16 to 64 characters (the replica sends 24: 144 random bits). */
+export const FEED_NONCE = /^[A-Za-z0-9_-]{16,64}$/;
 
 export type FeedFailure =
   | 'bad-signature'
@@ -20,6 +27,9 @@ export type FeedFailure =
   | 'gap'
   | 'chain-mismatch'
   | 'tampered'
+  | 'replayed'
+  | 'incompatible'
+  | 'rollback-refused'
   | 'resync-requested';
 
 /** A feed response that must not be applied. `resync` says whether a fresh snapshot is the way on. */
@@ -38,29 +48,76 @@ export class FeedError extends OtpgateError {
 
 type SigningKey = CryptoKey | KeyObject;
 
-export async function signFeed(body: Uint8Array, key: SigningKey, clusterId: string): Promise<string> {
-  const jws = await new FlattenedSign(body)
-    .setProtectedHeader({ alg: 'EdDSA', b64: false, crit: ['b64'], typ: FEED_TYP, cid: clusterId })
+/** What a signature binds besides the body: the request's nonce, and for a snapshot the master's entry at `have`. */
+export interface FeedBinding {
+  nonce: string;
+  /** Snapshot: the master's hash of the entry the replica said it holds (null: not kept, or never had it). */
+  at?: { seq: number; hash: string | null };
+}
+
+const bindingSchema = z.strictObject({
+  nonce: z.string().regex(FEED_NONCE),
+  at: z.strictObject({ seq: z.number().int().nonnegative(), hash: z.string().regex(/^[0-9a-f]{64}$/).nullable() }).optional(),
+});
+
+export function newFeedNonce(): string {
+  return randomBytes(18).toString('base64url');
+}
+
+/** The body's SHA-256 (hex): what the signature covers. */
+export function feedDigest(body: Uint8Array): string {
+  return createHash('sha256').update(body).digest('hex');
+}
+
+export async function signFeed(digest: string, binding: FeedBinding, key: SigningKey, clusterId: string): Promise<string> {
+  const jws = await new FlattenedSign(new TextEncoder().encode(digest))
+    .setProtectedHeader({ alg: 'EdDSA', b64: false, crit: ['b64'], typ: FEED_TYP, cid: clusterId, fv: FEED_FORMAT, ...binding })
     .sign(key);
   return `${jws.protected}..${jws.signature}`;
 }
 
-/** Verify a detached signature over `body`; throws FeedError('bad-signature') with the reason. */
-export async function verifyFeed(body: Uint8Array, signature: string | undefined, key: SigningKey, clusterId: string): Promise<void> {
+/**
+ * Verify a detached signature over `body` for the request that sent `nonce`; returns what it binds. Throws
+ * FeedError: 'bad-signature', 'wrong-cluster', 'incompatible' (another feed format: master and replica versions
+ * differ), 'replayed' (signed for another request).
+ */
+export async function verifyFeed(body: Uint8Array, signature: string | undefined, key: SigningKey, clusterId: string, nonce: string): Promise<FeedBinding> {
   const [protectedHeader, empty, sig] = (signature ?? '').split('.');
   if (!protectedHeader || empty !== '' || !sig) throw new FeedError('bad-signature', 'the response carries no feed signature');
+  let format: unknown;
   try {
-    const { protectedHeader: header } = await flattenedVerify(
-      { protected: protectedHeader, payload: body, signature: sig },
+    format = decodeProtectedHeader(`${protectedHeader}..${sig}`).fv;
+  } catch {
+    throw new FeedError('bad-signature', 'the feed signature\'s header is not readable');
+  }
+  if (format !== FEED_FORMAT) {
+    // read before the signature is checked, only to say why it cannot be: an older master signs the body itself
+    throw new FeedError(
+      'incompatible',
+      `the answer is in feed format ${typeof format === 'number' ? format : 1}, this replica speaks ${FEED_FORMAT}: upgrade the master and its replicas to the same otpgate version`,
+    );
+  }
+  let header: Record<string, unknown> | undefined;
+  try {
+    ({ protectedHeader: header } = await flattenedVerify(
+      { protected: protectedHeader, payload: new TextEncoder().encode(feedDigest(body)), signature: sig },
       key,
       { crit: { b64: true }, algorithms: ['EdDSA'] },
-    );
-    if (header?.typ !== FEED_TYP) throw new FeedError('bad-signature', `signed object of type ${String(header?.typ)}, not a feed`);
-    if (header.cid !== clusterId) throw new FeedError('wrong-cluster', `signed for cluster ${String(header.cid)}, this replica is in ${clusterId}`);
+    ));
   } catch (err) {
-    if (err instanceof FeedError) throw err;
     throw new FeedError('bad-signature', `feed signature does not verify with the cluster's feed key (${(err as Error).message})`);
   }
+  if (header?.typ !== FEED_TYP) throw new FeedError('bad-signature', `signed object of type ${String(header?.typ)}, not a feed`);
+  if (header.cid !== clusterId) throw new FeedError('wrong-cluster', `signed for cluster ${String(header.cid)}, this replica is in ${clusterId}`);
+  const binding = bindingSchema.safeParse({ nonce: header.nonce, at: header.at });
+  if (!binding.success) throw new FeedError('malformed', `the feed signature binds no valid request nonce: ${binding.error.issues[0]?.message ?? ''}`);
+  if (binding.data.nonce !== nonce) {
+    throw new FeedError(
+      'replayed',
+      'the answer was signed for another request (not the nonce this replica sent): an old answer replayed by something between the replica and the master',
+    );
+  }
+  return binding.data;
 }
 
 /** The entities a snapshot carries, in the order they must be applied (groups before users, users before tokens). */

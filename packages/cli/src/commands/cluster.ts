@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CLI_ACTOR, ClusterFiles, Store, recordAdminAction, type Logger } from '@otpgate/core';
 import { addReplica, initCluster, masterStatus, promoteToMaster, removeReplica, renewServerCertificate } from '@otpgate/master';
-import { joinCluster, readBundle, replicaSelfStatus } from '@otpgate/replica';
+import { joinCluster, readBundle, replicaSelfStatus, requestResync } from '@otpgate/replica';
 import { cliLogger, loadConfig, withAdmin, type GlobalOptions } from '../context.js';
 import { formatTime, printJson, table } from '../output.js';
 import { collect } from './options.js';
@@ -124,7 +124,8 @@ export function registerClusterCommands(program: Command, globals: () => GlobalO
         recordAdminAction({ logger, store }, CLI_ACTOR, 'cluster.renew-certificate', hosts.join(','), { details: { expires_at: notAfter.toISOString() } });
         console.log(`replication API certificate renewed for ${hosts.join(', ')}, valid until ${formatTime(notAfter.getTime())}`);
         if (setAside) console.log(`the old certificate and key are in ${setAside}`);
-        console.log('a running "otpgate serve" presents it within a few seconds; replicas trust the cluster CA and need nothing');
+        console.log('a running "otpgate serve" presents it within a few seconds; replicas trust the cluster CA and need nothing,');
+        console.log('and refuse the old certificate once they have seen the new one');
       });
     });
 
@@ -146,6 +147,25 @@ export function registerClusterCommands(program: Command, globals: () => GlobalO
       reportSetAside(logger, setAside);
       console.log(`this node is now replica ${bundle.replica_name} of ${bundle.master_url}`);
       console.log('next: otpgate serve (the first start copies the master\'s data); then delete the bundle file');
+    });
+
+  replica
+    .command('resync')
+    .description('take a fresh snapshot from the master (the running node does it within cluster.poll_seconds)')
+    .option(
+      '--allow-rollback',
+      'also when it takes this replica back (a master restored from a backup): deleted users and old admin passwords return; once',
+    )
+    .action(async (o: { allowRollback?: boolean }) => {
+      await withAdmin(globals(), ({ store, logger }) => {
+        requestResync(store, { allowRollback: o.allowRollback });
+        recordAdminAction({ logger, store }, CLI_ACTOR, 'replica.resync', store.getMeta('master_url') ?? '', { details: { allow_rollback: o.allowRollback === true } });
+        console.log(
+          o.allowRollback
+            ? 'the next snapshot from the master is taken even if it is older than this replica\'s state (once)'
+            : 'a fresh snapshot from the master is taken shortly (a rollback still needs --allow-rollback)',
+        );
+      });
     });
 }
 

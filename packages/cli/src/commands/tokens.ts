@@ -98,6 +98,15 @@ export function registerTokenCommands(program: Command, globals: () => GlobalOpt
       });
     });
 
+  withTokenId(token.command('reset-replay'))
+    .description('forget the codes the token used, on every node (when a step far ahead makes every code a replay)')
+    .action(async (id: number) => {
+      await withAdmin(globals(), ({ services }) => {
+        services.tokens.resetReplay(id, CLI_ACTOR);
+        console.log(`token ${id}: used codes forgotten on every node; its current code is accepted again`);
+      });
+    });
+
   withTokenId(token.command('window'))
     .description('set the token\'s own acceptance window (steps before/after now); "default" uses the setting')
     .requiredOption('--past <n|default>', 'steps accepted before the current one', integerOrDefault)

@@ -264,6 +264,22 @@ export class TokenService {
     recordAdminAction(this.ctx, actor, 'token.resync', String(tokenId), change);
   }
 
+  /**
+   * Forget the token's used steps (and drift) on every node: its token_state row is deleted through the change log.
+   * The way back when a step far in the future (a bad report, a clock far ahead) makes every code a replay; codes
+   * used within the current window become usable once more, which is the admin's call.
+   */
+  resetReplay(tokenId: number, actor: Actor): void {
+    this.store.assertWritable();
+    const before = this.store.db.transaction(() => {
+      const token = this.getToken(tokenId);
+      const state = this.store.read('token_state', String(token.id));
+      this.store.commit([{ entity: 'token_state', op: 'delete', key: String(token.id) }]);
+      return state ?? null;
+    });
+    recordAdminAction(this.ctx, actor, 'token.reset-replay', String(tokenId), { before, after: null });
+  }
+
   // --- hardware token inventory ---
 
   private hardwareByToken(tokenId: number): HardwareTokenRecord | undefined {

@@ -43,7 +43,12 @@ export function logBase(db: Database): ChangeHead {
 /** Start the log afresh at `head` (after a snapshot): every older row goes. Call inside a transaction. */
 export function resetLog(db: Database, head: ChangeHead): void {
   db.run(db.q.deleteFrom('changes'));
-  for (const [key, value] of [['log_base_seq', String(head.seq)], ['log_base_hash', head.hash]] as const) {
+  setLogBase(db, head);
+}
+
+/** Record where the kept log starts (the entries up to it are gone). Call inside the transaction that deletes them. */
+export function setLogBase(db: Database, base: ChangeHead): void {
+  for (const [key, value] of [['log_base_seq', String(base.seq)], ['log_base_hash', base.hash]] as const) {
     db.run(db.q.insertInto('node_meta').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })));
   }
 }

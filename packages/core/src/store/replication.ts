@@ -2,6 +2,7 @@ import { OtpgateError, SNAPSHOT_ENTITIES, type ChangeEntry, type Entity, type Sn
 import type { ChangeHead } from './change-log.js';
 import { insertEntry, resetLog } from './change-log.js';
 import { ENTITY_HANDLERS } from './entity-handlers.js';
+import { forgetReportedSteps } from './token-state.js';
 import type { Change, Store } from './store.js';
 
 /** A record from the master that does not fit this node's schema. */
@@ -35,9 +36,10 @@ export function applyEntries(store: Store, entries: readonly ChangeEntry[]): voi
 
 /**
  * Replace this node's replicated state with a snapshot, atomically: users never see a half-applied state. The node's
- * own state (replay steps, lockouts, the auth log) is in the state database and stays; the snapshot's steps are
- * merged into it first (the highest step wins), in one transaction of that file. Rows of users and tokens the
- * snapshot no longer has match nothing and are pruned later.
+ * own state (lockouts, the auth log) is in the state database and stays. Replay steps are merged first, in one
+ * transaction of that file: a step the master already knew takes the snapshot's value (gone when the snapshot has
+ * none: the master reset it, or the token is gone), a step used here and not yet reported keeps the highest. Rows of
+ * users the snapshot no longer has match nothing and are pruned later.
  */
 export function applySnapshot(store: Store, snapshot: Pick<Snapshot, 'records' | 'head'>): void {
   const records = SNAPSHOT_ENTITIES.map((entity) => ({
@@ -46,6 +48,7 @@ export function applySnapshot(store: Store, snapshot: Pick<Snapshot, 'records' |
   }));
   const stateRecords = records.filter((r) => ENTITY_HANDLERS[r.entity].file === 'state');
   store.state.transaction(() => {
+    forgetReportedSteps(store);
     for (const { entity, data } of stateRecords) for (const record of data) ENTITY_HANDLERS[entity].upsert(store, store.sealKey, record as never);
   });
   const db = store.db;

@@ -74,6 +74,30 @@ export interface RetentionJob {
 }
 
 /**
+ * Run `job` now (or after `firstAfterMs`) and then `everyMs` after each run ends, until stopped: the shape of every
+ * background pruning. `job` gets a flag to check between chunks; it catches and logs its own errors.
+ */
+export function repeatInBackground(job: (stopped: () => boolean) => Promise<void>, everyMs: number, firstAfterMs = 0): RetentionJob {
+  let stopping = false;
+  let running: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const tick = () => {
+    running = job(() => stopping).finally(() => {
+      running = undefined;
+      if (!stopping) timer = setTimeout(tick, everyMs).unref();
+    });
+  };
+  timer = setTimeout(tick, firstAfterMs).unref();
+  return {
+    async stop() {
+      stopping = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}
+
+/**
  * Prune a table by `policy` now and then every `everyMs` (an hour by default) until stopped. A run that fails is
  * logged and the next one tries again; a run that deleted rows says how many.
  */
@@ -84,12 +108,9 @@ export function scheduleRetention<S, T extends RetainedTable<S>>(
   options: { everyMs?: number; now?: () => number; also?: () => Promise<void> } = {},
 ): RetentionJob {
   const now = options.now ?? Date.now;
-  let stopping = false;
-  let running: Promise<void> | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  const run = async () => {
+  return repeatInBackground(async (stopped) => {
     try {
-      const result = await pruneTable<S, T>(db, { ...policy, cutoff: now() - policy.maxAgeMs, stopped: () => stopping });
+      const result = await pruneTable<S, T>(db, { ...policy, cutoff: now() - policy.maxAgeMs, stopped });
       await options.also?.();
       if (result.expired + result.overCap > 0) {
         logger.info(
@@ -100,19 +121,5 @@ export function scheduleRetention<S, T extends RetainedTable<S>>(
     } catch (err) {
       logger.warn({ event: 'retention-failed', table: policy.table, err: (err as Error).message }, `pruning ${policy.table} failed; trying again later`);
     }
-  };
-  const tick = () => {
-    running = run().finally(() => {
-      running = undefined;
-      if (!stopping) timer = setTimeout(tick, options.everyMs ?? HOUR_MS).unref();
-    });
-  };
-  timer = setTimeout(tick, 0).unref();
-  return {
-    async stop() {
-      stopping = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+  }, options.everyMs ?? HOUR_MS);
 }

@@ -134,6 +134,10 @@ export class Store {
     );
   }
 
+  deleteMeta(key: string): void {
+    this.db.run(this.db.q.deleteFrom('node_meta').where('key', '=', key));
+  }
+
   /** Cached: read on every accepted code, changed only by joining or promoting. */
   get role(): NodeRole {
     this.cachedRole ??= this.getMeta('role') === 'replica' ? 'replica' : 'master';

@@ -126,6 +126,15 @@ export function markStepsReported(store: Store, steps: readonly TokenStateRecord
 }
 
 /**
+ * Before a snapshot's steps are merged on a replica: drop every step the master already knew, so the snapshot's value
+ * replaces it (a reset on the master reaches a replica that missed its log entry). Steps used here and not yet
+ * reported stay. Call inside the state database's transaction that merges the snapshot.
+ */
+export function forgetReportedSteps(store: Store): void {
+  store.state.prepare('delete from token_state where reported = 1').run();
+}
+
+/**
  * Master: put the steps used here (by RADIUS, or reported by replicas) into the change log, so every replica learns
  * them; with no replica following, they are only marked. Returns how many were published.
  */

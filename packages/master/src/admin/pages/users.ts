@@ -152,7 +152,7 @@ ${dataTable('Tokens', ['Id', 'Type', 'Digits', 'Serial', 'Label', 'Active', 'Win
   t.window_past === null && t.window_future === null ? 'default' : `-${t.window_past ?? 'd'} / +${t.window_future ?? 'd'}`,
   html`${t.active ? actionButton(ctx.session, `/tokens/${t.id}/disable`, 'Disable') : actionButton(ctx.session, `/tokens/${t.id}/enable`, 'Enable')}
   ${actionButton(ctx.session, `/tokens/${t.id}/remove`, 'Revoke', { danger: true, confirm: 'Revoke this token?' })}
-  <a href="/tokens/${t.id}">Resync, window</a>`,
+  <a href="/tokens/${t.id}">Resync, window, replay</a>`,
 ]))}
 <form method="post" action="${base}/tokens">${csrfField(ctx.session)}
 ${select('New token', 'kind', [['totp', 'TOTP (authenticator app)'], ['hotp', 'HOTP (counter)']], 'totp')}
@@ -273,6 +273,9 @@ ${field('Next code', 'code2', { required: true, inputmode: 'numeric', autocomple
 ${field('Steps before now', 'window_past', { value: t.window_past ?? '', inputmode: 'numeric', hint: 'empty: the global setting' })}
 ${field('Steps after now', 'window_future', { value: t.window_future ?? '', inputmode: 'numeric', hint: 'empty: the global setting' })}
 <div class="actions"><button type="submit">Save window</button></div></form>
+<h2>Replay protection</h2>
+<p>Last used time step: ${t.last_step < 0 ? 'none' : String(t.last_step)}. Codes up to it are refused as replays on every node. Reset when a step far ahead makes every code a replay; codes used within the current window become usable once more.</p>
+${actionButton(ctx.session, `/tokens/${t.id}/reset-replay`, 'Reset replay state', { confirm: 'Forget the codes this token used, on every node?' })}
 <p><a href="${userUrl(t.username)}">Back to ${t.username}</a></p>`,
       );
     }),
@@ -293,6 +296,7 @@ ${field('Steps after now', 'window_future', { value: t.window_future ?? '', inpu
   tokenAction('disable', (id, c) => services.tokens.setActive(id, false, c.actor), 'disabled');
   tokenAction('enable', (id, c) => services.tokens.setActive(id, true, c.actor), 'enabled');
   tokenAction('remove', (id, c) => services.tokens.remove(id, c.actor), 'revoked');
+  tokenAction('reset-replay', (id, c) => services.tokens.resetReplay(id, c.actor), 'replay state reset on every node');
   tokenAction('resync', (id, c) => services.tokens.resync(id, Ui.text(c.form, 'code1'), Ui.text(c.form, 'code2'), c.actor), 'resynchronised');
   tokenAction(
     'window',
