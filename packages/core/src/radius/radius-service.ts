@@ -95,11 +95,13 @@ export class RadiusService {
     this.watcher.start();
     this.claimer?.warmUp();
     await this.server.start();
+    this.repository.users.warm((users) => this.options.logger.debug({ event: 'user-cache-warm', users }, `${users} users in memory`));
   }
 
   /** Answer what is in flight (up to `graceMs`), store what it used, then close. */
   async stop(graceMs?: number): Promise<void> {
     this.watcher.stop();
+    this.repository.users.stopWarming();
     await this.server.stop(graceMs);
     this.repository.flush();
     await this.backends.close();

@@ -4,6 +4,10 @@
  * from the configuration database on a miss (three indexed reads). Nothing is loaded up front, so a node answers at
  * once with any number of users and its memory follows `maxUsers`, not the user count.
  *
+ * After start the cache is filled in the background, a small chunk of users per turn of the event loop, up to its
+ * limit: the users a NAS will ask for are then in memory before they log in, as a RADIUS server's users file would
+ * be, without a pause at start and without memory beyond `maxUsers`.
+ *
  * The cache follows the change log: at most every SYNC_INTERVAL_MS (and at once after a change made in this thread)
  * the entries after the last one seen are read in one query and the users they touch are dropped from the cache. The
  * work is bounded whatever happened: past MAX_CHANGES entries behind, or when the log was replaced (a snapshot) or
@@ -67,6 +71,8 @@ interface ChangeRow {
 }
 
 const SYNC_INTERVAL_MS = 20;
+/** Users read per turn of the event loop while warming the cache (a few milliseconds of work). */
+const WARM_CHUNK = 200;
 /** Past this many log entries behind, drop the whole cache rather than look at each entry. */
 const MAX_CHANGES = 5000;
 
@@ -84,6 +90,11 @@ export class UserDirectory {
   private readonly tokensStmt;
   private readonly groupsStmt;
   private readonly changesStmt;
+  private readonly pageStmt;
+  private readonly pageTokensStmt;
+  private readonly pageGroupsStmt;
+  private readonly maxUsers: number;
+  private warming = false;
 
   constructor(
     private readonly store: Store,
@@ -91,7 +102,8 @@ export class UserDirectory {
     maxUsers: number,
   ) {
     const db = store.db;
-    this.cache = new LRUCache<string, CachedUser>({ max: Math.max(1, maxUsers), dispose: (user, name) => this.forget(user, name) });
+    this.maxUsers = Math.max(1, maxUsers);
+    this.cache = new LRUCache<string, CachedUser>({ max: this.maxUsers, dispose: (user, name) => this.forget(user, name) });
     this.userStmt = db.prepare(
       `select id, username, status, password_hash, auth_mode, attributes, created_at, initial_login_until,
               exists(select 1 from tokens t where t.user_id = users.id and t.active = 0) as has_disabled_tokens
@@ -105,10 +117,63 @@ export class UserDirectory {
       'select g.name from user_groups ug join groups g on g.id = ug.group_id where ug.user_id = ? order by g.name',
     ).pluck();
     // a token's owner from its payload, so a token change finds the user to drop without a query per entry
+    this.pageStmt = db.prepare(
+      `select id, username, status, password_hash, auth_mode, attributes, created_at, initial_login_until,
+              exists(select 1 from tokens t where t.user_id = users.id and t.active = 0) as has_disabled_tokens
+         from users where id > ? order by id limit ?`,
+    );
+    this.pageTokensStmt = db.prepare(
+      `select user_id, id, kind, algorithm, digits, period, t0, secret_sealed, counter, window_past, window_future
+         from tokens where user_id in (select value from json_each(?)) and active = 1 order by id`,
+    );
+    this.pageGroupsStmt = db.prepare(
+      `select ug.user_id, g.name from user_groups ug join groups g on g.id = ug.group_id
+         where ug.user_id in (select value from json_each(?)) order by g.name`,
+    );
     this.changesStmt = db.prepare(
       `select entity, key, case when entity = 'token' then json_extract(payload, '$.user_id') end as owner
          from changes where seq > ? and seq <= ? and entity in ('user', 'token', 'group', 'settings') order by seq`,
     );
+  }
+
+  /**
+   * Fill the cache in the background, WARM_CHUNK users per turn, until it is full or every user is in. Users already
+   * cached (asked for meanwhile) are left as they are; a chunk is read and cached in one turn, so no change can land
+   * between the read and the cache (a later one drops the user again, as for any cached user).
+   */
+  warm(onDone?: (users: number) => void): void {
+    if (this.warming) return;
+    this.warming = true;
+    this.syncIfDue();
+    let after = 0;
+    const step = () => {
+      if (!this.warming) return;
+      this.syncIfDue();
+      const rows = this.pageStmt.all(after, WARM_CHUNK) as UserRow[];
+      if (rows.length > 0) {
+        after = rows[rows.length - 1]!.id;
+        const ids = JSON.stringify(rows.map((r) => r.id));
+        const tokens = Map.groupBy(this.pageTokensStmt.all(ids) as Array<TokenRow & { user_id: number }>, (t) => t.user_id);
+        const groups = Map.groupBy(this.pageGroupsStmt.all(ids) as Array<{ user_id: number; name: string }>, (g) => g.user_id);
+        for (const row of rows) {
+          if (this.cache.size >= this.maxUsers) break;
+          if (this.cache.has(row.username)) continue;
+          this.remember(row.username, this.toUser(row, tokens.get(row.id) ?? [], (groups.get(row.id) ?? []).map((g) => g.name)));
+        }
+      }
+      if (rows.length < WARM_CHUNK || this.cache.size >= this.maxUsers) {
+        this.warming = false;
+        onDone?.(this.cache.size);
+        return;
+      }
+      setImmediate(step);
+    };
+    setImmediate(step);
+  }
+
+  /** Stop warming (the thread is stopping). */
+  stopWarming(): void {
+    this.warming = false;
   }
 
   /** How many users are cached now. */
@@ -197,6 +262,10 @@ export class UserDirectory {
   private read(username: string): CachedUser | undefined {
     const row = this.userStmt.get(username) as UserRow | undefined;
     if (!row) return undefined;
+    return this.toUser(row, this.tokensStmt.all(row.id) as TokenRow[], this.groupsStmt.all(row.id) as string[]);
+  }
+
+  private toUser(row: UserRow, tokens: readonly TokenRow[], groups: string[]): CachedUser {
     const otp = this.settings().otp;
     return {
       id: row.id,
@@ -204,9 +273,9 @@ export class UserDirectory {
       status: row.status,
       passwordHash: row.password_hash,
       authMode: row.auth_mode,
-      groups: this.groupsStmt.all(row.id) as string[],
+      groups,
       attributesJson: row.attributes,
-      tokens: (this.tokensStmt.all(row.id) as TokenRow[]).map((t) => ({
+      tokens: tokens.map((t) => ({
         id: t.id,
         kind: t.kind,
         algorithm: t.algorithm,
