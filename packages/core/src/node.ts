@@ -149,7 +149,7 @@ export class OtpgateNode {
     this.watcher.stop();
     await this.radius.stop();
     await this.retention?.stop();
-    this.repository.flush();
+    this.repository.close();
     if (this.store.role === 'master') this.publishSteps();
     await this.backends.close();
     this.store.close();

@@ -22,6 +22,7 @@ export async function createFixture(): Promise<Fixture> {
     store,
     services: createServices({ store, dictionary, logger }),
     close() {
+      for (const repository of repositories.get(store) ?? []) repository.close();
       store.close();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -32,7 +33,11 @@ export async function createFixture(): Promise<Fixture> {
 export const SEED_HEX = 'hex:3132333435363738393031323334353637383930';
 export const SEED_BASE32 = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
 
-/** The RADIUS hot path's view of a fixture's store. */
+const repositories = new WeakMap<Store, AuthRepository[]>();
+
+/** The RADIUS hot path's view of a fixture's store (closed with the fixture). */
 export function hotPath(store: Store): AuthRepository {
-  return new AuthRepository(store, () => store.settings(), { maxCachedUsers: 100, health: new StoreHealth() });
+  const repository = new AuthRepository(store, () => store.settings(), { maxCachedUsers: 100, health: new StoreHealth() });
+  repositories.set(store, [...(repositories.get(store) ?? []), repository]);
+  return repository;
 }

@@ -148,7 +148,7 @@ export function registerNodeCommands(program: Command, globals: () => GlobalOpti
         const ports = createAuthPorts({ repository, backends, metrics: new Metrics({ processMetrics: false }), logger, settings });
         const client = { name: 'cli', mode: null, backends: null, singleFactor: false };
         const decision = await authenticate({ username, password: passwordAndCode, state: undefined, client }, ports).finally(() => backends.close());
-        repository.flush();
+        repository.close();
         if (decision.outcome === 'accept') {
           const how = decision.policy ? `, ${decision.policy}: password only` : '';
           console.log(`accept: ${decision.user.username}${decision.backend ? ` (password checked by ${decision.backend}${how})` : ''}`);

@@ -95,7 +95,7 @@ export class RadiusService {
     this.watcher.start();
     this.claimer?.warmUp();
     await this.server.start();
-    this.repository.users.warm((users) => this.options.logger.debug({ event: 'user-cache-warm', users }, `${users} users in memory`));
+    void this.repository.users.warm().then((users) => this.options.logger.debug({ event: 'user-cache-warm', users }, `${users} users in memory`));
   }
 
   /** Answer what is in flight (up to `graceMs`), store what it used, then close. */
@@ -103,7 +103,7 @@ export class RadiusService {
     this.watcher.stop();
     this.repository.users.stopWarming();
     await this.server.stop(graceMs);
-    this.repository.flush();
+    this.repository.close();
     await this.backends.close();
     await this.claimer?.close();
   }

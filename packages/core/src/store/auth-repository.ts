@@ -14,7 +14,11 @@ import type { Settings } from '@otpgate/shared';
 import type { Selectable } from 'kysely';
 import type { AuthUser } from '../auth/types.js';
 import type { OtpToken } from '../otp/verify.js';
-import type { Store } from './store.js';
+import { join } from 'node:path';
+import { DATA_FILES, type Store } from './store.js';
+import { Database } from './database.js';
+import { TurnReader } from './turn-reader.js';
+import type { StateDB } from './state-schema.js';
 import type { AuthLogTable } from './state-schema.js';
 import { WriteBatcher } from './write-batcher.js';
 import { UserDirectory } from './user-directory.js';
@@ -53,7 +57,9 @@ export class AuthRepository {
   private readonly batcher: WriteBatcher;
   private readonly lockStmt;
   private readonly stepStmt;
-  private readonly usableStmt;
+  private readonly reader: TurnReader;
+  private readonly readStepStmt;
+  private readonly readLockStmt;
   private readonly consumeStmt;
   private readonly failureStmt;
   private readonly lockUserStmt;
@@ -70,14 +76,16 @@ export class AuthRepository {
     options: AuthRepositoryOptions,
   ) {
     this.users = new UserDirectory(store, settings, options.maxCachedUsers);
-    this.batcher = new WriteBatcher(store.state, options.health);
+    // each batch follows the change log first: the user and token checks inside it see every change made before it
+    this.batcher = new WriteBatcher(store.state, options.health, () => this.users.sync());
     const state = store.state;
     this.lockStmt = state.prepare('select failures, locked_until from auth_state where user_id = ?');
     this.stepStmt = state.prepare('select last_step, drift, request_key from token_state where token_id = ?');
-    // read from the configuration database inside the state transaction: the token and its user still usable
-    this.usableStmt = store.db.prepare(
-      'select t.active, u.status from tokens t join users u on u.id = t.user_id where t.id = ?',
-    );
+    // per-request reads share one read transaction per turn, on a connection of their own (turn-reader.ts)
+    this.reader = new TurnReader(Database.openReader<StateDB>(join(store.dataDir, DATA_FILES.state)));
+    this.readStepStmt = this.reader.prepare('select last_step, drift, request_key from token_state where token_id = ?');
+    // (two plain primary-key reads: a join of both through a constant row costs ten times as much)
+    this.readLockStmt = this.reader.prepare('select failures, locked_until from auth_state where user_id = ?');
     this.consumeStmt = state.prepare(USE_STEP_SQL);
     // a failure after an expired lock starts the count afresh
     this.failureStmt = state.prepare(
@@ -118,22 +126,18 @@ export class AuthRepository {
   findUser(username: string): AuthUser | undefined {
     const user = this.users.find(username);
     if (!user) return undefined;
-    const lock = this.lockStmt.get(user.id) as { failures: number; locked_until: number | null } | undefined;
-    return {
-      ...user,
-      tokens: user.tokens.map((t) => {
-        const s = this.stepStmt.get(t.id) as { last_step: number; drift: number; request_key: string | null } | undefined;
-        return { ...t, lastStep: s?.last_step ?? -1, drift: s?.drift ?? 0, usedBy: s?.request_key ?? null };
-      }),
-      failures: lock?.failures ?? 0,
-      lockedUntil: lock?.locked_until ?? null,
-    };
+    const lock = this.reader.get<{ failures: number; locked_until: number | null }>(this.readLockStmt, user.id);
+    const tokens = user.tokens.map((t): OtpToken => {
+      const s = this.reader.get<{ last_step: number; drift: number; request_key: string | null }>(this.readStepStmt, t.id);
+      return { ...t, lastStep: s?.last_step ?? -1, drift: s?.drift ?? 0, usedBy: s?.request_key ?? null };
+    });
+    return { ...user, tokens, failures: lock?.failures ?? 0, lockedUntil: lock?.locked_until ?? null };
   }
 
   /** The user's lock as stored now (null when not locked). */
   lockedUntil(userId: number): number | null {
-    const lock = this.lockStmt.get(userId) as { locked_until: number | null } | undefined;
-    return lock?.locked_until ?? null;
+    this.reader.refresh();
+    return this.reader.get<{ failures: number; locked_until: number | null }>(this.readLockStmt, userId)?.locked_until ?? null;
   }
 
   /**
@@ -146,9 +150,9 @@ export class AuthRepository {
       const lock = this.lockStmt.get(user.id) as { locked_until: number | null } | undefined;
       const until = lock?.locked_until ?? null;
       if (until !== null && until > now) return 'locked';
-      const usable = this.usableStmt.get(token.id) as { active: number; status: string } | undefined;
-      if (!usable || usable.active !== 1) return 'no-token';
-      if (usable.status !== 'active') return 'disabled';
+      // the user and the token as the configuration database holds them now (the batch followed the change log first)
+      const usable = this.users.confirm(user, token.id);
+      if (usable !== 'active') return usable;
       if (this.consumeStmt.run(token.id, step, drift, now, requestKey ?? null).changes === 1) return 'used';
       const stored = this.stepStmt.get(token.id) as { last_step: number; request_key: string | null } | undefined;
       return requestKey !== undefined && stored?.last_step === step && stored.request_key === requestKey ? 'repeat' : 'replay';
@@ -169,6 +173,8 @@ export class AuthRepository {
 
   /** Count a failure, committed before this returns; true when this one locked the account. */
   recordFailure(user: AuthUser): boolean {
+    // the next request's read must see this failure (a burst of guesses in one turn)
+    this.reader.refresh();
     return this.batcher.runNow(() => {
       const now = Date.now();
       const row = this.failureStmt.get(user.id, now) as { failures: number; locked_until: number | null };
@@ -230,5 +236,11 @@ export class AuthRepository {
   /** Commit what is queued, waiting for the lock if needed (shutdown). */
   flush(): void {
     this.batcher.flush(true);
+  }
+
+  /** Flush, and close the reading connection (the store's own are the caller's). */
+  close(): void {
+    this.flush();
+    this.reader.close();
   }
 }

@@ -74,6 +74,21 @@ export class Database<S = DB> {
     return db;
   }
 
+  /**
+   * A second, read-only connection to a file another connection keeps up to date (no migrations): for reads that
+   * must not wait for or share the writer's transactions.
+   */
+  static openReader<S>(path: string): Database<S> {
+    let sqlite: BetterSqlite3.Database;
+    try {
+      sqlite = new BetterSqlite3(path, { readonly: true, fileMustExist: true });
+    } catch (err) {
+      throw new StoreError(`cannot open database ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    sqlite.pragma('busy_timeout = 5000');
+    return new Database<S>(sqlite);
+  }
+
   private async migrate(provider: MigrationProvider): Promise<void> {
     const { error, results } = await new Migrator({ db: this.q, provider }).migrateToLatest();
     const failed = results?.find((r) => r.status === 'Error');

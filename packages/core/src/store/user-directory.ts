@@ -19,7 +19,7 @@ import { unseal, type AuthMode, type OtpAlgorithm, type OtpKind, type Settings }
 import type { OtpToken } from '../otp/verify.js';
 import { fromBase32 } from '../otp/secret.js';
 import type { Store } from './store.js';
-import { changeHashAt, logBase } from './change-log.js';
+import { changeHashAt, logBase, type ChangeHead } from './change-log.js';
 
 /** A token as cached: everything but its replay state, which is read fresh for every request. */
 export type CachedToken = Omit<OtpToken, 'lastStep' | 'drift'>;
@@ -90,11 +90,13 @@ export class UserDirectory {
   private readonly tokensStmt;
   private readonly groupsStmt;
   private readonly changesStmt;
+  private readonly headStmt;
   private readonly pageStmt;
   private readonly pageTokensStmt;
   private readonly pageGroupsStmt;
   private readonly maxUsers: number;
-  private warming = false;
+  private warming: Promise<number> | undefined;
+  private stopped = false;
 
   constructor(
     private readonly store: Store,
@@ -116,7 +118,6 @@ export class UserDirectory {
     this.groupsStmt = db.prepare(
       'select g.name from user_groups ug join groups g on g.id = ug.group_id where ug.user_id = ? order by g.name',
     ).pluck();
-    // a token's owner from its payload, so a token change finds the user to drop without a query per entry
     this.pageStmt = db.prepare(
       `select id, username, status, password_hash, auth_mode, attributes, created_at, initial_login_until,
               exists(select 1 from tokens t where t.user_id = users.id and t.active = 0) as has_disabled_tokens
@@ -130,6 +131,8 @@ export class UserDirectory {
       `select ug.user_id, g.name from user_groups ug join groups g on g.id = ug.group_id
          where ug.user_id in (select value from json_each(?)) order by g.name`,
     );
+    this.headStmt = db.prepare('select seq, hash from changes order by seq desc limit 1');
+    // a token's owner from its payload, so a token change finds the user to drop without a query per entry
     this.changesStmt = db.prepare(
       `select entity, key, case when entity = 'token' then json_extract(payload, '$.user_id') end as owner
          from changes where seq > ? and seq <= ? and entity in ('user', 'token', 'group', 'settings') order by seq`,
@@ -137,43 +140,40 @@ export class UserDirectory {
   }
 
   /**
-   * Fill the cache in the background, WARM_CHUNK users per turn, until it is full or every user is in. Users already
-   * cached (asked for meanwhile) are left as they are; a chunk is read and cached in one turn, so no change can land
-   * between the read and the cache (a later one drops the user again, as for any cached user).
+   * Fill the cache in the background, WARM_CHUNK users per turn, until it is full or every user is in; resolves with
+   * the number of users cached then (at once when it already ran). Users already cached (asked for meanwhile) are
+   * left as they are; a chunk is read and cached in one turn, so no change can land between the read and the cache (a
+   * later one drops the user again, as for any cached user).
    */
-  warm(onDone?: (users: number) => void): void {
-    if (this.warming) return;
-    this.warming = true;
-    this.syncIfDue();
-    let after = 0;
-    const step = () => {
-      if (!this.warming) return;
-      this.syncIfDue();
-      const rows = this.pageStmt.all(after, WARM_CHUNK) as UserRow[];
-      if (rows.length > 0) {
-        after = rows[rows.length - 1]!.id;
-        const ids = JSON.stringify(rows.map((r) => r.id));
-        const tokens = Map.groupBy(this.pageTokensStmt.all(ids) as Array<TokenRow & { user_id: number }>, (t) => t.user_id);
-        const groups = Map.groupBy(this.pageGroupsStmt.all(ids) as Array<{ user_id: number; name: string }>, (g) => g.user_id);
-        for (const row of rows) {
-          if (this.cache.size >= this.maxUsers) break;
-          if (this.cache.has(row.username)) continue;
-          this.remember(row.username, this.toUser(row, tokens.get(row.id) ?? [], (groups.get(row.id) ?? []).map((g) => g.name)));
+  warm(): Promise<number> {
+    this.warming ??= new Promise<number>((resolve) => {
+      let after = 0;
+      const step = () => {
+        if (this.stopped) return resolve(this.cache.size);
+        this.syncIfDue();
+        const rows = this.pageStmt.all(after, WARM_CHUNK) as UserRow[];
+        if (rows.length > 0) {
+          after = rows[rows.length - 1]!.id;
+          const ids = JSON.stringify(rows.map((r) => r.id));
+          const tokens = Map.groupBy(this.pageTokensStmt.all(ids) as Array<TokenRow & { user_id: number }>, (t) => t.user_id);
+          const groups = Map.groupBy(this.pageGroupsStmt.all(ids) as Array<{ user_id: number; name: string }>, (g) => g.user_id);
+          for (const row of rows) {
+            if (this.cache.size >= this.maxUsers) break;
+            if (this.cache.has(row.username)) continue;
+            this.remember(row.username, this.toUser(row, tokens.get(row.id) ?? [], (groups.get(row.id) ?? []).map((g) => g.name)));
+          }
         }
-      }
-      if (rows.length < WARM_CHUNK || this.cache.size >= this.maxUsers) {
-        this.warming = false;
-        onDone?.(this.cache.size);
-        return;
-      }
+        if (rows.length < WARM_CHUNK || this.cache.size >= this.maxUsers) resolve(this.cache.size);
+        else setImmediate(step);
+      };
       setImmediate(step);
-    };
-    setImmediate(step);
+    });
+    return this.warming;
   }
 
   /** Stop warming (the thread is stopping). */
   stopWarming(): void {
-    this.warming = false;
+    this.stopped = true;
   }
 
   /** How many users are cached now. */
@@ -199,10 +199,29 @@ export class UserDirectory {
     this.sync();
   }
 
+  /**
+   * Whether `user` may still log in with `tokenId`, as of the last sync: for the check a write repeats inside its own
+   * transaction, after a sync in that transaction (AuthRepository's batch syncs once per batch), so a change committed
+   * by anyone before the batch counts. A user the change log touched is read again; the others are answered from
+   * memory.
+   */
+  confirm(user: { id: number; username: string }, tokenId: number): 'active' | 'disabled' | 'no-token' {
+    let current = this.cache.peek(user.username);
+    if (current?.id !== user.id) {
+      current = this.read(user.username);
+      if (current) this.remember(user.username, current);
+    }
+    if (!current || current.id !== user.id) return 'no-token';
+    if (current.status !== 'active') return 'disabled';
+    return current.tokens.some((t) => t.id === tokenId) ? 'active' : 'no-token';
+  }
+
   /** Bring the cache up to the change log's head (bounded work, see the file's comment). */
   sync(): void {
-    const head = this.store.head();
-    if (head.seq === this.loadedSeq && head.hash === this.loadedHash) return;
+    this.checkedAt = performance.now();
+    const newest = this.headStmt.get() as ChangeHead | undefined;
+    if (newest && newest.seq === this.loadedSeq && newest.hash === this.loadedHash) return;
+    const head = newest ?? logBase(this.store.db);
     const base = logBase(this.store.db).seq;
     const continues =
       this.loadedSeq >= base &&

@@ -38,6 +38,8 @@ export class WriteBatcher {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- runs jobs of any schema; the jobs hold the statements
     private readonly db: Database<any>,
     private readonly health: StoreHealth,
+    /** Run first in each batch's transaction: what every job checks against is read once per batch, not per job. */
+    private readonly prepare: () => void = () => undefined,
     private readonly maxWaitMs = 5000,
   ) {}
 
@@ -109,6 +111,7 @@ export class WriteBatcher {
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     try {
       this.db.transaction(() => {
+        this.prepare();
         for (const job of jobs) {
           try {
             outcomes.push({ ok: true, value: job.run() });
