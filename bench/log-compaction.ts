@@ -75,7 +75,7 @@ async function run(compact: boolean): Promise<{ end: LogSize; peak: number; acke
     const acked: number[] = [];
     for (let i = 0; i < ACCEPTS; i++) {
       // a different token each time, each one's step moving forward as codes are used
-      use.run(ids[i % TOKENS], baseStep + Math.floor(i / TOKENS), 0, Date.now());
+      use.run(ids[i % TOKENS], baseStep + Math.floor(i / TOKENS), 0, Date.now(), 0, null);
       if ((i + 1) % PUBLISH_EVERY === 0) {
         const replicaHead = store.head().seq;
         publishSteps(store);

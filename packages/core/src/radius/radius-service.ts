@@ -21,6 +21,9 @@ import { createAccessHandler } from './access-handler.js';
 import { RadiusServer } from './server.js';
 import type { ListenAddress } from '@otpgate/shared';
 
+/** How often a thread looks whether replicas follow its master (steps then go into the change log). */
+const PUBLISH_CHECK_MS = 2000;
+
 export interface RadiusServiceOptions {
   config: NodeConfig;
   /** Where to listen: the config's addresses, or the ports the first worker was given for port 0. */
@@ -39,6 +42,7 @@ export class RadiusService {
   private readonly attributes: ReplyAttributeEncoder;
   private readonly watcher: ConfigWatcher;
   private readonly claimer: StepClaimer | undefined;
+  private timer: NodeJS.Timeout | undefined;
   private clients = new ClientTable([]);
   private settings: Settings;
 
@@ -93,6 +97,9 @@ export class RadiusService {
 
   async start(): Promise<void> {
     this.watcher.start();
+    // a master publishes the steps used here once a replica follows it (enrolled by the CLI meanwhile, say)
+    this.timer = setInterval(() => this.options.store.refreshPublishSteps(), PUBLISH_CHECK_MS);
+    this.timer.unref();
     this.claimer?.warmUp();
     await this.server.start();
     void this.repository.users.warm().then((users) => this.options.logger.debug({ event: 'user-cache-warm', users }, `${users} users in memory`));
@@ -101,6 +108,7 @@ export class RadiusService {
   /** Answer what is in flight (up to `graceMs`), store what it used, then close. */
   async stop(graceMs?: number): Promise<void> {
     this.watcher.stop();
+    clearInterval(this.timer);
     this.repository.users.stopWarming();
     await this.server.stop(graceMs);
     this.repository.close();

@@ -153,7 +153,8 @@ export class AuthRepository {
       // the user and the token as the configuration database holds them now (the batch followed the change log first)
       const usable = this.users.confirm(user, token.id);
       if (usable !== 'active') return usable;
-      if (this.consumeStmt.run(token.id, step, drift, now, requestKey ?? null).changes === 1) return 'used';
+      const reported = this.store.role === 'master' && !this.store.publishSteps ? 1 : 0;
+      if (this.consumeStmt.run(token.id, step, drift, now, reported, requestKey ?? null).changes === 1) return 'used';
       const stored = this.stepStmt.get(token.id) as { last_step: number; request_key: string | null } | undefined;
       return requestKey !== undefined && stored?.last_step === step && stored.request_key === requestKey ? 'repeat' : 'replay';
     });

@@ -107,7 +107,7 @@ export class Store {
     const key = loadKeyFile(join(dataDir, DATA_FILES.key));
     const { db, state } = await Store.openFiles(dataDir, options);
     const store = new Store(db, state, key, dataDir);
-    store.publishSteps = store.db.first(store.db.q.selectFrom('replicas').select('name').where('revoked_at', 'is', null)) !== undefined;
+    store.refreshPublishSteps();
     return store;
   }
 
@@ -119,6 +119,11 @@ export class Store {
     const key = loadKeyFile(join(dataDir, DATA_FILES.key));
     const { db, state } = await Store.openFiles(dataDir, { readonly: true });
     return new Store(db, state, key, dataDir);
+  }
+
+  /** Whether replicas follow this master (another process may have enrolled one since the store was opened). */
+  refreshPublishSteps(): void {
+    this.publishSteps = this.db.first(this.db.q.selectFrom('replicas').select('name').where('revoked_at', 'is', null)) !== undefined;
   }
 
   getMeta(key: string): string | undefined {

@@ -8,12 +8,14 @@ import { timeStep } from '../otp/verify.js';
 import type { Store } from './store.js';
 
 /**
- * (token_id, last_step, drift, updated_at, request_key): changes 1 row when the step was past the stored one. The
- * request key names the RADIUS request that used it here (null for a step reported by a replica).
+ * (token_id, last_step, drift, updated_at, reported, request_key): changes 1 row when the step was past the stored
+ * one. `reported` is 0 for a step the master must still learn or publish, 1 on a master no replica follows (nothing
+ * to publish: a replica enrolled later gets every step in its first snapshot). The request key names the RADIUS
+ * request that used it here (or the replica that reported it).
  */
-export const USE_STEP_SQL = `insert into token_state (token_id, last_step, drift, updated_at, reported, request_key) values (?, ?, ?, ?, 0, ?)
+export const USE_STEP_SQL = `insert into token_state (token_id, last_step, drift, updated_at, reported, request_key) values (?, ?, ?, ?, ?, ?)
   on conflict (token_id) do update set last_step = excluded.last_step, drift = excluded.drift,
-    updated_at = excluded.updated_at, reported = 0, request_key = excluded.request_key
+    updated_at = excluded.updated_at, reported = excluded.reported, request_key = excluded.request_key
   where token_state.last_step < excluded.last_step`;
 
 /** Steps a node may take beyond the window, for clocks a little apart and a report sent a moment after the accept. */
@@ -79,7 +81,7 @@ export function recordReportedSteps(store: Store, steps: readonly TokenStateReco
     for (const s of steps) {
       const reason = refusal(highest, s);
       if (reason) result.refused.push({ token_id: s.token_id, step: s.last_step, reason });
-      else if (use.run(s.token_id, s.last_step, s.drift, now, replicaKey(replica)).changes === 1) result.stored++;
+      else if (use.run(s.token_id, s.last_step, s.drift, now, 0, replicaKey(replica)).changes === 1) result.stored++;
     }
   });
   return result;
@@ -100,7 +102,7 @@ export function claimStep(store: Store, step: TokenStateRecord, settings: Settin
   if (reason) return { claimed: false, reason };
   const key = replicaKey(replica);
   const claimed = store.state.transaction(() => {
-    if (store.state.prepare(USE_STEP_SQL).run(step.token_id, step.last_step, step.drift, now, key).changes === 1) return true;
+    if (store.state.prepare(USE_STEP_SQL).run(step.token_id, step.last_step, step.drift, now, 0, key).changes === 1) return true;
     const stored = store.state.prepare('select last_step, request_key from token_state where token_id = ?').get(step.token_id) as
       | { last_step: number; request_key: string | null }
       | undefined;
