@@ -104,6 +104,18 @@ describe(`RADIUS on ${WORKERS} worker threads`, () => {
     expect(threadsSeen.some(([a, b]) => a !== b)).toBe(true);
   });
 
+  it('a settings change reaches every thread: a reject carries its reason once reveal_reject_reason is on', async () => {
+    await node.cliOk('settings', 'set', 'auth.reveal_reject_reason', 'true');
+    // every thread reloads within its 50 ms check; a little margin for a busy machine
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const mark = node.logs().length;
+    const answers = await fromManyPorts(node, Array.from({ length: 40 }, () => accessRequest({ username: 'nobody', password: '123456', secret: SECRET })));
+    expect(answers.every((a) => code(a) === CODE.ACCESS_REJECT && attribute(a!, ATTR.REPLY_MESSAGE)?.toString() === 'no such user')).toBe(true);
+    const threads = new Set(node.logs().slice(mark).filter((l) => l.event === 'auth').map((l) => l.worker));
+    expect(threads.size).toBeGreaterThan(1);
+    await node.cliOk('settings', 'set', 'auth.reveal_reject_reason', 'false');
+  });
+
   it('one /metrics for the node: the requests of every thread, added up', async () => {
     const answered = node.authLines().length;
     const counted = await node.metric('otpgate_radius_requests_total', { code: 'access-request' });
