@@ -9,12 +9,16 @@ import {
   radiusCheck,
   readCertificateExpiries,
   scheduleRetention,
+  stopStoreJobs,
   storeCheck,
   type HealthCheck,
 } from '@otpgate/core';
 import { AdminServer, EnrollmentServer, ReplicationServer, isClusterInitialised } from '@otpgate/master';
 import { FeedClient, StepReporter, replicaSelfStatus, replicationCheck, watchReplication } from '@otpgate/replica';
 import { OPS_ENDPOINT_META } from './node-probe.js';
+
+/** How long a stop may take before the process exits anyway (RADIUS answers in flight get 10 s of it). */
+const STOP_GRACE_MS = 15_000;
 
 interface Part {
   stop(): Promise<void>;
@@ -49,6 +53,8 @@ export async function serve(config: NodeConfig): Promise<void> {
   let stopping: Promise<void> | undefined;
   const stopAll = () =>
     (stopping ??= (async () => {
+      // a long write in a thread of its own (an import) ends first, rolled back: nothing waits for it
+      await stopStoreJobs();
       for (const part of parts.reverse()) await part.stop().catch(() => undefined);
       await opened.stop();
       await logging.close();
@@ -56,6 +62,12 @@ export async function serve(config: NodeConfig): Promise<void> {
   const stopped = new Promise<void>((resolve) => {
     const onSignal = (signal: string) => {
       opened.logger.info({ signal }, 'stopping');
+      // whatever a part is waiting for, the node is gone within the grace period (systemd kills it after 20 s)
+      setTimeout(() => {
+        opened.logger.error({ event: 'stop-timeout', grace_seconds: STOP_GRACE_MS / 1000 }, 'stopping took longer than the grace period; exiting now');
+        opened.logger.flush();
+        process.exit(1);
+      }, STOP_GRACE_MS).unref();
       void stopAll().then(resolve);
     };
     process.once('SIGINT', () => onSignal('SIGINT'));

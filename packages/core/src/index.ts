@@ -75,7 +75,7 @@ export { ATTR, CODE } from './radius/constants.js';
 export { OpsServer, OpsServerError, closeHttpServers, type OpsServerOptions, type OpsEndpoint } from './ops/ops-server.js';
 export { RadiusWorkers, type RadiusWorkersStatus } from './workers/radius-workers.js';
 export { RadiusService } from './radius/radius-service.js';
-export { commitImportInThread } from './workers/store-job.js';
+export { commitImportInThread, stopStoreJobs } from './workers/store-job.js';
 export { evaluateReadiness, readinessStatus, summarizeChecks, storeCheck, radiusCheck, type CheckResult, type HealthCheck, type ReadinessReport } from './ops/health.js';
 export { clusterCertificates, readCertificateExpiries, type WatchedCertificate } from './ops/certificates.js';
 export { openNodeLogging, type NodeLogging, type NodeLoggingOptions } from './log/node-logger.js';

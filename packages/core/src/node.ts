@@ -20,6 +20,7 @@ import { pruneState } from './store/state-housekeeping.js';
 import { BackendRegistry } from './backends/registry.js';
 import { ConfigWatcher } from './config-watcher.js';
 import { RadiusWorkers } from './workers/radius-workers.js';
+import { stopStoreJobs } from './workers/store-job.js';
 import { VERSION, nodeName } from './node-name.js';
 
 export { VERSION, nodeName };
@@ -146,6 +147,8 @@ export class OtpgateNode {
 
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
+    // a long write in a thread of its own (an import from the admin UI) ends now, rolled back
+    await stopStoreJobs();
     this.watcher.stop();
     await this.radius.stop();
     await this.retention?.stop();

@@ -31,6 +31,14 @@ function revive(e: { name: string; code: string; message: string }): Error {
   return new OtpgateError(e.code, e.message);
 }
 
+/** The store jobs running now: a stopping node ends them (their transaction rolls back), whatever they are doing. */
+const running = new Set<Worker>();
+
+/** End every store job now: nothing they were writing is kept. */
+export async function stopStoreJobs(): Promise<void> {
+  await Promise.all([...running].map((w) => w.terminate()));
+}
+
 /** Commit an import (as ImportService.commit with the input and the preview's digest) in a thread of its own. */
 export function commitImportInThread(
   config: NodeConfig,
@@ -47,6 +55,7 @@ export function commitImportInThread(
   };
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./store-job-thread.js', import.meta.url), { workerData: data });
+    running.add(worker);
     let settled = false;
     worker.on('message', (message: FromThread | StoreJobAnswer) => {
       if ('type' in message) {
@@ -62,6 +71,7 @@ export function commitImportInThread(
       reject(err);
     });
     worker.on('exit', (code) => {
+      running.delete(worker);
       if (!settled) reject(new OtpgateError('store-job', `the import stopped before it finished (code ${code}); nothing was written`));
     });
   });
