@@ -1,5 +1,6 @@
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type Compilable, type InferResult, type MigrationProvider } from 'kysely';
+import { Kysely, SqliteDialect, type Compilable, type InferResult } from 'kysely';
+import { Migrator, type MigrationProvider } from 'kysely/migration';
 import { OtpgateError } from '@otpgate/shared';
 import type { DB } from './schema.js';
 import { migrationProvider } from './migrations.js';

@@ -2,7 +2,8 @@
  * Schema migrations of the state database (state.db), kept apart from the configuration database's: each file has its
  * own kysely_migration table. Never edit a migration that has shipped: add the next one.
  */
-import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import type { Migration, MigrationProvider } from 'kysely/migration';
 import type { Database } from './database.js';
 import type { DB } from './schema.js';
 
