@@ -5,6 +5,7 @@ import { httpsSend } from './helpers/https.js';
 import { accessibilityProblems, decodeQr, launchBrowser, newContext, screenshots, signIn, text } from './helpers/browser.js';
 import { papRequest, radclient } from './helpers/radclient.js';
 import { awaitFreshStep, secretFromUri, totpCode } from './helpers/otp.js';
+import { eventually } from './helpers/eventually.js';
 import { createTestCa } from '../packages/core/test/helpers/tls-certs.js';
 import { ADMIN_DN, ADMIN_PASSWORD, GROUPS_DN, PEOPLE_DN, setGroupMembers, startSlapd, type Slapd } from '../packages/core/test/helpers/slapd.js';
 
@@ -193,6 +194,45 @@ describe('admin UI in a real browser (Debian chromium)', () => {
     expect(await text(page.locator('main'))).toContain('token.reset-replay');
   });
 
+  it('charts the last day\'s requests per 5 minutes on the dashboard: the master\'s at once, the replica\'s once it reports them', async () => {
+    // the replica accepted stepper in the test before; a wrong code there too
+    expect((await radclient(replica.target, SECRET, papRequest('stepper', 'stepper-password000000'))).code).toBe('Access-Reject');
+    const refused: string[] = [];
+    page.on('console', (m) => void (m.type() === 'error' && refused.push(m.text())));
+    const summary = (id: string) => page.locator(`#${id}-summary`).textContent();
+    // the replica counts its log every 10 seconds and reports with its used steps
+    await eventually(
+      'the replica\'s requests on the master\'s dashboard',
+      async () => {
+        await page.goto(`${master.adminUrl}/`);
+        return (await page.locator('#chart-replica-0-summary').count()) === 1 && (await summary('chart-replica-0'))!.includes('1 rejected');
+      },
+      30_000,
+      500,
+    );
+    // each an image named for screen readers, with its numbers in words: the master's own (webuser accepted, then
+    // refused as disabled), the replica's (stepper accepted, then a wrong code), and both together
+    expect(await page.getByRole('img', { name: 'Requests per 5 minutes, ui-replica (replica)' }).count()).toBe(1);
+    expect(await page.getByRole('img', { name: 'Requests per 5 minutes, ui-master (master)' }).count()).toBe(1);
+    expect(await summary('chart-replica-0')).toMatch(/^1 accepted and 1 rejected in the last 24 hours \(bad-code 1\); the busiest 5 minutes from \d\d:\d\d UTC with [12]\.$/);
+    expect(await summary('chart-node')).toMatch(/^1 accepted and 1 rejected in the last 24 hours \(other reasons 1\);/);
+    expect(await summary('chart-all')).toMatch(/^2 accepted and 2 rejected in the last 24 hours \(bad-code 1, other reasons 1\);/);
+    expect(await text(page.locator('.legend'))).toBe('Bars up (scale at the top): accepted. Bars down (scale at the bottom), rejected by reason: bad-code, other reasons.');
+    // the same numbers in a table that opens under the chart
+    const figure = page.locator('figure', { has: page.locator('figcaption', { hasText: 'ui-replica (replica)' }) });
+    await figure.getByText('The numbers behind ui-replica (replica)').click();
+    const table = figure.locator('table');
+    expect(await text(table.locator('thead tr'))).toBe('From\taccepted\trejected: bad-code\trejected: other reasons\trejected');
+    const rows = (await table.locator('tbody tr').allInnerTexts()).map((r) => r.split('\t'));
+    const column = (i: number) => rows.reduce((sum, r) => sum + Number(r[i]), 0);
+    expect([column(1), column(2), column(3), column(4)]).toEqual([1, 1, 0, 1]);
+    expect(await accessibilityProblems(page)).toEqual([]);
+    await screenshots(page, 'master-dashboard-charts');
+    // drawn without script or inline style: nothing the CSP refused
+    expect(refused.filter((m) => m.includes('Content Security Policy'))).toEqual([]);
+    page.removeAllListeners('console');
+  });
+
   it('has no serious accessibility problems on any page, and is captured at desktop and phone widths', async () => {
     const tokens = JSON.parse(await master.cliOk('token', 'list', 'webuser', '--json')) as Array<{ id: number }>;
     for (const path of [...MASTER_PAGES, ...RECORD_PAGES, `/tokens/${tokens[0]!.id}`]) {
@@ -205,7 +245,8 @@ describe('admin UI in a real browser (Debian chromium)', () => {
     expect(await accessibilityProblems(signedOut), '/login').toEqual([]);
     await screenshots(signedOut, 'master-login');
     await signedOut.context().close();
-  });
+    // 18 pages, each with axe and two full-page screenshots: about a minute on a busy 2-core machine
+  }, 180_000);
 
   it('lets members of the directory admin group sign in with their directory password, and nobody else', async () => {
     // the group first: a directory backend for admins without a group is refused

@@ -24,6 +24,17 @@ export { ClusterFiles, ClusterSetupError, CLUSTER_FILES, type ClusterFile } from
 export { AuthRepository, type AuthLogRecord, type StepUse, type PendingChallenge } from './store/auth-repository.js';
 export { StoreHealth, describeWriteError, storeWriteProblem } from './store/store-health.js';
 export { pruneState } from './store/state-housekeeping.js';
+export {
+  ROLLUP_CHUNK,
+  TIMELINE_MS,
+  localAuthBuckets,
+  markAuthBucketsReported,
+  recordReportedAuthBuckets,
+  replicaAuthBuckets,
+  rollUpAuthLog,
+  unreportedAuthBuckets,
+  type BucketReportResult,
+} from './store/auth-buckets.js';
 export { USE_STEP_SQL, claimStep, markStepsReported, publishSteps, recordReportedSteps, unreportedSteps, type ClaimResult, type StepReportResult } from './store/token-state.js';
 export { markFailuresReported, publishLocks, recordReportedFailures, unreportedFailures, type FailureReport } from './store/lockouts.js';
 export { readChanges, insertEntry, changeHashAt, logBase, resetLog, type ChangeHead } from './store/change-log.js';

@@ -17,6 +17,7 @@ import { publishSteps } from './store/token-state.js';
 import { publishLocks } from './store/lockouts.js';
 import { scheduleRetention, type RetentionJob } from './store/retention.js';
 import { pruneState } from './store/state-housekeeping.js';
+import { scheduleAuthLogRollup } from './store/auth-buckets.js';
 import { BackendRegistry } from './backends/registry.js';
 import { ConfigWatcher } from './config-watcher.js';
 import { RadiusWorkers } from './workers/radius-workers.js';
@@ -51,6 +52,8 @@ export class OtpgateNode {
   private readonly watcher: ConfigWatcher;
   private timers: NodeJS.Timeout[] = [];
   private retention: RetentionJob | undefined;
+  /** The auth log counted per 5 minutes for the dashboard's charts (auth-buckets.ts). */
+  private rollup: RetentionJob | undefined;
   private readonly publishFailures = new LogLimiter(60_000);
 
   private constructor(
@@ -104,6 +107,7 @@ export class OtpgateNode {
       { table: 'auth_log', timeColumn: 'at', maxAgeMs: this.config.log.auth_log_days * 86_400_000, maxRows: this.config.log.auth_log_max_rows },
       { also: () => pruneState(this.store).then(() => undefined) },
     );
+    this.rollup = scheduleAuthLogRollup(this.store, this.logger);
     if (this.store.role === 'master') this.timers.push(setInterval(() => this.publishSteps(), PUBLISH_INTERVAL_MS));
     for (const t of this.timers) t.unref();
     this.logger.info({ role: this.store.role, version: VERSION, workers: this.radius.status().listening }, 'otpgate node started');
@@ -152,6 +156,7 @@ export class OtpgateNode {
     this.watcher.stop();
     await this.radius.stop();
     await this.retention?.stop();
+    await this.rollup?.stop();
     this.repository.close();
     if (this.store.role === 'master') this.publishSteps();
     await this.backends.close();

@@ -27,6 +27,7 @@ import {
   compactionFloor,
   logBase,
   readChanges,
+  recordReportedAuthBuckets,
   recordReportedFailures,
   recordReportedSteps,
   scheduleLogCompaction,
@@ -85,6 +86,8 @@ export class ReplicationServer {
   private unsubscribe: (() => void) | undefined;
   /** A full disk fails every replica's every request: one line a minute says so. */
   private readonly unwritableLog = new LogLimiter(60_000);
+  /** A replica whose clock is far off sends counts of buckets the master does not keep: one line a minute each. */
+  private readonly bucketLog = new LogLimiter(60_000);
   private compaction: RetentionJob | undefined;
 
   private constructor(
@@ -343,6 +346,14 @@ export class ReplicationServer {
     // the cluster-wide lockout: this replica's counts added to the master's; a lock goes out to every node
     // (the node publishes new steps and locks to every replica within 50 ms: token-state.ts, lockouts.ts)
     if (recordReportedFailures(this.store, parsed.data.failures, settings) > 0) this.metrics.lockouts.inc();
+    // its requests per 5 minutes, for the dashboard's chart of each node
+    const buckets = recordReportedAuthBuckets(this.store, replica, parsed.data.buckets);
+    if (buckets.refused > 0 && this.bucketLog.allow(replica)) {
+      this.logger.warn(
+        { event: 'bucket-report-refused', replica, refused: buckets.refused },
+        `ignored ${buckets.refused} request counts from ${replica} for times the master does not keep (over 25 hours ago or ahead of its clock): is the replica's clock right? (at most one line a minute)`,
+      );
+    }
     return result.stored;
   }
 

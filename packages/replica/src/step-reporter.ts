@@ -1,5 +1,14 @@
 import { Agent, request } from 'undici';
-import { markFailuresReported, markStepsReported, unreportedFailures, unreportedSteps, type Logger, type Store } from '@otpgate/core';
+import {
+  markAuthBucketsReported,
+  markFailuresReported,
+  markStepsReported,
+  unreportedAuthBuckets,
+  unreportedFailures,
+  unreportedSteps,
+  type Logger,
+  type Store,
+} from '@otpgate/core';
 import type { NodeConfig } from '@otpgate/shared';
 import { connectionError, masterTlsOptions } from './master-connection.js';
 
@@ -8,7 +17,8 @@ const BATCH = 500;
 /**
  * Cluster-wide replay protection and lockout, replica side: codes accepted here and failures counted here are marked
  * unreported in the state database; this sends them to the master (which publishes used steps and locks to every
- * node) and marks them reported once the master has them. The
+ * node) and marks them reported once the master has them. The requests per 5 minutes counted here ride along, for
+ * the master's dashboard (auth-buckets.ts). The
  * marks live in the database, so a restart or a master outage loses nothing: they go out when the master is back.
  */
 export class StepReporter {
@@ -49,12 +59,13 @@ export class StepReporter {
     try {
       const steps = unreportedSteps(this.store, BATCH);
       const failures = unreportedFailures(this.store, BATCH);
-      if (steps.length === 0 && failures.length === 0) return 0;
+      const buckets = unreportedAuthBuckets(this.store, BATCH);
+      if (steps.length === 0 && failures.length === 0 && buckets.length === 0) return 0;
       const response = await request(this.url, {
         dispatcher: this.agent,
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ steps, failures }),
+        body: JSON.stringify({ steps, failures, buckets }),
       }).catch((err: unknown) => {
         // as the feed says it: a certificate that fails verification is not the master being down
         throw connectionError(this.url.origin, err);
@@ -63,6 +74,7 @@ export class StepReporter {
       if (response.statusCode !== 200) throw new Error(`the master answered ${response.statusCode}: ${text.slice(0, 200)}`);
       markStepsReported(this.store, steps);
       markFailuresReported(this.store, failures);
+      markAuthBucketsReported(this.store, buckets);
       return steps.length;
     } catch (err) {
       // the master may be down: the steps stay marked and go out later; say so once a minute at most

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { OtpgateError } from './errors.js';
 import { ENTITIES, hashEntry, type ChangeEntry } from './change-entry.js';
 import { tokenStateRecordSchema } from './records.js';
+import { AUTH_RESULTS, REJECT_REASONS } from './reasons.js';
 
 /**
  * The replication feed between a master and its replicas: change batches and snapshots, each signed with the
@@ -195,9 +196,25 @@ export function verifyChain(entries: readonly ChangeEntry[], from: FeedHead): Fe
   return head;
 }
 
+/** The dashboards count requests per this many ms (5 minutes), in buckets starting at a multiple of it. */
+export const AUTH_BUCKET_MS = 300_000;
+
 /**
- * What a replica reports to the master (POST /v1/steps): the steps it accepted, and the failures it counted and the
- * successes that reset them (the cluster-wide lockout).
+ * A node's count of the requests in one bucket with one result and reject reason (null for none). Results and
+ * reasons come from the fixed lists, so a replica's report adds at most a few dozen rows per bucket on the master.
+ */
+export const authBucketCountSchema = z.strictObject({
+  bucket: z.number().int().nonnegative().multipleOf(AUTH_BUCKET_MS),
+  result: z.enum(AUTH_RESULTS),
+  reason: z.enum(REJECT_REASONS).nullable(),
+  count: z.number().int().min(0).max(1_000_000_000),
+});
+export type AuthBucketCount = z.output<typeof authBucketCountSchema>;
+
+/**
+ * What a replica reports to the master (POST /v1/steps): the steps it accepted, the failures it counted and the
+ * successes that reset them (the cluster-wide lockout), and its requests per 5 minutes that changed since its last
+ * report (the master's dashboard charts each node).
  */
 export const stepReportSchema = z.strictObject({
   steps: z.array(tokenStateRecordSchema).max(10_000),
@@ -205,6 +222,7 @@ export const stepReportSchema = z.strictObject({
     .array(z.strictObject({ user_id: z.number().int().positive(), failures: z.number().int().min(0).max(1_000_000), success: z.boolean() }))
     .max(10_000)
     .default([]),
+  buckets: z.array(authBucketCountSchema).max(10_000).default([]),
 });
 export type StepReport = z.output<typeof stepReportSchema>;
 

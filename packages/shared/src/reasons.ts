@@ -2,6 +2,10 @@
  * Why an Access-Request was rejected. One vocabulary for the log line, the audit record and the metric label,
  * so an operator can search for the same word everywhere.
  */
+/** What a node did with an Access-Request: the auth log's `result`. */
+export const AUTH_RESULTS = ['accept', 'reject', 'challenge', 'drop'] as const;
+export type AuthResult = (typeof AUTH_RESULTS)[number];
+
 export const REJECT_REASONS = [
   'unknown-user',
   'bad-password',

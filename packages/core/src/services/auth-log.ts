@@ -1,5 +1,7 @@
 import type { Selectable } from 'kysely';
+import { AUTH_BUCKET_MS, type AuthBucketCount } from '@otpgate/shared';
 import type { AuthLogTable } from '../store/state-schema.js';
+import { TIMELINE_MS, localAuthBuckets, replicaAuthBuckets } from '../store/auth-buckets.js';
 import type { ServiceContext } from './context.js';
 
 export type AuthLogEntry = Selectable<AuthLogTable>;
@@ -22,6 +24,17 @@ export interface AuthLogSummary {
   backends: Array<{ backend: string; accepts: number; rejects: number; errors: number }>;
 }
 
+/** Requests per 5 minutes over the last day, for the dashboard's charts. */
+export interface AuthTimeline {
+  /** The first bucket's start (ms since the epoch); `buckets` buckets of AUTH_BUCKET_MS follow, the last one now's. */
+  from: number;
+  buckets: number;
+  /** This node's counts (sparse: buckets without requests are missing). */
+  local: AuthBucketCount[];
+  /** Master: each replica's counts as it last reported them, by name; replicas silent all day are missing. */
+  replicas: Array<{ replica: string; counts: AuthBucketCount[] }>;
+}
+
 /** The per-request authentication records (who, from which NAS, which backend, outcome and reason), newest first. */
 export class AuthLogService {
   constructor(private readonly ctx: ServiceContext) {}
@@ -35,6 +48,15 @@ export class AuthLogService {
     if (query.reason) q = q.where('reason', '=', query.reason);
     if (query.since !== undefined) q = q.where('at', '>=', query.since);
     return db.all(q);
+  }
+
+  /** Requests per 5 minutes by result and reject reason, this node's and (on a master) each replica's. */
+  timeline(now = Date.now()): AuthTimeline {
+    const buckets = TIMELINE_MS / AUTH_BUCKET_MS;
+    const from = now - (now % AUTH_BUCKET_MS) - (buckets - 1) * AUTH_BUCKET_MS;
+    const store = this.ctx.store;
+    const replicas = [...replicaAuthBuckets(store, from)].map(([replica, counts]) => ({ replica, counts }));
+    return { from, buckets, local: localAuthBuckets(store, from), replicas };
   }
 
   /** What the dashboard shows: results, reject reasons, who and which NAS get rejected most, backend health. */

@@ -1,9 +1,10 @@
 /**
  * The state database's other rows that would otherwise only grow: challenges past their expiry, failure counters of
- * users who stopped failing long ago (and have nothing left to report), and replay steps of tokens that no longer
- * exist. Deleted in chunks with a turn of the event loop between, like the auth log's retention.
+ * users who stopped failing long ago (and have nothing left to report), replay steps of tokens that no longer
+ * exist, and the dashboard's request counts older than a day (auth-buckets.ts). Deleted in chunks with a turn of the event loop between, like the auth log's retention.
  */
 import type { Store } from './store.js';
+import { pruneAuthBuckets } from './auth-buckets.js';
 
 const CHUNK = 5000;
 /** A counter with no lock and nothing to report is dropped after this long without a failure. */
@@ -15,11 +16,12 @@ export interface HousekeepingResult {
   challenges: number;
   counters: number;
   orphanSteps: number;
+  buckets: number;
 }
 
 export async function pruneState(store: Store, now = Date.now(), stopped: () => boolean = () => false): Promise<HousekeepingResult> {
   const state = store.state;
-  const result: HousekeepingResult = { challenges: 0, counters: 0, orphanSteps: 0 };
+  const result: HousekeepingResult = { challenges: 0, counters: 0, orphanSteps: 0, buckets: 0 };
   const expired = state.prepare('delete from challenges where state in (select state from challenges where expires_at <= ? limit ?)');
   for (let n = CHUNK; n === CHUNK && !stopped(); await nextTurn()) result.challenges += n = expired.run(now, CHUNK).changes;
   const idle = state.prepare(
@@ -39,5 +41,7 @@ export async function pruneState(store: Store, now = Date.now(), stopped: () => 
     if (gone.length > 0) result.orphanSteps += remove.run(JSON.stringify(gone)).changes;
     after = ids[ids.length - 1]!;
   }
+  // a few thousand rows a day per node: one statement
+  if (!stopped()) result.buckets = pruneAuthBuckets(store, now);
   return result;
 }

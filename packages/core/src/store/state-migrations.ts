@@ -98,9 +98,40 @@ const writeProbe: Migration = {
   },
 };
 
+/** The auth log counted per 5 minutes, this node's and its replicas' (auth-buckets.ts). */
+const authBuckets: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable('auth_buckets')
+      .addColumn('bucket', 'integer', (c) => c.notNull())
+      .addColumn('result', 'text', (c) => c.notNull())
+      .addColumn('reason', 'text', (c) => c.notNull())
+      .addColumn('count', 'integer', (c) => c.notNull())
+      .addColumn('reported', 'integer', (c) => c.notNull().defaultTo(0))
+      .addPrimaryKeyConstraint('auth_buckets_pk', ['bucket', 'result', 'reason'])
+      .modifyEnd(sql`without rowid`)
+      .execute();
+    await db.schema
+      .createTable('auth_log_rollup')
+      .addColumn('id', 'integer', (c) => c.primaryKey().check(sql`id = 1`))
+      .addColumn('last_id', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('replica_auth_buckets')
+      .addColumn('bucket', 'integer', (c) => c.notNull())
+      .addColumn('replica', 'text', (c) => c.notNull())
+      .addColumn('result', 'text', (c) => c.notNull())
+      .addColumn('reason', 'text', (c) => c.notNull())
+      .addColumn('count', 'integer', (c) => c.notNull())
+      .addPrimaryKeyConstraint('replica_auth_buckets_pk', ['bucket', 'replica', 'result', 'reason'])
+      .modifyEnd(sql`without rowid`)
+      .execute();
+  },
+};
+
 export const stateMigrationProvider: MigrationProvider = {
   getMigrations: () =>
-    Promise.resolve({ '0001_state': initial, '0002_request_keys': requestKeys, '0003_lock_published': lockPublished, '0004_write_probe': writeProbe }),
+    Promise.resolve({ '0001_state': initial, '0002_request_keys': requestKeys, '0003_lock_published': lockPublished, '0004_write_probe': writeProbe, '0005_auth_buckets': authBuckets }),
 };
 
 /** The tables that lived in otpgate.db before the state database existed, with the columns both versions have. */

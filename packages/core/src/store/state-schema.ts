@@ -8,6 +8,7 @@
  * are never reused (see allocateId), so a row left behind by a deleted user or token matches nothing and is pruned.
  */
 import type { Generated } from 'kysely';
+import type { AuthResult } from '@otpgate/shared';
 
 export interface TokenStateTable {
   token_id: number;
@@ -78,6 +79,33 @@ export interface WriteProbeTable {
   at: number;
 }
 
+/** This node's auth log counted per 5 minutes (auth-buckets.ts). */
+export interface AuthBucketsTable {
+  /** The bucket's start, ms since the epoch, a multiple of AUTH_BUCKET_MS. */
+  bucket: number;
+  result: AuthResult;
+  /** The reject reason, '' for none. */
+  reason: string;
+  count: number;
+  /** Replica: 1 once the master has this count. */
+  reported: Generated<0 | 1>;
+}
+
+/** A single row (id 1): the last auth_log id counted into auth_buckets. */
+export interface AuthLogRollupTable {
+  id: number;
+  last_id: number;
+}
+
+/** Master: each replica's buckets as it last reported them, under the replica's registered name. */
+export interface ReplicaAuthBucketsTable {
+  bucket: number;
+  replica: string;
+  result: AuthResult;
+  reason: string;
+  count: number;
+}
+
 export interface StateDB {
   token_state: TokenStateTable;
   auth_state: AuthStateTable;
@@ -85,4 +113,7 @@ export interface StateDB {
   initial_logins: InitialLoginsTable;
   challenges: ChallengesTable;
   write_probe: WriteProbeTable;
+  auth_buckets: AuthBucketsTable;
+  auth_log_rollup: AuthLogRollupTable;
+  replica_auth_buckets: ReplicaAuthBucketsTable;
 }

@@ -1,9 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { REJECT_REASON_TEXT, type RejectReason } from '@otpgate/shared';
+import type { AuthTimeline } from '@otpgate/core';
 import { masterStatus } from '../../cluster-status.js';
 import { html } from '../html.js';
 import { dataTable, expiryBadge, formatTime } from '../layout.js';
 import { currentAdminCertificate } from '../certificate.js';
+import { timelineCharts } from '../charts.js';
 import type { Ui } from '../ui.js';
 
 function expiry(label: string, ms: number | null | undefined) {
@@ -34,7 +36,26 @@ function backendRows(ui: Ui, counts: readonly BackendCounts[]) {
   });
 }
 
-/** The start page: on the master the last hour of authentications, backends, replicas, certificates; on a replica its status. */
+/**
+ * The last day's requests per 5 minutes: this node's alone, or, once replicas report theirs, the whole cluster's and
+ * then each node's.
+ */
+function requestCharts(node: string, timeline: AuthTimeline) {
+  const { from, buckets } = timeline;
+  const replicas = timeline.replicas.map((r, i) => ({ id: `chart-replica-${i}`, title: `${r.replica} (replica)`, from, buckets, counts: r.counts }));
+  if (replicas.length === 0) return timelineCharts([{ id: 'chart-node', title: node, from, buckets, counts: timeline.local }]);
+  const all = [...timeline.local, ...timeline.replicas.flatMap((r) => r.counts)];
+  return timelineCharts([
+    { id: 'chart-all', title: 'all nodes', from, buckets, counts: all },
+    { id: 'chart-node', title: `${node} (master)`, from, buckets, counts: timeline.local },
+    ...replicas,
+  ]);
+}
+
+/**
+ * The start page: on the master the last day's requests per 5 minutes (charts), the last hour of authentications,
+ * backends, replicas, certificates; on a replica its status.
+ */
 export function registerDashboard(app: FastifyInstance, ui: Ui): void {
   app.get(
     '/',
@@ -70,7 +91,9 @@ ${dataTable('Replication', ['Item', 'Value'], [
         ctx,
         'Dashboard',
         '/',
-        html`<h2>Last hour</h2>
+        html`<h2>Last 24 hours</h2>
+${requestCharts(ui.deps.node.name, ui.deps.services.authLog.timeline())}
+<h2>Last hour</h2>
 <div class="cards">
   <div class="card"><div class="figure">${r.accept ?? 0}</div>accepted</div>
   <div class="card"><div class="figure">${r.reject ?? 0}</div>rejected</div>
