@@ -306,6 +306,16 @@ export class TestNode {
     return this.waitForLog((l) => this.lines.indexOf(l) >= mark && l.event === 'auth' && (user === undefined || l.user === user));
   }
 
+  /**
+   * The auth lines logged after `mark`, once there are `count` of them: lines reach the log after their answers, and
+   * from several RADIUS threads in any order.
+   */
+  async authLinesAfter(mark: number, count: number, timeoutMs = 10_000): Promise<LogLine[]> {
+    const after = () => this.lines.slice(mark).filter((l) => l.event === 'auth');
+    await this.waitForLog(() => after().length >= count, timeoutMs);
+    return after();
+  }
+
   /** The auth log lines (one per Access-Request answered or dropped by the pipeline). */
   authLines(): LogLine[] {
     return this.lines.filter((l) => l.event === 'auth');

@@ -15,54 +15,29 @@
  * of every user.
  */
 import { LRUCache } from 'lru-cache';
-import { unseal, type AuthMode, type OtpAlgorithm, type OtpKind, type Settings } from '@otpgate/shared';
+import { unseal, type Settings } from '@otpgate/shared';
+import type { Selectable } from 'kysely';
+import type { AuthUser } from '../auth/types.js';
+import type { TokensTable, UsersTable } from './schema.js';
 import type { OtpToken } from '../otp/verify.js';
 import { fromBase32 } from '../otp/secret.js';
 import type { Store } from './store.js';
 import { changeHashAt, logBase, type ChangeHead } from './change-log.js';
 
 /** A token as cached: everything but its replay state, which is read fresh for every request. */
-export type CachedToken = Omit<OtpToken, 'lastStep' | 'drift'>;
+export type CachedToken = Omit<OtpToken, 'lastStep' | 'drift' | 'usedBy'>;
 
 /** A user as cached: everything but the failure count and lock, read fresh for every request. */
-export interface CachedUser {
-  id: number;
-  username: string;
-  status: 'active' | 'disabled';
-  passwordHash: string | null;
-  authMode: AuthMode | null;
-  groups: string[];
-  attributesJson: string;
-  tokens: CachedToken[];
-  createdAt: number;
-  initialLoginUntil: number | null;
-  hasDisabledTokens: boolean;
-}
+export type CachedUser = Omit<AuthUser, 'tokens' | 'failures' | 'lockedUntil'> & { tokens: CachedToken[] };
 
-interface UserRow {
-  id: number;
-  username: string;
-  status: 'active' | 'disabled';
-  password_hash: string | null;
-  auth_mode: AuthMode | null;
-  attributes: string;
-  created_at: number;
-  initial_login_until: number | null;
+type UserRow = Pick<Selectable<UsersTable>, 'id' | 'username' | 'status' | 'password_hash' | 'auth_mode' | 'attributes' | 'created_at' | 'initial_login_until'> & {
   has_disabled_tokens: 0 | 1;
-}
+};
 
-interface TokenRow {
-  id: number;
-  kind: OtpKind;
-  algorithm: OtpAlgorithm;
-  digits: 6 | 8;
-  period: 30 | 60;
-  t0: number;
-  secret_sealed: string;
-  counter: number;
-  window_past: number | null;
-  window_future: number | null;
-}
+type TokenRow = Pick<
+  Selectable<TokensTable>,
+  'id' | 'kind' | 'algorithm' | 'digits' | 'period' | 't0' | 'secret_sealed' | 'counter' | 'window_past' | 'window_future'
+>;
 
 interface ChangeRow {
   entity: string;
