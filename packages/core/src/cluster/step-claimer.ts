@@ -17,6 +17,11 @@ export type ClaimOutcome = 'claimed' | 'replay' | 'unavailable';
 const LOG_INTERVAL_MS = 60_000;
 /** Connections to the master per RADIUS thread: claims take a millisecond or two each, so a few carry hundreds a second. */
 const CONNECTIONS = 4;
+/**
+ * How long a connection to the master may take to be made: longer than a claim may wait, so that a handshake slowed
+ * by a busy master completes and serves the next claims, instead of being cut at each claim's timeout and begun anew.
+ */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 export class StepClaimer {
   private readonly agent: Agent;
@@ -38,7 +43,7 @@ export class StepClaimer {
     // a new one, whose handshake costs both nodes CPU just when they have least of it
     const secureContext = createSecureContext({ ca: files.read('caCert'), cert: files.read('clientCert'), key: files.read('clientKey'), minVersion: 'TLSv1.2' });
     this.agent = new Agent({
-      connect: { secureContext, rejectUnauthorized: true, timeout: timeoutMs },
+      connect: { secureContext, rejectUnauthorized: true, timeout: CONNECT_TIMEOUT_MS },
       connections: CONNECTIONS,
       keepAliveTimeout: 30_000,
     });
