@@ -58,11 +58,11 @@ describe('kill -9 during bulk writes: nothing half-applied, and the replica conv
     csv = join(master.dir, 'first.csv');
     writeUsersCsv(csv, 'first', ROWS);
     writeUsersCsv(join(master.dir, 'second.csv'), 'second', ROWS);
-    await master.start();
+    await master.start(60_000);
     replica = await TestNode.createReplica('crash-replica', master);
-    await replica.start();
-    await replica.waitForLog((l) => l.event === 'replication-snapshot', 60_000);
-  }, 120_000);
+    // a replica starts serving once it has its snapshot: seconds on a busy machine
+    await replica.start(60_000);
+  }, 180_000);
   afterAll(async () => {
     await Promise.all([master?.stop(), replica?.stop()]);
   });
@@ -87,7 +87,7 @@ describe('kill -9 during bulk writes: nothing half-applied, and the replica conv
     const after = await storeFacts(dataDirOf(master), { running: false });
     await expectConsistent(master, before, after, false);
     console.log(`master killed during the admin UI's commit: ${noneOrAll(before, after)} of the import is there after the crash`);
-    await master.start();
+    await master.start(60_000);
   }, 300_000);
 
   it('the otpgate command killed in the middle of its commit: none of the import', async () => {
@@ -132,7 +132,7 @@ describe('kill -9 during bulk writes: nothing half-applied, and the replica conv
     console.log(`replica killed at entry ${halfway.head.seq} of ${target.head.seq}: ${halfway.users - replicaBefore.users} of ${ROWS} users applied, each batch whole`);
 
     // it goes on from there; the master is killed while it serves the next batches
-    await replica.start();
+    await replica.start(60_000);
     const from = halfway.head.seq;
     await eventually('the replica applying again', async () => replica.logs().filter((l) => l.event === 'replication-applied' && Number(l.from) > from).length >= 10, 240_000, 5);
     await master.kill();
@@ -140,7 +140,7 @@ describe('kill -9 during bulk writes: nothing half-applied, and the replica conv
     expect(masterAfter.integrity).toEqual({ database: ['ok'], state: ['ok'] });
     expect(masterAfter.head).toEqual(target.head);
     expect(masterAfter.digest).toBe(target.digest);
-    await master.start();
+    await master.start(60_000);
 
     await replica.waitForApplied(target.head.seq, 240_000);
     const copy = await storeFacts(dataDirOf(replica), { running: true });
