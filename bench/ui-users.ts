@@ -13,7 +13,7 @@
  *     server's time plus a fraction of a millisecond. Prints one line per page and, last, a JSON line.
  */
 import { readFileSync } from 'node:fs';
-import { Client } from 'undici';
+import { AdminClient, type Answer } from './admin-client.js';
 import { Store, createLogger, createServices, loadDictionary, type Actor } from '@otpgate/core';
 
 const actor: Actor = { name: 'bench', source: 'bench/ui-users' };
@@ -53,18 +53,6 @@ async function build(dataDir: string, n: number): Promise<void> {
   console.log(`built ${n} users with TOTP tokens, groups vpn (${Math.ceil(n / 2)}) and admins (1) in ${dataDir} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-function cookiesOf(headers: Answer['headers']): Map<string, string> {
-  const raw = headers['set-cookie'];
-  const list = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
-  return new Map(list.map((c) => c.split(';')[0]!).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-}
-
 function quantile(sorted: number[], q: number): number {
   // nearest rank: the smallest value with at least q of the samples at or below it
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
@@ -73,36 +61,12 @@ function quantile(sorted: number[], q: number): number {
 async function measure(url: string, certFile: string, admin: string, requests: number, warmup: number): Promise<void> {
   const password = readFileSync(0, 'utf8').trim();
   // the node's own self-signed admin certificate is the one trust anchor: verified, not ignored
-  const client = new Client(url, { connect: { ca: readFileSync(certFile, 'utf8') }, pipelining: 1, keepAliveTimeout: 60_000 });
-  const send = async (path: string, init: { method?: 'GET' | 'POST'; cookie?: string; form?: Record<string, string> } = {}): Promise<Answer> => {
-    const res = await client.request({
-      path,
-      method: init.method ?? 'GET',
-      headers: {
-        ...(init.cookie ? { cookie: init.cookie } : {}),
-        ...(init.form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
-      },
-      body: init.form ? new URLSearchParams(init.form).toString() : undefined,
-    });
-    return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
-  };
-
-  // sign in as a browser does: the sign-in page sets a double-submit cookie that the form echoes in _signin
-  const form = await send('/login');
-  const signinCookie = cookiesOf(form.headers).get('__Host-otpgate-signin');
-  const token = /name="_signin" value="([^"]+)"/.exec(form.body)?.[1];
-  if (form.status !== 200 || !signinCookie || !token) throw new Error(`GET /login: ${form.status}, no sign-in cookie or _signin field`);
-  const signedIn = await send('/login', {
-    method: 'POST',
-    cookie: `__Host-otpgate-signin=${signinCookie}`,
-    form: { _signin: token, next: '/', username: admin, password, code: '' },
-  });
-  const session = cookiesOf(signedIn.headers).get('__Host-otpgate-session');
-  if (signedIn.status !== 303 || !session) throw new Error(`POST /login: ${signedIn.status}, no session cookie (wrong admin password?)`);
-  const cookie = `__Host-otpgate-session=${session}`;
+  const client = new AdminClient(url, readFileSync(certFile, 'utf8'));
+  await client.signIn(admin, password);
+  const send = (path: string) => client.send(path);
 
   const countOf = async (path: string): Promise<number> => {
-    const a = await send(path, { cookie });
+    const a = await send(path);
     const n = Number(/Users \((\d+)\)/.exec(a.body)?.[1] ?? NaN);
     if (a.status !== 200 || !Number.isFinite(n)) throw new Error(`GET ${path}: ${a.status}, no "Users (N)" caption: not signed in?`);
     return n;
@@ -135,7 +99,7 @@ async function measure(url: string, certFile: string, admin: string, requests: n
     let answer: Answer | undefined;
     for (let i = 0; i < warmup + requests; i++) {
       const t0 = performance.now();
-      answer = await send(path, { cookie });
+      answer = await send(path);
       const ms = performance.now() - t0;
       if (answer.status !== 200) throw new Error(`GET ${path}: ${answer.status}`);
       if (i >= warmup) times.push(ms);

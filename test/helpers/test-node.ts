@@ -321,6 +321,17 @@ export class TestNode {
     return this.lines.filter((l) => l.event === 'auth');
   }
 
+  /** kill -9: the process and its threads end at once, wherever they are (crash tests). */
+  async kill(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+  }
+
   async stop(): Promise<void> {
     await stopChild(this.child);
     this.child = undefined;

@@ -5,6 +5,7 @@
  * locally (the step is reported afterwards, as before claims existed) and `strict` refuses; both are counted, and said
  * in the log once a minute.
  */
+import { createSecureContext } from 'node:tls';
 import { Agent, request } from 'undici';
 import { claimAnswerSchema, type TokenStateRecord } from '@otpgate/shared';
 import type { Logger } from '../logger.js';
@@ -14,6 +15,13 @@ import { ClusterFiles } from '../store/cluster-files.js';
 export type ClaimOutcome = 'claimed' | 'replay' | 'unavailable';
 
 const LOG_INTERVAL_MS = 60_000;
+/** Connections to the master per RADIUS thread: claims take a millisecond or two each, so a few carry hundreds a second. */
+const CONNECTIONS = 4;
+/**
+ * How long a connection to the master may take to be made: longer than a claim may wait, so that a handshake slowed
+ * by a busy master completes and serves the next claims, instead of being cut at each claim's timeout and begun anew.
+ */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 export class StepClaimer {
   private readonly agent: Agent;
@@ -29,9 +37,14 @@ export class StepClaimer {
     private readonly metrics: Metrics,
   ) {
     const files = new ClusterFiles(dataDir);
-    // the same strict TLS as the feed: the master's certificate of the pinned cluster CA, this replica's own
+    // the same strict TLS as the feed: the master's certificate of the pinned cluster CA, this replica's own. One
+    // secure context for every connection (made per connection, it parses the key and certificates each time), and
+    // a few kept-alive connections: under load, claims wait their turn on a warm connection instead of each opening
+    // a new one, whose handshake costs both nodes CPU just when they have least of it
+    const secureContext = createSecureContext({ ca: files.read('caCert'), cert: files.read('clientCert'), key: files.read('clientKey'), minVersion: 'TLSv1.2' });
     this.agent = new Agent({
-      connect: { ca: files.read('caCert'), cert: files.read('clientCert'), key: files.read('clientKey'), rejectUnauthorized: true, minVersion: 'TLSv1.2', timeout: timeoutMs },
+      connect: { secureContext, rejectUnauthorized: true, timeout: CONNECT_TIMEOUT_MS },
+      connections: CONNECTIONS,
       keepAliveTimeout: 30_000,
     });
     this.url = new URL('/v1/claims', masterUrl);
@@ -53,21 +66,26 @@ export class StepClaimer {
     return outcome;
   }
 
+  /**
+   * The master's answer, or 'unavailable' once the timeout has passed, whatever the connection is doing: undici
+   * leaves a request's abort signal unheard while its connection is still being made, so a master slow to finish TLS
+   * handshakes (a busy main thread) held an Accept for the connect timeout and more, several seconds under load.
+   */
   private async ask(step: TokenStateRecord): Promise<ClaimOutcome> {
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new Error(`no answer within ${this.timeoutMs} ms`);
+        controller.abort(err);
+        reject(err);
+      }, this.timeoutMs);
+    });
+    const asked = this.send(step, controller.signal);
+    // the request may settle after the deadline: its outcome then goes nowhere
+    asked.catch(() => undefined);
     try {
-      const response = await request(this.url, {
-        dispatcher: this.agent,
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(step),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-      const text = await response.body.text();
-      if (response.statusCode !== 200) throw new Error(`the master answered ${response.statusCode}: ${text.slice(0, 200)}`);
-      const answer = claimAnswerSchema.parse(JSON.parse(text));
-      if (answer.claimed) return 'claimed';
-      // a step the master refuses as outside the window is no step this node should accept either
-      return 'replay';
+      return await Promise.race([asked, deadline]);
     } catch (err) {
       if (Date.now() - this.lastLogged >= LOG_INTERVAL_MS) {
         this.lastLogged = Date.now();
@@ -75,7 +93,25 @@ export class StepClaimer {
         this.logger.warn({ event: 'replay-claim-unavailable', err: (err as Error).message }, `could not claim a used code from the master: ${then}`);
       }
       return 'unavailable';
+    } finally {
+      clearTimeout(timer);
     }
+  }
+
+  private async send(step: TokenStateRecord, signal: AbortSignal): Promise<ClaimOutcome> {
+    const response = await request(this.url, {
+      dispatcher: this.agent,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(step),
+      signal,
+    });
+    const text = await response.body.text();
+    if (response.statusCode !== 200) throw new Error(`the master answered ${response.statusCode}: ${text.slice(0, 200)}`);
+    const answer = claimAnswerSchema.parse(JSON.parse(text));
+    if (answer.claimed) return 'claimed';
+    // a step the master refuses as outside the window is no step this node should accept either
+    return 'replay';
   }
 
   async close(): Promise<void> {
