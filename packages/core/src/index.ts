@@ -36,7 +36,8 @@ export {
   type CompactionOptions,
 } from './store/log-compaction.js';
 export { ENTITY_HANDLERS, SETTINGS_KEY, type EntityRecords } from './store/entity-handlers.js';
-export { applyEntries, applySnapshot, ReplicationDataError } from './store/replication.js';
+export { applyEntries, applySnapshot, applySnapshotFile, ReplicationDataError, type AppliedSnapshot } from './store/replication.js';
+export { newSnapshotPath, readSnapshotHeader, removeSnapshotFiles, writeSnapshotFile, type WrittenSnapshot } from './store/snapshot-file.js';
 export { authenticate } from './auth/pipeline.js';
 export { createAuthPorts } from './auth/ports.js';
 export { BackendRegistry, createBackend, instrumentBackend } from './backends/registry.js';
@@ -74,7 +75,7 @@ export { decodeUserPassword, encodeUserPassword, verifyMessageAuthenticator } fr
 export { ATTR, CODE } from './radius/constants.js';
 export { OpsServer, OpsServerError, closeHttpServers, type OpsServerOptions, type OpsEndpoint } from './ops/ops-server.js';
 export { RadiusWorkers, type RadiusWorkersStatus } from './workers/radius-workers.js';
-export { commitImportInThread } from './workers/store-job.js';
+export { applySnapshotInThread, commitImportInThread, type StoreJobRun } from './workers/store-job.js';
 export { evaluateReadiness, readinessStatus, summarizeChecks, storeCheck, radiusCheck, type CheckResult, type HealthCheck, type ReadinessReport } from './ops/health.js';
 export { clusterCertificates, readCertificateExpiries, type WatchedCertificate } from './ops/certificates.js';
 export { openNodeLogging, type NodeLogging, type NodeLoggingOptions } from './log/node-logger.js';
