@@ -81,8 +81,8 @@ export { clusterCertificates, readCertificateExpiries, type WatchedCertificate }
 export { openNodeLogging, type NodeLogging, type NodeLoggingOptions } from './log/node-logger.js';
 export { SyslogTransport, SyslogConfigError, type SyslogStatus, type SyslogTransportOptions } from './log/syslog-transport.js';
 export { formatSyslogMessage, octetCounted, truncateUtf8, MAX_SYSLOG_MESSAGE_BYTES } from './log/syslog-format.js';
-export { sealBackup, openBackup, readBackupHeader, checkPassphraseStrength, BackupFileError, MIN_PASSPHRASE_LENGTH, type BackupHeader } from './backup/backup-file.js';
-export { collectBackup, restoreBackup, keyId, BackupError, RestoreError, type RestoreOptions, type RestoreResult } from './backup/node-backup.js';
+export { sealBackup, openBackup, readBackupHeader, readBackupStart, checkPassphraseStrength, BackupFileError, MIN_PASSPHRASE_LENGTH, type BackupHeader } from './backup/backup-file.js';
+export { writeBackup, restoreBackup, keyId, BackupError, RestoreError, type RestoreOptions, type RestoreResult } from './backup/node-backup.js';
 export type { BackupManifest } from './backup/archive.js';
 export type { ReplicasTable, AdminAuditTable } from './store/schema.js';
 export type { AuthLogTable } from './store/state-schema.js';
