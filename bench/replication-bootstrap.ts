@@ -9,10 +9,9 @@
  *
  * Usage: node replication-bootstrap.js CLI_JS CONFIG LOG_FILE RADIUS_PORT USER BASE32_SECRET [NODE_OPTION...]
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { createHmac } from 'node:crypto';
-import { createWriteStream, readFileSync } from 'node:fs';
-import { fromBase32 } from '@otpgate/core';
+import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { ask, procStatus } from './radius-probe.js';
 
 const [cli, config, logFile, portArg, user, secret, ...nodeOptions] = process.argv.slice(2);
 if (!cli || !config || !logFile || !portArg || !user || !secret) {
@@ -20,36 +19,6 @@ if (!cli || !config || !logFile || !portArg || !user || !secret) {
   process.exit(2);
 }
 const TIMEOUT_MS = Number(process.env.BOOTSTRAP_TIMEOUT_MS ?? 180_000);
-
-function totp(key: Buffer, now: number): string {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(now / 30_000)));
-  const h = createHmac('sha1', key).update(counter).digest();
-  const o = h[19]! & 15;
-  return String((h.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, '0');
-}
-
-/**
- * One Access-Request with radclient (Message-Authenticator included); the answer's code, or null (no answer). An
- * unanswered packet is sent again as it was (every 0.5 s, 10 times), never as a new request: a retransmission is
- * answered from the server's duplicate cache, while a new request with the same code would be refused as a replay
- * if the server had accepted the first one late.
- */
-function ask(): { code: string | null; output: string } {
-  const request = `User-Name = "${user}"\nUser-Password = "${totp(Buffer.from(fromBase32(secret!)), Date.now())}"\nMessage-Authenticator = 0x00\n`;
-  const r = spawnSync('radclient', ['-r', '10', '-t', '0.5', `127.0.0.1:${portArg}`, 'auth', 'testing123'], { input: request, encoding: 'utf8' });
-  const output = `${r.stdout}${r.stderr}`;
-  return { code: /Received (Access-[A-Za-z]+)/.exec(output)?.[1] ?? null, output };
-}
-
-function status(pid: number, field: string): number | null {
-  try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : null;
-  } catch {
-    return null;
-  }
-}
 
 const log = createWriteStream(logFile, { flags: 'a' });
 const t0 = performance.now();
@@ -109,14 +78,14 @@ let answer: { code: string | null; output: string } = { code: null, output: '' }
 let tries = 0;
 while (answer.code === null && child.exitCode === null) {
   tries++;
-  answer = ask();
+  answer = ask(Number(portArg), user, secret);
 }
 result.answer_ms = since(performance.now());
 result.answer = answer.code;
 result.tries = tries;
 clearTimeout(timer);
-result.peak_rss_kb = status(child.pid!, 'VmHWM');
-result.rss_kb = status(child.pid!, 'VmRSS');
+result.peak_rss_kb = procStatus(child.pid!, 'VmHWM');
+result.rss_kb = procStatus(child.pid!, 'VmRSS');
 child.kill('SIGTERM');
 await exitedP;
 log.end();

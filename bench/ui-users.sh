@@ -28,7 +28,7 @@ trap cleanup EXIT
 
 # --- build and snapshot (bench/lib.sh) ------------------------------------------------------------------------
 snap=$out/otpgate
-snapshot_code "$snap" ui-users.js admin-client.js
+snapshot_code "$snap" ui-users.js ui-session.js
 cli=$snap/packages/cli/dist/main.js
 driver=$snap/bench/ui-users.js
 

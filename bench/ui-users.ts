@@ -13,8 +13,8 @@
  *     server's time plus a fraction of a millisecond. Prints one line per page and, last, a JSON line.
  */
 import { readFileSync } from 'node:fs';
-import { AdminClient, type Answer } from './admin-client.js';
 import { Store, createLogger, createServices, loadDictionary, type Actor } from '@otpgate/core';
+import { AdminSession, pageLine, type PageTimes } from './ui-session.js';
 
 const actor: Actor = { name: 'bench', source: 'bench/ui-users' };
 
@@ -53,25 +53,9 @@ async function build(dataDir: string, n: number): Promise<void> {
   console.log(`built ${n} users with TOTP tokens, groups vpn (${Math.ceil(n / 2)}) and admins (1) in ${dataDir} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 
-function quantile(sorted: number[], q: number): number {
-  // nearest rank: the smallest value with at least q of the samples at or below it
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
-
 async function measure(url: string, certFile: string, admin: string, requests: number, warmup: number): Promise<void> {
-  const password = readFileSync(0, 'utf8').trim();
-  // the node's own self-signed admin certificate is the one trust anchor: verified, not ignored
-  const client = new AdminClient(url, readFileSync(certFile, 'utf8'));
-  await client.signIn(admin, password);
-  const send = (path: string) => client.send(path);
-
-  const countOf = async (path: string): Promise<number> => {
-    const a = await send(path);
-    const n = Number(/Users \((\d+)\)/.exec(a.body)?.[1] ?? NaN);
-    if (a.status !== 200 || !Number.isFinite(n)) throw new Error(`GET ${path}: ${a.status}, no "Users (N)" caption: not signed in?`);
-    return n;
-  };
-  const total = await countOf('/users');
+  const session = await AdminSession.signIn(url, certFile, admin, readFileSync(0, 'utf8').trim());
+  const total = await session.countOf('/users');
 
   // named from the count, so any USERS works (for 100,000: page 1000, user99999, user12345);
   // LAST: the last page of that list (50 users a page), from the count its first page shows
@@ -90,39 +74,16 @@ async function measure(url: string, certFile: string, admin: string, requests: n
     ['(extra) group filter, last page', '/users?group=vpn&page=LAST'],
   ];
 
-  const results: Array<Record<string, unknown>> = [];
+  const results: PageTimes[] = [];
   for (const [label, template] of pages) {
     const path = template.includes('LAST')
-      ? template.replace('LAST', String(Math.max(1, Math.ceil((await countOf(template.replace(/[?&]page=LAST/, ''))) / 50))))
+      ? template.replace('LAST', String(Math.max(1, Math.ceil((await session.countOf(template.replace(/[?&]page=LAST/, ''))) / 50))))
       : template;
-    const times: number[] = [];
-    let answer: Answer | undefined;
-    for (let i = 0; i < warmup + requests; i++) {
-      const t0 = performance.now();
-      answer = await send(path);
-      const ms = performance.now() - t0;
-      if (answer.status !== 200) throw new Error(`GET ${path}: ${answer.status}`);
-      if (i >= warmup) times.push(ms);
-    }
-    times.sort((a, b) => a - b);
-    const body = answer!.body;
-    // what the page showed, so that a change in the query that changes the results is seen here too
-    const shown = /Users \((\d+)\)/.exec(body)?.[1];
-    const rows = [...body.matchAll(/<a href="\/users\/([^"?]+)">/g)].map((m) => decodeURIComponent(m[1]!)).filter((u) => u !== 'new');
-    const what = shown !== undefined ? `${shown} matches, rows ${rows[0] ?? '-'} .. ${rows.at(-1) ?? '-'} (${rows.length})` : `${body.length} bytes`;
-    const r = {
-      page: label,
-      path,
-      median_ms: Number(quantile(times, 0.5).toFixed(2)),
-      p95_ms: Number(quantile(times, 0.95).toFixed(2)),
-      max_ms: Number(times.at(-1)!.toFixed(2)),
-      bytes: Buffer.byteLength(body),
-      shows: what,
-    };
+    const r = await session.time(label, path, requests, warmup);
     results.push(r);
-    console.log(`  ${label.padEnd(34)} ${path.padEnd(28)} median ${r.median_ms.toFixed(1).padStart(7)} ms  p95 ${r.p95_ms.toFixed(1).padStart(7)} ms  max ${r.max_ms.toFixed(1).padStart(7)} ms  ${(r.bytes / 1024).toFixed(0).padStart(4)} KiB  ${what}`);
+    console.log(pageLine(r));
   }
-  await client.close();
+  await session.close();
   console.log(JSON.stringify({ total, requests, warmup, results }));
 }
 

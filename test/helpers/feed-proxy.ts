@@ -64,7 +64,8 @@ export class FeedProxy {
         const upstream = await request(url, { dispatcher: this.agent!, method: req.method as 'GET' });
         let body = Buffer.from(await upstream.body.arrayBuffer());
         let signature = String(upstream.headers[FEED_SIGNATURE_HEADER] ?? '');
-        const doc = JSON.parse(body.toString()) as { entries?: Array<Record<string, unknown>> };
+        // change batches are one JSON document; a snapshot is a stream of lines, passed on as it is (or cut short)
+        const doc = (url.pathname === '/v1/changes' && upstream.statusCode === 200 ? JSON.parse(body.toString()) : {}) as { entries?: Array<Record<string, unknown>> };
         const entries = doc.entries ?? [];
         if (this.mode === 'truncate') body = body.subarray(0, Math.floor(body.length / 2));
         if (entries.length > 0 && this.mode.startsWith('modify-entry')) {
@@ -81,7 +82,7 @@ export class FeedProxy {
           const { nonce, at } = decodeProtectedHeader(signature) as unknown as FeedBinding;
           signature = await signFeed(feedDigest(body), { nonce, ...(at ? { at } : {}) }, key, this.clusterId);
         }
-        res.writeHead(upstream.statusCode, { 'content-type': 'application/json', [FEED_SIGNATURE_HEADER]: signature });
+        res.writeHead(upstream.statusCode, { 'content-type': String(upstream.headers['content-type']), [FEED_SIGNATURE_HEADER]: signature });
         res.end(body);
       })().catch((err: Error) => {
         res.writeHead(502);

@@ -189,7 +189,11 @@ export class TestNode {
     return secret;
   }
 
-  async start(timeoutMs = 15_000): Promise<void> {
+  /**
+   * Run `otpgate serve` and wait until the node has started (`until`: another log line, e.g. to catch a replica
+   * before its first snapshot is in).
+   */
+  async start(timeoutMs = 15_000, until: (l: LogLine) => boolean = (l) => l.msg === 'otpgate node started'): Promise<void> {
     const log = createWriteStream(this.logPath, { flags: 'a' });
     this.lines = [];
     this.child = spawn(process.execPath, [CLI_PATH, '-c', this.configPath, 'serve'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -211,8 +215,8 @@ export class TestNode {
     };
     this.child.stdout!.on('data', onData);
     this.child.stderr!.on('data', onData);
-    const started = await this.waitForLog((l) => l.msg === 'otpgate node started' || l.level === 'raw', timeoutMs);
-    if (started.msg !== 'otpgate node started') throw new Error(`node did not start: ${this.lines.map((l) => l.msg).join('\n')}`);
+    const started = await this.waitForLog((l) => until(l) || l.level === 'raw', timeoutMs);
+    if (!until(started)) throw new Error(`node did not start: ${this.lines.map((l) => l.msg).join('\n')}`);
     this.ports = this.lines
       .filter((l) => l.msg === 'RADIUS listening')
       .map((l) => Number(/:(\d+)$/.exec(String(l.listen))![1]));
@@ -332,8 +336,10 @@ export class TestNode {
     });
   }
 
-  async stop(): Promise<void> {
-    await stopChild(this.child);
+  /** SIGTERM (SIGKILL after five seconds); the signal that ended the process: SIGKILL when SIGTERM did not. */
+  async stop(): Promise<NodeJS.Signals | null> {
+    const signal = await stopChild(this.child);
     this.child = undefined;
+    return signal;
   }
 }

@@ -87,7 +87,7 @@ export async function serve(config: NodeConfig): Promise<void> {
     if (config.metrics.enabled) parts.push(await startOpsServer(config, opened));
     if (config.admin.enabled) parts.push(await AdminServer.start(opened, config, { replicaView: replicaViewOf(opened, config) }));
     if (opened.store.role === 'replica') {
-      const feed = await FeedClient.create(opened.store, config, opened.logger, opened.metrics);
+      const feed = await FeedClient.create(opened.store, config, opened.logger, opened.metrics, opened.forwardLog);
       parts.push(feed);
       feed.start();
       if (!feed.synced) {

@@ -47,7 +47,8 @@ export {
   type CompactionOptions,
 } from './store/log-compaction.js';
 export { ENTITY_HANDLERS, SETTINGS_KEY, type EntityRecords } from './store/entity-handlers.js';
-export { applyEntries, applySnapshot, ReplicationDataError } from './store/replication.js';
+export { applyEntries, applySnapshot, applySnapshotFile, ReplicationDataError, type AppliedSnapshot } from './store/replication.js';
+export { newSnapshotPath, readSnapshotHeader, removeSnapshotFiles, writeSnapshotFile, type WrittenSnapshot } from './store/snapshot-file.js';
 export { authenticate } from './auth/pipeline.js';
 export { createAuthPorts } from './auth/ports.js';
 export { BackendRegistry, createBackend, instrumentBackend } from './backends/registry.js';
@@ -86,14 +87,14 @@ export { ATTR, CODE } from './radius/constants.js';
 export { OpsServer, OpsServerError, closeHttpServers, type OpsServerOptions, type OpsEndpoint } from './ops/ops-server.js';
 export { RadiusWorkers, type RadiusWorkersStatus } from './workers/radius-workers.js';
 export { RadiusService } from './radius/radius-service.js';
-export { commitImportInThread, stopStoreJobs } from './workers/store-job.js';
+export { applySnapshotInThread, commitImportInThread, stopStoreJobs, type StoreJobRun } from './workers/store-job.js';
 export { evaluateReadiness, readinessStatus, summarizeChecks, storeCheck, radiusCheck, type CheckResult, type HealthCheck, type ReadinessReport } from './ops/health.js';
 export { clusterCertificates, readCertificateExpiries, type WatchedCertificate } from './ops/certificates.js';
 export { openNodeLogging, type NodeLogging, type NodeLoggingOptions } from './log/node-logger.js';
 export { SyslogTransport, SyslogConfigError, type SyslogStatus, type SyslogTransportOptions } from './log/syslog-transport.js';
 export { formatSyslogMessage, octetCounted, truncateUtf8, MAX_SYSLOG_MESSAGE_BYTES } from './log/syslog-format.js';
-export { sealBackup, openBackup, readBackupHeader, checkPassphraseStrength, BackupFileError, MIN_PASSPHRASE_LENGTH, type BackupHeader } from './backup/backup-file.js';
-export { collectBackup, restoreBackup, keyId, BackupError, RestoreError, type RestoreOptions, type RestoreResult } from './backup/node-backup.js';
+export { sealBackup, openBackup, readBackupHeader, readBackupStart, checkPassphraseStrength, BackupFileError, MIN_PASSPHRASE_LENGTH, type BackupHeader } from './backup/backup-file.js';
+export { writeBackup, restoreBackup, keyId, BackupError, RestoreError, type RestoreOptions, type RestoreResult } from './backup/node-backup.js';
 export type { BackupManifest } from './backup/archive.js';
 export type { ReplicasTable, AdminAuditTable } from './store/schema.js';
 export type { AuthLogTable } from './store/state-schema.js';

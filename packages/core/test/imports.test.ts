@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { CLI_ACTOR, ImportRefusedError, exportUsersCsv, fromBase32, parseCsv, readPskc, toBase32, type ImportPreview } from '@otpgate/core';
+import { CLI_ACTOR, ImportRefusedError, usersCsvChunks, fromBase32, parseCsv, readPskc, toBase32, type ImportPreview } from '@otpgate/core';
 import { ConflictError, InvalidInputError } from '@otpgate/shared';
 import { createFixture, type Fixture } from './store-fixture.js';
 
@@ -239,7 +239,7 @@ describe('users CSV', () => {
     await f.services.groups.add({ name: 'vpn' }, A);
     await f.services.users.add({ username: 'alice', display_name: '=HYPERLINK("x")', password: 'a-local-password', groups: ['vpn'] }, A);
     f.services.tokens.add('alice', { secret: secret(1) }, A);
-    const csv = exportUsersCsv(f.store);
+    const csv = [...usersCsvChunks(f.store)].join('');
     expect(csv.split('\r\n')[0]).toBe('username,display name,email,groups,status,tokens,local password,created');
     expect(csv).toContain(`alice,"'=HYPERLINK(""x"")",,vpn,active,1,yes,`);
     expect(csv).not.toContain(secret(1));

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CLI_ACTOR, ReplicationDataError, Store, applyEntries, applySnapshot, readChanges } from '@otpgate/core';
-import { SNAPSHOT_ENTITIES, unseal, type Snapshot } from '@otpgate/shared';
+import { CLI_ACTOR, ReplicationDataError, Store, applyEntries, applySnapshot as applyRecords, readChanges, type ChangeHead } from '@otpgate/core';
+import { SNAPSHOT_ENTITIES, unseal, type SnapshotEntity } from '@otpgate/shared';
 import { SEED_HEX, createFixture, type Fixture } from './store-fixture.js';
 
 const A = CLI_ACTOR;
@@ -23,11 +23,21 @@ afterEach(() => {
   rmSync(replicaDir, { recursive: true, force: true });
 });
 
-/** What the master's snapshot endpoint sends (packages/master buildSnapshot), through JSON as on the wire. */
-function snapshotOf(store: Store): Pick<Snapshot, 'records' | 'head'> {
+interface Snapshot {
+  head: ChangeHead;
+  records: Partial<Record<SnapshotEntity, unknown[]>>;
+}
+
+/** What a master's snapshot holds (writeSnapshotFile), by entity, through JSON as on the wire. */
+function snapshotOf(store: Store): Snapshot {
   const records: Snapshot['records'] = {};
   for (const entity of SNAPSHOT_ENTITIES) records[entity] = store.readAll(entity);
-  return JSON.parse(JSON.stringify({ head: store.head(), records })) as Pick<Snapshot, 'records' | 'head'>;
+  return JSON.parse(JSON.stringify({ head: store.head(), records })) as Snapshot;
+}
+
+/** Apply it as a snapshot file's records come: one entity after the other, in SNAPSHOT_ENTITIES order. */
+function applySnapshot(store: Store, snapshot: Snapshot): void {
+  applyRecords(store, snapshot.head, SNAPSHOT_ENTITIES.flatMap((entity) => (snapshot.records[entity] ?? []).map((data) => ({ entity, data }))));
 }
 
 /** A little of everything that replicates. */

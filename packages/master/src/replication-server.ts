@@ -1,5 +1,6 @@
-import { statSync } from 'node:fs';
+import { createReadStream, rmSync, statSync } from 'node:fs';
 import https from 'node:https';
+import { pipeline } from 'node:stream/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { importJWK, type JWK } from 'jose';
@@ -8,6 +9,7 @@ import {
   FEED_FORMAT,
   FEED_NONCE,
   FEED_SIGNATURE_HEADER,
+  SNAPSHOT_MEDIA_TYPE,
   formatListenAddress,
   feedDigest,
   signFeed,
@@ -26,10 +28,12 @@ import {
   changeHashAt,
   compactionFloor,
   logBase,
+  newSnapshotPath,
   readChanges,
   recordReportedAuthBuckets,
   recordReportedFailures,
   recordReportedSteps,
+  removeSnapshotFiles,
   scheduleLogCompaction,
   storeWriteProblem,
   type Logger,
@@ -89,6 +93,8 @@ export class ReplicationServer {
   /** A replica whose clock is far off sends counts of buckets the master does not keep: one line a minute each. */
   private readonly bucketLog = new LogLimiter(60_000);
   private compaction: RetentionJob | undefined;
+  /** Ends the snapshot threads when the node stops. */
+  private readonly stopping = new AbortController();
 
   private constructor(
     private readonly store: Store,
@@ -100,10 +106,13 @@ export class ReplicationServer {
     private readonly clusterId: string,
   ) {
     this.registry = new ReplicaRegistry(store);
-    this.snapshots = new SharedSnapshot((head) => {
-      this.logger.info({ event: 'replication-snapshot-build', head }, `building a snapshot at change ${head}`);
-      return snapshotInWorker({ dataDir: store.dataDir, clusterId });
-    });
+    this.snapshots = new SharedSnapshot(
+      (head) => {
+        this.logger.info({ event: 'replication-snapshot-build', head }, `building a snapshot at change ${head}`);
+        return snapshotInWorker({ dataDir: store.dataDir, clusterId, path: newSnapshotPath(store.dataDir, 'outgoing') }, this.stopping.signal);
+      },
+      (snapshot) => rmSync(snapshot.path, { force: true }),
+    );
   }
 
   static async create(deps: { store: Store; config: NodeConfig; logger: Logger; metrics: Metrics }): Promise<ReplicationServer> {
@@ -111,6 +120,8 @@ export class ReplicationServer {
     const jwk = JSON.parse(files.read('feedPrivateKey')) as JWK;
     const key = await importJWK(jwk, 'EdDSA');
     if (key instanceof Uint8Array) throw new Error(`${files.path('feedPrivateKey')} is not an Ed25519 key`);
+    // snapshot files of a process that stopped while building or sending one
+    removeSnapshotFiles(deps.store.dataDir, 'outgoing');
     return new ReplicationServer(deps.store, files, deps.config, deps.logger, deps.metrics, key, deps.store.getMeta('cluster_id')!);
   }
 
@@ -196,7 +207,8 @@ export class ReplicationServer {
     clearInterval(this.statsTimer);
     await this.compaction?.stop();
     this.unsubscribe?.();
-    this.snapshots.release();
+    this.stopping.abort();
+    this.snapshots.drop();
     this.wake();
     await closeHttpServers(this.servers);
   }
@@ -240,25 +252,30 @@ export class ReplicationServer {
         const nonce = nonceParam(url);
         const have = intParam(url, 'have', 0, Number.MAX_SAFE_INTEGER, 0);
         this.recordContact(replica.name, address, undefined);
-        const { result, shared } = this.snapshots.get(this.store.head().seq);
-        this.logger.info({ event: 'replication-snapshot', replica: replica.name, shared }, `sending a snapshot to ${replica.name}`);
-        const snapshot = await result;
-        // read when sent: whether the master's history still holds the replica's head
-        const at = { seq: have, hash: have === 0 ? GENESIS_HASH : (changeHashAt(this.store.db, have) ?? null) };
-        await this.sendSigned(res, snapshot.body, { nonce, at }, snapshot.digest);
-        this.logger.info(
-          {
-            event: 'replication-snapshot-sent',
-            replica: replica.name,
-            seq: snapshot.seq,
-            users: snapshot.users,
-            bytes: snapshot.body.length,
-            build_ms: snapshot.buildMs,
-            encode_ms: snapshot.encodeMs,
-            shared,
-          },
-          `sent a snapshot of change ${snapshot.seq} to ${replica.name} (${snapshot.body.length} bytes)`,
-        );
+        const lease = this.snapshots.get(this.store.head().seq);
+        try {
+          this.logger.info({ event: 'replication-snapshot', replica: replica.name, shared: lease.shared }, `sending a snapshot to ${replica.name}`);
+          const snapshot = await lease.result;
+          // read when sent: whether the master's history still holds the replica's head
+          const at = { seq: have, hash: have === 0 ? GENESIS_HASH : (changeHashAt(this.store.db, have) ?? null) };
+          const sending = performance.now();
+          if (!(await this.sendSnapshot(res, snapshot, { nonce, at }, replica.name))) return;
+          this.logger.info(
+            {
+              event: 'replication-snapshot-sent',
+              replica: replica.name,
+              seq: snapshot.head.seq,
+              users: snapshot.users,
+              bytes: snapshot.bytes,
+              build_ms: snapshot.buildMs,
+              send_ms: Math.round(performance.now() - sending),
+              shared: lease.shared,
+            },
+            `sent a snapshot of change ${snapshot.head.seq} to ${replica.name} (${snapshot.bytes} bytes)`,
+          );
+        } finally {
+          lease.release();
+        }
       } else if (req.method === 'POST' && url.pathname === '/v1/steps') {
         this.recordContact(replica.name, address, undefined);
         const accepted = this.recordSteps(replica.name, await readJson(req));
@@ -375,11 +392,32 @@ export class ReplicationServer {
     );
   }
 
-  /** Sign `body` (its digest, when known) for the request `binding` names, and send it. */
-  private async sendSigned(res: ServerResponse, body: Uint8Array, binding: FeedBinding, digest = feedDigest(body)): Promise<void> {
-    const signature = await signFeed(digest, binding, this.signingKey, this.clusterId);
+  /** Sign `body` for the request `binding` names, and send it. */
+  private async sendSigned(res: ServerResponse, body: Uint8Array, binding: FeedBinding): Promise<void> {
+    const signature = await signFeed(feedDigest(body), binding, this.signingKey, this.clusterId);
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, [FEED_SIGNATURE_HEADER]: signature });
     res.end(body);
+  }
+
+  /**
+   * Sign a snapshot file's digest for the request `binding` names and stream the file (never in memory as a whole);
+   * false when the replica went away before it had all of it.
+   */
+  private async sendSnapshot(res: ServerResponse, snapshot: SnapshotResult, binding: FeedBinding, replica: string): Promise<boolean> {
+    // opened before the headers go: the file is there (a lease keeps it) and stays readable to the end
+    const file = createReadStream(snapshot.path, { highWaterMark: 1024 * 1024 });
+    try {
+      const signature = await signFeed(snapshot.digest, binding, this.signingKey, this.clusterId);
+      res.writeHead(200, { 'content-type': SNAPSHOT_MEDIA_TYPE, 'content-length': snapshot.bytes, [FEED_SIGNATURE_HEADER]: signature });
+      await pipeline(file, res);
+      return true;
+    } catch (err) {
+      file.destroy();
+      if (!res.headersSent) throw err;
+      res.destroy();
+      this.logger.warn({ event: 'replication-snapshot-aborted', replica, err: (err as Error).message }, `the snapshot for ${replica} was not sent to the end: ${(err as Error).message}`);
+      return false;
+    }
   }
 }
 

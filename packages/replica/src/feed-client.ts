@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { Agent, request, type Dispatcher } from 'undici';
 import { importJWK, type JWK } from 'jose';
 import {
@@ -6,30 +7,36 @@ import {
   changeBatchSchema,
   newFeedNonce,
   parseFeedBody,
-  snapshotSchema,
   verifyChain,
   verifyFeed,
+  verifyFeedDigest,
   type ChangeBatch,
   type FeedBinding,
+  type FeedHead,
   type NodeConfig,
-  type Snapshot,
 } from '@otpgate/shared';
 import {
   COMPACTION_KEEP_TAIL,
   ClusterFiles,
   ReplicationDataError,
-  storeWriteProblem,
   applyEntries,
-  applySnapshot,
+  applySnapshotInThread,
+  newSnapshotPath,
+  readSnapshotHeader,
+  removeSnapshotFiles,
   scheduleLogCompaction,
+  storeWriteProblem,
+  type AppliedSnapshot,
   type ChangeHead,
   type Logger,
   type Metrics,
   type RetentionJob,
   type Store,
+  type StoreJobRun,
 } from '@otpgate/core';
 import { MasterConnectionError, connectionError, masterTlsOptions } from './master-connection.js';
 import { ALLOW_ROLLBACK_COMMAND, clearResyncRequest, resyncRequested, rollbackAllowed } from './resync-request.js';
+import { checkAnnouncedSize, receiveSnapshot } from './snapshot-download.js';
 
 type VerifyKey = Exclude<Awaited<ReturnType<typeof importJWK>>, Uint8Array>;
 
@@ -43,6 +50,8 @@ const PERMISSION_CHECK_MS = 1000;
  * anything is applied; a bad one is refused, counted and logged, the node keeps serving its last good state and tries
  * again with backoff. A master whose history went back (restored from a backup) is not followed until the operator
  * allows it (ALLOW_ROLLBACK_COMMAND): its snapshot would bring back deleted users and old admin password hashes.
+ * A snapshot is received into a file, checked, and applied from it in a thread of its own (store-job.ts), so this
+ * thread (metrics, health, SIGTERM) is never held up by it, and stopping rolls it back.
  */
 export class FeedClient {
   private readonly agent: Agent;
@@ -54,6 +63,8 @@ export class FeedClient {
   private firstSyncWaiters: Array<() => void> = [];
   private contactTimer: NodeJS.Timeout | undefined;
   private compaction: RetentionJob | undefined;
+  /** The snapshot being applied, while it is. */
+  private applying: StoreJobRun<AppliedSnapshot> | undefined;
   readonly masterUrl: string;
   private readonly clusterId: string;
 
@@ -63,6 +74,7 @@ export class FeedClient {
     private readonly logger: Logger,
     private readonly metrics: Metrics,
     private readonly key: VerifyKey,
+    private readonly forwardLog: (line: string) => void,
   ) {
     this.masterUrl = store.getMeta('master_url')!;
     this.clusterId = store.getMeta('cluster_id')!;
@@ -74,11 +86,20 @@ export class FeedClient {
     });
   }
 
-  static async create(store: Store, config: NodeConfig, logger: Logger, metrics: Metrics): Promise<FeedClient> {
+  /** `forwardLog`: where a line logged by the thread applying a snapshot goes (the node's log). */
+  static async create(
+    store: Store,
+    config: NodeConfig,
+    logger: Logger,
+    metrics: Metrics,
+    forwardLog: (line: string) => void = (line) => void process.stdout.write(line),
+  ): Promise<FeedClient> {
     const jwk = JSON.parse(new ClusterFiles(store.dataDir).read('feedPublicKey')) as JWK;
     const key = await importJWK(jwk, 'EdDSA');
     if (key instanceof Uint8Array) throw new Error('the feed public key is not an Ed25519 key');
-    return new FeedClient(store, config, logger, metrics, key);
+    // snapshot files of a process that stopped while receiving or applying one
+    removeSnapshotFiles(store.dataDir, 'incoming');
+    return new FeedClient(store, config, logger, metrics, key, forwardLog);
   }
 
   get synced(): boolean {
@@ -93,8 +114,9 @@ export class FeedClient {
       if (contact) this.metrics.sinceContact.set((Date.now() - Number(contact)) / 1000);
     }, 1000);
     this.contactTimer.unref();
-    // this replica's copy of the log: nobody follows it, so the newest entries are all it keeps
-    this.compaction = scheduleLogCompaction(this.store, this.logger, () => this.store.head().seq - COMPACTION_KEEP_TAIL);
+    // this replica's copy of the log: nobody follows it, so the newest entries are all it keeps (not while a snapshot
+    // is applied: its thread holds the write lock, and this thread must not wait for it)
+    this.compaction = scheduleLogCompaction(this.store, this.logger, () => (this.applying ? 0 : this.store.head().seq - COMPACTION_KEEP_TAIL));
     this.loop = this.run();
   }
 
@@ -109,6 +131,8 @@ export class FeedClient {
     clearInterval(this.contactTimer);
     await this.compaction?.stop();
     this.wakeSleep?.();
+    // a snapshot being applied is rolled back (the next start takes a fresh one); one being received is cut off
+    await this.applying?.stop();
     await this.agent.destroy();
     await this.loop;
   }
@@ -212,17 +236,11 @@ export class FeedClient {
   }
 
   /**
-   * Fetch and verify; `timings` (when given) gets the fetch and the signature check's durations. `close`: do not keep
-   * the connection for the next request (after a snapshot: applying a large one blocks this process for longer than
-   * the master keeps an idle connection open, and the next poll would go out on a connection the master has closed).
+   * Send a GET with a fresh nonce (the answer's signature must name it, so no answer recorded earlier passes); a
+   * refusal or an error status is thrown. `close`: do not keep the connection for the next request (after a snapshot,
+   * which takes long enough for the master to close an idle connection under the next poll).
    */
-  private async fetchSigned(
-    path: string,
-    timings?: { fetch_ms: number; verify_ms: number },
-    close = false,
-  ): Promise<{ body: Buffer; binding: FeedBinding }> {
-    const started = performance.now();
-    // a fresh nonce per request: the answer's signature must name it, so no answer recorded earlier passes
+  private async get(path: string, close = false): Promise<{ response: Dispatcher.ResponseData; nonce: string }> {
     const nonce = newFeedNonce();
     const url = new URL(path, this.masterUrl);
     url.searchParams.set('nonce', nonce);
@@ -232,9 +250,8 @@ export class FeedClient {
     } catch (err) {
       throw connectionError(this.masterUrl, err);
     }
-    const body = Buffer.from(await response.body.arrayBuffer());
     if (response.statusCode !== 200) {
-      let detail = body.toString('utf8').slice(0, 300);
+      let detail = (await response.body.text()).slice(0, 300);
       try {
         detail = (JSON.parse(detail) as { error?: string }).error ?? detail;
       } catch {
@@ -244,14 +261,42 @@ export class FeedClient {
       const reason = response.statusCode === 401 || response.statusCode === 403 ? 'refused' : 'unreachable';
       throw new MasterConnectionError(reason, `the master answered ${response.statusCode}: ${detail}`);
     }
-    const fetched = performance.now();
+    return { response, nonce };
+  }
+
+  private signatureOf(response: Dispatcher.ResponseData): string | undefined {
     const signature = response.headers[FEED_SIGNATURE_HEADER];
-    const binding = await verifyFeed(body, Array.isArray(signature) ? signature[0] : signature, this.key, this.clusterId, nonce);
-    if (timings) {
-      timings.fetch_ms = Math.round(fetched - started);
-      timings.verify_ms = Math.round(performance.now() - fetched);
+    return Array.isArray(signature) ? signature[0] : signature;
+  }
+
+  /** Fetch a (small) feed answer and verify it. */
+  private async fetchSigned(path: string): Promise<Buffer> {
+    const { response, nonce } = await this.get(path);
+    const body = Buffer.from(await response.body.arrayBuffer());
+    await verifyFeed(body, this.signatureOf(response), this.key, this.clusterId, nonce);
+    return body;
+  }
+
+  /**
+   * Fetch a snapshot into the file at `path`, hashed as it comes, and verify the signature against that digest: nothing
+   * of it is read before this passed.
+   */
+  private async fetchSnapshot(path: string, file: string): Promise<{ binding: FeedBinding; bytes: number; fetch_ms: number; verify_ms: number }> {
+    const started = performance.now();
+    const { response, nonce } = await this.get(path, true);
+    const maxBytes = this.config.cluster.max_snapshot_mb * 1024 * 1024;
+    let received;
+    try {
+      checkAnnouncedSize(response.headers['content-length'], maxBytes);
+      received = await receiveSnapshot(response.body, file, maxBytes);
+    } catch (err) {
+      response.body.destroy();
+      if (err instanceof FeedError || storeWriteProblem(err)) throw err;
+      throw connectionError(this.masterUrl, err);
     }
-    return { body, binding };
+    const fetched = performance.now();
+    const binding = await verifyFeedDigest(received.digest, this.signatureOf(response), this.key, this.clusterId, nonce);
+    return { binding, bytes: received.bytes, fetch_ms: Math.round(fetched - started), verify_ms: Math.round(performance.now() - fetched) };
   }
 
   /**
@@ -259,13 +304,13 @@ export class FeedClient {
    * master's entry at its head (as the signature states it) another one. When the master no longer keeps that entry
    * (its log was compacted past it), a snapshot further on is taken: the master moved on from there.
    */
-  private checkContinues(local: ChangeHead, snapshot: Snapshot, at: FeedBinding['at']): boolean {
+  private checkContinues(local: ChangeHead, head: FeedHead, at: FeedBinding['at']): boolean {
     if (local.seq === 0) return false;
     if (at?.seq !== local.seq) throw new FeedError('malformed', `the snapshot answer does not say whether it continues change ${local.seq}`);
     let problem: string | undefined;
-    if (snapshot.head.seq < local.seq) {
-      problem = `the master's snapshot is of change ${snapshot.head.seq}, behind this replica's ${local.seq} (was the master restored from an older backup?)`;
-    } else if ((snapshot.head.seq === local.seq && snapshot.head.hash !== local.hash) || (at.hash !== null && at.hash !== local.hash)) {
+    if (head.seq < local.seq) {
+      problem = `the master's snapshot is of change ${head.seq}, behind this replica's ${local.seq} (was the master restored from an older backup?)`;
+    } else if ((head.seq === local.seq && head.hash !== local.hash) || (at.hash !== null && at.hash !== local.hash)) {
       problem = `the master's change ${local.seq} is not this replica's: its history was rewritten (restored from a backup, then changed?)`;
     }
     if (problem === undefined) return false;
@@ -276,46 +321,60 @@ export class FeedClient {
 
   private async syncSnapshot(): Promise<void> {
     const started = performance.now();
-    const timings = { fetch_ms: 0, verify_ms: 0 };
     const local = this.store.head();
-    const { body, binding } = await this.fetchSigned(`/v1/snapshot?have=${local.seq}`, timings, true);
-    const parsing = performance.now();
-    const snapshot = parseFeedBody(snapshotSchema, body, this.clusterId);
-    const rollback = this.checkContinues(local, snapshot, binding.at);
-    const applying = performance.now();
-    applySnapshot(this.store, snapshot);
-    const applied = performance.now();
-    clearResyncRequest(this.store);
-    if (rollback) {
-      this.logger.warn(
-        { event: 'replication-rollback', from: local.seq, to: snapshot.head.seq },
-        `took the master's state at change ${snapshot.head.seq} in place of this replica's ${local.seq}, as the operator allowed`,
+    const file = newSnapshotPath(this.store.dataDir, 'incoming');
+    try {
+      const { binding, bytes, ...timings } = await this.fetchSnapshot(`/v1/snapshot?have=${local.seq}`, file);
+      const { head } = readSnapshotHeader(file, this.clusterId);
+      const rollback = this.checkContinues(local, head, binding.at);
+      const applying = performance.now();
+      this.logger.info(
+        { event: 'replication-snapshot-received', seq: head.seq, bytes, ...timings },
+        `received a snapshot of the master at change ${head.seq} (${bytes} bytes), applying it`,
       );
+      this.applying = applySnapshotInThread(this.config, file, this.clusterId, this.forwardLog);
+      let applied: AppliedSnapshot;
+      try {
+        applied = await this.applying.result;
+      } finally {
+        this.applying = undefined;
+      }
+      // the thread wrote through its own connection: this one's caches learn of it here
+      this.store.notifyChanged();
+      const applyMs = Math.round(performance.now() - applying);
+      clearResyncRequest(this.store);
+      if (rollback) {
+        this.logger.warn(
+          { event: 'replication-rollback', from: local.seq, to: head.seq },
+          `took the master's state at change ${head.seq} in place of this replica's ${local.seq}, as the operator allowed`,
+        );
+      }
+      this.metrics.snapshots.inc();
+      this.contact(head.seq);
+      const users = applied.counts.user ?? 0;
+      this.logger.info(
+        {
+          event: 'replication-snapshot',
+          seq: applied.head.seq,
+          users,
+          bytes,
+          ms: Math.round(performance.now() - started),
+          // fetch: request to body received into the file (the master builds it meanwhile); verify: the signature
+          // over its digest; apply: every record read, validated and written in one transaction, in a thread
+          ...timings,
+          apply_ms: applyMs,
+        },
+        `applied a snapshot of the master at change ${applied.head.seq} (${users} users)`,
+      );
+    } finally {
+      rmSync(file, { force: true });
     }
-    this.metrics.snapshots.inc();
-    this.contact(snapshot.head.seq);
-    const users = snapshot.records.user?.length ?? 0;
-    this.logger.info(
-      {
-        event: 'replication-snapshot',
-        seq: snapshot.head.seq,
-        users,
-        bytes: body.length,
-        ms: Math.round(performance.now() - started),
-        // fetch: request to body received (the master builds it meanwhile); parse: JSON and envelope;
-        // apply: every record validated, then written in one transaction
-        ...timings,
-        parse_ms: Math.round(applying - parsing),
-        apply_ms: Math.round(applied - applying),
-      },
-      `applied a snapshot of the master at change ${snapshot.head.seq} (${users} users)`,
-    );
     for (const resolve of this.firstSyncWaiters.splice(0)) resolve();
   }
 
   private async pollOnce(): Promise<void> {
     const head = this.store.head();
-    const { body } = await this.fetchSigned(`/v1/changes?after=${head.seq}&wait=${this.config.cluster.poll_seconds}`);
+    const body = await this.fetchSigned(`/v1/changes?after=${head.seq}&wait=${this.config.cluster.poll_seconds}`);
     const batch: ChangeBatch = parseFeedBody(changeBatchSchema, body, this.clusterId);
     if (batch.after !== head.seq) throw new FeedError('malformed', `asked for changes after ${head.seq}, got changes after ${batch.after}`);
     if (batch.head.seq < head.seq) {

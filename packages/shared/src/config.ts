@@ -159,6 +159,12 @@ export const nodeConfigSchema = z
         /** Replica: longest wait between retries while the master cannot be reached. */
         max_retry_seconds: int().min(1).max(600).default(30),
         /**
+         * Replica: the largest snapshot it takes from the master, in MiB (about 500 per million users with a token
+         * each). It is received into a file in the data folder before it is applied: a larger one is refused, so
+         * neither a master gone wrong nor anything in the path can fill this node's disk.
+         */
+        max_snapshot_mb: int().min(1).max(1024 * 1024).default(4096),
+        /**
          * Replica: degraded (still ready, /readyz and the alert say why) when the master has not been reached for
          * longer than this, or the oldest change not yet applied is older. Must exceed poll_seconds (a healthy long
          * poll is that quiet).

@@ -12,12 +12,14 @@ import { AUTH_RESULTS, REJECT_REASONS } from './reasons.js';
  * as plain JSON; the signature (protected header + signature) in a header. What is signed is the body's SHA-256 and,
  * in the protected header, the nonce of the request it answers (feed format 2): an answer signed for one request is
  * refused for any other, so a signed answer recorded earlier (an old snapshot, a "re-sync" answer) cannot be replayed
- * to roll a replica back, and a 50 MB snapshot built once is bound to each request by signing 64 bytes.
+ * to roll a replica back, and a snapshot of hundreds of megabytes built once is bound to each request by signing 64
+ * bytes. Feed format 3: the snapshot's body is a stream of lines (snapshot-format.ts), written to a file and hashed as
+ * it is written on the master, received into a file and hashed as it comes on the replica.
  */
 export const FEED_SIGNATURE_HEADER = 'otpgate-signature';
 const FEED_TYP = 'otpgate-feed+json';
 /** The feed format this version speaks; master and replicas are upgraded together. */
-export const FEED_FORMAT = 2;
+export const FEED_FORMAT = 3;
 /** A request nonce: base64url, 16 to 64 characters (the replica sends 24: 144 random bits). */
 export const FEED_NONCE = /^[A-Za-z0-9_-]{16,64}$/;
 
@@ -31,7 +33,8 @@ export type FeedFailure =
   | 'replayed'
   | 'incompatible'
   | 'rollback-refused'
-  | 'resync-requested';
+  | 'resync-requested'
+  | 'too-large';
 
 /** A feed response that must not be applied. `resync` says whether a fresh snapshot is the way on. */
 export class FeedError extends OtpgateError {
@@ -82,7 +85,12 @@ export async function signFeed(digest: string, binding: FeedBinding, key: Signin
  * FeedError: 'bad-signature', 'wrong-cluster', 'incompatible' (another feed format: master and replica versions
  * differ), 'replayed' (signed for another request).
  */
-export async function verifyFeed(body: Uint8Array, signature: string | undefined, key: SigningKey, clusterId: string, nonce: string): Promise<FeedBinding> {
+export function verifyFeed(body: Uint8Array, signature: string | undefined, key: SigningKey, clusterId: string, nonce: string): Promise<FeedBinding> {
+  return verifyFeedDigest(feedDigest(body), signature, key, clusterId, nonce);
+}
+
+/** verifyFeed for a body hashed as it was received (feedDigest's hex SHA-256): a snapshot never held in memory. */
+export async function verifyFeedDigest(digest: string, signature: string | undefined, key: SigningKey, clusterId: string, nonce: string): Promise<FeedBinding> {
   const [protectedHeader, empty, sig] = (signature ?? '').split('.');
   if (!protectedHeader || empty !== '' || !sig) throw new FeedError('bad-signature', 'the response carries no feed signature');
   let format: unknown;
@@ -101,7 +109,7 @@ export async function verifyFeed(body: Uint8Array, signature: string | undefined
   let header: Record<string, unknown> | undefined;
   try {
     ({ protectedHeader: header } = await flattenedVerify(
-      { protected: protectedHeader, payload: new TextEncoder().encode(feedDigest(body)), signature: sig },
+      { protected: protectedHeader, payload: new TextEncoder().encode(digest), signature: sig },
       key,
       { crit: { b64: true }, algorithms: ['EdDSA'] },
     ));
@@ -124,8 +132,8 @@ export async function verifyFeed(body: Uint8Array, signature: string | undefined
 /** The entities a snapshot carries, in the order they must be applied (groups before users, users before tokens). */
 export const SNAPSHOT_ENTITIES = ['settings', 'group', 'user', 'token', 'token_state', 'hardware_token', 'client', 'admin'] as const;
 
-const headSchema = z.strictObject({ seq: z.number().int().nonnegative(), hash: z.string().regex(/^[0-9a-f]{64}$/) });
-export type FeedHead = z.output<typeof headSchema>;
+export const feedHeadSchema = z.strictObject({ seq: z.number().int().nonnegative(), hash: z.string().regex(/^[0-9a-f]{64}$/) });
+export type FeedHead = z.output<typeof feedHeadSchema>;
 
 const entrySchema = z.strictObject({
   seq: z.number().int().positive(),
@@ -145,22 +153,12 @@ export const changeBatchSchema = z.strictObject({
   /** The replica's position the batch continues from, and the master's hash at that position (null: unknown). */
   after: z.number().int().nonnegative(),
   after_hash: z.string().nullable(),
-  head: headSchema,
+  head: feedHeadSchema,
   entries: z.array(entrySchema),
   /** Set when the master cannot continue from `after` (pruned, or never had it): take a snapshot. */
   resync: z.string().optional(),
 });
 export type ChangeBatch = z.output<typeof changeBatchSchema>;
-
-export const snapshotSchema = z.strictObject({
-  kind: z.literal('snapshot'),
-  cluster_id: z.string(),
-  issued_at: z.number().int(),
-  head: headSchema,
-  /** Entity -> records (validated one by one when applied). */
-  records: z.partialRecord(z.enum(SNAPSHOT_ENTITIES), z.array(z.unknown())),
-});
-export type Snapshot = z.output<typeof snapshotSchema>;
 
 /** Parse a verified body; a body that is not the expected JSON is 'malformed'. */
 export function parseFeedBody<S extends z.ZodType>(schema: S, body: Uint8Array, clusterId: string): z.output<S> {

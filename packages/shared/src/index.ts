@@ -12,3 +12,4 @@ export * from './feed.js';
 export * from './cluster-bundle.js';
 export * from './replica-status.js';
 export * from './set-aside.js';
+export * from './snapshot-format.js';

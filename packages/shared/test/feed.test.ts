@@ -45,6 +45,6 @@ describe('feed signatures', () => {
       .sign(privateKey);
     const { reason, message } = await refusal(verifyFeed(body, `${jws.protected}..${jws.signature}`, publicKey, CLUSTER, newFeedNonce()));
     expect(reason).toBe('incompatible');
-    expect(message).toContain('feed format 1, this replica speaks 2: upgrade the master and its replicas to the same otpgate version');
+    expect(message).toContain('feed format 1, this replica speaks 3: upgrade the master and its replicas to the same otpgate version');
   });
 });

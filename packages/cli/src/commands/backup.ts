@@ -1,17 +1,16 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
   CLI_ACTOR,
   VERSION,
   checkPassphraseStrength,
-  collectBackup,
   recordAdminAction,
   nodeName,
-  openBackup,
   readBackupHeader,
+  readBackupStart,
   restoreBackup,
-  sealBackup,
+  writeBackup,
 } from '@otpgate/core';
 import { InvalidInputError } from '@otpgate/shared';
 import { cliLogger, loadConfig, type GlobalOptions } from '../context.js';
@@ -30,9 +29,9 @@ async function obtainPassphrase(fromStdin: boolean | undefined, confirm: boolean
 
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
-function readFileOrFail(path: string): Buffer {
+async function readStartOrFail(path: string): Promise<Buffer> {
   try {
-    return readFileSync(path);
+    return await readBackupStart(path);
   } catch (err) {
     throw new InvalidInputError(`cannot read ${path}: ${(err as Error).message}`);
   }
@@ -48,19 +47,22 @@ export function registerBackupCommands(program: Command, globals: () => GlobalOp
     .action(async (file: string, o: { includeKey?: boolean; passphraseStdin?: boolean; force?: boolean }) => {
       const config = loadConfig(globals());
       const out = resolve(file);
+      if (existsSync(out) && !o.force) throw new InvalidInputError(`${out} exists; choose another name, or add --force to overwrite it`);
       const passphrase = await obtainPassphrase(o.passphraseStdin, true);
       checkPassphraseStrength(passphrase);
-      const content = await collectBackup(config.node.data_dir, { includeKeys: o.includeKey ?? false, node: nodeName(config), version: VERSION });
-      const sealed = await sealBackup(content.payload, passphrase, { includesKeys: o.includeKey ?? false });
+      let content;
       try {
-        writeFileSync(out, sealed, { mode: 0o600, flag: o.force ? 'w' : 'wx' });
+        content = await writeBackup(config.node.data_dir, out, passphrase, { includeKeys: o.includeKey ?? false, node: nodeName(config), version: VERSION, force: o.force });
       } catch (err) {
-        const exists = (err as NodeJS.ErrnoException).code === 'EEXIST';
-        throw new InvalidInputError(exists ? `${out} exists; choose another name, or add --force to overwrite it` : `cannot write ${out}: ${(err as Error).message}`);
+        // the file system's refusals (the folder missing, no room, no permission, the file made meanwhile)
+        const e = err as NodeJS.ErrnoException;
+        if (e.code === 'EEXIST') throw new InvalidInputError(`${out} exists; choose another name, or add --force to overwrite it`);
+        if (e.syscall !== undefined) throw new InvalidInputError(`cannot write ${out}: ${e.message}`);
+        throw err;
       }
       const m = content.manifest;
-      recordAdminAction({ logger: cliLogger(config) }, CLI_ACTOR, 'backup', out, { details: { include_key: m.includes_keys, head_seq: m.head_seq, bytes: sealed.length } });
-      console.log(`backup of ${m.node} (${m.role}, at change ${m.head_seq}, ${content.users} users) written to ${out} (${mib(sealed.length)}), encrypted under the passphrase`);
+      recordAdminAction({ logger: cliLogger(config) }, CLI_ACTOR, 'backup', out, { details: { include_key: m.includes_keys, head_seq: m.head_seq, bytes: content.bytes } });
+      console.log(`backup of ${m.node} (${m.role}, at change ${m.head_seq}, ${content.users} users) written to ${out} (${mib(content.bytes)}), encrypted under the passphrase`);
       if (m.includes_keys) {
         console.log('it includes the node key file and the cluster\'s private keys: whoever has the file and the passphrase has every secret; keep both apart');
       } else {
@@ -80,11 +82,9 @@ export function registerBackupCommands(program: Command, globals: () => GlobalOp
     .action(async (file: string, o: { passphraseStdin?: boolean; keysFrom?: string; force?: boolean }) => {
       const config = loadConfig(globals());
       const path = resolve(file);
-      const sealed = readFileOrFail(path);
-      readBackupHeader(sealed); // "not a backup" before asking for a passphrase
+      readBackupHeader(await readStartOrFail(path)); // "not a backup" before asking for a passphrase
       const passphrase = await obtainPassphrase(o.passphraseStdin, false);
-      const { payload } = await openBackup(sealed, passphrase);
-      const result = await restoreBackup(config.node.data_dir, payload, { force: o.force, keysFrom: o.keysFrom });
+      const result = await restoreBackup(config.node.data_dir, path, passphrase, { force: o.force, keysFrom: o.keysFrom });
       const m = result.manifest;
       recordAdminAction({ logger: cliLogger(config) }, CLI_ACTOR, 'restore', path, { details: { from_node: m.node, head_seq: result.headSeq, key: result.keySource } });
       console.log(`restored ${m.node}'s backup of ${m.created_at} into ${config.node.data_dir}: ${result.role}, at change ${result.headSeq}, ${result.users} users`);

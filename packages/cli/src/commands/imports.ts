@@ -1,7 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createInterface } from 'node:readline/promises';
 import { Option, type Command } from 'commander';
-import { CLI_ACTOR, exportUsersCsv, pskFromHex, type ImportInput, type ImportPreview, type ImportResult } from '@otpgate/core';
+import { CLI_ACTOR, usersCsvChunks, pskFromHex, type ImportInput, type ImportPreview, type ImportResult } from '@otpgate/core';
 import { InvalidInputError } from '@otpgate/shared';
 import { withAdmin, type GlobalOptions } from '../context.js';
 import { printJson } from '../output.js';
@@ -131,12 +133,10 @@ export function registerImportCommands(program: Command, globals: () => GlobalOp
     .command('export-csv [file]')
     .description('every user as CSV without secrets (username,display name,email,groups,...); stdout without FILE')
     .action(async (file: string | undefined) => {
-      await withAdmin(globals(), ({ store }) => {
-        const csv = exportUsersCsv(store);
-        if (file) {
-          writeFileSync(file, csv, { mode: 0o640 });
-          process.stderr.write(`users written to ${file}\n`);
-        } else process.stdout.write(csv);
+      await withAdmin(globals(), async ({ store }) => {
+        // a page of users at a time, written as the file or the pipe takes it: a million users never in memory
+        await pipeline(Readable.from(usersCsvChunks(store)), file ? createWriteStream(file, { mode: 0o640 }) : process.stdout);
+        if (file) process.stderr.write(`users written to ${file}\n`);
       });
     });
 }

@@ -1,9 +1,12 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import { OtpgateError } from '@otpgate/shared';
 import { MAX_SCRYPT_MEMORY, keyFromPassphrase, scryptMemory, type ScryptParameters } from '../passphrase-key.js';
 
 /**
- * The encrypted backup file: a readable two-line header, then AES-256-GCM ciphertext and tag.
+ * The encrypted backup file: a readable two-line header, then AES-256-GCM ciphertext and tag. Written and read as a
+ * stream (a node with a million users has a database of gigabytes).
  *   otpgate-backup 1
  *   {"kdf":"scrypt","n":131072,"r":8,"p":1,"salt":"…","cipher":"aes-256-gcm","iv":"…","check":"…",…}
  *   <ciphertext><16-byte tag>
@@ -58,8 +61,15 @@ export function checkPassphraseStrength(passphrase: string): void {
   }
 }
 
-/** Encrypt `payload` under `passphrase`. */
-export async function sealBackup(payload: Buffer, passphrase: string, info: { includesKeys: boolean; createdAt?: Date }): Promise<Buffer> {
+/**
+ * Encrypt `content` under `passphrase`, as it comes: the header, then the ciphertext a chunk at a time, then the tag
+ * (what gets written to the backup file; a database of gigabytes is never in memory).
+ */
+export async function* sealBackup(
+  content: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  passphrase: string,
+  info: { includesKeys: boolean; createdAt?: Date },
+): AsyncGenerator<Buffer> {
   checkPassphraseStrength(passphrase);
   const salt = randomBytes(16);
   const iv = randomBytes(12);
@@ -77,11 +87,15 @@ export async function sealBackup(payload: Buffer, passphrase: string, info: { in
   const head = Buffer.from(`${BACKUP_MAGIC} ${BACKUP_FORMAT_VERSION}\n${JSON.stringify(header)}\n`);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(head);
-  const body = Buffer.concat([cipher.update(payload), cipher.final()]);
-  return Buffer.concat([head, body, cipher.getAuthTag()]);
+  yield head;
+  for await (const chunk of content) yield cipher.update(chunk);
+  yield Buffer.concat([cipher.final(), cipher.getAuthTag()]);
 }
 
-/** The header of a backup file, checked for shape and limits (nothing decrypted yet). */
+/** The longest header a reader looks for (the two lines before the ciphertext). */
+const HEADER_LIMIT = 64 * 1024;
+
+/** The header of a backup file, checked for shape and limits (nothing decrypted yet); `file`: its first bytes at least. */
 export function readBackupHeader(file: Buffer): { header: BackupHeader; headerBytes: Buffer } {
   const firstNl = file.indexOf(0x0a);
   const magicLine = firstNl < 0 ? '' : file.subarray(0, firstNl).toString('utf8');
@@ -116,11 +130,28 @@ export function readBackupHeader(file: Buffer): { header: BackupHeader; headerBy
   return { header, headerBytes: file.subarray(0, secondNl + 1) };
 }
 
-/** Decrypt a backup file; a wrong passphrase and a damaged file are told apart. */
-export async function openBackup(file: Buffer, passphrase: string): Promise<{ header: BackupHeader; payload: Buffer }> {
-  const { header, headerBytes } = readBackupHeader(file);
-  const body = file.subarray(headerBytes.length);
-  if (body.length < 16) throw new BackupFileError('damaged', 'the backup file is truncated (no encrypted content)');
+/** The first bytes of a file, enough for its header. */
+export async function readBackupStart(path: string): Promise<Buffer> {
+  const file = await open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(HEADER_LIMIT);
+    const { bytesRead } = await file.read(buffer, 0, HEADER_LIMIT, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * Open a backup file: the header read and the passphrase checked first ("wrong passphrase" is told apart from a
+ * damaged file), then `content` decrypts it a chunk at a time. The authentication tag is only checked once the last
+ * chunk has come: `content` throws "damaged" then if anything was altered, so whatever was made of the chunks must
+ * not be used before the iteration has ended without an error.
+ */
+export async function openBackup(path: string, passphrase: string): Promise<{ header: BackupHeader; content: AsyncGenerator<Buffer> }> {
+  const { header, headerBytes } = readBackupHeader(await readBackupStart(path));
+  const size = (await stat(path)).size;
+  if (size - headerBytes.length < 16) throw new BackupFileError('damaged', 'the backup file is truncated (no encrypted content)');
   const { key, check } = await deriveKeys(passphrase, Buffer.from(header.salt, 'base64'), header);
   const expected = Buffer.from(header.check, 'base64');
   if (expected.length !== check.length || !timingSafeEqual(expected, check)) {
@@ -128,10 +159,26 @@ export async function openBackup(file: Buffer, passphrase: string): Promise<{ he
   }
   const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(header.iv, 'base64'));
   decipher.setAAD(headerBytes);
-  decipher.setAuthTag(body.subarray(body.length - 16));
+  const file = await open(path, 'r');
   try {
-    return { header, payload: Buffer.concat([decipher.update(body.subarray(0, body.length - 16)), decipher.final()]) };
-  } catch {
-    throw new BackupFileError('damaged', 'the passphrase is right but the backup file is damaged or was altered (authentication failed)');
+    const tag = Buffer.alloc(16);
+    await file.read(tag, 0, 16, size - 16);
+    decipher.setAuthTag(tag);
+  } finally {
+    await file.close();
   }
+  async function* content(): AsyncGenerator<Buffer> {
+    // the ciphertext: after the header, before the tag (end is inclusive)
+    if (size - 16 > headerBytes.length) {
+      for await (const chunk of createReadStream(path, { start: headerBytes.length, end: size - 17, highWaterMark: 1024 * 1024 })) {
+        yield decipher.update(chunk as Buffer);
+      }
+    }
+    try {
+      yield decipher.final();
+    } catch {
+      throw new BackupFileError('damaged', 'the passphrase is right but the backup file is damaged or was altered (authentication failed)');
+    }
+  }
+  return { header, content: content() };
 }

@@ -1,13 +1,15 @@
 import { createHmac } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { createWriteStream, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { dirname, join, resolve } from 'node:path';
 import { OtpgateError, SealError } from '@otpgate/shared';
 import { Database } from '../store/database.js';
 import { DATA_FILES, Store, type NodeRole } from '../store/store.js';
 import { loadKeyFile } from '../store/key-file.js';
 import { CLUSTER_FILES, type ClusterFile } from '../store/cluster-files.js';
 import { packArchive, unpackArchive, type ArchiveFile, type BackupManifest } from './archive.js';
+import { checkPassphraseStrength, openBackup, sealBackup } from './backup-file.js';
 
 export class BackupError extends OtpgateError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -36,23 +38,32 @@ export function keyId(key: Buffer): string {
   return createHmac('sha256', key).update('otpgate node key id').digest('hex').slice(0, 16);
 }
 
-export interface BackupContent {
-  payload: Buffer;
+export interface BackupResult {
   manifest: Omit<BackupManifest, 'files'>;
   users: number;
+  /** The backup file's size. */
+  bytes: number;
 }
 
 /**
- * A consistent copy of a node's data while it serves: SQLite's online backup API copies every page in one step
- * (one read transaction, so no write of the serving process lands half in the copy, and none is blocked), into a
- * private temporary folder, checked, then read into memory. The key file and the cluster's private keys are added
- * only with `includeKeys`.
+ * Write an encrypted backup of a node's data to `out` while the node serves. SQLite's online backup API copies every
+ * page in one step (one read transaction, so no write of the serving process lands half in the copy, and none is
+ * blocked) into a private folder beside `out` (not /tmp, often a RAM disk: a million users make gigabytes), checked,
+ * then packed, encrypted and written a chunk at a time, never whole in memory, to a temporary file that takes `out`'s
+ * name once complete (an existing `out` is kept unless `force`). The key file and the cluster's private keys are
+ * added only with `includeKeys`.
  */
-export async function collectBackup(dataDir: string, options: { includeKeys: boolean; node: string; version: string }): Promise<BackupContent> {
+export async function writeBackup(
+  dataDir: string,
+  out: string,
+  passphrase: string,
+  options: { includeKeys: boolean; node: string; version: string; force?: boolean },
+): Promise<BackupResult> {
+  checkPassphraseStrength(passphrase);
   const dbPath = join(dataDir, DATA_FILES.database);
   if (!existsSync(dbPath)) throw new BackupError(`no database at ${dbPath}: nothing to back up (check node.data_dir in the config)`);
   const key = loadKeyFile(join(dataDir, DATA_FILES.key));
-  const work = mkdtempSync(join(tmpdir(), 'otpgate-backup-'));
+  const work = mkdtempSync(join(dirname(out), '.otpgate-backup-'));
   try {
     const copyPath = join(work, DATA_FILES.database);
     await onlineCopy(dbPath, copyPath);
@@ -73,8 +84,8 @@ export async function collectBackup(dataDir: string, options: { includeKeys: boo
     } finally {
       copy.close();
     }
-    const files: ArchiveFile[] = [{ name: DATA_FILES.database, content: readFileSync(copyPath) }];
-    if (hasState) files.push({ name: DATA_FILES.state, content: readFileSync(stateCopyPath) });
+    const files: ArchiveFile[] = [{ name: DATA_FILES.database, path: copyPath }];
+    if (hasState) files.push({ name: DATA_FILES.state, path: stateCopyPath });
     if (options.includeKeys) files.push({ name: DATA_FILES.key, content: Buffer.from(key.toString('hex') + '\n') });
     const clusterFiles = options.includeKeys ? [...PUBLIC_CLUSTER_FILES, ...PRIVATE_CLUSTER_FILES] : PUBLIC_CLUSTER_FILES;
     for (const f of clusterFiles) {
@@ -92,7 +103,15 @@ export async function collectBackup(dataDir: string, options: { includeKeys: boo
       key_id: keyId(key),
       includes_keys: options.includeKeys,
     };
-    return { payload: packArchive(manifest, files), manifest, users };
+    const sealed = join(work, 'backup');
+    await pipeline(
+      Readable.from(sealBackup(await packArchive(manifest, files), passphrase, { includesKeys: options.includeKeys })),
+      createWriteStream(sealed, { mode: 0o600, flags: 'wx' }),
+    );
+    const bytes = statSync(sealed).size;
+    if (options.force) renameSync(sealed, out);
+    else linkSync(sealed, out); // refuses an existing file, as a new file opened with "wx" would
+    return { manifest, users, bytes };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -149,20 +168,46 @@ async function onlineCopy(path: string, copyPath: string): Promise<void> {
 }
 
 /**
- * Put a backup's files into a data folder: refuses a folder that already holds a node unless `force`, checks that the
- * node key matches the one the database is sealed under, writes the database under a temporary name and renames it
- * (never a half-written otpgate.db), then opens the store and reads its sealed records to prove the key fits.
+ * Put a backup's files into a data folder: refuses a folder that already holds a node unless `force` (before
+ * decrypting anything), decrypts and unpacks the backup a chunk at a time, the databases straight into files beside
+ * their final names (checked against their digests and the file's authentication tag before anything is used),
+ * checks that the node key matches the one the database is sealed under, renames the databases into place (never a
+ * half-written otpgate.db), then opens the store and reads its sealed records to prove the key fits.
  */
-export async function restoreBackup(dataDir: string, payload: Buffer, options: RestoreOptions = {}): Promise<RestoreResult> {
-  const { manifest, files } = unpackArchive(payload, (name) => ALLOWED.has(name));
-  const database = files.get(DATA_FILES.database);
-  if (!database) throw new RestoreError('the backup holds no database');
+export async function restoreBackup(dataDir: string, backupFile: string, passphrase: string, options: RestoreOptions = {}): Promise<RestoreResult> {
   const dbPath = join(dataDir, DATA_FILES.database);
+  const statePath = join(dataDir, DATA_FILES.state);
   if (existsSync(dbPath) && !options.force) {
     throw new RestoreError(
       `${dataDir} already holds a node (${DATA_FILES.database}); restoring replaces it. Stop that node, then run again with --force (its files are kept beside, renamed *.before-restore-…)`,
     );
   }
+  const { content } = await openBackup(backupFile, passphrase);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const staged = new Map([
+    [DATA_FILES.database as string, `${dbPath}.restoring`],
+    [DATA_FILES.state as string, `${statePath}.restoring`],
+  ]);
+  for (const path of staged.values()) rmSync(path, { force: true });
+  try {
+    const { manifest, files } = await unpackArchive(content, (name) => ALLOWED.has(name), (name) => staged.get(name));
+    return await placeRestored(dataDir, manifest, files, staged, options);
+  } finally {
+    for (const path of staged.values()) rmSync(path, { force: true });
+  }
+}
+
+/** restoreBackup once the backup is unpacked and checked: the databases are at their `staged` paths. */
+async function placeRestored(
+  dataDir: string,
+  manifest: BackupManifest,
+  files: Map<string, Buffer>,
+  staged: Map<string, string>,
+  options: RestoreOptions,
+): Promise<RestoreResult> {
+  const dbPath = join(dataDir, DATA_FILES.database);
+  const statePath = join(dataDir, DATA_FILES.state);
+  if (!manifest.files.some((f) => f.name === DATA_FILES.database)) throw new RestoreError('the backup holds no database');
 
   // the key: from the backup, from --keys-from, or the one already here; it must be the one the database was sealed under
   let key: Buffer;
@@ -194,7 +239,6 @@ export async function restoreBackup(dataDir: string, payload: Buffer, options: R
     );
   }
 
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const setAside: string[] = [];
   const moveAside = (path: string) => {
@@ -203,7 +247,6 @@ export async function restoreBackup(dataDir: string, payload: Buffer, options: R
     renameSync(path, target);
     setAside.push(target);
   };
-  const statePath = join(dataDir, DATA_FILES.state);
   if (options.force) {
     for (const suffix of ['', '-wal', '-shm']) moveAside(dbPath + suffix);
     for (const suffix of ['', '-wal', '-shm']) moveAside(statePath + suffix);
@@ -238,14 +281,8 @@ export async function restoreBackup(dataDir: string, payload: Buffer, options: R
     }
   }
   // the state database first (a backup made before it existed has none: the node starts with an empty one)
-  const state = files.get(DATA_FILES.state);
-  if (state) {
-    writeFileSync(`${statePath}.restoring`, state, { mode: 0o600 });
-    renameSync(`${statePath}.restoring`, statePath);
-  }
-  const partial = `${dbPath}.restoring`;
-  writeFileSync(partial, database, { mode: 0o600 });
-  renameSync(partial, dbPath);
+  if (manifest.files.some((f) => f.name === DATA_FILES.state)) renameSync(staged.get(DATA_FILES.state)!, statePath);
+  renameSync(staged.get(DATA_FILES.database)!, dbPath);
 
   let store: Store;
   try {
@@ -258,7 +295,7 @@ export async function restoreBackup(dataDir: string, payload: Buffer, options: R
     // read what is sealed: proves the key fits before anyone relies on this node
     store.settings();
     store.readAll('client');
-    store.readAll('token');
+    for (const token of store.scan('token')) void token; // each one unsealed, a page at a time
     const users = Number(store.db.first(store.db.q.selectFrom('users').select((eb) => eb.fn.countAll().as('n')))?.n ?? 0);
     return { manifest, role: store.role, headSeq: store.head().seq, users, keySource, setAside, warnings };
   } catch (err) {

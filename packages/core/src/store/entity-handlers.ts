@@ -52,18 +52,40 @@ export interface EntityHandler<R> {
   upsert(files: StoreFiles, sealKey: Buffer, record: R): void;
   remove(files: StoreFiles, key: string): void;
   read(files: StoreFiles, sealKey: Buffer, key: string): R | undefined;
-  readAll(files: StoreFiles, sealKey: Buffer): R[];
+  /**
+   * Every record, in key order, a page at a time: what a snapshot or an export reads, with a million users, without
+   * holding them all. Within one read transaction of the caller's, the pages are one consistent view.
+   */
+  scan(files: StoreFiles, sealKey: Buffer): Iterable<R>;
+}
+
+/** Records read per query by scan(). */
+const SCAN_PAGE = 1000;
+
+/**
+ * The rows of `page(after)` (the next SCAN_PAGE rows past the key `after`, in key order) until one comes back short:
+ * keyset paging, so every page is an indexed seek, and nothing stays open between pages (better-sqlite3 allows no
+ * other statement on a connection while an iterator is open).
+ */
+function* pages<Row, K>(first: K, page: (after: K) => Row[], keyOf: (row: Row) => K): Generator<Row[]> {
+  let after = first;
+  for (;;) {
+    const rows = page(after);
+    if (rows.length > 0) yield rows;
+    if (rows.length < SCAN_PAGE) return;
+    after = keyOf(rows[rows.length - 1]!);
+  }
 }
 
 const json = (value: unknown) => JSON.stringify(value);
 
 type IdTable = 'tokens' | 'hardware_tokens' | 'groups' | 'clients';
 
-/** remove, read and readAll for a table keyed by an integer id, given how a row becomes a record. */
+/** remove, read and scan for a table keyed by an integer id, given how a row becomes a record. */
 function byId<T extends IdTable, R>(
   table: T,
   fromRow: (sealKey: Buffer, row: Selectable<DB[T]>) => R,
-): Pick<EntityHandler<R>, 'remove' | 'read' | 'readAll'> {
+): Pick<EntityHandler<R>, 'remove' | 'read' | 'scan'> {
   // the table name comes from the fixed union above, never from input
   return {
     remove({ db }, key) {
@@ -73,8 +95,11 @@ function byId<T extends IdTable, R>(
       const row = db.prepare(`select * from ${table} where id = ?`).get(Number(key)) as Selectable<DB[T]> | undefined;
       return row && fromRow(sealKey, row);
     },
-    readAll({ db }, sealKey) {
-      return (db.prepare(`select * from ${table} order by id`).all() as Selectable<DB[T]>[]).map((row) => fromRow(sealKey, row));
+    *scan({ db }, sealKey) {
+      const page = db.prepare(`select * from ${table} where id > ? order by id limit ${SCAN_PAGE}`);
+      for (const rows of pages(0, (after) => page.all(after) as Array<Selectable<DB[T]>>, (row) => (row as { id: number }).id)) {
+        for (const row of rows) yield fromRow(sealKey, row);
+      }
     },
   };
 }
@@ -135,27 +160,33 @@ const users: EntityHandler<UserRecord> = {
     const row = db.first(db.q.selectFrom('users').selectAll().where('id', '=', Number(key)));
     return row && userFromRow(row, db.all(userGroupsQuery(db, row.id)).map((g) => g.name));
   },
-  readAll({ db }) {
-    // every membership in one query, not one query per user (a snapshot reads every user)
-    const memberships = new Map<number, string[]>();
-    for (const m of db.all(userGroupsQuery(db))) {
-      const list = memberships.get(m.user_id);
-      if (list) list.push(m.name);
-      else memberships.set(m.user_id, [m.name]);
+  *scan({ db }) {
+    const page = db.prepare(`select * from users where id > ? order by id limit ${SCAN_PAGE}`);
+    // the memberships of a page's users in one query, not one query per user (a snapshot reads every user)
+    const members = db.prepare(
+      `select user_groups.user_id, groups.name from user_groups join groups on groups.id = user_groups.group_id
+         where user_groups.user_id between ? and ? order by user_groups.user_id, groups.name`,
+    );
+    for (const rows of pages(0, (after) => page.all(after) as Array<Selectable<UsersTable>>, (row) => row.id)) {
+      const memberships = new Map<number, string[]>();
+      for (const m of members.all(rows[0]!.id, rows[rows.length - 1]!.id) as Array<{ user_id: number; name: string }>) {
+        const list = memberships.get(m.user_id);
+        if (list) list.push(m.name);
+        else memberships.set(m.user_id, [m.name]);
+      }
+      for (const row of rows) yield userFromRow(row, memberships.get(row.id) ?? []);
     }
-    return db.all(db.q.selectFrom('users').selectAll().orderBy('id')).map((row) => userFromRow(row, memberships.get(row.id) ?? []));
   },
 };
 
-/** Group memberships (user id, group name) by user, names in order; of one user when `userId` is given. */
-function userGroupsQuery(db: Database, userId?: number) {
-  const q = db.q
+/** The names of a user's groups, in order. */
+function userGroupsQuery(db: Database, userId: number) {
+  return db.q
     .selectFrom('user_groups')
     .innerJoin('groups', 'groups.id', 'user_groups.group_id')
-    .select(['user_groups.user_id', 'groups.name'])
-    .orderBy('user_groups.user_id')
+    .select('groups.name')
+    .where('user_groups.user_id', '=', userId)
     .orderBy('groups.name');
-  return userId === undefined ? q : q.where('user_groups.user_id', '=', userId);
 }
 
 function userFromRow(row: Selectable<UsersTable>, groups: string[]): UserRecord {
@@ -206,8 +237,9 @@ const tokenStates: EntityHandler<TokenStateRecord> = {
   read({ state }, _key, key) {
     return state.first(state.q.selectFrom('token_state').select(['token_id', 'last_step', 'drift']).where('token_id', '=', Number(key)));
   },
-  readAll({ state }) {
-    return state.all(state.q.selectFrom('token_state').select(['token_id', 'last_step', 'drift']).orderBy('token_id'));
+  *scan({ state }) {
+    const page = state.prepare(`select token_id, last_step, drift from token_state where token_id > ? order by token_id limit ${SCAN_PAGE}`);
+    for (const rows of pages(0, (after) => page.all(after) as TokenStateRecord[], (row) => row.token_id)) yield* rows;
   },
 };
 
@@ -289,8 +321,8 @@ const settings: EntityHandler<Settings> = {
     const stored: unknown = row ? JSON.parse(row.document) : {};
     return settingsSchema.parse(mapSecretFields(stored, this.secretFields, (v, ctx) => unseal(sealKey, v, ctx).toString()));
   },
-  readAll(files, sealKey) {
-    return [this.read(files, sealKey, SETTINGS_KEY)!];
+  *scan(files, sealKey) {
+    yield this.read(files, sealKey, SETTINGS_KEY)!;
   },
 };
 
@@ -319,7 +351,7 @@ const lockouts: EntityHandler<LockoutRecord> = {
     state.run(state.q.deleteFrom('auth_state').where('user_id', '=', Number(key)));
   },
   read: () => undefined,
-  readAll: () => [],
+  scan: () => [],
 };
 
 const admins: EntityHandler<AdminRecord> = {
@@ -336,8 +368,9 @@ const admins: EntityHandler<AdminRecord> = {
   read({ db }, _key, key) {
     return db.first(db.q.selectFrom('admins').selectAll().where('username', '=', key));
   },
-  readAll({ db }) {
-    return db.all(db.q.selectFrom('admins').selectAll().orderBy('username'));
+  *scan({ db }) {
+    const page = db.prepare(`select * from admins where username > ? order by username limit ${SCAN_PAGE}`);
+    for (const rows of pages('', (after) => page.all(after) as AdminRecord[], (row) => row.username)) yield* rows;
   },
 };
 

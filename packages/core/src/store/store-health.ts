@@ -32,7 +32,9 @@ export function describeWriteError(err: unknown): string {
 export function storeWriteProblem(err: unknown): string | undefined {
   for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     const code = String((e as { code?: unknown }).code ?? '');
-    if (code === 'SQLITE_FULL') return 'the disk holding the data folder is full';
+    // SQLite's codes, and the system's for a file written beside the database (a snapshot being received)
+    if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT') return 'the disk holding the data folder is full';
+    if (code === 'EROFS') return 'the data folder is on a read-only file system';
     if (code.startsWith('SQLITE_READONLY')) return 'the database file is read-only (permissions, or a read-only file system)';
     // SQLite writes a byte to each page of the shared-memory file as it grows it: what fails there is mostly room
     if (code === 'SQLITE_IOERR_SHMSIZE') return 'no room for the database\'s shared-memory file (is the disk holding the data folder full?)';

@@ -229,8 +229,14 @@ export class Store {
     return (ENTITY_HANDLERS[entity] as (typeof ENTITY_HANDLERS)[E]).read(this, this.sealKey, key);
   }
 
+  /** Every record of `entity`, in memory: for the small tables (clients, groups, settings); scan() for the rest. */
   readAll<E extends Entity>(entity: E): EntityRecords[E][] {
-    return (ENTITY_HANDLERS[entity] as (typeof ENTITY_HANDLERS)[E]).readAll(this, this.sealKey);
+    return [...this.scan(entity)];
+  }
+
+  /** Every record of `entity`, in key order, read a page at a time (entity-handlers.ts). */
+  scan<E extends Entity>(entity: E): Iterable<EntityRecords[E]> {
+    return (ENTITY_HANDLERS[entity] as (typeof ENTITY_HANDLERS)[E]).scan(this, this.sealKey);
   }
 
   settings(): Settings {

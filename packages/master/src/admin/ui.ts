@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { OtpgateError, ReadOnlyReplicaError, ValidationError, type NodeConfig, type ReplicaSelfStatus } from '@otpgate/shared';
 import { storeWriteProblem, type Actor, type Dictionary, type Logger, type OtpgateNode, type Services } from '@otpgate/core';
@@ -43,7 +44,7 @@ export interface PageContext {
   params: Record<string, string>;
 }
 
-export type PageResult = Html | { redirect: string } | { download: { filename: string; type: string; body: string | Buffer } };
+export type PageResult = Html | { redirect: string } | { download: { filename: string; type: string; body: string | Buffer | Readable } };
 
 /**
  * What every page needs: sessions, the CSRF check, the read-only rule on replicas, rendering and errors. Route

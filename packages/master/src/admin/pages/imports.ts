@@ -1,6 +1,7 @@
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { ConflictError, InvalidInputError } from '@otpgate/shared';
-import { commitImportInThread, exportUsersCsv, pskFromHex, type ImportFormat, type ImportInput, type ImportPreview, type ImportResult, type ImportRow, type RowVerdict } from '@otpgate/core';
+import { commitImportInThread, usersCsvChunks, pskFromHex, type ImportFormat, type ImportInput, type ImportPreview, type ImportResult, type ImportRow, type RowVerdict } from '@otpgate/core';
 import { html, type Html } from '../html.js';
 import { checkbox, csrfField, dataTable, field, fileField, formatTime, select } from '../layout.js';
 import { PendingStore, inWebTerms, rawText } from '../pending.js';
@@ -248,7 +249,8 @@ ${c.error > 0 ? checkbox('Skip error rows (import the others)', 'skip_errors', f
   app.get(
     '/export/users.csv',
     ui.view((ctx) => {
-      const csv = exportUsersCsv(ui.deps.node.store);
+      // a page of users at a time, as the client takes them: the serving thread answers others between pages
+      const csv = Readable.from(usersCsvChunks(ui.deps.node.store));
       ui.deps.audit.record(ctx.actor, 'user.export-csv', 'users');
       return { download: { filename: `otpgate-users-${ui.deps.node.name}-${new Date().toISOString().slice(0, 10)}.csv`, type: 'text/csv; charset=utf-8', body: csv } };
     }),
