@@ -16,6 +16,7 @@ import { registerImportCommands } from './commands/imports.js';
 import { registerConfigTransferCommands } from './commands/config-transfer.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerBackupCommands } from './commands/backup.js';
+import { registerVpnCredentialCommands } from './commands/vpn-credentials.js';
 
 export function buildProgram(): Command {
   const program = new Command('otpgate')
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerConfigTransferCommands(program, globals);
   registerStatusCommand(program, globals);
   registerBackupCommands(program, globals);
+  registerVpnCredentialCommands(program, globals);
   program.commands.forEach(function exitOverrideAll(c: Command) {
     c.exitOverride();
     c.commands.forEach(exitOverrideAll);

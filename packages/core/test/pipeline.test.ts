@@ -55,6 +55,9 @@ class World {
   /** Pending challenges by State (hex), as the state database's table holds them. */
   readonly challenges = new Map<string, PendingChallenge & { expiresAt: number }>();
   decoys = 0;
+  /** One-time VPN credentials by password, as the master's table holds them (by hash). */
+  readonly vpnCredentials = new Map<string, { userId: number; client: string | null; expiresAt: number; usedBy?: string }>();
+  masterReachable = true;
 
   configure(input: SettingsInput): void {
     this.settings = settingsSchema.parse(input);
@@ -150,6 +153,17 @@ class World {
         if (!pending || pending.client !== client) return undefined;
         this.challenges.delete(state.toString('hex'));
         return pending.expiresAt > this.clock ? pending : undefined;
+      },
+      useVpnCredential: async (u, password, client, requestKey) => {
+        if (!this.masterReachable) return 'unavailable';
+        const c = this.vpnCredentials.get(password);
+        if (!c) return { use: 'unknown' };
+        if (c.userId !== u.id) return { use: 'other-user' };
+        if (c.usedBy !== undefined) return { use: c.usedBy === requestKey ? 'repeat' : 'spent', issued_by: 'passkey' };
+        if (c.expiresAt <= this.clock) return { use: 'expired' };
+        if (c.client !== null && c.client !== client) return { use: 'other-client' };
+        c.usedBy = requestKey ?? 'once';
+        return { use: 'used', issued_by: 'passkey' };
       },
       lockedUntil: (u) => this.users.get(u.username.toLowerCase())?.lockedUntil ?? null,
       now: () => this.clock,
@@ -560,5 +574,64 @@ describe('realms, chains and single-factor policies', () => {
     const d = await w.run('dora', `dora-password${w.code(token(40))}`);
     expect(d).toMatchObject({ outcome: 'accept' });
     expect(d.outcome === 'accept' && d.groups).toEqual(['local-group', 'vpn']);
+  });
+});
+
+describe('one-time VPN credentials', () => {
+  const credential = 'vpn-abcdefghijklmnopqrstuvwx';
+
+  it('a credential is accepted alone, once, with its own policy and the method that issued it; no code or password is checked', async () => {
+    w.vpnCredentials.set(credential, { userId: 10, client: null, expiresAt: w.clock + 120_000 });
+    const d = await w.run('alice', credential, { requestKey: 'r1' });
+    expect(d).toMatchObject({ outcome: 'accept', policy: 'vpn-credential', backend: 'passkey', user: { id: 10 } });
+    expect(w.passwordCalls).toEqual([]);
+    expect(w.consumeCalls).toEqual([]);
+    const again = await w.run('alice', credential, { requestKey: 'r2' });
+    expect(again).toMatchObject({ outcome: 'reject', reason: 'replay' });
+    expect(w.failures.get(10)).toBe(1);
+  });
+
+  it('a retransmission of the request that used it gets the same accept', async () => {
+    w.vpnCredentials.set(credential, { userId: 10, client: null, expiresAt: w.clock + 120_000 });
+    expect(await w.run('alice', credential, { requestKey: 'r1' })).toMatchObject({ outcome: 'accept' });
+    expect(await w.run('alice', credential, { requestKey: 'r1' })).toMatchObject({ outcome: 'accept', policy: 'vpn-credential' });
+  });
+
+  it('works for a user without a token, and in every mode (it replaces password and code)', async () => {
+    const bob = w.add(user(11, 'bob', []));
+    w.configure({ auth: { default_mode: 'challenge' } });
+    w.vpnCredentials.set(credential, { userId: bob.id, client: null, expiresAt: w.clock + 120_000 });
+    expect(await w.run('bob', credential)).toMatchObject({ outcome: 'accept', policy: 'vpn-credential' });
+  });
+
+  it('an expired one, one for another client or another user is rejected and counted as a failure', async () => {
+    w.vpnCredentials.set(credential, { userId: 10, client: null, expiresAt: w.clock });
+    expect(reason(await w.run('alice', credential))).toBe('credential-expired');
+    w.vpnCredentials.set(credential, { userId: 10, client: 'other-nas', expiresAt: w.clock + 1000 });
+    expect(reason(await w.run('alice', credential))).toBe('not-permitted');
+    w.vpnCredentials.set(credential, { userId: 99, client: null, expiresAt: w.clock + 1000 });
+    expect(reason(await w.run('alice', credential))).toBe('bad-password');
+    expect(w.failures.get(10)).toBe(3);
+  });
+
+  it('a locked account is refused before any credential is looked at', async () => {
+    w.vpnCredentials.set(credential, { userId: 10, client: null, expiresAt: w.clock + 1000 });
+    alice.lockedUntil = w.clock + 60_000;
+    expect(reason(await w.run('alice', credential))).toBe('locked');
+    expect(w.vpnCredentials.get(credential)?.usedBy).toBeUndefined();
+  });
+
+  it('a password of that shape that is no credential is an ordinary password', async () => {
+    w.add(user(12, 'carol', [token(3)]), credential);
+    const carolToken = w.users.get('carol')!.tokens[0]!;
+    expect(await w.run('carol', `${credential}${w.code(carolToken)}`)).toMatchObject({ outcome: 'accept', backend: 'fake' });
+    expect(w.vpnCredentials.size).toBe(0);
+  });
+
+  it('on a replica whose master does not answer, a credential cannot be checked: rejected as unconfirmed, no failure counted', async () => {
+    w.masterReachable = false;
+    const d = await w.run('alice', credential);
+    expect(reason(d)).toBe('unconfirmed');
+    expect(w.recordFailureCalls).toBe(0);
   });
 });

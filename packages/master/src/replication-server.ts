@@ -9,6 +9,7 @@ import {
   FEED_FORMAT,
   FEED_NONCE,
   FEED_SIGNATURE_HEADER,
+  InvalidInputError,
   SNAPSHOT_MEDIA_TYPE,
   formatListenAddress,
   feedDigest,
@@ -19,11 +20,13 @@ import {
   type ClaimAnswer,
   type FeedBinding,
   type NodeConfig,
+  type VpnCredentialAnswer,
 } from '@otpgate/shared';
 import {
   ClusterFiles,
   LogLimiter,
   claimStep,
+  claimVpnCredential,
   closeHttpServers,
   changeHashAt,
   compactionFloor,
@@ -76,6 +79,7 @@ class HttpError extends Error {
  *                                                 and lockout)
  *   POST /v1/claims                               a replica's claim on a code before it answers Accept (one Accept per
  *                                                 code)
+ *   POST /v1/vpn-credentials/use                  a replica's use of a one-time VPN credential (the master holds them)
  *   GET  /v1/ping                                 nothing: a replica opens its connection ahead of its first claim
  */
 export class ReplicationServer {
@@ -285,6 +289,8 @@ export class ReplicationServer {
         res.writeHead(204).end();
       } else if (req.method === 'POST' && url.pathname === '/v1/claims') {
         sendJson(res, 200, this.claim(replica.name, await readJson(req)));
+      } else if (req.method === 'POST' && url.pathname === '/v1/vpn-credentials/use') {
+        sendJson(res, 200, this.useVpnCredential(replica.name, await readJson(req)));
       } else {
         throw new HttpError(404, `no such endpoint: ${req.method} ${url.pathname}`);
       }
@@ -382,6 +388,16 @@ export class ReplicationServer {
     if (result.claimed) return { claimed: true };
     if (result.reason !== 'replay') this.refusedStep(replica, parsed.data.token_id, parsed.data.last_step, result.reason);
     return { claimed: false, reason: result.reason };
+  }
+
+  /** A replica's use of a one-time VPN credential: only the master holds them, so it decides for the cluster. */
+  private useVpnCredential(replica: string, body: unknown): VpnCredentialAnswer {
+    try {
+      return claimVpnCredential(this.store, replica, body);
+    } catch (err) {
+      if (err instanceof InvalidInputError) throw new HttpError(400, err.message);
+      throw err;
+    }
   }
 
   private refusedStep(replica: string, tokenId: number, step: number, reason: 'unknown-token' | 'outside-window'): void {

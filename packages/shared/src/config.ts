@@ -247,6 +247,15 @@ export const nodeConfigSchema = z
         session_minutes: int().min(1).max(120).default(10),
       })
       .prefault({}),
+    portal: z
+      .strictObject({
+        /**
+         * How long a one-time VPN credential may wait to be used, in seconds (2 minutes: time to start the
+         * connection). Used once, it is spent whatever is left.
+         */
+        vpn_credential_seconds: int().min(10).max(3600).default(120),
+      })
+      .prefault({}),
   })
   .superRefine((c, ctx) => {
     // one port per service: metrics on the RADIUS or replication port would expose it to every NAS or replica, and

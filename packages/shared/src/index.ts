@@ -13,3 +13,4 @@ export * from './cluster-bundle.js';
 export * from './replica-status.js';
 export * from './set-aside.js';
 export * from './snapshot-format.js';
+export * from './vpn-credential.js';

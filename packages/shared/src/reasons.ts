@@ -25,6 +25,7 @@ export const REJECT_REASONS = [
   'single-factor-not-allowed',
   'overloaded',
   'unconfirmed',
+  'credential-expired',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
@@ -47,4 +48,5 @@ export const REJECT_REASON_TEXT: Record<RejectReason, string> = {
   'single-factor-not-allowed': 'password alone is not enough for this account',
   overloaded: 'server busy; try again',
   unconfirmed: 'one-time code could not be confirmed unused (master unreachable)',
+  'credential-expired': 'one-time VPN password expired; get a new one from the portal',
 };

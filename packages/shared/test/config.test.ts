@@ -196,6 +196,13 @@ describe('operations settings (metrics, readiness budget, syslog)', () => {
     expect(problems('log:\n  admin_audit_max_rows: 10\n  admin_audit_days: 0\n').map((p) => p.path)).toEqual(['log.admin_audit_days', 'log.admin_audit_max_rows']);
   });
 
+  it('gives one-time VPN credentials 2 minutes by default, from 10 s to an hour', () => {
+    expect(parseNodeConfig('', 'otpgate.yaml', BASE).portal.vpn_credential_seconds).toBe(120);
+    expect(parseNodeConfig('portal:\n  vpn_credential_seconds: 300\n', 'otpgate.yaml', BASE).portal.vpn_credential_seconds).toBe(300);
+    expect(problems('portal:\n  vpn_credential_seconds: 5\n').map((p) => p.path)).toEqual(['portal.vpn_credential_seconds']);
+    expect(problems('portal:\n  vpn_credential_seconds: 7200\n').map((p) => p.path)).toEqual(['portal.vpn_credential_seconds']);
+  });
+
   it('wants a lag budget longer than the long poll, a staleness limit longer than the budget, and a known facility', () => {
     expect(problems('cluster:\n  poll_seconds: 30\n  lag_budget_seconds: 20\n')).toMatchObject([{ path: 'cluster.lag_budget_seconds', message: expect.stringContaining('more than poll_seconds (30)') }]);
     expect(problems('cluster:\n  lag_budget_seconds: 120\n  max_staleness_seconds: 120\n')).toMatchObject([

@@ -11,6 +11,7 @@ import {
   Store,
   authenticate,
   createAuthPorts,
+  policyNote,
   createServices,
   loadDictionary,
 } from '@otpgate/core';
@@ -150,7 +151,7 @@ export function registerNodeCommands(program: Command, globals: () => GlobalOpti
         const decision = await authenticate({ username, password: passwordAndCode, state: undefined, client }, ports).finally(() => backends.close());
         repository.close();
         if (decision.outcome === 'accept') {
-          const how = decision.policy ? `, ${decision.policy}: password only` : '';
+          const how = decision.policy ? `, ${policyNote(decision.policy)}` : '';
           console.log(`accept: ${decision.user.username}${decision.backend ? ` (password checked by ${decision.backend}${how})` : ''}`);
         } else if (decision.outcome === 'challenge') {
           console.log(`challenge: password accepted; ${decision.prompt}`);

@@ -3,7 +3,8 @@ import type { PasswordBackend, PasswordResult } from '../backends/backend.js';
 import { splitCandidates } from './password-split.js';
 import { resolveName } from './realms.js';
 import { accountBlock, initialLoginOpen, matchCode, singleFactorAllowed, type CodeMatch } from './policy.js';
-import type { AuthPorts, AuthRequest, AuthUser, Decision, SingleFactorPolicy } from './types.js';
+import { looksLikeVpnPassword } from '../vpn/vpn-password.js';
+import type { AcceptPolicy, AuthPorts, AuthRequest, AuthUser, Decision } from './types.js';
 
 /**
  * The authentication decision: a pure function of the request and the ports it is given (no sockets, no SQL), so
@@ -25,6 +26,10 @@ export async function authenticate(request: AuthRequest, ports: AuthPorts): Prom
   if (blocked) return reject(blocked, user);
   const flow: Flow = { user, ports, settings, chain: ports.passwords(chainNames), client: request.client.name, requestKey: request.requestKey };
 
+  if (looksLikeVpnPassword(request.password)) {
+    const decided = await vpnCredential(flow, request.password);
+    if (decided) return decided;
+  }
   if (singleFactorAllowed(user, request, settings)) return passwordOnly(flow, request.password, 'single-factor');
   if (user.tokens.length === 0) {
     if (initialLoginOpen(user, settings, ports.now())) return passwordOnly(flow, request.password, 'initial-login');
@@ -70,7 +75,7 @@ async function fail(flow: Flow, reason: RejectReason, backend?: string, detail?:
   return reject(reason, flow.user, backend, detail);
 }
 
-async function succeed(flow: Flow, password?: Extract<PasswordResult, { outcome: 'accept' }>, policy?: SingleFactorPolicy): Promise<Decision> {
+async function succeed(flow: Flow, password?: Extract<PasswordResult, { outcome: 'accept' }>, policy?: AcceptPolicy): Promise<Decision> {
   if (flow.user.failures > 0) await flow.ports.recordSuccess(flow.user);
   const groups = [...new Set([...flow.user.groups, ...(password?.groups ?? [])])];
   return { outcome: 'accept', user: flow.user, backend: password?.backend, groups, policy };
@@ -117,7 +122,35 @@ async function consumeAndAccept(flow: Flow, match: CodeMatch, password?: Extract
   return succeed(flow, password);
 }
 
-async function passwordOnly(flow: Flow, input: string, policy: SingleFactorPolicy): Promise<Decision> {
+/**
+ * A password of a one-time VPN credential's shape: the credential decides, used in the store's transaction (or at the
+ * master, from a replica). Its backend in the log is how it was issued. A password of that shape that is no credential
+ * goes on as an ordinary password (undefined).
+ */
+async function vpnCredential(flow: Flow, password: string): Promise<Decision | undefined> {
+  const answer = await flow.ports.useVpnCredential(flow.user, password, flow.client, flow.requestKey);
+  if (answer === 'unavailable') return reject('unconfirmed', flow.user, undefined, 'a one-time VPN credential is checked by the master, which did not answer');
+  switch (answer.use) {
+    case 'unknown':
+      return undefined;
+    case 'used':
+    case 'repeat':
+      return succeed(flow, { outcome: 'accept', backend: answer.issued_by ?? 'vpn-credential' }, 'vpn-credential');
+    case 'spent':
+      return fail(flow, 'replay', undefined, 'this one-time VPN credential was used already');
+    case 'expired':
+      return fail(flow, 'credential-expired');
+    case 'other-client':
+      return fail(flow, 'not-permitted', undefined, 'this one-time VPN credential was issued for another RADIUS client');
+    case 'other-user':
+      return fail(flow, 'bad-password', undefined, 'this one-time VPN credential was issued to another user');
+    case 'locked':
+    case 'disabled':
+      return reject(answer.use, flow.user, undefined, `the account was ${answer.use} while this request was checked`);
+  }
+}
+
+async function passwordOnly(flow: Flow, input: string, policy: 'single-factor' | 'initial-login'): Promise<Decision> {
   if (input === '') return fail(flow, 'missing-password');
   const result = await flow.chain.verify(flow.user, input);
   if (result.outcome !== 'accept') return passwordFailure(flow, result);

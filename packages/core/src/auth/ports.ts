@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import type { Settings } from '@otpgate/shared';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { BackendRegistry } from '../backends/registry.js';
 import type { AuthRepository } from '../store/auth-repository.js';
 import type { StepClaimer } from '../cluster/step-claimer.js';
+import { vpnPasswordHash } from '../vpn/vpn-password.js';
 import type { AuthPorts } from './types.js';
 
 /** The pipeline's ports over a node's store and backends: what `serve` and the offline `check` command both use. */
@@ -13,7 +15,7 @@ export function createAuthPorts(deps: {
   metrics: Metrics;
   logger: Logger;
   settings: () => Settings;
-  /** A replica's claims on used codes at the master (cluster.replay_claim); absent on a master or when off. */
+  /** A replica's calls to the master: claims on used codes (cluster.replay_claim), VPN credentials. Absent on a master. */
   claimer?: StepClaimer;
 }): AuthPorts {
   const { repository, metrics, logger, claimer } = deps;
@@ -21,11 +23,18 @@ export function createAuthPorts(deps: {
     findUser: (username) => repository.findUser(username),
     async consume(user, token, step, drift, requestKey) {
       const use = await repository.useStep(user, token, step, drift, requestKey);
-      if (use !== 'used' || !claimer) return use;
+      if (use !== 'used' || !claimer || claimer.mode === 'off') return use;
       const claim = await claimer.claim({ token_id: token.id, last_step: step, drift });
       if (claim === 'claimed') repository.markClaimed(token.id, step);
       if (claim === 'replay') return 'replay';
       return claim === 'unavailable' && claimer.mode === 'strict' ? 'unconfirmed' : 'used';
+    },
+    useVpnCredential(user, password, client, requestKey) {
+      const hash = vpnPasswordHash(password);
+      // outside RADIUS (otpgate check) no retransmission can come: a key of its own
+      const key = requestKey ?? `once:${randomUUID()}`;
+      if (!claimer) return repository.useVpnCredential(user, hash, client, key);
+      return claimer.useVpnCredential({ hash, user_id: user.id, client, request_key: key });
     },
     recordFailure(user) {
       if (repository.recordFailure(user)) {

@@ -1,4 +1,4 @@
-import type { AuthMode, RejectReason, Settings } from '@otpgate/shared';
+import type { AuthMode, RejectReason, Settings, VpnCredentialAnswer } from '@otpgate/shared';
 import type { OtpToken } from '../otp/verify.js';
 import type { PasswordBackend } from '../backends/backend.js';
 import type { PendingChallenge, StepUse } from '../store/auth-repository.js';
@@ -51,6 +51,13 @@ export interface AuthRequest {
 
 /** Why a password alone was enough. */
 export type SingleFactorPolicy = 'single-factor' | 'initial-login';
+/** How an Accept was reached when not by password and code: the auth log's `policy`. */
+export type AcceptPolicy = SingleFactorPolicy | 'vpn-credential';
+
+/** The auth log line's note on an accept's policy. */
+export function policyNote(policy: string): string {
+  return policy === 'vpn-credential' ? 'one-time VPN credential' : `${policy}: password only`;
+}
 
 export type Decision =
   | {
@@ -59,7 +66,7 @@ export type Decision =
       backend?: string;
       /** Local groups and the groups the directory reported: they select reply attributes. */
       groups: string[];
-      policy?: SingleFactorPolicy;
+      policy?: AcceptPolicy;
     }
   | { outcome: 'reject'; reason: RejectReason; user?: AuthUser; backend?: string; detail?: string }
   | { outcome: 'challenge'; user: AuthUser; state: Buffer; prompt: string; backend?: string };
@@ -75,6 +82,11 @@ export interface AuthPorts {
    * `requestKey`) used it before; anything else: not this request's.
    */
   consume(user: AuthUser, token: OtpToken, step: number, drift: number, requestKey?: string): Promise<StepUse>;
+  /**
+   * Use the one-time VPN credential `password` (of its shape) for `user` through `client`: in the store on a master,
+   * at the master from a replica ('unavailable' when it cannot be asked). 'unknown': no such credential.
+   */
+  useVpnCredential(user: AuthUser, password: string, client: string, requestKey?: string): Promise<VpnCredentialAnswer | 'unavailable'>;
   /** Count a failure before returning (the next request for the user must see it), locking the account at the limit. */
   recordFailure(user: AuthUser): Promise<void>;
   recordSuccess(user: AuthUser): Promise<void>;

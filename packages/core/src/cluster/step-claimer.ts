@@ -4,10 +4,13 @@
  * nodes at the same instant gets one Accept. When the master does not answer within the timeout, `best-effort` decides
  * locally (the step is reported afterwards, as before claims existed) and `strict` refuses; both are counted, and said
  * in the log once a minute.
+ *
+ * The same channel carries a replica's use of a one-time VPN credential: only the master holds those, so a replica asks
+ * it for each (whatever cluster.replay_claim says; with the master unreachable, a credential cannot be checked).
  */
 import { createSecureContext } from 'node:tls';
 import { Agent, request } from 'undici';
-import { claimAnswerSchema, type TokenStateRecord } from '@otpgate/shared';
+import { claimAnswerSchema, vpnCredentialAnswerSchema, type TokenStateRecord, type VpnCredentialAnswer, type VpnCredentialClaim } from '@otpgate/shared';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { ClusterFiles } from '../store/cluster-files.js';
@@ -26,12 +29,14 @@ const CONNECT_TIMEOUT_MS = 10_000;
 export class StepClaimer {
   private readonly agent: Agent;
   private readonly url: URL;
+  private readonly credentialUrl: URL;
   private lastLogged = 0;
 
   constructor(
     dataDir: string,
     masterUrl: string,
-    readonly mode: 'strict' | 'best-effort',
+    /** cluster.replay_claim: with 'off', only VPN credentials are asked for. */
+    readonly mode: 'strict' | 'best-effort' | 'off',
     private readonly timeoutMs: number,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
@@ -48,6 +53,7 @@ export class StepClaimer {
       keepAliveTimeout: 30_000,
     });
     this.url = new URL('/v1/claims', masterUrl);
+    this.credentialUrl = new URL('/v1/vpn-credentials/use', masterUrl);
   }
 
   /**
@@ -61,9 +67,15 @@ export class StepClaimer {
   }
 
   async claim(step: TokenStateRecord): Promise<ClaimOutcome> {
-    const outcome = await this.ask(step);
+    // a step the master refuses as outside the window is no step this node should accept either
+    const outcome = await this.ask(this.url, step, (json) => (claimAnswerSchema.parse(json).claimed ? 'claimed' : 'replay'), 'claim a used code from the master');
     this.metrics.replayClaims.inc({ result: outcome });
     return outcome;
+  }
+
+  /** Use a one-time VPN credential at the master, which alone holds them. */
+  async useVpnCredential(claim: VpnCredentialClaim): Promise<VpnCredentialAnswer | 'unavailable'> {
+    return this.ask(this.credentialUrl, claim, (json) => vpnCredentialAnswerSchema.parse(json), 'check a one-time VPN credential with the master');
   }
 
   /**
@@ -71,7 +83,7 @@ export class StepClaimer {
    * leaves a request's abort signal unheard while its connection is still being made, so a master slow to finish TLS
    * handshakes (a busy main thread) held an Accept for the connect timeout and more, several seconds under load.
    */
-  private async ask(step: TokenStateRecord): Promise<ClaimOutcome> {
+  private async ask<T>(url: URL, body: unknown, parse: (json: unknown) => T, what: string): Promise<T | 'unavailable'> {
     const controller = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
@@ -81,7 +93,7 @@ export class StepClaimer {
         reject(err);
       }, this.timeoutMs);
     });
-    const asked = this.send(step, controller.signal);
+    const asked = this.send(url, body, controller.signal).then(parse);
     // the request may settle after the deadline: its outcome then goes nowhere
     asked.catch(() => undefined);
     try {
@@ -90,7 +102,8 @@ export class StepClaimer {
       if (Date.now() - this.lastLogged >= LOG_INTERVAL_MS) {
         this.lastLogged = Date.now();
         const then = this.mode === 'strict' ? 'refusing codes until it answers (cluster.replay_claim: strict)' : 'deciding locally and reporting afterwards';
-        this.logger.warn({ event: 'replay-claim-unavailable', err: (err as Error).message }, `could not claim a used code from the master: ${then}`);
+        const credentials = 'one-time VPN credentials are refused until it answers';
+        this.logger.warn({ event: 'replay-claim-unavailable', err: (err as Error).message }, `could not ${what}: ${then}; ${credentials}`);
       }
       return 'unavailable';
     } finally {
@@ -98,20 +111,18 @@ export class StepClaimer {
     }
   }
 
-  private async send(step: TokenStateRecord, signal: AbortSignal): Promise<ClaimOutcome> {
-    const response = await request(this.url, {
+  /** The master's JSON answer. */
+  private async send(url: URL, body: unknown, signal: AbortSignal): Promise<unknown> {
+    const response = await request(url, {
       dispatcher: this.agent,
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(step),
+      body: JSON.stringify(body),
       signal,
     });
     const text = await response.body.text();
     if (response.statusCode !== 200) throw new Error(`the master answered ${response.statusCode}: ${text.slice(0, 200)}`);
-    const answer = claimAnswerSchema.parse(JSON.parse(text));
-    if (answer.claimed) return 'claimed';
-    // a step the master refuses as outside the window is no step this node should accept either
-    return 'replay';
+    return JSON.parse(text);
   }
 
   async close(): Promise<void> {

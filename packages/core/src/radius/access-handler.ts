@@ -1,6 +1,6 @@
 import { REJECT_REASON_TEXT, type Settings } from '@otpgate/shared';
 import { authenticate } from '../auth/pipeline.js';
-import type { AuthPorts, Decision } from '../auth/types.js';
+import { policyNote, type AuthPorts, type Decision } from '../auth/types.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { AuthLogRecord } from '../store/auth-repository.js';
@@ -88,7 +88,7 @@ export function createAccessHandler(deps: AccessHandlerDeps): AccessRequestHandl
       backend,
       latency_ms: latencyUs / 1000,
     };
-    deps.logger.info(logged, `${result}${reason ? ` (${reason})` : ''}${policy ? ` (${policy}: password only)` : ''} ${logged.user} from ${client.name}`);
+    deps.logger.info(logged, `${result}${reason ? ` (${reason})` : ''}${policy ? ` (${policyNote(policy)})` : ''} ${logged.user} from ${client.name}`);
     deps.audit({
       at: Date.now(),
       node: deps.node,

@@ -56,8 +56,9 @@ export class RadiusService {
     this.watcher = new ConfigWatcher(store, logger, () => this.reload());
     const claims = config.cluster.replay_claim;
     const masterUrl = store.getMeta('master_url');
+    // also with replay claims off: a replica asks the master for every one-time VPN credential
     this.claimer =
-      store.role === 'replica' && claims !== 'off' && masterUrl
+      store.role === 'replica' && masterUrl
         ? new StepClaimer(store.dataDir, masterUrl, claims, config.cluster.claim_timeout_ms, logger, metrics)
         : undefined;
     const ports = createAuthPorts({ repository: this.repository, backends: this.backends, metrics, logger, settings, claimer: this.claimer });

@@ -9,6 +9,7 @@ import { TokenService } from './tokens.js';
 import { UserService } from './users.js';
 import { ImportService } from '../imports/import-service.js';
 import { ConfigTransferService } from '../config-transfer/config-transfer-service.js';
+import { VpnCredentialService } from '../vpn/credential-service.js';
 
 export * from './context.js';
 export * from './users.js';
@@ -32,6 +33,7 @@ export interface Services {
   authLog: AuthLogService;
   imports: ImportService;
   configTransfer: ConfigTransferService;
+  vpnCredentials: VpnCredentialService;
 }
 
 export function createServices(ctx: ServiceContext): Services {
@@ -46,5 +48,6 @@ export function createServices(ctx: ServiceContext): Services {
     authLog: new AuthLogService(ctx),
     imports: new ImportService(ctx),
     configTransfer: new ConfigTransferService(ctx),
+    vpnCredentials: new VpnCredentialService(ctx),
   };
 }

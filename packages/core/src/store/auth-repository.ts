@@ -24,6 +24,8 @@ import { WriteBatcher } from './write-batcher.js';
 import { UserDirectory } from './user-directory.js';
 import { USE_STEP_SQL } from './token-state.js';
 import type { StoreHealth } from './store-health.js';
+import { VpnCredentialTable } from '../vpn/credential-table.js';
+import type { VpnCredentialAnswer } from '@otpgate/shared';
 
 /** One authentication as the audit table keeps it. */
 export type AuthLogRecord = Omit<Selectable<AuthLogTable>, 'id'>;
@@ -69,6 +71,7 @@ export class AuthRepository {
   private readonly challengeInsertStmt;
   private readonly challengeTakeStmt;
   private readonly claimedStmt;
+  private readonly vpnCredentials: VpnCredentialTable;
 
   constructor(
     private readonly store: Store,
@@ -114,6 +117,7 @@ export class AuthRepository {
       'insert into challenges (state, user_id, username, client, backend, groups, expires_at) values (?, ?, ?, ?, ?, ?, ?) on conflict (state) do nothing',
     );
     this.claimedStmt = state.prepare('update token_state set reported = 1 where token_id = ? and last_step = ?');
+    this.vpnCredentials = new VpnCredentialTable(state);
     this.challengeTakeStmt = state.prepare(
       'delete from challenges where state = ? and client = ? returning user_id, username, client, backend, groups, expires_at',
     );
@@ -223,6 +227,17 @@ export class AuthRepository {
         | undefined;
       if (!row || row.expires_at <= Date.now()) return undefined;
       return { userId: row.user_id, username: row.username, client: row.client, backend: row.backend, groups: JSON.parse(row.groups) as string[] };
+    });
+  }
+
+  /**
+   * Master: use a one-time VPN credential (by its password's hash) for `user` through `client`, if the user may still
+   * log in: the user's status, the lock and the credential are read in the transaction that marks it used.
+   */
+  useVpnCredential(user: AuthUser, hash: string, client: string, requestKey: string): Promise<VpnCredentialAnswer> {
+    return this.batcher.enqueue((): VpnCredentialAnswer => {
+      if (!this.users.confirmActive(user)) return { use: 'disabled' };
+      return this.vpnCredentials.use({ hash, userId: user.id, client, requestKey });
     });
   }
 

@@ -1,10 +1,12 @@
 /**
  * The state database's other rows that would otherwise only grow: challenges past their expiry, failure counters of
  * users who stopped failing long ago (and have nothing left to report), replay steps of tokens that no longer
- * exist, and the dashboard's request counts older than a day (auth-buckets.ts). Deleted in chunks with a turn of the event loop between, like the auth log's retention.
+ * exist, one-time VPN credentials a day past their expiry, and the dashboard's request counts older than a day
+ * (auth-buckets.ts). Deleted in chunks with a turn of the event loop between, like the auth log's retention.
  */
 import type { Store } from './store.js';
 import { pruneAuthBuckets } from './auth-buckets.js';
+import { VpnCredentialTable } from '../vpn/credential-table.js';
 
 const CHUNK = 5000;
 /** A counter with no lock and nothing to report is dropped after this long without a failure. */
@@ -17,13 +19,16 @@ export interface HousekeepingResult {
   counters: number;
   orphanSteps: number;
   buckets: number;
+  vpnCredentials: number;
 }
 
 export async function pruneState(store: Store, now = Date.now(), stopped: () => boolean = () => false): Promise<HousekeepingResult> {
   const state = store.state;
-  const result: HousekeepingResult = { challenges: 0, counters: 0, orphanSteps: 0, buckets: 0 };
+  const result: HousekeepingResult = { challenges: 0, counters: 0, orphanSteps: 0, buckets: 0, vpnCredentials: 0 };
   const expired = state.prepare('delete from challenges where state in (select state from challenges where expires_at <= ? limit ?)');
   for (let n = CHUNK; n === CHUNK && !stopped(); await nextTurn()) result.challenges += n = expired.run(now, CHUNK).changes;
+  const credentials = new VpnCredentialTable(state);
+  for (let n = CHUNK; n === CHUNK && !stopped(); await nextTurn()) result.vpnCredentials += n = credentials.prune(now, CHUNK);
   const idle = state.prepare(
     `delete from auth_state where user_id in (select user_id from auth_state
        where (locked_until is null or locked_until <= ?) and unreported_failures = 0 and unreported_success = 0 and updated_at < ? limit ?)`,

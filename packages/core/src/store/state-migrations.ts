@@ -129,9 +129,29 @@ const authBuckets: Migration = {
   },
 };
 
+/** Master: one-time VPN credentials, by the hash of their password (vpn/credential-table.ts). */
+const vpnCredentials: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable('vpn_credentials')
+      .addColumn('hash', 'text', (c) => c.primaryKey())
+      .addColumn('user_id', 'integer', (c) => c.notNull())
+      .addColumn('client', 'text')
+      .addColumn('issued_by', 'text', (c) => c.notNull())
+      .addColumn('issued_at', 'integer', (c) => c.notNull())
+      .addColumn('expires_at', 'integer', (c) => c.notNull())
+      .addColumn('used_at', 'integer')
+      .addColumn('used_by', 'text')
+      .modifyEnd(sql`without rowid`)
+      .execute();
+    await db.schema.createIndex('vpn_credentials_user').on('vpn_credentials').columns(['user_id', 'issued_at']).execute();
+    await db.schema.createIndex('vpn_credentials_expiry').on('vpn_credentials').column('expires_at').execute();
+  },
+};
+
 export const stateMigrationProvider: MigrationProvider = {
   getMigrations: () =>
-    Promise.resolve({ '0001_state': initial, '0002_request_keys': requestKeys, '0003_lock_published': lockPublished, '0004_write_probe': writeProbe, '0005_auth_buckets': authBuckets }),
+    Promise.resolve({ '0001_state': initial, '0002_request_keys': requestKeys, '0003_lock_published': lockPublished, '0004_write_probe': writeProbe, '0005_auth_buckets': authBuckets, '0006_vpn_credentials': vpnCredentials }),
 };
 
 /** The tables that lived in otpgate.db before the state database existed, with the columns both versions have. */

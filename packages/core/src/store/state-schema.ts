@@ -106,6 +106,25 @@ export interface ReplicaAuthBucketsTable {
   count: number;
 }
 
+/**
+ * Master: one-time VPN credentials (vpn/credential-table.ts). The password is never stored, only its hash; a row
+ * stays a day past its expiry, so a late attempt is told "used" or "expired" rather than "unknown", then is pruned.
+ */
+export interface VpnCredentialsTable {
+  /** SHA-256 of the password, hex (vpn-password.ts). */
+  hash: string;
+  user_id: number;
+  /** The RADIUS client it is good for; null: any. */
+  client: string | null;
+  /** How the user proved who they are when it was issued ('passkey', 'oidc', 'admin'): for the auth log. */
+  issued_by: string;
+  issued_at: number;
+  expires_at: number;
+  used_at: number | null;
+  /** The request that used it (node and RADIUS request), so its retransmission gets the same answer. */
+  used_by: string | null;
+}
+
 export interface StateDB {
   token_state: TokenStateTable;
   auth_state: AuthStateTable;
@@ -116,4 +135,5 @@ export interface StateDB {
   auth_buckets: AuthBucketsTable;
   auth_log_rollup: AuthLogRollupTable;
   replica_auth_buckets: ReplicaAuthBucketsTable;
+  vpn_credentials: VpnCredentialsTable;
 }

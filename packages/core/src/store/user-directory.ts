@@ -181,14 +181,24 @@ export class UserDirectory {
    * memory.
    */
   confirm(user: { id: number; username: string }, tokenId: number): 'active' | 'disabled' | 'no-token' {
+    const current = this.current(user);
+    if (!current) return 'no-token';
+    if (current.status !== 'active') return 'disabled';
+    return current.tokens.some((t) => t.id === tokenId) ? 'active' : 'no-token';
+  }
+
+  /** Whether `user` exists and is active, as of the last sync (the same rules as `confirm`, without a token). */
+  confirmActive(user: { id: number; username: string }): boolean {
+    return this.current(user)?.status === 'active';
+  }
+
+  private current(user: { id: number; username: string }) {
     let current = this.cache.peek(user.username);
     if (current?.id !== user.id) {
       current = this.read(user.username);
       if (current) this.remember(user.username, current);
     }
-    if (!current || current.id !== user.id) return 'no-token';
-    if (current.status !== 'active') return 'disabled';
-    return current.tokens.some((t) => t.id === tokenId) ? 'active' : 'no-token';
+    return current?.id === user.id ? current : undefined;
   }
 
   /** Bring the cache up to the change log's head (bounded work, see the file's comment). */
