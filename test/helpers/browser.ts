@@ -11,11 +11,11 @@ export const SCREENSHOT_DIR = join(OUTPUT_DIR, 'screenshots');
  * Debian's chromium, headless, driven by playwright-core (the bundled browser download is not reachable here).
  * The flags keep it from reaching for Google's services, which this closed network refuses.
  */
-export async function launchBrowser(): Promise<Browser> {
+export async function launchBrowser(extraArgs: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...extraArgs],
   });
 }
 

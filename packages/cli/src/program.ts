@@ -17,6 +17,7 @@ import { registerConfigTransferCommands } from './commands/config-transfer.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerBackupCommands } from './commands/backup.js';
 import { registerVpnCredentialCommands } from './commands/vpn-credentials.js';
+import { registerPasskeyCommands } from './commands/passkeys.js';
 
 export function buildProgram(): Command {
   const program = new Command('otpgate')
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerStatusCommand(program, globals);
   registerBackupCommands(program, globals);
   registerVpnCredentialCommands(program, globals);
+  registerPasskeyCommands(program, globals);
   program.commands.forEach(function exitOverrideAll(c: Command) {
     c.exitOverride();
     c.commands.forEach(exitOverrideAll);

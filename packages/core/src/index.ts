@@ -55,12 +55,13 @@ export { BackendRegistry, createBackend, instrumentBackend } from './backends/re
 export { PasswordChain } from './backends/chain.js';
 export { resolveName } from './auth/realms.js';
 export { accountBlock, initialLoginOpen, matchCode, singleFactorAllowed, type CodeMatch } from './auth/policy.js';
-export { portalSignIn, type EnrolmentGrant, type PortalSignIn } from './auth/enrollment.js';
+export { checkPasswordAndCode, portalSignIn, type EnrolmentGrant, type PasswordAndCode, type PortalSignIn } from './auth/enrollment.js';
 export type { AuthPorts, AuthRequest, AuthUser, ClientPolicy, Decision } from './auth/types.js';
 export { policyNote } from './auth/types.js';
 export { VpnCredentialService, VPN_CREDENTIAL_MAX_SECONDS, type IssuedVpnCredential, type VpnCredentialIssuer, type VpnCredentialRequest } from './vpn/credential-service.js';
 export { claimVpnCredential } from './vpn/credential-claim.js';
 export { looksLikeVpnPassword, vpnPasswordHash } from './vpn/vpn-password.js';
+export { PasskeyService, MAX_PASSKEYS_PER_USER, type PasskeyView } from './passkeys/passkey-service.js';
 export type { PasswordBackend, PasswordResult, PasswordSubject, TestableBackend, ConnectionReport } from './backends/backend.js';
 export { LocalPasswordBackend, hashPassword, ARGON2_OPTIONS } from './backends/local.js';
 export { LdapPasswordBackend, LDAP_SERVER_DOWN_MS, type LdapBackendOptions } from './backends/ldap.js';

@@ -55,7 +55,20 @@ async function fill(): Promise<void> {
   s.backends.save({ type: 'ldap', name: 'corp', servers: ['ldaps://dc1.example.com'], bind_dn: 'cn=svc', bind_password: 'ldap-bind-secret' }, A);
   s.settings.set('lockout.max_failures', '4', A);
   await s.admins.setPassword('admin', 'admin-password-1234', A);
+  s.passkeys.add({ ...PASSKEY, user_id: s.users.get('alice').id }, A);
 }
+
+/** A passkey as the portal stores it after registration (public key only). */
+const PASSKEY = {
+  id: 'Y3JlZGVudGlhbC1pZC0x',
+  public_key: 'cHVibGljLWtleQ',
+  counter: 1,
+  transports: ['internal' as const],
+  passwordless: true,
+  label: 'laptop',
+  created_at: 1_800_000_000_000,
+  last_used_at: null,
+};
 
 /** Every table a snapshot fills, row by row, sealed secrets opened (each node seals under its own key). */
 function tables(store: Store): Record<string, unknown[]> {
@@ -71,6 +84,7 @@ function tables(store: Store): Record<string, unknown[]> {
     hardware_tokens: open(db.prepare('select * from hardware_tokens order by id').all() as Array<Record<string, unknown>>, 'hardware-token-secret'),
     clients: open(db.prepare('select * from clients order by id').all() as Array<Record<string, unknown>>, 'client-secret'),
     admins: db.prepare('select * from admins order by username').all(),
+    passkeys: db.prepare('select * from passkeys order by id').all(),
     settings: settings.map(() => store.settings()),
   };
 }
@@ -100,8 +114,12 @@ describe('a replica applying the master', () => {
     s.clients.remove('nas', A);
     s.groups.remove('admins', A);
     s.users.remove('bob', A);
+    s.passkeys.recordUse(PASSKEY.id, 7);
+    s.passkeys.add({ ...PASSKEY, id: 'Y3JlZGVudGlhbC1pZC0y', user_id: s.users.get('carol').id }, A);
+    s.passkeys.remove('carol', 'Y3JlZGVudGlhbC1pZC0y', A);
     applyEntries(replica, readChanges(master.store.db, master.store.sealKey, from, 1000));
     expect(tables(replica)).toEqual(tables(master.store));
+    expect(replica.read('passkey', PASSKEY.id)).toMatchObject({ counter: 7, passwordless: true, transports: ['internal'] });
     expect(replica.head()).toEqual(master.store.head());
   });
 

@@ -15,6 +15,7 @@ export const ENTITIES = [
   'settings',
   'lockout',
   'admin',
+  'passkey',
 ] as const;
 export type Entity = (typeof ENTITIES)[number];
 export type ChangeOp = 'upsert' | 'delete';

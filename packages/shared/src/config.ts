@@ -254,6 +254,30 @@ export const nodeConfigSchema = z
          * connection). Used once, it is spent whatever is left.
          */
         vpn_credential_seconds: int().min(10).max(3600).default(120),
+        /**
+         * WebAuthn relying party id: the host name users reach the portal by (vpn.example.com), or a parent domain
+         * of it. Never an IP address: browsers refuse passkeys there. Passkeys are off until set.
+         */
+        rp_id: z
+          .string()
+          .max(253)
+          .regex(/^(?=.*[a-z])[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, 'a lower-case host name (vpn.example.com), never an IP address')
+          .optional(),
+        /** The portal's address as the browser sees it (https://vpn.example.com:9443): its host is rp_id or under it. */
+        origin: z.url({ protocol: /^https$/ }).optional(),
+      })
+      .superRefine((p, ctx) => {
+        if ((p.rp_id === undefined) !== (p.origin === undefined)) {
+          ctx.addIssue({ code: 'custom', path: [p.rp_id === undefined ? 'rp_id' : 'origin'], message: 'passkeys need both rp_id and origin' });
+          return;
+        }
+        if (p.rp_id === undefined || p.origin === undefined) return;
+        const url = new URL(p.origin);
+        if (url.pathname !== '/' || url.search || url.hash || p.origin.endsWith('/')) {
+          ctx.addIssue({ code: 'custom', path: ['origin'], message: 'scheme, host and port only (https://vpn.example.com:9443), no path' });
+        } else if (url.hostname !== p.rp_id && !url.hostname.endsWith(`.${p.rp_id}`)) {
+          ctx.addIssue({ code: 'custom', path: ['origin'], message: `its host must be rp_id (${p.rp_id}) or a name under it` });
+        }
       })
       .prefault({}),
   })

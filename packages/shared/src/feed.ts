@@ -130,7 +130,7 @@ export async function verifyFeedDigest(digest: string, signature: string | undef
 }
 
 /** The entities a snapshot carries, in the order they must be applied (groups before users, users before tokens). */
-export const SNAPSHOT_ENTITIES = ['settings', 'group', 'user', 'token', 'token_state', 'hardware_token', 'client', 'admin'] as const;
+export const SNAPSHOT_ENTITIES = ['settings', 'group', 'user', 'token', 'token_state', 'hardware_token', 'client', 'admin', 'passkey'] as const;
 
 export const feedHeadSchema = z.strictObject({ seq: z.number().int().nonnegative(), hash: z.string().regex(/^[0-9a-f]{64}$/) });
 export type FeedHead = z.output<typeof feedHeadSchema>;

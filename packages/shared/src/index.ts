@@ -14,3 +14,4 @@ export * from './replica-status.js';
 export * from './set-aside.js';
 export * from './snapshot-format.js';
 export * from './vpn-credential.js';
+export * from './passkey.js';

@@ -203,6 +203,17 @@ describe('operations settings (metrics, readiness budget, syslog)', () => {
     expect(problems('portal:\n  vpn_credential_seconds: 7200\n').map((p) => p.path)).toEqual(['portal.vpn_credential_seconds']);
   });
 
+  it('takes a passkey relying party as a host name with an https origin under it, never an IP address', () => {
+    const c = parseNodeConfig('portal:\n  rp_id: vpn.example.com\n  origin: https://vpn.example.com:9443\n', 'otpgate.yaml', BASE);
+    expect(c.portal).toMatchObject({ rp_id: 'vpn.example.com', origin: 'https://vpn.example.com:9443' });
+    expect(parseNodeConfig('', 'otpgate.yaml', BASE).portal.rp_id).toBeUndefined();
+    expect(problems('portal:\n  rp_id: 192.0.2.10\n  origin: https://192.0.2.10\n').map((p) => p.path)).toEqual(['portal.rp_id']);
+    expect(problems('portal:\n  rp_id: vpn.example.com\n').map((p) => p.path)).toEqual(['portal.origin']);
+    expect(problems('portal:\n  rp_id: example.com\n  origin: http://vpn.example.com\n').map((p) => p.path)).toEqual(['portal.origin']);
+    expect(problems('portal:\n  rp_id: example.com\n  origin: https://vpn.example.org\n').map((p) => p.path)).toEqual(['portal.origin']);
+    expect(problems('portal:\n  rp_id: example.com\n  origin: https://example.com/portal\n').map((p) => p.path)).toEqual(['portal.origin']);
+  });
+
   it('wants a lag budget longer than the long poll, a staleness limit longer than the budget, and a known facility', () => {
     expect(problems('cluster:\n  poll_seconds: 30\n  lag_budget_seconds: 20\n')).toMatchObject([{ path: 'cluster.lag_budget_seconds', message: expect.stringContaining('more than poll_seconds (30)') }]);
     expect(problems('cluster:\n  lag_budget_seconds: 120\n  max_staleness_seconds: 120\n')).toMatchObject([

@@ -56,11 +56,32 @@ export function grantRefusal(grant: EnrolmentGrant, current: EnrolmentState, set
 }
 
 export async function portalSignIn(input: { username: string; password: string; code: string }, ports: AuthPorts): Promise<PortalSignIn> {
+  const settings = ports.settings();
+  const checked = await checkPasswordAndCode(input, ports, (user) => user.tokens.length > 0 && settings.enrollment.allow_additional_tokens);
+  if (!checked.ok) return checked;
+  const { user } = checked;
+  const rule = enrolmentRule(user, settings, ports.now());
+  if ('refused' in rule) return { ok: false, reason: rule.refused, user };
+  if (user.failures > 0) await ports.recordSuccess(user);
+  return { ok: true, user, grant: { userId: user.id, tokenIds: user.tokens.map((t) => t.id), additional: rule.additional } };
+}
+
+export type PasswordAndCode = { ok: true; user: AuthUser } | { ok: false; reason: RejectReason | 'code-required'; user?: AuthUser; detail?: string };
+
+/**
+ * A portal sign-in's password, and a code where `wantsCode` says the user must give one, checked as RADIUS checks them
+ * (the same backends, lockout and replay steps). The caller records the success once its own rules pass.
+ */
+export async function checkPasswordAndCode(
+  input: { username: string; password: string; code: string },
+  ports: AuthPorts,
+  wantsCode: (user: AuthUser) => boolean,
+): Promise<PasswordAndCode> {
   // nothing to check without a password, whatever the name
   if (input.password === '') return { ok: false, reason: 'missing-password' };
   const settings = ports.settings();
   const now = ports.now();
-  const beforePassword = async (refusal: PortalSignIn): Promise<PortalSignIn> => {
+  const beforePassword = async (refusal: PasswordAndCode): Promise<PasswordAndCode> => {
     await verifyPasswordHash(undefined, input.password);
     return refusal;
   };
@@ -71,10 +92,10 @@ export async function portalSignIn(input: { username: string; password: string; 
   if (blocked) return beforePassword({ ok: false, reason: blocked, user });
   const chain = ports.passwords(realm && realm.backends.length > 0 ? realm.backends : settings.auth.backends);
 
-  const wantsAnother = user.tokens.length > 0 && settings.enrollment.allow_additional_tokens;
-  if (wantsAnother && input.code === '') return beforePassword({ ok: false, reason: 'code-required', user });
+  const needsCode = wantsCode(user);
+  if (needsCode && input.code === '') return beforePassword({ ok: false, reason: 'code-required', user });
   // with a token, the cheap code goes first (as for RADIUS); without one, only the right password learns more
-  const match = wantsAnother ? matchCode(user, input.code, now, settings) : undefined;
+  const match = needsCode ? matchCode(user, input.code, now, settings) : undefined;
   if (match === 'replay' || match === 'no-match') {
     await ports.recordFailure(user);
     return beforePassword({ ok: false, reason: match === 'replay' ? 'replay' : 'bad-code', user });
@@ -94,8 +115,5 @@ export async function portalSignIn(input: { username: string; password: string; 
     return { ok: false, reason: 'replay', user, detail: 'the code was used by another login at the same time' };
   }
   if (use !== 'used') return { ok: false, reason: use, user, detail: 'the account changed while signing in' };
-  const rule = enrolmentRule(user, settings, now);
-  if ('refused' in rule) return { ok: false, reason: rule.refused, user };
-  if (user.failures > 0) await ports.recordSuccess(user);
-  return { ok: true, user, grant: { userId: user.id, tokenIds: user.tokens.map((t) => t.id), additional: rule.additional } };
+  return { ok: true, user };
 }

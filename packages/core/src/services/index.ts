@@ -10,6 +10,7 @@ import { UserService } from './users.js';
 import { ImportService } from '../imports/import-service.js';
 import { ConfigTransferService } from '../config-transfer/config-transfer-service.js';
 import { VpnCredentialService } from '../vpn/credential-service.js';
+import { PasskeyService } from '../passkeys/passkey-service.js';
 
 export * from './context.js';
 export * from './users.js';
@@ -34,6 +35,7 @@ export interface Services {
   imports: ImportService;
   configTransfer: ConfigTransferService;
   vpnCredentials: VpnCredentialService;
+  passkeys: PasskeyService;
 }
 
 export function createServices(ctx: ServiceContext): Services {
@@ -49,5 +51,6 @@ export function createServices(ctx: ServiceContext): Services {
     imports: new ImportService(ctx),
     configTransfer: new ConfigTransferService(ctx),
     vpnCredentials: new VpnCredentialService(ctx),
+    passkeys: new PasskeyService(ctx),
   };
 }

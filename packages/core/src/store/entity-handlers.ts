@@ -5,6 +5,7 @@ import {
   groupRecordSchema,
   hardwareTokenRecordSchema,
   lockoutRecordSchema,
+  passkeyRecordSchema,
   seal,
   settingsSchema,
   SETTINGS_SECRET_FIELDS,
@@ -18,6 +19,7 @@ import {
   type GroupRecord,
   type HardwareTokenRecord,
   type LockoutRecord,
+  type PasskeyRecord,
   type ReplyAttribute,
   type Settings,
   type TokenRecord,
@@ -374,6 +376,31 @@ const admins: EntityHandler<AdminRecord> = {
   },
 };
 
+const passkeys: EntityHandler<PasskeyRecord> = {
+  schema: passkeyRecordSchema,
+  file: 'config',
+  secretFields: [],
+  key: (r) => r.id,
+  upsert({ db }, _key, r) {
+    db.upsert('passkeys', { ...r, transports: json(r.transports), passwordless: r.passwordless ? 1 : 0 }, 'id');
+  },
+  remove({ db }, key) {
+    db.run(db.q.deleteFrom('passkeys').where('id', '=', key));
+  },
+  read({ db }, _key, key) {
+    const row = db.first(db.q.selectFrom('passkeys').selectAll().where('id', '=', key));
+    return row && passkeyFromRow(row);
+  },
+  *scan({ db }) {
+    const page = db.prepare(`select * from passkeys where id > ? order by id limit ${SCAN_PAGE}`);
+    for (const rows of pages('', (after) => page.all(after) as Array<Selectable<DB['passkeys']>>, (row) => row.id)) yield* rows.map(passkeyFromRow);
+  },
+};
+
+export function passkeyFromRow(row: Selectable<DB['passkeys']>): PasskeyRecord {
+  return { ...row, transports: JSON.parse(row.transports) as PasskeyRecord['transports'], passwordless: row.passwordless === 1 };
+}
+
 export interface EntityRecords {
   user: UserRecord;
   token: TokenRecord;
@@ -384,6 +411,7 @@ export interface EntityRecords {
   settings: Settings;
   lockout: LockoutRecord;
   admin: AdminRecord;
+  passkey: PasskeyRecord;
 }
 
 export const ENTITY_HANDLERS: { [E in Entity]: EntityHandler<EntityRecords[E]> } = {
@@ -396,4 +424,5 @@ export const ENTITY_HANDLERS: { [E in Entity]: EntityHandler<EntityRecords[E]> }
   settings,
   lockout: lockouts,
   admin: admins,
+  passkey: passkeys,
 };

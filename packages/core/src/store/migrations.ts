@@ -202,11 +202,32 @@ const adminAudit: Migration = {
   },
 };
 
+/** WebAuthn credentials of users (passkeys, security keys), replicated like tokens, gone with their user. */
+const passkeys: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable('passkeys')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('public_key', 'text', (c) => c.notNull())
+      .addColumn('counter', 'integer', (c) => c.notNull())
+      .addColumn('transports', 'text', (c) => c.notNull())
+      .addColumn('passwordless', 'integer', (c) => c.notNull())
+      .addColumn('label', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'integer', (c) => c.notNull())
+      .addColumn('last_used_at', 'integer')
+      .modifyEnd(sql`without rowid`)
+      .execute();
+    await db.schema.createIndex('passkeys_user').on('passkeys').column('user_id').execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_cluster': cluster,
   '0003_policies': policies,
   '0004_admin_audit': adminAudit,
+  '0005_passkeys': passkeys,
 };
 
 export const migrationProvider: MigrationProvider = {

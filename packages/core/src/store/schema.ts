@@ -133,6 +133,21 @@ export interface NodeMetaTable {
   value: string;
 }
 
+/** WebAuthn credentials (passkeys, security keys): public keys only (shared/src/passkey.ts). */
+export interface PasskeysTable {
+  /** Credential id, base64url. */
+  id: string;
+  user_id: number;
+  public_key: string;
+  counter: number;
+  /** JSON array of transports. */
+  transports: string;
+  passwordless: 0 | 1;
+  label: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
 export interface DB {
   users: UsersTable;
   groups: GroupsTable;
@@ -146,4 +161,5 @@ export interface DB {
   admins: AdminsTable;
   replicas: ReplicasTable;
   admin_audit: AdminAuditTable;
+  passkeys: PasskeysTable;
 }

@@ -6,6 +6,7 @@ import { SessionStore } from '../admin/sessions.js';
 import { SignInGuard } from '../admin/signin-guard.js';
 import { createWebApp, listenWeb, webTls } from '../web/app.js';
 import { refusedPortalPage, registerPortal, type PortalData } from './portal.js';
+import { createAccountState, registerAccount } from '../portal/account.js';
 
 /**
  * The self-service enrollment portal's HTTPS server (enrollment.listen, default 9443). Off unless enabled, and never
@@ -27,6 +28,7 @@ export class EnrollmentServer {
       guard: new SignInGuard({ name: 'portal', meter: node.metrics }),
       audit: new AdminAuditService(node.store, node.logger),
     };
+    const account = createAccountState(deps);
     const apps: FastifyInstance[] = [];
     for (const address of config.enrollment.listen) {
       const app = await createWebApp(tls, {
@@ -37,6 +39,7 @@ export class EnrollmentServer {
         errorPage: (title, message) => refusedPortalPage(title, message).value,
       });
       registerPortal(app, deps);
+      registerAccount(app, deps, account);
       await listenWeb(app, address, node.logger, 'enrollment portal');
       apps.push(app);
     }

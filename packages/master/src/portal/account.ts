@@ -1,0 +1,284 @@
+/**
+ * The user portal's account pages, beside the enrollment pages on the same server: sign in with password + code or
+ * with a passkey, register passkeys, and (after a passkey sign-in) get a one-time VPN credential.
+ *
+ * A passkey is registered only from a session that passed a second factor (a current code, or a passkey): a stolen
+ * password alone never adds one. Every WebAuthn challenge is single use and expires; a passwordless sign-in's
+ * challenge waits in a bounded map under a cookie of its own, a registration's in the session.
+ */
+import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { BoundedMap, checkPasswordAndCode, createAuthPorts, type AdminAuditService, type OtpgateNode, type Services } from '@otpgate/core';
+import { ConflictError, InvalidInputError, type NodeConfig } from '@otpgate/shared';
+import { html, type Html } from '../admin/html.js';
+import { dataTable, field, formatTime, problems } from '../admin/layout.js';
+import { SessionStore, sameToken, type Session } from '../admin/sessions.js';
+import type { SignInGuard } from '../admin/signin-guard.js';
+import { Ui, type Form } from '../admin/ui.js';
+import { COOKIE_OPTIONS, SignInToken } from '../web/signin-token.js';
+import { FORM_BODY_BYTES } from '../web/input-limits.js';
+import { accountPage } from './page.js';
+import { PasskeyCeremonies, userIdOfHandle } from './webauthn.js';
+
+export const ACCOUNT_COOKIE = '__Host-otpgate-account';
+const SIGNIN_TOKEN = new SignInToken('__Host-otpgate-account-signin');
+const CEREMONY_COOKIE = '__Host-otpgate-passkey';
+/** How long a WebAuthn challenge may wait for its answer. */
+const CEREMONY_MS = 5 * 60_000;
+/** Passwordless sign-ins under way at once (each a cookie and a challenge); past that the oldest is dropped. */
+const MAX_CEREMONIES = 10_000;
+const ASSETS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'assets');
+/** The browser library's bundle is not in its package's exports: found from its main file. */
+const WEBAUTHN_BUNDLE = join(dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser')), '..', 'dist', 'bundle', 'index.umd.min.js');
+
+/** Same answer for every refused sign-in, whatever the reason (which goes to the log and the audit). */
+const REFUSED = 'Wrong user name, password or code, or this account cannot sign in here. If you are sure of your password, ask your administrator.';
+
+/** How the session's user proved who they are: both are two factors. */
+export type SignInMethod = 'password+code' | 'passkey';
+
+export interface AccountData {
+  method: SignInMethod;
+  /** A registration under way: its challenge, single use. */
+  registration?: { challenge: string; expires: number };
+}
+
+export interface AccountDeps {
+  node: OtpgateNode;
+  services: Services;
+  config: NodeConfig;
+  guard: SignInGuard;
+  audit: AdminAuditService;
+}
+
+/** What every listen address's app shares: sessions and sign-ins under way. */
+export interface AccountState {
+  sessions: SessionStore<AccountData>;
+  ceremonies: BoundedMap<string, { challenge: string }>;
+  /** Absent while portal.rp_id / portal.origin are not set: no passkeys then. */
+  passkeys: PasskeyCeremonies | undefined;
+}
+
+export function createAccountState(deps: AccountDeps): AccountState {
+  const minutes = deps.config.enrollment.session_minutes * 60_000;
+  const { rp_id, origin } = deps.config.portal;
+  return {
+    sessions: new SessionStore<AccountData>({ name: 'account_sessions', idleMs: minutes, absoluteMs: minutes, meter: deps.node.metrics }),
+    ceremonies: new BoundedMap({ name: 'passkey_ceremonies', maxEntries: MAX_CEREMONIES, maxAgeMs: CEREMONY_MS, meter: deps.node.metrics }),
+    passkeys: rp_id && origin ? new PasskeyCeremonies({ id: rp_id, origin, name: deps.node.settings.otp.issuer }) : undefined,
+  };
+}
+
+export function registerAccount(app: FastifyInstance, deps: AccountDeps, state: AccountState): void {
+  const { node, services } = deps;
+  const ports = createAuthPorts({ repository: node.repository, backends: node.backends, metrics: node.metrics, logger: node.logger, settings: () => node.settings });
+  const send = (reply: FastifyReply, page: Html, status = 200) => reply.code(status).type('text/html; charset=utf-8').send(page.value);
+  const session = (req: FastifyRequest) => state.sessions.get(req.cookies[ACCOUNT_COOKIE]);
+  const refuse = (reply: FastifyReply, status: number, error: string) => reply.code(status).send({ error });
+  const webauthn = state.passkeys;
+
+  const signInPage = (token: string, message?: string, username = '') =>
+    accountPage(
+      'Sign in',
+      html`${problems(message ? [message] : [])}
+${webauthn ? html`<h2>With a passkey</h2><p><button type="button" id="passkey-sign-in" data-passkey hidden>Sign in with a passkey</button></p><p id="passkey-status" role="status" aria-live="polite"></p>` : ''}
+<h2>With your password and code</h2>
+<form method="post" action="/account/sign-in">
+<input type="hidden" name="_signin" value="${token}">
+${field('User name', 'username', { value: username, required: true, autocomplete: 'username' })}
+${field('Password', 'password', { type: 'password', required: true, autocomplete: 'current-password' })}
+${field('Current code', 'code', { required: true, inputmode: 'numeric', autocomplete: 'one-time-code', hint: 'The code your authenticator app shows now.' })}
+<div class="actions"><button type="submit">Sign in</button></div></form>`,
+      { passkeys: webauthn !== undefined },
+    );
+
+  const startSession = (reply: FastifyReply, username: string, method: SignInMethod, address: string) => {
+    const s = state.sessions.create(username, { method }, address);
+    deps.audit.record({ name: username, source: address }, 'portal.sign-in', username, { details: { method } });
+    reply.setCookie(ACCOUNT_COOKIE, s.id, COOKIE_OPTIONS);
+  };
+
+  const homePage = (s: Session<AccountData>, message?: string) => {
+    const list = services.passkeys.list(s.subject);
+    const vpn =
+      s.data.method === 'passkey'
+        ? html`<form method="post" action="/account/vpn-credential"><input type="hidden" name="_csrf" value="${s.csrf}">
+<div class="actions"><button type="submit">Get a one-time VPN password</button></div></form>`
+        : html`<p>Sign in with a passkey to get a one-time VPN password.</p>`;
+    const keys = webauthn
+      ? html`<h2>Passkeys</h2>${list.length > 0 ? dataTable('Your passkeys', ['Name', 'Added', 'Last used', 'Without password'], list.map((p) => [p.label || '(no name)', formatTime(p.created_at), formatTime(p.last_used_at), p.passwordless ? 'yes' : 'no'])) : html`<p>You have no passkey yet.</p>`}
+${field('Name of the new passkey', 'passkey-label', { hint: 'For example: work laptop, YubiKey.' })}
+<p><button type="button" id="passkey-register" data-passkey hidden>Add a passkey</button></p><p id="passkey-status" role="status" aria-live="polite"></p>`
+      : '';
+    return accountPage(
+      `Signed in as ${s.subject}`,
+      html`${problems(message ? [message] : [])}<h2>VPN</h2>${vpn}${keys}
+<form method="post" action="/account/sign-out"><input type="hidden" name="_csrf" value="${s.csrf}"><button type="submit" class="secondary">Sign out</button></form>`,
+      { csrf: s.csrf, passkeys: webauthn !== undefined },
+    );
+  };
+
+  app.get('/account/assets/passkeys.js', (_req, reply) => reply.type('text/javascript').header('cache-control', 'max-age=3600').send(readFileSync(join(ASSETS, 'passkeys.js'))));
+  app.get('/account/assets/webauthn.js', (_req, reply) => reply.type('text/javascript').header('cache-control', 'max-age=3600').send(readFileSync(WEBAUTHN_BUNDLE)));
+
+  app.get('/account', (req, reply) => {
+    const s = session(req);
+    return send(reply, s ? homePage(s) : signInPage(SIGNIN_TOKEN.issue(reply)));
+  });
+
+  app.post('/account/sign-in', async (req, reply) => {
+    const form = (req.body ?? {}) as Form;
+    const token = Ui.text(form, '_signin');
+    if (!SIGNIN_TOKEN.matches(req, token)) return send(reply, signInPage(SIGNIN_TOKEN.issue(reply), 'The sign-in form expired or was not sent from this site. Try again.'), 403);
+    const username = Ui.text(form, 'username');
+    const refused = deps.guard.refuse(username, req.ip);
+    if (refused) return send(reply, signInPage(token, refused, username), 429);
+    const password = typeof form.password === 'string' ? form.password : '';
+    // the code is the second factor: always asked, so a password alone opens nothing here
+    const outcome = await checkPasswordAndCode({ username, password, code: Ui.text(form, 'code') }, ports, () => true);
+    if (!outcome.ok) {
+      deps.guard.failed(username);
+      deps.audit.record({ name: username || '(empty)', source: req.ip }, 'portal.sign-in-failed', username, { details: { method: 'password+code', reason: outcome.reason, detail: outcome.detail } });
+      return send(reply, signInPage(token, REFUSED, username), 401);
+    }
+    if (outcome.user.failures > 0) await ports.recordSuccess(outcome.user);
+    deps.guard.succeeded(username);
+    SIGNIN_TOKEN.clear(reply);
+    startSession(reply, outcome.user.username, 'password+code', req.ip);
+    return reply.redirect('/account', 303);
+  });
+
+  /** A JSON call of a signed-in page: the session, its CSRF token in a header (no other site can set one). */
+  const jsonSession = (req: FastifyRequest, reply: FastifyReply): Session<AccountData> | undefined => {
+    const s = session(req);
+    if (!s) refuse(reply, 401, 'your session ended: sign in again');
+    else if (!sameToken(req.headers['x-csrf-token'] as string | undefined, s.csrf)) refuse(reply, 403, 'this request was not sent from this page');
+    else return s;
+    return undefined;
+  };
+
+  // the WebAuthn calls send JSON: parsed on these routes only (every other route takes forms), within the form limit
+  void app.register(async (scope) => {
+    scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: FORM_BODY_BYTES }, (_req, body, done) => {
+      try {
+        done(null, JSON.parse(body as string));
+      } catch {
+        done(Object.assign(new InvalidInputError('is not JSON', 'request body'), { statusCode: 400 }), undefined);
+      }
+    });
+    scope.post('/account/passkeys/options', async (req, reply) => {
+      if (!webauthn) return refuse(reply, 404, 'passkeys are not set up on this server');
+      const s = jsonSession(req, reply);
+      if (!s) return reply;
+      const user = services.users.get(s.subject);
+      const options = await webauthn.registrationOptions({ id: user.id, username: user.username, displayName: user.display_name }, services.passkeys.list(user.username));
+      s.data.registration = { challenge: options.challenge, expires: Date.now() + CEREMONY_MS };
+      return reply.send(options);
+    });
+
+    scope.post('/account/passkeys', async (req, reply) => {
+      if (!webauthn) return refuse(reply, 404, 'passkeys are not set up on this server');
+      const s = jsonSession(req, reply);
+      if (!s) return reply;
+      const pending = s.data.registration;
+      delete s.data.registration;
+      if (!pending || pending.expires <= Date.now()) return refuse(reply, 400, 'the registration expired: start again');
+      const body = (req.body ?? {}) as { response?: unknown; label?: unknown };
+      const actor = { name: s.subject, source: req.ip };
+      const verified = await webauthn.verifyRegistration(body.response, pending.challenge).catch((err: Error) => err.message);
+      if (typeof verified === 'string') {
+        deps.audit.record(actor, 'portal.passkey-refused', s.subject, { details: { reason: verified } });
+        return refuse(reply, 400, 'the passkey could not be verified');
+      }
+      const label = typeof body.label === 'string' ? body.label.trim().slice(0, 100) : '';
+      try {
+        services.passkeys.add({ ...verified, user_id: services.users.get(s.subject).id, label, created_at: Date.now(), last_used_at: null }, actor);
+      } catch (err) {
+        if (err instanceof ConflictError) return refuse(reply, 409, err.message);
+        throw err;
+      }
+      return reply.send({ ok: true });
+    });
+
+    scope.post('/account/passkey-sign-in/options', async (req, reply) => {
+      if (!webauthn) return refuse(reply, 404, 'passkeys are not set up on this server');
+      const refused = deps.guard.refuse('', req.ip);
+      if (refused) return refuse(reply, 429, refused);
+      const options = await webauthn.authenticationOptions();
+      const id = randomBytes(24).toString('base64url');
+      state.ceremonies.set(id, { challenge: options.challenge });
+      reply.setCookie(CEREMONY_COOKIE, id, { ...COOKIE_OPTIONS, maxAge: CEREMONY_MS / 1000 });
+      return reply.send(options);
+    });
+
+    scope.post('/account/passkey-sign-in', async (req, reply) => {
+      if (!webauthn) return refuse(reply, 404, 'passkeys are not set up on this server');
+      const id = req.cookies[CEREMONY_COOKIE];
+      const ceremony = id ? state.ceremonies.get(id) : undefined;
+      // single use, whatever comes of it
+      if (id) state.ceremonies.delete(id);
+      reply.clearCookie(CEREMONY_COOKIE, COOKIE_OPTIONS);
+      if (!ceremony) return refuse(reply, 400, 'the sign-in expired: start again');
+      const failed = (reason: string, username = '(unknown)') => {
+        deps.audit.record({ name: username, source: req.ip }, 'portal.sign-in-failed', username, { details: { method: 'passkey', reason } });
+        return refuse(reply, 401, 'this passkey cannot sign in here');
+      };
+      const response = webauthn.parseAuthentication((req.body as { response?: unknown } | undefined)?.response);
+      if (typeof response === 'string') return failed(response);
+      const passkey = services.passkeys.find(response.id);
+      if (!passkey) return failed('unknown passkey');
+      const user = node.store.read('user', String(passkey.user_id));
+      if (!user) return failed('the passkey\'s user is gone');
+      // a passwordless assertion names its user: it must be the credential's owner
+      if (userIdOfHandle(response.response.userHandle) !== passkey.user_id) return failed('user handle does not match the passkey', user.username);
+      const verified = await webauthn.verifyAuthentication(response, ceremony.challenge, passkey, true).catch((err: Error) => err.message);
+      if (typeof verified === 'string') {
+        if (verified.startsWith('signature counter went back')) {
+          node.logger.warn({ event: 'passkey-counter-backwards', user: user.username, passkey: passkey.id }, `passkey of ${user.username}: ${verified}`);
+        }
+        return failed(verified, user.username);
+      }
+      const authUser = node.repository.findUser(user.username);
+      if (user.status !== 'active' || !authUser || (authUser.lockedUntil ?? 0) > Date.now()) return failed(`account ${user.status === 'active' ? 'locked' : 'disabled'}`, user.username);
+      services.passkeys.recordUse(passkey.id, verified.counter);
+      startSession(reply, user.username, 'passkey', req.ip);
+      return reply.send({ next: '/account' });
+    });
+  });
+
+  /** A form post of a signed-in page: the session and its CSRF field, or a redirect to sign in. */
+  const formSession = (req: FastifyRequest): Session<AccountData> | undefined => {
+    const s = session(req);
+    return s && sameToken(Ui.text((req.body ?? {}) as Form, '_csrf'), s.csrf) ? s : undefined;
+  };
+
+  app.post('/account/vpn-credential', (req, reply) => {
+    const s = formSession(req);
+    if (!s) return reply.redirect('/account', 303);
+    if (s.data.method !== 'passkey') return send(reply, homePage(s, 'Sign in with a passkey to get a one-time VPN password.'), 403);
+    const ttlSeconds = deps.config.portal.vpn_credential_seconds;
+    const issued = services.vpnCredentials.issue({ username: s.subject, ttlSeconds, issuedBy: 'passkey' }, { name: s.subject, source: req.ip });
+    const minutes = Math.max(1, Math.round(ttlSeconds / 60));
+    return send(
+      reply,
+      accountPage(
+        'Your VPN login',
+        html`<p>Start the VPN connection within ${minutes} minute${minutes === 1 ? '' : 's'} (until ${formatTime(issued.expiresAt)}). The password works once.</p>
+<dl class="credential"><dt>User name</dt><dd><span class="secret" id="vpn-username">${issued.username}</span> <button type="button" class="secondary" data-copy="vpn-username">Copy user name</button></dd>
+<dt>Password</dt><dd><span class="secret" id="vpn-password">${issued.password}</span> <button type="button" class="secondary" data-copy="vpn-password">Copy password</button></dd></dl>
+<p><a href="/account">Back to your account</a></p>`,
+      ),
+    );
+  });
+
+  app.post('/account/sign-out', (req, reply) => {
+    const s = formSession(req);
+    if (s) state.sessions.destroy(s.id);
+    reply.clearCookie(ACCOUNT_COOKIE, COOKIE_OPTIONS);
+    return reply.redirect('/account', 303);
+  });
+}

@@ -1,0 +1,128 @@
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { ensureAdminCertificate } from '@otpgate/master';
+import { TestNode } from './helpers/test-node.js';
+import { accessibilityProblems, launchBrowser, newContext, screenshots, text } from './helpers/browser.js';
+import { papRequest, radclient } from './helpers/radclient.js';
+import { awaitFreshStep, totpCode } from './helpers/otp.js';
+import { freePort } from './helpers/net.js';
+
+const SECRET = 'testing123';
+/** WebAuthn refuses IP addresses: the portal is reached by this name, which chromium maps to 127.0.0.1. */
+const HOST = 'vpn.otpgate.test';
+
+/** CDP's virtual authenticator: a platform passkey with resident keys and user verification, always present. */
+async function addAuthenticator(context: BrowserContext, page: Page): Promise<{ signCount: () => Promise<number[]> }> {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable', { enableUI: false });
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', ctap2Version: 'ctap2_1', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  return { signCount: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials.map((c) => c.signCount) };
+}
+
+describe('user portal: passkeys and one-time VPN credentials (chromium, virtual authenticator)', () => {
+  let master: TestNode;
+  let browser: Browser;
+  let base: string;
+  let aliceSecret: string;
+
+  beforeAll(async () => {
+    master = await TestNode.createMaster('passkeys-master');
+    await master.addClient('nas', '127.0.0.1', SECRET);
+    aliceSecret = await master.addUserWithToken('alice', 'alice-password');
+    const port = await freePort();
+    base = `https://${HOST}:${port}`;
+    appendFileSync(master.configPath, `enrollment:\n  enabled: true\n  listen: ["127.0.0.1:${port}"]\nportal:\n  rp_id: ${HOST}\n  origin: ${base}\n`);
+    // a certificate for the name (the browser still does not trust its issuer: ignoreHTTPSErrors)
+    await ensureAdminCertificate(join(master.dir, 'data'), [HOST, '127.0.0.1']);
+    await master.start();
+    browser = await launchBrowser([`--host-resolver-rules=MAP ${HOST} 127.0.0.1`]);
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await master?.stop();
+  });
+
+  async function signInWithCode(page: Page, password: string, code: string): Promise<void> {
+    await page.goto(`${base}/account`);
+    await page.getByLabel('User name').fill('alice');
+    await page.getByLabel('Password').fill(password);
+    await page.getByLabel('Current code').fill(code);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  }
+
+  it('a stolen password alone cannot register a passkey: no session without the code, and no registration without a session', async () => {
+    const context = await newContext(browser);
+    const page = await context.newPage();
+    await signInWithCode(page, 'alice-password', '000000');
+    expect(await text(page.locator('.problems, [role="alert"]'))).toContain('Wrong user name, password or code');
+    const answer = await page.evaluate(async () => {
+      const r = await fetch('/account/passkeys/options', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      return r.status;
+    });
+    expect(answer).toBe(401);
+    expect(JSON.parse(await master.cliOk('passkey', 'list', 'alice', '--json'))).toEqual([]);
+    await context.close();
+  });
+
+  it('registers a passkey after password + code, signs in with it alone, and hands out a VPN password that RADIUS accepts once', async () => {
+    const context = await newContext(browser);
+    const page = await context.newPage();
+    const authenticator = await addAuthenticator(context, page);
+    await awaitFreshStep();
+    await signInWithCode(page, 'alice-password', totpCode(aliceSecret));
+    expect(await text(page.getByRole('heading', { level: 1 }))).toBe('Signed in as alice');
+    // a password + code session may register passkeys, but gets no VPN password
+    expect(await page.getByRole('button', { name: 'Get a one-time VPN password' }).count()).toBe(0);
+    await page.getByLabel('Name of the new passkey').fill('test laptop');
+    await page.getByRole('button', { name: 'Add a passkey' }).click();
+    await page.getByRole('cell', { name: 'test laptop' }).waitFor();
+    expect(await accessibilityProblems(page)).toEqual([]);
+    await screenshots(page, 'portal-account');
+    const keys = JSON.parse(await master.cliOk('passkey', 'list', 'alice', '--json')) as Array<{ id: string; passwordless: boolean; counter: number }>;
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).toMatchObject({ passwordless: true });
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.getByRole('heading', { name: 'Signed in as alice' }).waitFor();
+    // the counter the authenticator signed is stored
+    const [count] = await authenticator.signCount();
+    expect((JSON.parse(await master.cliOk('passkey', 'list', 'alice', '--json')) as Array<{ counter: number }>)[0]!.counter).toBe(count);
+
+    await page.getByRole('button', { name: 'Get a one-time VPN password' }).click();
+    expect(await text(page.getByRole('heading', { level: 1 }))).toBe('Your VPN login');
+    expect(await accessibilityProblems(page)).toEqual([]);
+    await screenshots(page, 'portal-vpn-credential');
+    const password = await text(page.locator('#vpn-password'));
+    master.noteSecret(password);
+    expect(await text(page.locator('#vpn-username'))).toBe('alice');
+    const mark = await master.mark();
+    expect((await radclient(master.target, SECRET, papRequest('alice', password))).code).toBe('Access-Accept');
+    expect(await master.authAfter(mark, 'alice')).toMatchObject({ policy: 'vpn-credential', backend: 'passkey' });
+    expect((await radclient(master.target, SECRET, papRequest('alice', password))).code).toBe('Access-Reject');
+
+    // an admin removes the passkey (lost laptop): it signs in no more
+    await page.goto(`${base}/account`);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await master.cliOk('passkey', 'remove', 'alice', keys[0]!.id);
+    expect(JSON.parse(await master.cliOk('passkey', 'list', 'alice', '--json'))).toEqual([]);
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.getByText('Not signed in: this passkey cannot sign in here').waitFor();
+    expect(await page.getByRole('heading', { name: 'Signed in as alice' }).count()).toBe(0);
+    await context.close();
+  });
+
+  it('the sign-in page is accessible at phone width', async () => {
+    const context = await newContext(browser, 'phone');
+    const page = await context.newPage();
+    await page.goto(`${base}/account`);
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).waitFor();
+    expect(await accessibilityProblems(page)).toEqual([]);
+    await screenshots(page, 'portal-sign-in');
+    await context.close();
+  });
+});
