@@ -13,12 +13,16 @@ const SECRET = 'testing123';
 /** WebAuthn refuses IP addresses: the portal is reached by this name, which chromium maps to 127.0.0.1. */
 const HOST = 'vpn.otpgate.test';
 
-/** CDP's virtual authenticator: a platform passkey with resident keys and user verification, always present. */
-async function addAuthenticator(context: BrowserContext, page: Page): Promise<{ signCount: () => Promise<number[]> }> {
+const PLATFORM_PASSKEY = { transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true } as const;
+/** A plain USB security key: no resident keys, no user verification (good as a second factor only). */
+const USB_KEY = { transport: 'usb', hasResidentKey: false, hasUserVerification: false } as const;
+
+/** CDP's virtual authenticator, always present: by default a platform passkey with resident keys and user verification. */
+async function addAuthenticator(context: BrowserContext, page: Page, kind: typeof PLATFORM_PASSKEY | typeof USB_KEY = PLATFORM_PASSKEY): Promise<{ signCount: () => Promise<number[]> }> {
   const cdp = await context.newCDPSession(page);
   await cdp.send('WebAuthn.enable', { enableUI: false });
   const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: { protocol: 'ctap2', ctap2Version: 'ctap2_1', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+    options: { protocol: 'ctap2', ctap2Version: 'ctap2_1', automaticPresenceSimulation: true, ...kind },
   });
   return { signCount: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials.map((c) => c.signCount) };
 }
@@ -28,11 +32,13 @@ describe('user portal: passkeys and one-time VPN credentials (chromium, virtual 
   let browser: Browser;
   let base: string;
   let aliceSecret: string;
+  let bobSecret: string;
 
   beforeAll(async () => {
     master = await TestNode.createMaster('passkeys-master');
     await master.addClient('nas', '127.0.0.1', SECRET);
     aliceSecret = await master.addUserWithToken('alice', 'alice-password');
+    bobSecret = await master.addUserWithToken('bob', 'bob-password');
     const port = await freePort();
     base = `https://${HOST}:${port}`;
     appendFileSync(master.configPath, `enrollment:\n  enabled: true\n  listen: ["127.0.0.1:${port}"]\nportal:\n  rp_id: ${HOST}\n  origin: ${base}\n`);
@@ -46,9 +52,9 @@ describe('user portal: passkeys and one-time VPN credentials (chromium, virtual 
     await master?.stop();
   });
 
-  async function signInWithCode(page: Page, password: string, code: string): Promise<void> {
+  async function signInWithCode(page: Page, password: string, code: string, username = 'alice'): Promise<void> {
     await page.goto(`${base}/account`);
-    await page.getByLabel('User name').fill('alice');
+    await page.getByLabel('User name').fill(username);
     await page.getByLabel('Password').fill(password);
     await page.getByLabel('Current code').fill(code);
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
@@ -113,6 +119,34 @@ describe('user portal: passkeys and one-time VPN credentials (chromium, virtual 
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
     await page.getByText('Not signed in: this passkey cannot sign in here').waitFor();
     expect(await page.getByRole('heading', { name: 'Signed in as alice' }).count()).toBe(0);
+    await context.close();
+  });
+
+  it('a security key without resident keys works as the second factor after the password, and never alone', async () => {
+    const context = await newContext(browser);
+    const page = await context.newPage();
+    await addAuthenticator(context, page, USB_KEY);
+    await awaitFreshStep();
+    await signInWithCode(page, 'bob-password', totpCode(bobSecret), 'bob');
+    await page.getByLabel('Name of the new passkey').fill('usb key');
+    await page.getByRole('button', { name: 'Add a passkey' }).click();
+    await page.getByRole('cell', { name: 'usb key' }).waitFor();
+    expect(JSON.parse(await master.cliOk('passkey', 'list', 'bob', '--json'))).toMatchObject([{ label: 'usb key', passwordless: false }]);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+
+    // alone (passwordless) it cannot sign in: it holds no discoverable credential
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.getByText(/^Not signed in/).waitFor();
+    // a wrong password gets no challenge for the key
+    await page.getByLabel('User name').fill('bob');
+    await page.getByLabel('Password').fill('wrong-password');
+    await page.getByRole('button', { name: 'Sign in with password and security key' }).click();
+    await page.getByText('Not signed in: Wrong user name, password or code').waitFor();
+    // the right password, then the key
+    await page.getByLabel('Password').fill('bob-password');
+    await page.getByRole('button', { name: 'Sign in with password and security key' }).click();
+    await page.getByRole('heading', { name: 'Signed in as bob' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Get a one-time VPN password' }).count()).toBe(1);
     await context.close();
   });
 

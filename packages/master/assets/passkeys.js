@@ -33,15 +33,24 @@
     }
   });
 
-  document.getElementById('passkey-sign-in')?.addEventListener('click', async () => {
+  async function signIn(optionsUrl, body) {
     try {
       say('Follow your browser or security key...');
-      const optionsJSON = await post('/account/passkey-sign-in/options');
+      const optionsJSON = await post(optionsUrl, body);
       const response = await webauthn.startAuthentication({ optionsJSON });
       const result = await post('/account/passkey-sign-in', { response });
       window.location.assign(result.next);
     } catch (err) {
       say(`Not signed in: ${err.message}`);
     }
+  }
+
+  // passwordless: the authenticator names the user
+  document.getElementById('passkey-sign-in')?.addEventListener('click', () => signIn('/account/passkey-sign-in/options'));
+
+  // the key as the second factor, after the password typed in the form
+  document.getElementById('security-key-sign-in')?.addEventListener('click', () => {
+    const value = (name) => document.querySelector(`[name="${name}"]`)?.value ?? '';
+    return signIn('/account/passkey-sign-in/second-factor', { username: value('username'), password: value('password') });
   });
 })();

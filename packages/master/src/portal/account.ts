@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BoundedMap, checkPasswordAndCode, createAuthPorts, type AdminAuditService, type OtpgateNode, type Services } from '@otpgate/core';
-import { ConflictError, InvalidInputError, type NodeConfig } from '@otpgate/shared';
+import { ConflictError, InvalidInputError, type NodeConfig, type PasskeyRecord } from '@otpgate/shared';
 import { html, type Html } from '../admin/html.js';
 import { dataTable, field, formatTime, problems } from '../admin/layout.js';
 import { SessionStore, sameToken, type Session } from '../admin/sessions.js';
@@ -55,10 +55,16 @@ export interface AccountDeps {
   audit: AdminAuditService;
 }
 
+/** A passkey sign-in under way: passwordless (any user), or the second factor after `userId`'s password. */
+interface Ceremony {
+  challenge: string;
+  userId?: number;
+}
+
 /** What every listen address's app shares: sessions and sign-ins under way. */
 export interface AccountState {
   sessions: SessionStore<AccountData>;
-  ceremonies: BoundedMap<string, { challenge: string }>;
+  ceremonies: BoundedMap<string, Ceremony>;
   /** Absent while portal.rp_id / portal.origin are not set: no passkeys then. */
   passkeys: PasskeyCeremonies | undefined;
 }
@@ -92,7 +98,7 @@ ${webauthn ? html`<h2>With a passkey</h2><p><button type="button" id="passkey-si
 ${field('User name', 'username', { value: username, required: true, autocomplete: 'username' })}
 ${field('Password', 'password', { type: 'password', required: true, autocomplete: 'current-password' })}
 ${field('Current code', 'code', { required: true, inputmode: 'numeric', autocomplete: 'one-time-code', hint: 'The code your authenticator app shows now.' })}
-<div class="actions"><button type="submit">Sign in</button></div></form>`,
+<div class="actions"><button type="submit">Sign in</button>${webauthn ? html` <button type="button" id="security-key-sign-in" class="secondary" data-passkey hidden>Sign in with password and security key</button>` : ''}</div></form>`,
       { passkeys: webauthn !== undefined },
     );
 
@@ -152,6 +158,15 @@ ${field('Name of the new passkey', 'passkey-label', { hint: 'For example: work l
     return reply.redirect('/account', 303);
   });
 
+  /** A new sign-in challenge, remembered under a cookie of its own: for any discoverable key, or for `keys` of `userId`. */
+  const startCeremony = async (reply: FastifyReply, ceremonies: PasskeyCeremonies, keys?: readonly PasskeyRecord[], userId?: number) => {
+    const options = await ceremonies.authenticationOptions(keys);
+    const id = randomBytes(24).toString('base64url');
+    state.ceremonies.set(id, { challenge: options.challenge, userId });
+    reply.setCookie(CEREMONY_COOKIE, id, { ...COOKIE_OPTIONS, maxAge: CEREMONY_MS / 1000 });
+    return options;
+  };
+
   /** A JSON call of a signed-in page: the session, its CSRF token in a header (no other site can set one). */
   const jsonSession = (req: FastifyRequest, reply: FastifyReply): Session<AccountData> | undefined => {
     const s = session(req);
@@ -208,11 +223,26 @@ ${field('Name of the new passkey', 'passkey-label', { hint: 'For example: work l
       if (!webauthn) return refuse(reply, 404, 'passkeys are not set up on this server');
       const refused = deps.guard.refuse('', req.ip);
       if (refused) return refuse(reply, 429, refused);
-      const options = await webauthn.authenticationOptions();
-      const id = randomBytes(24).toString('base64url');
-      state.ceremonies.set(id, { challenge: options.challenge });
-      reply.setCookie(CEREMONY_COOKIE, id, { ...COOKIE_OPTIONS, maxAge: CEREMONY_MS / 1000 });
-      return reply.send(options);
+      return reply.send(await startCeremony(reply, webauthn));
+    });
+
+    // the second-factor way: the password first (as for RADIUS: backends, lockout), then one of the user's keys
+    scope.post('/account/passkey-sign-in/second-factor', async (req, reply) => {
+      if (!webauthn) return refuse(reply, 404, 'passkeys are not set up on this server');
+      const body = (req.body ?? {}) as { username?: unknown; password?: unknown };
+      const username = typeof body.username === 'string' ? body.username.slice(0, 256) : '';
+      const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
+      const refused = deps.guard.refuse(username, req.ip);
+      if (refused) return refuse(reply, 429, refused);
+      const outcome = await checkPasswordAndCode({ username, password, code: '' }, ports, () => false);
+      const keys = outcome.ok ? services.passkeys.list(outcome.user.username) : [];
+      if (!outcome.ok || keys.length === 0) {
+        deps.guard.failed(username);
+        const reason = outcome.ok ? 'no passkey registered' : outcome.reason;
+        deps.audit.record({ name: username || '(empty)', source: req.ip }, 'portal.sign-in-failed', username, { details: { method: 'password+passkey', reason } });
+        return refuse(reply, 401, REFUSED);
+      }
+      return reply.send(await startCeremony(reply, webauthn, keys, outcome.user.id));
     });
 
     scope.post('/account/passkey-sign-in', async (req, reply) => {
@@ -233,9 +263,12 @@ ${field('Name of the new passkey', 'passkey-label', { hint: 'For example: work l
       if (!passkey) return failed('unknown passkey');
       const user = node.store.read('user', String(passkey.user_id));
       if (!user) return failed('the passkey\'s user is gone');
-      // a passwordless assertion names its user: it must be the credential's owner
-      if (userIdOfHandle(response.response.userHandle) !== passkey.user_id) return failed('user handle does not match the passkey', user.username);
-      const verified = await webauthn.verifyAuthentication(response, ceremony.challenge, passkey, true).catch((err: Error) => err.message);
+      const passwordless = ceremony.userId === undefined;
+      // a second factor must be a key of the user whose password was given; a passwordless assertion names its user,
+      // who must be the credential's owner
+      if (!passwordless && passkey.user_id !== ceremony.userId) return failed('the passkey is another user\'s', user.username);
+      if (passwordless && userIdOfHandle(response.response.userHandle) !== passkey.user_id) return failed('user handle does not match the passkey', user.username);
+      const verified = await webauthn.verifyAuthentication(response, ceremony.challenge, passkey, passwordless).catch((err: Error) => err.message);
       if (typeof verified === 'string') {
         if (verified.startsWith('signature counter went back')) {
           node.logger.warn({ event: 'passkey-counter-backwards', user: user.username, passkey: passkey.id }, `passkey of ${user.username}: ${verified}`);
@@ -245,6 +278,7 @@ ${field('Name of the new passkey', 'passkey-label', { hint: 'For example: work l
       const authUser = node.repository.findUser(user.username);
       if (user.status !== 'active' || !authUser || (authUser.lockedUntil ?? 0) > Date.now()) return failed(`account ${user.status === 'active' ? 'locked' : 'disabled'}`, user.username);
       services.passkeys.recordUse(passkey.id, verified.counter);
+      if (authUser.failures > 0) await ports.recordSuccess(authUser);
       startSession(reply, user.username, 'passkey', req.ip);
       return reply.send({ next: '/account' });
     });
