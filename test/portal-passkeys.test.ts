@@ -18,13 +18,26 @@ const PLATFORM_PASSKEY = { transport: 'internal', hasResidentKey: true, hasUserV
 const USB_KEY = { transport: 'usb', hasResidentKey: false, hasUserVerification: false } as const;
 
 /** CDP's virtual authenticator, always present: by default a platform passkey with resident keys and user verification. */
-async function addAuthenticator(context: BrowserContext, page: Page, kind: typeof PLATFORM_PASSKEY | typeof USB_KEY = PLATFORM_PASSKEY): Promise<{ signCount: () => Promise<number[]> }> {
+async function addAuthenticator(
+  context: BrowserContext,
+  page: Page,
+  kind: typeof PLATFORM_PASSKEY | typeof USB_KEY = PLATFORM_PASSKEY,
+): Promise<{ signCount: () => Promise<number[]>; rewind: () => Promise<void> }> {
   const cdp = await context.newCDPSession(page);
   await cdp.send('WebAuthn.enable', { enableUI: false });
   const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
     options: { protocol: 'ctap2', ctap2Version: 'ctap2_1', automaticPresenceSimulation: true, ...kind },
   });
-  return { signCount: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials.map((c) => c.signCount) };
+  return {
+    signCount: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials.map((c) => c.signCount),
+    /** A clone of the authenticator made before its last uses: the same keys, the counters set back to 0. */
+    rewind: async () => {
+      for (const credential of (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials) {
+        await cdp.send('WebAuthn.removeCredential', { authenticatorId, credentialId: credential.credentialId });
+        await cdp.send('WebAuthn.addCredential', { authenticatorId, credential: { ...credential, signCount: 0 } });
+      }
+    },
+  };
 }
 
 describe('user portal: passkeys and one-time VPN credentials (chromium, virtual authenticator)', () => {
@@ -111,9 +124,16 @@ describe('user portal: passkeys and one-time VPN credentials (chromium, virtual 
     expect(await master.authAfter(mark, 'alice')).toMatchObject({ policy: 'vpn-credential', backend: 'passkey' });
     expect((await radclient(master.target, SECRET, papRequest('alice', password))).code).toBe('Access-Reject');
 
-    // an admin removes the passkey (lost laptop): it signs in no more
+    // a clone of the authenticator, its counter behind the stored one, is refused and logged
     await page.goto(`${base}/account`);
     await page.getByRole('button', { name: 'Sign out' }).click();
+    await authenticator.rewind();
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.getByText('Not signed in: this passkey cannot sign in here').waitFor();
+    await master.waitForLog((l) => l.event === 'passkey-counter-backwards' && l.user === 'alice');
+
+    // an admin removes the passkey (lost laptop): it signs in no more
+    await page.reload();
     await master.cliOk('passkey', 'remove', 'alice', keys[0]!.id);
     expect(JSON.parse(await master.cliOk('passkey', 'list', 'alice', '--json'))).toEqual([]);
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
