@@ -111,9 +111,10 @@ export function registerTokenCommands(program: Command, globals: () => GlobalOpt
     .description('set the token\'s own acceptance window (steps before/after now); "default" uses the setting')
     .requiredOption('--past <n|default>', 'steps accepted before the current one', integerOrDefault)
     .requiredOption('--future <n|default>', 'steps accepted after the current one', integerOrDefault)
-    .action(async (id: number, o: { past: number | null; future: number | null }) => {
+    .action(async (id: number, o: { past: number | 'default'; future: number | 'default' }) => {
+      const own = (n: number | 'default') => (n === 'default' ? null : n);
       await withAdmin(globals(), ({ services }) => {
-        services.tokens.setWindow(id, o.past, o.future, CLI_ACTOR);
+        services.tokens.setWindow(id, own(o.past), own(o.future), CLI_ACTOR);
         console.log(`token ${id} window set`);
       });
     });
