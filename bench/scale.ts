@@ -20,6 +20,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync, readSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ask, procStatus } from './radius-probe.js';
+import { lineSplitter } from './line-splitter.js';
 import { AdminSession, pageLine, type PageTimes } from './ui-session.js';
 
 const [cli, masterDir, replicaDir, usersCsv, requestsArg = '100', warmupArg = '10'] = process.argv.slice(2);
@@ -69,24 +70,20 @@ class RunningNode {
   ) {
     const log = createWriteStream(join(dir, 'serve.log'), { flags: 'a' });
     this.child = spawn(process.execPath, [cli!, '-c', join(dir, 'otpgate.yaml'), 'serve'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let buffered = '';
+    const onLine = lineSplitter((text) => {
+      let line: LogLine;
+      try {
+        line = JSON.parse(text) as LogLine;
+      } catch {
+        line = { level: 'raw', msg: text };
+      }
+      this.lines.push({ at: performance.now(), line });
+      if (line.level === 'error' || line.level === 'fatal' || line.level === 'raw') console.error(`  ${name}: ${text.slice(0, 400)}`);
+      this.wake();
+    });
     const onData = (d: Buffer) => {
       log.write(d);
-      buffered += d.toString();
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const text = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        let line: LogLine;
-        try {
-          line = JSON.parse(text) as LogLine;
-        } catch {
-          line = { level: 'raw', msg: text };
-        }
-        this.lines.push({ at: performance.now(), line });
-        if (line.level === 'error' || line.level === 'fatal' || line.level === 'raw') console.error(`  ${name}: ${text.slice(0, 400)}`);
-        this.wake();
-      }
+      onLine(d);
     };
     this.child.stdout!.on('data', onData);
     this.child.stderr!.on('data', onData);
