@@ -1,10 +1,9 @@
-import { createDecipheriv, createHmac, pbkdf2Sync, timingSafeEqual } from 'node:crypto';
-
 /**
  * The cryptography of RFC 6030 section 6: secrets encrypted with AES-CBC (the IV prepended to the ciphertext, XML
  * Encryption padding) under a pre-shared key or a key derived from a passphrase with PBKDF2, each with an HMAC over
  * IV + ciphertext (section 6.1.1) made with a MAC key that is itself encrypted under the same key.
  */
+import { createDecipheriv, createHmac, pbkdf2Sync, timingSafeEqual } from 'node:crypto';
 
 const XMLENC = 'http://www.w3.org/2001/04/xmlenc#';
 const CIPHERS: Record<string, { name: string; keyBytes: number }> = {

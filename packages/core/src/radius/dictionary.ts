@@ -1,3 +1,9 @@
+/**
+ * RADIUS attribute dictionary in FreeRADIUS's file format. The standard attributes come from the RFC dictionaries
+ * vendored in `dictionaries/rfc/` (FreeRADIUS's files as the `radius` package ships them, BSD licence beside them);
+ * vendor attributes from otpgate's own file (and any the admin adds). Used off the
+ * hot path: to validate and pre-encode reply attributes, and to list attributes in the admin UI.
+ */
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -5,12 +11,6 @@ import { isIP } from 'node:net';
 import { InvalidInputError, ipv6Bytes, type ReplyAttribute } from '@otpgate/shared';
 import { ATTR } from './constants.js';
 
-/**
- * RADIUS attribute dictionary in FreeRADIUS's file format. The standard attributes come from the RFC dictionaries
- * vendored in `dictionaries/rfc/` (FreeRADIUS's files as the `radius` package ships them, BSD licence beside them);
- * vendor attributes from otpgate's own file (and any the admin adds). Used off the
- * hot path: to validate and pre-encode reply attributes, and to list attributes in the admin UI.
- */
 export type AttributeDataType =
   | 'string'
   | 'octets'
