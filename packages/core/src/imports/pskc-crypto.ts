@@ -62,14 +62,8 @@ export interface Pbkdf2Parameters {
   digest: string;
 }
 
-const PRFS: Record<string, string> = {
-  '': 'sha1',
-  'http://www.w3.org/2000/09/xmldsig#hmac-sha1': 'sha1',
-  'http://www.w3.org/2001/04/xmldsig-more#hmac-sha224': 'sha224',
-  'http://www.w3.org/2001/04/xmldsig-more#hmac-sha256': 'sha256',
-  'http://www.w3.org/2001/04/xmldsig-more#hmac-sha384': 'sha384',
-  'http://www.w3.org/2001/04/xmldsig-more#hmac-sha512': 'sha512',
-};
+/** PBKDF2's PRF is named with the same HMAC identifiers as the MAC; none given means HMAC-SHA1 (RFC 8018 A.2). */
+const PRFS: Record<string, string> = { '': 'sha1', ...MACS };
 
 export function prfDigest(uri: string): string {
   const digest = PRFS[uri];
