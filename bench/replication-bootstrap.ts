@@ -11,8 +11,8 @@
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { ask, procStatus } from './radius-probe.js';
-import { lineSplitter } from './line-splitter.js';
 
 const [cli, config, logFile, portArg, user, secret, ...nodeOptions] = process.argv.slice(2);
 if (!cli || !config || !logFile || !portArg || !user || !secret) {
@@ -33,7 +33,7 @@ let exited: ((code: number | null) => void) | undefined;
 const exitedP = new Promise<number | null>((resolve) => (exited = resolve));
 child.on('exit', (code) => exited?.(code));
 
-const onLine = lineSplitter((text) => {
+const onLine = (text: string) => {
   let line: Record<string, unknown>;
   try {
     line = JSON.parse(text) as Record<string, unknown>;
@@ -52,13 +52,11 @@ const onLine = lineSplitter((text) => {
   } else if (line.level === 'error' || line.level === 'fatal' || line.event === 'replication-failure') {
     console.error(`  replica: ${text}`);
   }
-});
-const onData = (d: Buffer) => {
-  log.write(d);
-  onLine(d);
 };
-child.stdout.on('data', onData);
-child.stderr.on('data', onData);
+for (const stream of [child.stdout, child.stderr]) {
+  stream.on('data', (d: Buffer) => log.write(d));
+  createInterface({ input: stream, crlfDelay: Infinity }).on('line', onLine);
+}
 
 const timer = setTimeout(() => {
   console.error(`  the replica did not answer within ${TIMEOUT_MS} ms`);

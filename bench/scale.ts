@@ -19,8 +19,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync, readSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { ask, procStatus } from './radius-probe.js';
-import { lineSplitter } from './line-splitter.js';
 import { AdminSession, pageLine, type PageTimes } from './ui-session.js';
 
 const [cli, masterDir, replicaDir, usersCsv, requestsArg = '100', warmupArg = '10'] = process.argv.slice(2);
@@ -70,7 +70,7 @@ class RunningNode {
   ) {
     const log = createWriteStream(join(dir, 'serve.log'), { flags: 'a' });
     this.child = spawn(process.execPath, [cli!, '-c', join(dir, 'otpgate.yaml'), 'serve'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const onLine = lineSplitter((text) => {
+    const onLine = (text: string) => {
       let line: LogLine;
       try {
         line = JSON.parse(text) as LogLine;
@@ -80,13 +80,11 @@ class RunningNode {
       this.lines.push({ at: performance.now(), line });
       if (line.level === 'error' || line.level === 'fatal' || line.level === 'raw') console.error(`  ${name}: ${text.slice(0, 400)}`);
       this.wake();
-    });
-    const onData = (d: Buffer) => {
-      log.write(d);
-      onLine(d);
     };
-    this.child.stdout!.on('data', onData);
-    this.child.stderr!.on('data', onData);
+    for (const stream of [this.child.stdout!, this.child.stderr!]) {
+      stream.on('data', (d: Buffer) => log.write(d));
+      createInterface({ input: stream, crlfDelay: Infinity }).on('line', onLine);
+    }
     this.child.on('exit', (code) => {
       this.exitCode = code;
       this.exitedAt = performance.now();

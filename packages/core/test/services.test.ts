@@ -70,6 +70,14 @@ describe('users', () => {
     expect(repo.findUser('alice')).toBeUndefined();
     expect(() => f.services.users.remove('alice', A)).toThrow('user "alice" does not exist');
   });
+
+  it('never hands out an id again, even that of the newest user once removed', async () => {
+    const first = await f.services.users.add({ username: 'alice' }, A);
+    const second = await f.services.users.add({ username: 'bob' }, A);
+    expect(second.id).toBe(first.id + 1);
+    f.services.users.remove('bob', A);
+    expect((await f.services.users.add({ username: 'carol' }, A)).id).toBe(second.id + 1);
+  });
 });
 
 describe('tokens', () => {

@@ -37,6 +37,7 @@ import {
 import { MasterConnectionError, connectionError, masterTlsOptions } from './master-connection.js';
 import { ALLOW_ROLLBACK_COMMAND, clearResyncRequest, resyncRequested, rollbackAllowed } from './resync-request.js';
 import { checkAnnouncedSize, receiveSnapshot } from './snapshot-download.js';
+import { retryDelayMs } from './retry-delay.js';
 
 type VerifyKey = Exclude<Awaited<ReturnType<typeof importJWK>>, Uint8Array>;
 
@@ -179,10 +180,8 @@ export class FeedClient {
     }
   }
 
-  /** Backoff after the `failures`th failure in a row, with jitter, up to cluster.max_retry_seconds. */
   private retryDelay(): number {
-    const delay = Math.min(this.config.cluster.max_retry_seconds * 1000, 250 * 2 ** Math.min(this.failures, 10));
-    return delay * (0.75 + Math.random() * 0.5);
+    return retryDelayMs(this.failures, this.config.cluster.max_retry_seconds);
   }
 
   private fail(reason: string, message: string): void {

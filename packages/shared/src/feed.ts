@@ -1,11 +1,3 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { FlattenedSign, decodeProtectedHeader, flattenedVerify, type CryptoKey, type KeyObject } from 'jose';
-import { z } from 'zod';
-import { OtpgateError } from './errors.js';
-import { ENTITIES, hashEntry, type ChangeEntry } from './change-entry.js';
-import { tokenStateRecordSchema } from './records.js';
-import { AUTH_RESULTS, REJECT_REASONS } from './reasons.js';
-
 /**
  * The replication feed between a master and its replicas: change batches and snapshots, each signed with the
  * cluster's Ed25519 key as a JWS with a detached, unencoded payload (RFC 7515 Appendix F + RFC 7797). The body travels
@@ -16,6 +8,14 @@ import { AUTH_RESULTS, REJECT_REASONS } from './reasons.js';
  * bytes. Feed format 3: the snapshot's body is a stream of lines (snapshot-format.ts), written to a file and hashed as
  * it is written on the master, received into a file and hashed as it comes on the replica.
  */
+import { createHash, randomBytes } from 'node:crypto';
+import { FlattenedSign, decodeProtectedHeader, flattenedVerify, type CryptoKey, type KeyObject } from 'jose';
+import { z } from 'zod';
+import { OtpgateError } from './errors.js';
+import { ENTITIES, hashEntry, type ChangeEntry } from './change-entry.js';
+import { tokenStateRecordSchema } from './records.js';
+import { AUTH_RESULTS, REJECT_REASONS } from './reasons.js';
+
 export const FEED_SIGNATURE_HEADER = 'otpgate-signature';
 const FEED_TYP = 'otpgate-feed+json';
 /** The feed format this version speaks; master and replicas are upgraded together. */

@@ -94,9 +94,10 @@ export class CidrList {
   }
 }
 
-function formatIpv6(bytes: Buffer): string {
+/** The text form of 16 IPv6 address bytes, as RFC 5952 recommends: lower case, no leading zeros, longest zero run as "::". */
+export function formatIpv6(bytes: Buffer): string {
   const groups = Array.from({ length: 8 }, (_, i) => bytes.readUInt16BE(i * 2).toString(16));
-  // collapse the longest run of zero groups, as RFC 5952 asks
+  // collapse the longest run of two or more zero groups, the first of equal runs (RFC 5952 section 4.2)
   let best = { start: -1, len: 0 };
   for (let i = 0; i < 8; ) {
     if (groups[i] !== '0') { i++; continue; }

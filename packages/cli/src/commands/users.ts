@@ -1,8 +1,8 @@
 import { Option, type Command } from 'commander';
 import { CLI_ACTOR, type Services } from '@otpgate/core';
-import { InvalidInputError, userRecordSchema } from '@otpgate/shared';
+import { InvalidInputError, userRecordSchema, formatTime } from '@otpgate/shared';
 import { withAdmin, type GlobalOptions } from '../context.js';
-import { formatTime, printJson, table } from '../output.js';
+import { printJson, table } from '../output.js';
 import { obtainPassword } from '../prompt.js';
 import { attrOption, attributesValue, collect, modeOption, modeValue, positiveInteger } from './options.js';
 

@@ -4,8 +4,8 @@ import type { Metrics } from '../metrics.js';
 import type { ConfiguredBackend, PasswordBackend } from './backend.js';
 import { PasswordChain } from './chain.js';
 import { LocalPasswordBackend } from './local.js';
-import { LdapPasswordBackend } from './ldap.js';
-import { EntraPasswordBackend } from './entra.js';
+import { LdapPasswordBackend } from './ldap/ldap-backend.js';
+import { EntraPasswordBackend } from './entra/entra-backend.js';
 
 /** Weight of the newest check in the running average a decoy waits for. */
 const DECOY_AVERAGE_WEIGHT = 0.1;

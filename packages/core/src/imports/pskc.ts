@@ -1,3 +1,7 @@
+/**
+ * PSKC (RFC 6030), the format token vendors ship seed files in: plain secrets, or secrets encrypted under a
+ * pre-shared key (section 6.1) or a passphrase (PBKDF2, section 6.2). Every HOTP/TOTP key goes into the inventory.
+ */
 import { InvalidInputError, type HardwareTokenRecord, type OtpAlgorithm, type OtpKind } from '@otpgate/shared';
 import { toBase32 } from '../otp/secret.js';
 import {
@@ -14,10 +18,6 @@ import { checkBits } from './secret-check.js';
 import type { PlannedRow } from './types.js';
 import { attribute, base64, child, children, parseXml, path, text, type XmlNode } from './xml-tree.js';
 
-/**
- * PSKC (RFC 6030), the format token vendors ship seed files in: plain secrets, or secrets encrypted under a
- * pre-shared key (section 6.1) or a passphrase (PBKDF2, section 6.2). Every HOTP/TOTP key goes into the inventory.
- */
 export interface PskcKeys {
   /** The pre-shared AES key (16, 24 or 32 bytes). */
   psk?: Buffer;

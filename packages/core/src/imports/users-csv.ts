@@ -1,3 +1,9 @@
+/**
+ * Users CSV: username, display name, email, groups (separated by ";"), token secret (base32 or hex, optional).
+ * Only "username" is required; columns are found by their header. A new user is created (without a local
+ * password); an existing one gets the non-empty cells of the row (an empty cell leaves the field as it is) and a
+ * token for a secret it does not have yet.
+ */
 import {
   InvalidInputError,
   groupRecordSchema,
@@ -14,12 +20,6 @@ import { columnKey, parseCsv } from './csv.js';
 import type { ImportLookup } from './lookup.js';
 import type { PlannedRow } from './types.js';
 
-/**
- * Users CSV: username, display name, email, groups (separated by ";"), token secret (base32 or hex, optional).
- * Only "username" is required; columns are found by their header. A new user is created (without a local
- * password); an existing one gets the non-empty cells of the row (an empty cell leaves the field as it is) and a
- * token for a secret it does not have yet.
- */
 export const USERS_CSV_COLUMNS = ['username', 'display name', 'email', 'groups', 'token secret'] as const;
 type Column = (typeof USERS_CSV_COLUMNS)[number];
 

@@ -151,6 +151,4 @@ export function dataTable(caption: string, headers: readonly string[], rows: rea
 <tbody>${rows.map((r) => html`<tr>${r.map((c) => html`<td>${c}</td>`)}</tr>`)}</tbody></table></div>`;
 }
 
-export function formatTime(ms: number | null | undefined): string {
-  return ms === null || ms === undefined ? '-' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z').replace('T', ' ');
-}
+export { formatTime } from '@otpgate/shared';

@@ -1,5 +1,5 @@
 import type { LdapBackendSettings } from '@otpgate/shared';
-import type { ConnectionReport } from './backend.js';
+import type { ConnectionReport } from '../backend.js';
 import { describeAdState } from './ldap-ad.js';
 import { LdapConnection, parseServerUrl } from './ldap-connection.js';
 import type { DirectoryQueries, Search } from './ldap-directory.js';
