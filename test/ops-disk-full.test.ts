@@ -8,6 +8,7 @@ import { papRequest, radclient } from './helpers/radclient.js';
 import { awaitFreshStep, totpCode, wrongCode } from './helpers/otp.js';
 import { eventually } from './helpers/eventually.js';
 import { httpsSend } from './helpers/https.js';
+import { errorMessage, errorCode } from '@otpgate/shared';
 
 const SECRET = 'disk-full-client-secret';
 const SIZE = 16 * 1024 * 1024;
@@ -35,7 +36,7 @@ function cannotMount(): string | undefined {
     unmount(mountTmpfs());
     return undefined;
   } catch (err) {
-    return (err as Error).message;
+    return errorMessage(err);
   }
 }
 
@@ -49,7 +50,7 @@ function fill(dir: string): string {
       try {
         for (;;) writeSync(fd, chunk);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+        if (errorCode(err) !== 'ENOSPC') throw err;
       }
     }
   } finally {

@@ -8,6 +8,7 @@ import {
   ValidationError,
   parseWith,
   settingsSchema,
+  errorMessage,
 } from '@otpgate/shared';
 import { SEED_BASE32, SEED_HEX, createFixture, type Fixture, hotPath } from './store-fixture.js';
 
@@ -381,7 +382,7 @@ describe('a replica', () => {
         error = err;
       }
       expect(error, name).toBeInstanceOf(ReadOnlyReplicaError);
-      expect((error as Error).message, name).toContain('https://master.example:8444');
+      expect(errorMessage(error), name).toContain('https://master.example:8444');
     }
     expect(f.store.head()).toEqual(head);
     // reads still work

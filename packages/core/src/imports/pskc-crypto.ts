@@ -1,4 +1,5 @@
 import { createDecipheriv, createHmac, pbkdf2Sync, timingSafeEqual } from 'node:crypto';
+import { OtpgateError } from '@otpgate/shared';
 
 /**
  * The cryptography of RFC 6030 section 6: secrets encrypted with AES-CBC (the IV prepended to the ciphertext, XML
@@ -24,7 +25,11 @@ const MACS: Record<string, string> = {
 export const PBKDF2_URI = 'http://www.rsasecurity.com/rsalabs/pkcs/schemas/pkcs-5v2-0#pbkdf2';
 
 /** A PSKC file cannot be decrypted (unsupported algorithm, wrong key, damaged value); the message says which. */
-export class PskcCryptoError extends Error {}
+export class PskcCryptoError extends OtpgateError {
+  constructor(message: string) {
+    super('pskc-crypto', message);
+  }
+}
 
 export function hmacName(algorithmUri: string): string {
   const name = MACS[algorithmUri];

@@ -1,4 +1,4 @@
-import { InvalidInputError, type HardwareTokenRecord, type OtpAlgorithm, type OtpKind } from '@otpgate/shared';
+import { InvalidInputError, type HardwareTokenRecord, type OtpAlgorithm, type OtpKind, errorMessage } from '@otpgate/shared';
 import { toBase32 } from '../otp/secret.js';
 import {
   PBKDF2_URI,
@@ -104,7 +104,7 @@ function documentKey(container: XmlNode, keys: PskcKeys, notes: string[]): Decry
     macKey = decryptValue(attribute(child(macKeyNode, 'EncryptionMethod'), 'Algorithm'), key, cipherValue);
   } catch (err) {
     throw new InvalidInputError(
-      `cannot decrypt the MAC key: ${(err as Error).message.includes('wrong key') ? `wrong ${derived ? 'passphrase' : 'pre-shared key'}, or a damaged file` : (err as Error).message}`,
+      `cannot decrypt the MAC key: ${errorMessage(err).includes('wrong key') ? `wrong ${derived ? 'passphrase' : 'pre-shared key'}, or a damaged file` : errorMessage(err)}`,
       PSKC,
     );
   }
