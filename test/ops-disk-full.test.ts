@@ -205,7 +205,7 @@ describe.skipIf(problem !== undefined)(`nodes whose data folder's file system is
       const drops = lines.filter((l) => l.event === 'radius-drop');
       expect(drops.length).toBeGreaterThanOrEqual(1);
       expect(new Set(drops.map((l) => l.worker)).size).toBe(drops.length);
-      const events = lines.filter((l) => l.event !== 'radius-drop').map((l) => String(l.event ?? l.msg));
+      const events = lines.filter((l) => l.event !== 'radius-drop').map((l) => (typeof l.event === 'string' ? l.event : l.msg));
       expect(new Set(events).size, JSON.stringify(lines)).toBe(events.length);
       expect(events.sort()).toEqual(['replication-store-unwritable', 'store-unwritable', 'web-store-unwritable']);
       expect(lines.find((l) => l.event === 'radius-drop')).toMatchObject({ cause: 'store-unwritable' });

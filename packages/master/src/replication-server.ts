@@ -227,7 +227,7 @@ export class ReplicationServer {
     const cert = (req.socket as TLSSocket).getPeerCertificate();
     if (!cert?.fingerprint256) throw new HttpError(401, 'a client certificate is required');
     const replica = this.registry.byFingerprint(cert.fingerprint256);
-    if (!replica) throw new HttpError(403, `certificate ${cert.subject?.CN ?? ''} is not enrolled in this cluster`);
+    if (!replica) throw new HttpError(403, `certificate ${String(cert.subject?.CN ?? '')} is not enrolled in this cluster`);
     if (replica.revoked_at !== null) throw new HttpError(403, `replica ${replica.name} was removed from the cluster`);
     return replica;
   }

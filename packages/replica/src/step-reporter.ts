@@ -39,7 +39,7 @@ export class StepReporter {
       headersTimeout: 10_000,
       bodyTimeout: 10_000,
     });
-    this.url = new URL('/v1/steps', store.getMeta('master_url')!);
+    this.url = new URL('/v1/steps', store.getMeta('master_url'));
   }
 
   start(): void {

@@ -184,9 +184,9 @@ export async function restoreBackup(dataDir: string, backupFile: string, passphr
   }
   const { content } = await openBackup(backupFile, passphrase);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const staged = new Map([
-    [DATA_FILES.database as string, `${dbPath}.restoring`],
-    [DATA_FILES.state as string, `${statePath}.restoring`],
+  const staged = new Map<string, string>([
+    [DATA_FILES.database, `${dbPath}.restoring`],
+    [DATA_FILES.state, `${statePath}.restoring`],
   ]);
   for (const path of staged.values()) rmSync(path, { force: true });
   try {

@@ -68,7 +68,7 @@ export function planConfigImport(store: Store, dictionary: Dictionary, body: Con
 
   // --- settings: secrets from the document, else kept from this node by backend name
   const currentSettings = store.settings();
-  const incoming = structuredClone(body.settings) as Settings;
+  const incoming = structuredClone<Settings>(body.settings);
   incoming.backends = incoming.backends.map((b) => {
     const out: Record<string, unknown> = { ...b };
     for (const f of SETTINGS_SECRET_FIELDS) {

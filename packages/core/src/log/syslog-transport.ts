@@ -165,7 +165,7 @@ export class SyslogTransport {
       this.flush();
     });
     let lastError = 'connection closed by the collector';
-    socket.on('error', (err) => (lastError = err.message));
+    socket.on('error', (err: Error) => (lastError = err.message));
     // collectors do not talk back; anything they send is read and ignored so the socket never stalls
     socket.on('data', () => undefined);
     socket.once('close', () => {

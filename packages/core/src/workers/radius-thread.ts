@@ -48,7 +48,7 @@ try {
 
 port.on('message', (message: ToThread) => {
   if (message.type === 'metrics') {
-    void metrics.registry.getMetricsAsJSON().then((values) => send({ type: 'metrics', id: message.id, metrics: values as never }));
+    void metrics.registry.getMetricsAsJSON().then((values) => send({ type: 'metrics', id: message.id, metrics: values }));
   } else if (message.type === 'stop') {
     void (async () => {
       await service?.stop(message.graceMs);

@@ -187,7 +187,7 @@ export class RadiusWorkers {
             break;
         }
       });
-      worker.on('error', (err) => {
+      worker.on('error', (err: Error) => {
         slot.lastExit = `uncaught error: ${err.message}`;
         this.options.logger.error({ event: 'radius-worker-error', worker: slot.index, err: err.stack }, `RADIUS worker ${slot.index} failed: ${err.message}`);
       });

@@ -92,7 +92,7 @@ function startStoreJob<T>(job: StoreJob, forwardLog: (line: string) => void, wha
       if (message.ok) resolve(message.result as T);
       else reject(revive(message.error));
     });
-    worker.on('error', (err) => {
+    worker.on('error', (err: Error) => {
       settled = true;
       reject(err);
     });
