@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ask, procStatus } from './radius-probe.js';
 import { AdminSession, pageLine, type PageTimes } from './ui-session.js';
+import { errorMessage } from '@otpgate/shared';
 
 const [cli, masterDir, replicaDir, usersCsv, requestsArg = '100', warmupArg = '10'] = process.argv.slice(2);
 if (!cli || !masterDir || !replicaDir || !usersCsv) {
@@ -260,8 +261,8 @@ async function main(): Promise<void> {
 try {
   await main();
 } catch (err) {
-  result.error = (err as Error).message;
-  console.error(`  FAILED: ${(err as Error).message}`);
+  result.error = errorMessage(err);
+  console.error(`  FAILED: ${errorMessage(err)}`);
   process.exitCode = 1;
 } finally {
   for (const node of nodes) {

@@ -8,6 +8,7 @@ import {
   ValidationError,
   parseWith,
   settingsSchema,
+  errorMessage,
 } from '@otpgate/shared';
 import { SEED_BASE32, SEED_HEX, createFixture, type Fixture, hotPath } from './store-fixture.js';
 
@@ -30,7 +31,7 @@ function thrown(fn: () => unknown): Error {
 
 describe('users', () => {
   it('add, read back, refuse a duplicate (any case), an invalid name, an unknown group, a short password', async () => {
-    await f.services.groups.add({ name: 'vpn' }, A);
+    f.services.groups.add({ name: 'vpn' }, A);
     const alice = await f.services.users.add({ username: 'alice', password: 'correct horse', display_name: 'Alice', groups: ['VPN'] }, A);
     expect(alice).toMatchObject({ username: 'alice', display_name: 'Alice', status: 'active', groups: ['vpn'], auth_mode: null });
     expect(alice.password_hash).toMatch(/^\$argon2id\$/);
@@ -389,7 +390,7 @@ describe('a replica', () => {
         error = err;
       }
       expect(error, name).toBeInstanceOf(ReadOnlyReplicaError);
-      expect((error as Error).message, name).toContain('https://master.example:8444');
+      expect(errorMessage(error), name).toContain('https://master.example:8444');
     }
     expect(f.store.head()).toEqual(head);
     // reads still work

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CLI_ACTOR } from '@otpgate/core';
-import { InvalidInputError, defaultUserFilter, type BackendSettings } from '@otpgate/shared';
+import { InvalidInputError, defaultUserFilter, type BackendSettings, errorMessage } from '@otpgate/shared';
 import { withAdmin, type GlobalOptions } from '../context.js';
 import { printJson, table } from '../output.js';
 import { readStdinLine } from '../prompt.js';
@@ -12,7 +12,7 @@ function caFile(path: string | undefined): string | undefined {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new InvalidInputError(`cannot read ${path}: ${(err as Error).message}`, '--ca-file');
+    throw new InvalidInputError(`cannot read ${path}: ${errorMessage(err)}`, '--ca-file');
   }
 }
 

@@ -92,7 +92,7 @@ export class BackendRegistry {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.backends.values()].map((b) => b.close?.().catch(() => undefined)));
+    await Promise.all([...this.backends.values()].map((b) => Promise.resolve(b.close?.()).catch(() => undefined)));
     this.backends = new Map();
     this.chains = new Map();
     this.loadedJson = '';

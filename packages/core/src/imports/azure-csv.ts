@@ -107,6 +107,7 @@ export function planAzureRows(rows: readonly AzureRow[], lookup: ImportLookup, o
       kind: 'totp' as const,
       algorithm: 'SHA1' as const,
       digits: 6 as const,
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- the record built here is typed by this field
       period: period as 30 | 60,
       secret: toBase32(secret.key),
       counter: 0,

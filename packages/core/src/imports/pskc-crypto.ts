@@ -4,6 +4,7 @@
  * IV + ciphertext (section 6.1.1) made with a MAC key that is itself encrypted under the same key.
  */
 import { createDecipheriv, createHmac, pbkdf2Sync, timingSafeEqual } from 'node:crypto';
+import { OtpgateError } from '@otpgate/shared';
 
 const XMLENC = 'http://www.w3.org/2001/04/xmlenc#';
 const CIPHERS: Record<string, { name: string; keyBytes: number }> = {
@@ -23,7 +24,11 @@ const MACS: Record<string, string> = {
 export const PBKDF2_URI = 'http://www.rsasecurity.com/rsalabs/pkcs/schemas/pkcs-5v2-0#pbkdf2';
 
 /** A PSKC file cannot be decrypted (unsupported algorithm, wrong key, damaged value); the message says which. */
-export class PskcCryptoError extends Error {}
+export class PskcCryptoError extends OtpgateError {
+  constructor(message: string) {
+    super('pskc-crypto', message);
+  }
+}
 
 export function hmacName(algorithmUri: string): string {
   const name = MACS[algorithmUri];

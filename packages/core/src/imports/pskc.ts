@@ -2,7 +2,7 @@
  * PSKC (RFC 6030), the format token vendors ship seed files in: plain secrets, or secrets encrypted under a
  * pre-shared key (section 6.1) or a passphrase (PBKDF2, section 6.2). Every HOTP/TOTP key goes into the inventory.
  */
-import { InvalidInputError, type HardwareTokenRecord, type OtpAlgorithm, type OtpKind } from '@otpgate/shared';
+import { InvalidInputError, type HardwareTokenRecord, type OtpAlgorithm, type OtpKind, errorMessage } from '@otpgate/shared';
 import { toBase32 } from '../otp/secret.js';
 import {
   PBKDF2_URI,
@@ -104,7 +104,7 @@ function documentKey(container: XmlNode, keys: PskcKeys, notes: string[]): Decry
     macKey = decryptValue(attribute(child(macKeyNode, 'EncryptionMethod'), 'Algorithm'), key, cipherValue);
   } catch (err) {
     throw new InvalidInputError(
-      `cannot decrypt the MAC key: ${(err as Error).message.includes('wrong key') ? `wrong ${derived ? 'passphrase' : 'pre-shared key'}, or a damaged file` : (err as Error).message}`,
+      `cannot decrypt the MAC key: ${errorMessage(err).includes('wrong key') ? `wrong ${derived ? 'passphrase' : 'pre-shared key'}, or a damaged file` : errorMessage(err)}`,
       PSKC,
     );
   }

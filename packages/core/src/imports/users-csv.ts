@@ -12,6 +12,7 @@ import {
   type GroupRecord,
   type TokenRecord,
   type UserRecord,
+  errorMessage,
 } from '@otpgate/shared';
 import { parseSecret, toBase32 } from '../otp/secret.js';
 import type { Change } from '../store/store.js';
@@ -109,7 +110,7 @@ export function planUsersRows(rows: readonly UsersCsvRow[], lookup: ImportLookup
       try {
         secret = toBase32(parseSecret(r.secret, otp.min_secret_bits, 'token secret'));
       } catch (err) {
-        return error((err as Error).message);
+        return error(errorMessage(err));
       }
     }
     const tokenFor = (userId: number, id: number): TokenRecord => ({

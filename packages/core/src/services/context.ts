@@ -1,4 +1,4 @@
-import { ConflictError, InvalidInputError, NotFoundError, type ReplyAttribute } from '@otpgate/shared';
+import { ConflictError, InvalidInputError, NotFoundError, type ReplyAttribute, errorMessage } from '@otpgate/shared';
 import { sql, type RawBuilder } from 'kysely';
 import type { Logger } from '../logger.js';
 import type { Dictionary } from '../radius/dictionary.js';
@@ -80,7 +80,7 @@ export function validateAttributes(dictionary: Dictionary, attributes: readonly 
     try {
       dictionary.encode(a);
     } catch (err) {
-      throw new InvalidInputError((err as Error).message.replace(/^attributes: /, ''), `attributes[${i}]`);
+      throw new InvalidInputError(errorMessage(err).replace(/^attributes: /, ''), `attributes[${i}]`);
     }
   });
   return attributes.map((a) => ({ name: a.name.trim(), value: a.value.trim() }));

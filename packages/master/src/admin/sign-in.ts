@@ -108,7 +108,7 @@ export class AdminSignIn {
   }
 
   /** 'ok' when no code is needed or the code is right; 'need-code' when one is needed and none was given. */
-  private async checkCode(username: string, code: string): Promise<'ok' | 'need-code' | string> {
+  private async checkCode(username: string, code: string): Promise<'ok' | 'need-code' | 'wrong code' | 'code already used'> {
     const user = this.deps.repository.findUser(username);
     if (!user || user.tokens.length === 0) return 'ok';
     if (!code) return 'need-code';

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { OtpgateError, ReadOnlyReplicaError, ValidationError, type NodeConfig, type ReplicaSelfStatus } from '@otpgate/shared';
+import { NotFoundError, OtpgateError, ReadOnlyReplicaError, ValidationError, errorStack, type NodeConfig, type ReplicaSelfStatus } from '@otpgate/shared';
 import { storeWriteProblem, type Actor, type Dictionary, type Logger, type OtpgateNode, type Services } from '@otpgate/core';
 import { html, type Html, type HtmlValue } from './html.js';
 import { MASTER_NAV, REPLICA_NAV, page } from './layout.js';
@@ -154,7 +154,7 @@ export class Ui {
     } catch (err) {
       if (err instanceof ReadOnlyReplicaError) return this.denyReadOnly(reply);
       if (err instanceof OtpgateError) {
-        const status = err.code === 'not-found' ? 404 : 400;
+        const status = err instanceof NotFoundError ? 404 : 400;
         const message = err instanceof ValidationError ? err.problems.map((p) => `${p.path}: ${p.message}`).join('; ') : err.message;
         if (writes) {
           session.flash.push({ kind: 'error', text: message });
@@ -165,7 +165,7 @@ export class Ui {
       }
       // the node's disk refusing the write: the web app's error page says so (503), and its log line comes once a minute
       if (storeWriteProblem(err)) throw err;
-      this.deps.logger.error({ err: (err as Error).stack, path: req.url }, 'admin UI error');
+      this.deps.logger.error({ err: errorStack(err), path: req.url }, 'admin UI error');
       return this.deny(reply, 500, 'Something went wrong', 'The error has been logged on the node.');
     }
   }
