@@ -18,8 +18,8 @@ describe('the command line\'s value parsers', () => {
     expect(() => positiveInteger('-3')).toThrow(InvalidArgumentError);
   });
 
-  it('integerOrDefault: "default" clears the per-item value (null), else a whole number', () => {
-    expect(integerOrDefault('default')).toBeNull();
+  it('integerOrDefault: "default" stays the word (commander would turn null into ""), else a whole number', () => {
+    expect(integerOrDefault('default')).toBe('default');
     expect(integerOrDefault('3')).toBe(3);
     expect(() => integerOrDefault('Default')).toThrow('expected a whole number or "default"');
   });
