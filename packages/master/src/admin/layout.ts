@@ -1,5 +1,5 @@
-import { html, type Html, type HtmlValue } from './html.js';
-import type { AdminSession } from './sessions.js';
+import { html, type Html, type HtmlValue } from '../web/html.js';
+import type { AdminSession } from './sign-in.js';
 import { CERTIFICATE_WARNING_DAYS } from './certificate.js';
 
 export interface Nav {

@@ -2,12 +2,14 @@ import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { OtpgateError, ReadOnlyReplicaError, ValidationError, type NodeConfig, type ReplicaSelfStatus } from '@otpgate/shared';
 import { storeWriteProblem, type Actor, type Dictionary, type Logger, type OtpgateNode, type Services } from '@otpgate/core';
-import { html, type Html, type HtmlValue } from './html.js';
+import { html, type Html, type HtmlValue } from '../web/html.js';
 import { MASTER_NAV, REPLICA_NAV, page } from './layout.js';
-import { safeNext } from './safe-next.js';
-import { sameToken, type AdminSession, type SessionStore } from './sessions.js';
-import type { SignInGuard } from './signin-guard.js';
+import { safeNext } from '../web/safe-next.js';
+import { sameToken, type SessionStore } from '../web/sessions.js';
+import type { AdminSession } from './sign-in.js';
+import type { SignInGuard } from '../web/signin-guard.js';
 import type { AdminAuditService } from '@otpgate/core';
+import { type Form, formText } from '../web/form.js';
 
 export const SESSION_COOKIE = '__Host-otpgate-session';
 
@@ -24,9 +26,6 @@ export interface UiDeps {
   audit: AdminAuditService;
   replicaView?: () => ReplicaSelfStatus;
 }
-
-/** A posted form: text fields, repeated fields, and (multipart uploads) file contents as Buffers. */
-export type Form = Record<string, string | string[] | Buffer | undefined>;
 
 /** The routes a replica answers; every other route (and unknown paths) is the master's. */
 const REPLICA_ROUTES: ReadonlySet<string> = new Set(['/', '/login', '/logout', '/assets/:name']);
@@ -134,7 +133,7 @@ export class Ui {
     }
     const form = (req.body ?? {}) as Form;
     if (writes) {
-      const token = Ui.text(form, '_csrf') || (req.headers['x-csrf-token'] as string | undefined);
+      const token = formText(form, '_csrf') || (req.headers['x-csrf-token'] as string | undefined);
       if (!sameToken(token, session.csrf)) {
         this.deps.logger.warn({ event: 'admin-csrf-refused', admin: session.subject, path: req.url, from: req.ip }, 'admin UI refused a request without a valid CSRF token');
         return this.deny(reply, 403, 'Request refused', 'This form was not sent from an otpgate page of your session (missing or wrong CSRF token). Reload the page and try again.');
@@ -158,7 +157,7 @@ export class Ui {
         const message = err instanceof ValidationError ? err.problems.map((p) => `${p.path}: ${p.message}`).join('; ') : err.message;
         if (writes) {
           session.flash.push({ kind: 'error', text: message });
-          const back = safeNext(Ui.text(form, '_back'), req.url);
+          const back = safeNext(formText(form, '_back'), req.url);
           return reply.redirect(back, 303);
         }
         return this.deny(reply, status, status === 404 ? 'Not found' : 'Cannot show this', message);
@@ -195,16 +194,5 @@ export class Ui {
 ${masterUrl ? html`<p>The master: <a href="${this.masterAdminUrl()}">${this.masterAdminUrl()}</a></p>` : ''}
 <p><a href="/">Back to the start page</a></p>`;
     return page({ title }, body);
-  }
-
-  /** One value of a form field (the first when repeated; an uploaded file as text). */
-  static text(form: Form, name: string): string {
-    const v = form[name];
-    const first = Array.isArray(v) ? v[0] : v;
-    return (Buffer.isBuffer(first) ? first.toString('utf8') : first)?.trim() ?? '';
-  }
-
-  static checked(form: Form, name: string): boolean {
-    return Ui.text(form, name) === 'on';
   }
 }

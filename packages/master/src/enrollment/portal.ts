@@ -15,12 +15,12 @@ import {
   type Services,
 } from '@otpgate/core';
 import { EnrolmentRefusedError, NotFoundError, type NodeConfig } from '@otpgate/shared';
-import { html, trusted, type Html, type HtmlValue } from '../admin/html.js';
+import { html, trusted, type Html, type HtmlValue } from '../web/html.js';
 import { field, problems } from '../admin/layout.js';
-import { sameToken, type Session, type SessionStore } from '../admin/sessions.js';
-import type { SignInGuard } from '../admin/signin-guard.js';
-import { Ui, type Form } from '../admin/ui.js';
+import { sameToken, type Session, type SessionStore } from '../web/sessions.js';
+import type { SignInGuard } from '../web/signin-guard.js';
 import { COOKIE_OPTIONS, SignInToken } from '../web/signin-token.js';
+import { type Form, formText } from '../web/form.js';
 
 export const PORTAL_COOKIE = '__Host-otpgate-enroll';
 const SIGNIN_TOKEN = new SignInToken('__Host-otpgate-enroll-signin');
@@ -95,16 +95,16 @@ ${field('Current code', 'code', { inputmode: 'numeric', autocomplete: 'one-time-
 
   app.post('/sign-in', async (req, reply) => {
     const form = (req.body ?? {}) as Form;
-    const token = Ui.text(form, '_signin');
+    const token = formText(form, '_signin');
     if (!SIGNIN_TOKEN.matches(req, token)) {
       return send(reply, refusedPage('The sign-in form expired or was not sent from this site. Open the sign-in page again.'), 403);
     }
-    const username = Ui.text(form, 'username');
+    const username = formText(form, 'username');
     const actor = { name: username || '(empty)', source: req.ip };
     const refused = deps.guard.refuse(username, req.ip);
     if (refused) return send(reply, signInPage(token, refused, username), 429);
     const outcome = await portalSignIn(
-      { username, password: typeof form.password === 'string' ? form.password : '', code: Ui.text(form, 'code') },
+      { username, password: typeof form.password === 'string' ? form.password : '', code: formText(form, 'code') },
       ports,
     );
     if (!outcome.ok) {
@@ -158,13 +158,13 @@ ${field('Code from the app', 'code', { required: true, inputmode: 'numeric', aut
     const s = session(req);
     const form = (req.body ?? {}) as Form;
     if (!s) return reply.redirect('/', 303);
-    if (!sameToken(Ui.text(form, '_csrf'), s.csrf)) return send(reply, refusedPage('This form was not sent from this page. Start again.'), 403);
+    if (!sameToken(formText(form, '_csrf'), s.csrf)) return send(reply, refusedPage('This form was not sent from this page. Start again.'), 403);
     const otp = node.settings.otp;
     const pending = {
       id: 0, kind: 'totp' as const, algorithm: otp.algorithm, digits: otp.digits, period: otp.period, t0: 0,
       key: fromBase32(s.data.secretBase32), counter: 0, windowPast: otp.window_past, windowFuture: otp.window_future, lastStep: -1, drift: 0,
     };
-    const check = verifyCode(pending, Ui.text(form, 'code'), Date.now(), { hotpWindow: otp.hotp_window });
+    const check = verifyCode(pending, formText(form, 'code'), Date.now(), { hotpWindow: otp.hotp_window });
     const actor = { name: s.subject, source: req.ip };
     if (check.result !== 'match') {
       deps.audit.record(actor, 'enroll.confirm-failed', s.subject);
@@ -202,7 +202,7 @@ ${field('Code from the app', 'code', { required: true, inputmode: 'numeric', aut
   app.post('/sign-out', (req, reply) => {
     const s = session(req);
     const form = (req.body ?? {}) as Form;
-    if (s && sameToken(Ui.text(form, '_csrf'), s.csrf)) deps.sessions.destroy(s.id);
+    if (s && sameToken(formText(form, '_csrf'), s.csrf)) deps.sessions.destroy(s.id);
     reply.clearCookie(PORTAL_COOKIE, COOKIE_OPTIONS);
     return reply.redirect('/', 303);
   });

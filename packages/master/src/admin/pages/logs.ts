@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { AdminAuditService } from '@otpgate/core';
-import { html } from '../html.js';
+import { html } from '../../web/html.js';
 import { dataTable, field, formatTime, select } from '../layout.js';
 import type { Ui } from '../ui.js';
 
