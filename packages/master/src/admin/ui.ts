@@ -9,7 +9,7 @@ import { sameToken, type SessionStore } from '../web/sessions.js';
 import type { AdminSession } from './sign-in.js';
 import type { SignInGuard } from '../web/signin-guard.js';
 import type { AdminAuditService } from '@otpgate/core';
-import { type Form, formText } from '../web/form.js';
+import { formOf, formText, type Form } from '../web/form.js';
 
 export const SESSION_COOKIE = '__Host-otpgate-session';
 
@@ -131,7 +131,7 @@ export class Ui {
       if (writes) return this.deny(reply, 403, 'Your session has ended', 'Sign in again, then repeat what you were doing.');
       return reply.redirect(`/login?next=${encodeURIComponent(req.url)}`, 303);
     }
-    const form = (req.body ?? {}) as Form;
+    const form = formOf(req.body);
     if (writes) {
       const token = formText(form, '_csrf') || (req.headers['x-csrf-token'] as string | undefined);
       if (!sameToken(token, session.csrf)) {

@@ -20,7 +20,7 @@ import { field, problems } from '../admin/layout.js';
 import { sameToken, type Session, type SessionStore } from '../web/sessions.js';
 import type { SignInGuard } from '../web/signin-guard.js';
 import { COOKIE_OPTIONS, SignInToken } from '../web/signin-token.js';
-import { type Form, formText } from '../web/form.js';
+import { formOf, formText } from '../web/form.js';
 
 export const PORTAL_COOKIE = '__Host-otpgate-enroll';
 const SIGNIN_TOKEN = new SignInToken('__Host-otpgate-enroll-signin');
@@ -94,7 +94,7 @@ ${field('Current code', 'code', { inputmode: 'numeric', autocomplete: 'one-time-
   app.get('/', (req, reply) => (session(req) ? reply.redirect('/enroll', 303) : send(reply, signInPage(SIGNIN_TOKEN.issue(reply)))));
 
   app.post('/sign-in', async (req, reply) => {
-    const form = (req.body ?? {}) as Form;
+    const form = formOf(req.body);
     const token = formText(form, '_signin');
     if (!SIGNIN_TOKEN.matches(req, token)) {
       return send(reply, refusedPage('The sign-in form expired or was not sent from this site. Open the sign-in page again.'), 403);
@@ -156,7 +156,7 @@ ${field('Code from the app', 'code', { required: true, inputmode: 'numeric', aut
 
   app.post('/enroll', async (req, reply) => {
     const s = session(req);
-    const form = (req.body ?? {}) as Form;
+    const form = formOf(req.body);
     if (!s) return reply.redirect('/', 303);
     if (!sameToken(formText(form, '_csrf'), s.csrf)) return send(reply, refusedPage('This form was not sent from this page. Start again.'), 403);
     const otp = node.settings.otp;
@@ -201,7 +201,7 @@ ${field('Code from the app', 'code', { required: true, inputmode: 'numeric', aut
 
   app.post('/sign-out', (req, reply) => {
     const s = session(req);
-    const form = (req.body ?? {}) as Form;
+    const form = formOf(req.body);
     if (s && sameToken(formText(form, '_csrf'), s.csrf)) deps.sessions.destroy(s.id);
     reply.clearCookie(PORTAL_COOKIE, COOKIE_OPTIONS);
     return reply.redirect('/', 303);

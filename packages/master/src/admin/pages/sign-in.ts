@@ -7,7 +7,7 @@ import type { Ui } from '../ui.js';
 import { SESSION_COOKIE } from '../ui.js';
 import type { AdminSignIn } from '../sign-in.js';
 import { COOKIE_OPTIONS, SignInToken } from '../../web/signin-token.js';
-import { type Form, formText } from '../../web/form.js';
+import { formOf, formText } from '../../web/form.js';
 
 const SIGNIN_TOKEN = new SignInToken('__Host-otpgate-signin');
 
@@ -41,7 +41,7 @@ export function registerSignInPages(app: FastifyInstance, ui: Ui, signIn: AdminS
   });
 
   app.post('/login', async (req, reply) => {
-    const form = (req.body ?? {}) as Form;
+    const form = formOf(req.body);
     const username = formText(form, 'username');
     const next = safeNext(formText(form, 'next'));
     if (!SIGNIN_TOKEN.matches(req, formText(form, '_signin'))) {
