@@ -16,7 +16,8 @@ import {
 } from '@otpgate/core';
 import { EnrolmentRefusedError, NotFoundError, type NodeConfig } from '@otpgate/shared';
 import { html, trusted, type Html, type HtmlValue } from '../web/html.js';
-import { field, problems } from '../admin/layout.js';
+import { csrfField, field, problems } from '../web/fields.js';
+import { pageShell } from '../web/page.js';
 import { sameToken, type Session, type SessionStore } from '../web/sessions.js';
 import type { SignInGuard } from '../web/signin-guard.js';
 import { COOKIE_OPTIONS, SignInToken } from '../web/signin-token.js';
@@ -45,11 +46,7 @@ export interface PortalDeps {
 
 /** A small phone-first page: no navigation, one task. */
 function portalPage(title: string, body: HtmlValue): Html {
-  return html`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · otpgate</title><link rel="stylesheet" href="/assets/style.css"><script src="/assets/app.js" defer></script></head>
-<body><header class="top"><span class="brand">otpgate</span><span class="node">Set up your login code</span></header>
-<main id="main"><h1>${title}</h1>${body}</main></body></html>`;
+  return pageShell({ title, tagline: 'Set up your login code' }, body);
 }
 
 /** A refused request, with why. */
@@ -74,7 +71,6 @@ export function registerPortal(app: FastifyInstance, deps: PortalDeps): void {
   const ports = createAuthPorts({ repository: node.repository, backends: node.backends, metrics: node.metrics, logger: node.logger, settings: () => node.settings });
   const send = (reply: FastifyReply, page: Html, status = 200) => reply.code(status).type('text/html; charset=utf-8').send(page.value);
   const session = (req: FastifyRequest) => deps.sessions.get(req.cookies[PORTAL_COOKIE]);
-  const csrf = (s: Session<PortalData>) => html`<input type="hidden" name="_csrf" value="${s.csrf}">`;
 
   const signInPage = (token: string, message?: string, username = '') =>
     portalPage(
@@ -141,10 +137,10 @@ ${field('Current code', 'code', { inputmode: 'numeric', autocomplete: 'one-time-
 <li>Enter the code the app shows, to confirm.</li></ol>
 <figure class="qr">${trusted(svg)}<figcaption>QR code for ${s.subject}</figcaption></figure>
 <p>Key: <span class="secret" id="manual-key">${s.data.secretBase32}</span> <button type="button" class="secondary" data-copy="manual-key">Copy</button></p>
-<form method="post" action="/enroll">${csrf(s)}
+<form method="post" action="/enroll">${csrfField(s)}
 ${field('Code from the app', 'code', { required: true, inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6,8}' })}
 <div class="actions"><button type="submit">Confirm</button></div></form>
-<form method="post" action="/sign-out">${csrf(s)}<button type="submit" class="secondary">Cancel</button></form>`,
+<form method="post" action="/sign-out">${csrfField(s)}<button type="submit" class="secondary">Cancel</button></form>`,
     );
   };
 

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { SECRET_MASK, isDefaultUserFilter, type BackendSettings, type EntraBackendSettings, type LdapBackendSettings } from '@otpgate/shared';
 import { html } from '../../web/html.js';
-import { actionButton, checkbox, csrfField, dataTable, field, textarea } from '../layout.js';
+import { actionButton, dataTable } from '../layout.js';
+import { checkbox, csrfField, field, textarea } from '../../web/fields.js';
 import type { Ui } from '../ui.js';
 import { type Form, formChecked, formText } from '../../web/form.js';
 

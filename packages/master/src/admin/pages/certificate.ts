@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { html } from '../../web/html.js';
-import { csrfField, dataTable, expiryBadge, formatTime, textarea } from '../layout.js';
+import { dataTable, expiryBadge, formatTime } from '../layout.js';
+import { csrfField, textarea } from '../../web/fields.js';
 import { currentAdminCertificate, replaceAdminCertificate } from '../certificate.js';
 import type { Ui } from '../ui.js';
 import { uploadRoute } from '../../web/app.js';

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { AUTH_MODES, type AuthMode, type ClientRecord } from '@otpgate/shared';
 import { html } from '../../web/html.js';
-import { actionButton, checkbox, csrfField, dataTable, field, select } from '../layout.js';
+import { actionButton, dataTable } from '../layout.js';
+import { checkbox, csrfField, field, select } from '../../web/fields.js';
 import type { Ui } from '../ui.js';
 import { type Form, formChecked, formText } from '../../web/form.js';
 

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { parseAttributeLines } from '@otpgate/core';
 import { html } from '../../web/html.js';
-import { actionButton, csrfField, dataTable, field, textarea } from '../layout.js';
+import { actionButton, dataTable } from '../layout.js';
+import { csrfField, field, textarea } from '../../web/fields.js';
 import type { Ui } from '../ui.js';
 import { formText } from '../../web/form.js';
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { html } from '../../web/html.js';
-import { actionButton, csrfField, dataTable, field, select } from '../layout.js';
+import { actionButton, dataTable } from '../layout.js';
+import { csrfField, field, select } from '../../web/fields.js';
 import type { Ui } from '../ui.js';
 import { formText } from '../../web/form.js';
 

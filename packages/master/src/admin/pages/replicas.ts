@@ -3,7 +3,8 @@ import { ClusterFiles } from '@otpgate/core';
 import { addReplica, isClusterInitialised, removeReplica } from '../../cluster-service.js';
 import { masterStatus } from '../../cluster-status.js';
 import { html } from '../../web/html.js';
-import { actionButton, csrfField, dataTable, field, formatTime } from '../layout.js';
+import { actionButton, dataTable, formatTime } from '../layout.js';
+import { csrfField, field } from '../../web/fields.js';
 import type { Ui } from '../ui.js';
 import { formText } from '../../web/form.js';
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { settingsSchema, type Settings } from '@otpgate/shared';
 import { html } from '../../web/html.js';
-import { checkbox, csrfField, field, textarea } from '../layout.js';
+import { checkbox, csrfField, field, textarea } from '../../web/fields.js';
 import type { Ui } from '../ui.js';
 import { type Form, formChecked, formText } from '../../web/form.js';
 

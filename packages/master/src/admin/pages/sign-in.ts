@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { html } from '../../web/html.js';
-import { field, page, problems } from '../layout.js';
+import { page } from '../layout.js';
+import { field, problems } from '../../web/fields.js';
 import { sameToken } from '../../web/sessions.js';
 import { safeNext } from '../../web/safe-next.js';
 import type { Ui } from '../ui.js';
