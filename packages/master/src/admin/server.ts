@@ -61,7 +61,8 @@ export class AdminServer {
         allow: config.admin.allow,
         allowSetting: 'admin.allow',
         logger,
-        errorPage: (title, message) => ui.errorPage(title, message).value,
+        errorPage: (refusal) => ui.errorPage(refusal.title, refusal.message, refusal.masterUrl).value,
+        actionError: ui.actionError,
       });
       app.addHook('onRequest', ui.replicaGate);
       app.addHook('onRequest', ui.sessionGate);

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { OtpgateError, ReadOnlyReplicaError, ValidationError, type NodeConfig, type ReplicaSelfStatus } from '@otpgate/shared';
-import { storeWriteProblem, type Actor, type Dictionary, type Logger, type OtpgateNode, type Services } from '@otpgate/core';
+import { ReadOnlyReplicaError, type NodeConfig, type ReplicaSelfStatus } from '@otpgate/shared';
+import type { Actor, Dictionary, Logger, OtpgateNode, Services } from '@otpgate/core';
 import { html, type Html, type HtmlValue } from '../web/html.js';
 import { MASTER_NAV, REPLICA_NAV, page } from './layout.js';
 import { safeNext } from '../web/safe-next.js';
@@ -50,6 +50,9 @@ export type PageResult = Html | { redirect: string } | { download: { filename: s
  * handlers stay small and only call the core services (the rules live there, not here).
  */
 export class Ui {
+  /** The requests running a form's action (signed in, CSRF token checked), with their session: for actionError. */
+  private readonly actions = new WeakMap<FastifyRequest, AdminSession>();
+
   constructor(readonly deps: UiDeps) {}
 
   get role(): 'master' | 'replica' {
@@ -138,6 +141,7 @@ export class Ui {
         this.deps.logger.warn({ event: 'admin-csrf-refused', admin: session.subject, path: req.url, from: req.ip }, 'admin UI refused a request without a valid CSRF token');
         return this.deny(reply, 403, 'Request refused', 'This form was not sent from an otpgate page of your session (missing or wrong CSRF token). Reload the page and try again.');
       }
+      this.actions.set(req, session);
     }
     const ctx: PageContext = {
       req,
@@ -148,26 +152,20 @@ export class Ui {
       query: req.query as Record<string, string | undefined>,
       params: req.params as Record<string, string>,
     };
-    try {
-      return this.respond(reply, await handler(ctx));
-    } catch (err) {
-      if (err instanceof ReadOnlyReplicaError) return this.denyReadOnly(reply);
-      if (err instanceof OtpgateError) {
-        const status = err.code === 'not-found' ? 404 : 400;
-        const message = err instanceof ValidationError ? err.problems.map((p) => `${p.path}: ${p.message}`).join('; ') : err.message;
-        if (writes) {
-          session.flash.push({ kind: 'error', text: message });
-          const back = safeNext(formText(form, '_back'), req.url);
-          return reply.redirect(back, 303);
-        }
-        return this.deny(reply, status, status === 404 ? 'Not found' : 'Cannot show this', message);
-      }
-      // the node's disk refusing the write: the web app's error page says so (503), and its log line comes once a minute
-      if (storeWriteProblem(err)) throw err;
-      this.deps.logger.error({ err: (err as Error).stack, path: req.url }, 'admin UI error');
-      return this.deny(reply, 500, 'Something went wrong', 'The error has been logged on the node.');
-    }
+    // errors, typed or not, go to the web app's error handler (web/app.ts), which gives a form's back to actionError
+    return this.respond(reply, await handler(ctx));
   }
+
+  /**
+   * The web app's actionError: an error a person can act on, raised by a form's action, goes back to where the form
+   * was (its `_back` field, else the same address) as a message on that page.
+   */
+  readonly actionError = (req: FastifyRequest, reply: FastifyReply, message: string): FastifyReply | undefined => {
+    const session = this.actions.get(req);
+    if (!session) return undefined;
+    session.flash.push({ kind: 'error', text: message });
+    return reply.redirect(safeNext(formText(formOf(req.body), '_back'), req.url), 303);
+  };
 
   respond(reply: FastifyReply, result: PageResult): FastifyReply {
     if (result instanceof Object && 'redirect' in result) return reply.redirect(result.redirect, 303);

@@ -34,7 +34,7 @@ export class EnrollmentServer {
         allow: config.enrollment.allow,
         allowSetting: 'enrollment.allow',
         logger: node.logger,
-        errorPage: (title, message) => refusedPortalPage(title, message).value,
+        errorPage: (refusal) => refusedPortalPage(refusal.title, refusal.message).value,
       });
       registerPortal(app, deps);
       await listenWeb(app, address, node.logger, 'enrollment portal');
