@@ -12,7 +12,8 @@ import { registerPages } from './pages/index.js';
 
 /**
  * The admin web UI: HTTPS on its own port (admin.listen), server-rendered pages that work without JavaScript. On the
- * master every page; on a replica only a read-only status page, every other page refused with a message naming the master.
+ * master every page; on a replica only a read-only status page, every other page refused with a message naming the
+ * master (pages/index.ts).
  */
 export class AdminServer {
   private readonly apps: FastifyInstance[] = [];
@@ -64,8 +65,6 @@ export class AdminServer {
         errorPage: (refusal) => ui.errorPage(refusal.title, refusal.message, refusal.masterUrl).value,
         actionError: ui.actionError,
       });
-      app.addHook('onRequest', ui.replicaGate);
-      app.addHook('onRequest', ui.sessionGate);
       registerSignInPages(app, ui, signIn);
       registerPages(app, ui);
       app.setNotFoundHandler((req, reply) => ui.deny(reply, 404, 'Not found', `There is no page at ${req.url}.`));

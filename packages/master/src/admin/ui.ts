@@ -27,11 +27,6 @@ export interface UiDeps {
   replicaView?: () => ReplicaSelfStatus;
 }
 
-/** The routes a replica answers; every other route (and unknown paths) is the master's. */
-const REPLICA_ROUTES: ReadonlySet<string> = new Set(['/', '/login', '/logout', '/assets/:name']);
-/** The only forms posted without a session (signing out without one just leads to the sign-in page). */
-const SESSIONLESS_POSTS: ReadonlySet<string> = new Set(['/login', '/logout']);
-
 /** One request as page code sees it. */
 export interface PageContext {
   req: FastifyRequest;
@@ -73,22 +68,23 @@ export class Ui {
   }
 
   /**
-   * An onRequest hook: a replica answers only its status page, sign-in/out and the assets. Everything else (user
-   * lists, logs, exports) is refused before any handler runs, so a page added later is not exposed by default.
+   * How a replica answers the master's pages (web/app.ts masterOnlyPages): signed in, that it is a read-only replica
+   * and where the master is; without a session nothing about the cluster, the same answer as for a page that does not
+   * exist.
    */
-  readonly replicaGate = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
-    if (this.role !== 'replica' || REPLICA_ROUTES.has(req.routeOptions.url ?? '')) return undefined;
-    // without a session say nothing about the cluster: the same answer as for a page that does not exist
-    if (!(await this.sessionOf(req))) return this.deny(reply, 404, 'Not found', `There is no page at ${req.url}.`);
-    return this.denyReadOnly(reply);
+  readonly refuseOnReplica = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    if (await this.sessionOf(req)) throw new ReadOnlyReplicaError(this.masterUrl);
+    reply.callNotFound();
+    return reply;
   };
 
   /**
-   * An onRequest hook: a form posted without a live session is refused before its body is read, so only signed-in
-   * admins can make the node read an upload.
+   * An onRequest hook of the master's pages: a form posted without a live session is refused before its body is
+   * read, so only signed-in admins can make the node read an upload. (Sign-in and sign-out, outside those pages,
+   * are posted without one.)
    */
   readonly sessionGate = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
-    if (req.method !== 'POST' || SESSIONLESS_POSTS.has(req.routeOptions.url ?? '') || (await this.sessionOf(req))) return undefined;
+    if (req.method !== 'POST' || (await this.sessionOf(req))) return undefined;
     return this.deny(reply, 403, 'Your session has ended', 'Sign in again, then repeat what you were doing.');
   };
 
@@ -118,7 +114,7 @@ export class Ui {
     return (req: FastifyRequest, reply: FastifyReply) => this.run(req, reply, false, handler);
   }
 
-  /** A POST: signed in and CSRF token checked (on a replica, replicaGate has refused it already). */
+  /** A POST: signed in and CSRF token checked. */
   action(handler: (ctx: PageContext) => PageResult | Promise<PageResult>) {
     return (req: FastifyRequest, reply: FastifyReply) => this.run(req, reply, true, handler);
   }
@@ -176,10 +172,6 @@ export class Ui {
         .send(result.download.body);
     }
     return reply.type('text/html; charset=utf-8').send(result.value);
-  }
-
-  private denyReadOnly(reply: FastifyReply): FastifyReply {
-    return this.deny(reply, 403, 'This node is a read-only replica', new ReadOnlyReplicaError(this.masterUrl).message, this.masterUrl);
   }
 
   deny(reply: FastifyReply, status: number, title: string, message: string, masterUrl?: string): FastifyReply {

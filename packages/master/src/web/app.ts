@@ -1,7 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteHandlerMethod } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type RouteHandlerMethod,
+} from 'fastify';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
@@ -131,6 +137,22 @@ export function uploadRoute(app: FastifyInstance, path: string, limits: UploadLi
     // after the multipart hook has put the fields in req.body (the app's own check ran before, on no body)
     scope.addHook('preValidation', async (req) => checkFields(req.body, limits));
     scope.post(path, { config: { upload: limits } }, handler);
+  });
+}
+
+/**
+ * Pages only the master serves, as an encapsulated plugin: while this node is a replica, `refuse` answers every route
+ * registered in `pages` (a page added there later included) before any of its hooks or handlers runs, and routes
+ * outside the plugin are not affected. The role is read on every request, as it is the store's.
+ */
+export function masterOnlyPages(
+  app: FastifyInstance,
+  guard: { isMaster(): boolean; refuse(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> },
+  pages: (scope: FastifyInstance) => void,
+): void {
+  void app.register(async (scope) => {
+    scope.addHook('onRequest', async (req, reply) => (guard.isMaster() ? undefined : guard.refuse(req, reply)));
+    pages(scope);
   });
 }
 
