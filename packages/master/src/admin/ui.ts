@@ -41,8 +41,9 @@ export interface PageContext {
 export type PageResult = Html | { redirect: string } | { download: { filename: string; type: string; body: string | Buffer | Readable } };
 
 /**
- * What every page needs: sessions, the CSRF check, the read-only rule on replicas, rendering and errors. Route
- * handlers stay small and only call the core services (the rules live there, not here).
+ * What every admin page needs: sessions, the CSRF check, the replica's refusal of the master's pages, rendering.
+ * Route handlers stay small and only call the core services (the rules live there, not here); what they throw is
+ * answered by the web app's error handler (web/app.ts), a form's error going back to the form (actionError).
  */
 export class Ui {
   /** The requests running a form's action (signed in, CSRF token checked), with their session: for actionError. */
