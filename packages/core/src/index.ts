@@ -64,10 +64,10 @@ export { looksLikeVpnPassword, vpnPasswordHash } from './vpn/vpn-password.js';
 export { PasskeyService, MAX_PASSKEYS_PER_USER, type PasskeyView } from './passkeys/passkey-service.js';
 export type { PasswordBackend, PasswordResult, PasswordSubject, TestableBackend, ConnectionReport } from './backends/backend.js';
 export { LocalPasswordBackend, hashPassword, ARGON2_OPTIONS } from './backends/local.js';
-export { LdapPasswordBackend, LDAP_SERVER_DOWN_MS, type LdapBackendOptions } from './backends/ldap.js';
-export { LdapBackendError, type LdapFailureKind } from './backends/ldap-errors.js';
-export { escapeFilterValue, escapeDnValue, userFilter, groupFilter, bindName, looksLikeDn } from './backends/ldap-filter.js';
-export { mapGroups } from './backends/ldap-groups.js';
+export { LdapPasswordBackend, LDAP_SERVER_DOWN_MS, type LdapBackendOptions } from './backends/ldap/ldap-backend.js';
+export { LdapBackendError, type LdapFailureKind } from './backends/ldap/ldap-errors.js';
+export { escapeFilterValue, escapeDnValue, userFilter, groupFilter, bindName, looksLikeDn } from './backends/ldap/ldap-filter.js';
+export { mapGroups } from './backends/ldap/ldap-groups.js';
 export {
   AD_BIND_SUBCODES,
   UAC,
@@ -78,9 +78,9 @@ export {
   nestedGroupFilter,
   parseFlags,
   type AdAccountState,
-} from './backends/ldap-ad.js';
-export { EntraPasswordBackend } from './backends/entra.js';
-export { classifyAadsts, type EntraVerdict } from './backends/entra-errors.js';
+} from './backends/ldap/ldap-ad.js';
+export { EntraPasswordBackend } from './backends/entra/entra-backend.js';
+export { classifyAadsts, type EntraVerdict } from './backends/entra/entra-errors.js';
 export { parseSecret, generateSecret, toBase32, fromBase32 } from './otp/secret.js';
 export { verifyCode, findConsecutive, codeAt, timeStep, type OtpToken, type OtpCheck } from './otp/verify.js';
 export { provisioningUri } from './otp/uri.js';

@@ -3,7 +3,6 @@ import https from 'node:https';
 import { pipeline } from 'node:stream/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { importJWK, type JWK } from 'jose';
 import {
   GENESIS_HASH,
   FEED_FORMAT,
@@ -21,6 +20,10 @@ import {
   type FeedBinding,
   type NodeConfig,
   type VpnCredentialAnswer,
+  importFeedKey,
+  type FeedKey,
+  errorMessage,
+  errorStack,
 } from '@otpgate/shared';
 import {
   ClusterFiles,
@@ -55,9 +58,6 @@ const HEAD_POLL_MS = 50;
 const STEP_REPORT_LIMIT = 1_000_000;
 /** How often the replica metrics are refreshed and the certificate files checked for a renewal. */
 const CERTIFICATE_CHECK_MS = 2000;
-
-
-type SigningKey = Exclude<Awaited<ReturnType<typeof importJWK>>, Uint8Array>;
 
 class HttpError extends Error {
   constructor(
@@ -106,7 +106,7 @@ export class ReplicationServer {
     private readonly config: NodeConfig,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
-    private readonly signingKey: SigningKey,
+    private readonly signingKey: FeedKey,
     private readonly clusterId: string,
   ) {
     this.registry = new ReplicaRegistry(store);
@@ -121,9 +121,7 @@ export class ReplicationServer {
 
   static async create(deps: { store: Store; config: NodeConfig; logger: Logger; metrics: Metrics }): Promise<ReplicationServer> {
     const files = new ClusterFiles(deps.store.dataDir);
-    const jwk = JSON.parse(files.read('feedPrivateKey')) as JWK;
-    const key = await importJWK(jwk, 'EdDSA');
-    if (key instanceof Uint8Array) throw new Error(`${files.path('feedPrivateKey')} is not an Ed25519 key`);
+    const key = await importFeedKey(files.read('feedPrivateKey'), 'private', files.path('feedPrivateKey'));
     // snapshot files of a process that stopped while building or sending one
     removeSnapshotFiles(deps.store.dataDir, 'outgoing');
     return new ReplicationServer(deps.store, files, deps.config, deps.logger, deps.metrics, key, deps.store.getMeta('cluster_id')!);
@@ -160,7 +158,7 @@ export class ReplicationServer {
       this.logger.info({ event: 'replication-certificate-reloaded' }, 'replication API certificate reloaded');
     } catch (err) {
       // caught between the two writes (certificate and key not yet a pair): the next tick tries again
-      this.logger.debug({ err: (err as Error).message }, 'replication API certificate not reloaded yet');
+      this.logger.debug({ err: errorMessage(err) }, 'replication API certificate not reloaded yet');
     }
   }
 
@@ -233,7 +231,7 @@ export class ReplicationServer {
     const cert = (req.socket as TLSSocket).getPeerCertificate();
     if (!cert?.fingerprint256) throw new HttpError(401, 'a client certificate is required');
     const replica = this.registry.byFingerprint(cert.fingerprint256);
-    if (!replica) throw new HttpError(403, `certificate ${cert.subject?.CN ?? ''} is not enrolled in this cluster`);
+    if (!replica) throw new HttpError(403, `certificate ${String(cert.subject?.CN ?? '')} is not enrolled in this cluster`);
     if (replica.revoked_at !== null) throw new HttpError(403, `replica ${replica.name} was removed from the cluster`);
     return replica;
   }
@@ -299,9 +297,9 @@ export class ReplicationServer {
       const unwritable = storeWriteProblem(err);
       const status = err instanceof HttpError ? err.status : unwritable ? 503 : 500;
       if (unwritable) this.storeUnwritable(unwritable);
-      else if (status >= 500) this.logger.error({ err: (err as Error).stack, replica: replica?.name }, 'replication API error');
-      else this.logger.warn({ event: 'replication-refused', replica: replica?.name, status, reason: (err as Error).message, from: req.socket.remoteAddress }, 'replication API refused a request');
-      if (!res.headersSent) sendJson(res, status, { error: unwritable ? `the master cannot write its store: ${unwritable}` : (err as Error).message });
+      else if (status >= 500) this.logger.error({ err: errorStack(err), replica: replica?.name }, 'replication API error');
+      else this.logger.warn({ event: 'replication-refused', replica: replica?.name, status, reason: errorMessage(err), from: req.socket.remoteAddress }, 'replication API refused a request');
+      if (!res.headersSent) sendJson(res, status, { error: unwritable ? `the master cannot write its store: ${unwritable}` : errorMessage(err) });
     }
   }
 
@@ -431,7 +429,7 @@ export class ReplicationServer {
       file.destroy();
       if (!res.headersSent) throw err;
       res.destroy();
-      this.logger.warn({ event: 'replication-snapshot-aborted', replica, err: (err as Error).message }, `the snapshot for ${replica} was not sent to the end: ${(err as Error).message}`);
+      this.logger.warn({ event: 'replication-snapshot-aborted', replica, err: errorMessage(err) }, `the snapshot for ${replica} was not sent to the end: ${errorMessage(err)}`);
       return false;
     }
   }

@@ -12,6 +12,7 @@ export * from './feed.js';
 export * from './cluster-bundle.js';
 export * from './replica-status.js';
 export * from './set-aside.js';
+export * from './time-format.js';
 export * from './snapshot-format.js';
 export * from './vpn-credential.js';
 export * from './passkey.js';

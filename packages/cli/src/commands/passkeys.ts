@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { CLI_ACTOR } from '@otpgate/core';
 import { withAdmin, type GlobalOptions } from '../context.js';
-import { formatTime, printJson, table } from '../output.js';
+import { formatTime } from '@otpgate/shared';
+import { printJson, table } from '../output.js';
 
 /** Users' passkeys and security keys (registered on the user portal): list, and remove a lost one. */
 export function registerPasskeyCommands(program: Command, globals: () => GlobalOptions): void {

@@ -10,7 +10,7 @@
  */
 import { createSecureContext } from 'node:tls';
 import { Agent, request } from 'undici';
-import { claimAnswerSchema, vpnCredentialAnswerSchema, type TokenStateRecord, type VpnCredentialAnswer, type VpnCredentialClaim } from '@otpgate/shared';
+import { claimAnswerSchema, errorMessage, vpnCredentialAnswerSchema, type TokenStateRecord, type VpnCredentialAnswer, type VpnCredentialClaim } from '@otpgate/shared';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { ClusterFiles } from '../store/cluster-files.js';
@@ -103,7 +103,7 @@ export class StepClaimer {
         this.lastLogged = Date.now();
         const then = this.mode === 'strict' ? 'refusing codes until it answers (cluster.replay_claim: strict)' : 'deciding locally and reporting afterwards';
         const credentials = 'one-time VPN credentials are refused until it answers';
-        this.logger.warn({ event: 'replay-claim-unavailable', err: (err as Error).message }, `could not ${what}: ${then}; ${credentials}`);
+        this.logger.warn({ event: 'replay-claim-unavailable', err: errorMessage(err) }, `could not ${what}: ${then}; ${credentials}`);
       }
       return 'unavailable';
     } finally {

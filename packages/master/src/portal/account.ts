@@ -13,12 +13,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BoundedMap, checkPasswordAndCode, createAuthPorts, type AdminAuditService, type OtpgateNode, type Services } from '@otpgate/core';
-import { ConflictError, InvalidInputError, type NodeConfig, type PasskeyRecord } from '@otpgate/shared';
-import { html, type Html } from '../admin/html.js';
-import { dataTable, field, formatTime, problems } from '../admin/layout.js';
-import { SessionStore, sameToken, type Session } from '../admin/sessions.js';
-import type { SignInGuard } from '../admin/signin-guard.js';
-import { Ui, type Form } from '../admin/ui.js';
+import { ConflictError, InvalidInputError, formatTime, type NodeConfig, type PasskeyRecord } from '@otpgate/shared';
+import { html, type Html } from '../web/html.js';
+import { dataTable } from '../admin/layout.js';
+import { field, problems } from '../web/fields.js';
+import { SessionStore, sameToken, type Session } from '../web/sessions.js';
+import type { SignInGuard } from '../web/signin-guard.js';
+import { formText, type Form } from '../web/form.js';
 import { COOKIE_OPTIONS, SignInToken } from '../web/signin-token.js';
 import { FORM_BODY_BYTES } from '../web/input-limits.js';
 import { accountPage } from './page.js';
@@ -138,14 +139,14 @@ ${field('Name of the new passkey', 'passkey-label', { hint: 'For example: work l
 
   app.post('/account/sign-in', async (req, reply) => {
     const form = (req.body ?? {}) as Form;
-    const token = Ui.text(form, '_signin');
+    const token = formText(form, '_signin');
     if (!SIGNIN_TOKEN.matches(req, token)) return send(reply, signInPage(SIGNIN_TOKEN.issue(reply), 'The sign-in form expired or was not sent from this site. Try again.'), 403);
-    const username = Ui.text(form, 'username');
+    const username = formText(form, 'username');
     const refused = deps.guard.refuse(username, req.ip);
     if (refused) return send(reply, signInPage(token, refused, username), 429);
     const password = typeof form.password === 'string' ? form.password : '';
     // the code is the second factor: always asked, so a password alone opens nothing here
-    const outcome = await checkPasswordAndCode({ username, password, code: Ui.text(form, 'code') }, ports, () => true);
+    const outcome = await checkPasswordAndCode({ username, password, code: formText(form, 'code') }, ports, () => true);
     if (!outcome.ok) {
       deps.guard.failed(username);
       deps.audit.record({ name: username || '(empty)', source: req.ip }, 'portal.sign-in-failed', username, { details: { method: 'password+code', reason: outcome.reason, detail: outcome.detail } });
@@ -287,7 +288,7 @@ ${field('Name of the new passkey', 'passkey-label', { hint: 'For example: work l
   /** A form post of a signed-in page: the session and its CSRF field, or a redirect to sign in. */
   const formSession = (req: FastifyRequest): Session<AccountData> | undefined => {
     const s = session(req);
-    return s && sameToken(Ui.text((req.body ?? {}) as Form, '_csrf'), s.csrf) ? s : undefined;
+    return s && sameToken(formText((req.body ?? {}) as Form, '_csrf'), s.csrf) ? s : undefined;
   };
 
   app.post('/account/vpn-credential', (req, reply) => {
