@@ -128,7 +128,7 @@ export class PasskeyCeremonies {
   /** The parsed assertion (which credential, which user handle), before it is looked up. */
   parseAuthentication(body: unknown): AuthenticationResponseJSON | string {
     const parsed = authenticationResponseSchema.safeParse(body);
-    return parsed.success ? (parsed.data) : malformed(parsed.error);
+    return parsed.success ? parsed.data : malformed(parsed.error);
   }
 
   /** The assertion's new counter once it verifies against the stored credential, or why not. */
