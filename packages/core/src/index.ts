@@ -47,6 +47,8 @@ export {
   type CompactionOptions,
 } from './store/log-compaction.js';
 export { ENTITY_HANDLERS, SETTINGS_KEY, type EntityRecords } from './store/entity-handlers.js';
+export { changesAfter, changeTime, feedHashAt, isEmptyReport, markReported, recordReport, unreportedReport, type ChangeWindow, type ReportOutcome } from './store/feed-store.js';
+export { ReplicaRegistry, type ReplicaEntry } from './store/replica-registry.js';
 export { applyEntries, applySnapshot, applySnapshotFile, ReplicationDataError, type AppliedSnapshot } from './store/replication.js';
 export { newSnapshotPath, readSnapshotHeader, removeSnapshotFiles, writeSnapshotFile, type WrittenSnapshot } from './store/snapshot-file.js';
 export { authenticate } from './auth/pipeline.js';

@@ -5,7 +5,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { importJWK, type JWK } from 'jose';
 import {
-  GENESIS_HASH,
   FEED_FORMAT,
   FEED_NONCE,
   FEED_SIGNATURE_HEADER,
@@ -23,25 +22,23 @@ import {
 import {
   ClusterFiles,
   LogLimiter,
+  ReplicaRegistry,
+  changesAfter,
   claimStep,
   closeHttpServers,
-  changeHashAt,
   compactionFloor,
-  logBase,
+  feedHashAt,
   newSnapshotPath,
-  readChanges,
-  recordReportedAuthBuckets,
-  recordReportedFailures,
-  recordReportedSteps,
+  recordReport,
   removeSnapshotFiles,
   scheduleLogCompaction,
   storeWriteProblem,
   type Logger,
   type Metrics,
+  type ReplicaEntry,
   type RetentionJob,
   type Store,
 } from '@otpgate/core';
-import { ReplicaRegistry, type ReplicaEntry } from './replica-registry.js';
 import { snapshotInWorker } from './snapshot-worker.js';
 import { SharedSnapshot } from './shared-snapshot.js';
 import type { SnapshotResult } from './snapshot-thread.js';
@@ -257,7 +254,7 @@ export class ReplicationServer {
           this.logger.info({ event: 'replication-snapshot', replica: replica.name, shared: lease.shared }, `sending a snapshot to ${replica.name}`);
           const snapshot = await lease.result;
           // read when sent: whether the master's history still holds the replica's head
-          const at = { seq: have, hash: have === 0 ? GENESIS_HASH : (changeHashAt(this.store.db, have) ?? null) };
+          const at = { seq: have, hash: feedHashAt(this.store, have) };
           const sending = performance.now();
           if (!(await this.sendSnapshot(res, snapshot, { nonce, at }, replica.name))) return;
           this.logger.info(
@@ -319,15 +316,13 @@ export class ReplicationServer {
   }
 
   private batch(after: number): ChangeBatch {
-    const head = this.store.head();
+    const { head, base, afterHash, entries } = changesAfter(this.store, after, BATCH_LIMIT);
     const common = { kind: 'changes' as const, cluster_id: this.clusterId, issued_at: Date.now(), after, head };
     if (after > head.seq) {
       return { ...common, after_hash: null, entries: [], resync: `the replica is at ${after} but the master only at ${head.seq} (was the master restored from a backup?)` };
     }
-    const base = logBase(this.store.db);
     if (after < base.seq) return { ...common, after_hash: null, entries: [], resync: `the master keeps changes from ${base.seq} on only` };
-    const after_hash = after === 0 ? GENESIS_HASH : (changeHashAt(this.store.db, after) ?? null);
-    return { ...common, after_hash, entries: readChanges(this.store.db, this.store.sealKey, after, BATCH_LIMIT) };
+    return { ...common, after_hash: afterHash, entries };
   }
 
   /** Entries after `after`, waiting up to `wait` seconds for the first one (long poll). */
@@ -357,21 +352,18 @@ export class ReplicationServer {
   private recordSteps(replica: string, body: unknown): number {
     const parsed = stepReportSchema.safeParse(body);
     if (!parsed.success) throw new HttpError(400, `bad step report: ${parsed.error.issues[0]?.message ?? ''}`);
-    const settings = this.store.settings();
-    const result = recordReportedSteps(this.store, parsed.data.steps, settings, replica);
-    for (const r of result.refused) this.refusedStep(replica, r.token_id, r.step, r.reason);
-    // the cluster-wide lockout: this replica's counts added to the master's; a lock goes out to every node
-    // (the node publishes new steps and locks to every replica within 50 ms: token-state.ts, lockouts.ts)
-    if (recordReportedFailures(this.store, parsed.data.failures, settings) > 0) this.metrics.lockouts.inc();
-    // its requests per 5 minutes, for the dashboard's chart of each node
-    const buckets = recordReportedAuthBuckets(this.store, replica, parsed.data.buckets);
+    // the cluster-wide replay protection and lockout: a new step or lock goes out to every node within 50 ms
+    // (token-state.ts, lockouts.ts); and its requests per 5 minutes, for the dashboard's chart of each node
+    const { steps, locked, buckets } = recordReport(this.store, replica, parsed.data, this.store.settings());
+    for (const r of steps.refused) this.refusedStep(replica, r.token_id, r.step, r.reason);
+    if (locked > 0) this.metrics.lockouts.inc();
     if (buckets.refused > 0 && this.bucketLog.allow(replica)) {
       this.logger.warn(
         { event: 'bucket-report-refused', replica, refused: buckets.refused },
         `ignored ${buckets.refused} request counts from ${replica} for times the master does not keep (over 25 hours ago or ahead of its clock): is the replica's clock right? (at most one line a minute)`,
       );
     }
-    return result.stored;
+    return steps.stored;
   }
 
   /** A replica asks, before answering Accept, whether a step is still unused anywhere: exactly one node gets yes. */
