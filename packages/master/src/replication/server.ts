@@ -39,7 +39,7 @@ import {
   type RetentionJob,
   type Store,
 } from '@otpgate/core';
-import { snapshotInWorker } from './snapshot-worker.js';
+import { buildSnapshotInThread } from './snapshot-job.js';
 import { SharedSnapshot } from './shared-snapshot.js';
 import type { SnapshotResult } from './snapshot-thread.js';
 
@@ -106,7 +106,7 @@ export class ReplicationServer {
     this.snapshots = new SharedSnapshot(
       (head) => {
         this.logger.info({ event: 'replication-snapshot-build', head }, `building a snapshot at change ${head}`);
-        return snapshotInWorker({ dataDir: store.dataDir, clusterId, path: newSnapshotPath(store.dataDir, 'outgoing') }, this.stopping.signal);
+        return buildSnapshotInThread({ dataDir: store.dataDir, clusterId, path: newSnapshotPath(store.dataDir, 'outgoing') }, this.stopping.signal);
       },
       (snapshot) => rmSync(snapshot.path, { force: true }),
     );
