@@ -1,23 +1,28 @@
+/**
+ * The master's replication API: HTTPS only (TLS 1.2+), mutual TLS with the cluster CA, and every replica's
+ * certificate checked against the registry on each request, so a removed replica is refused at once. Every feed
+ * answer is signed for the request's nonce (feed.ts), so it cannot be replayed for another request. The endpoints,
+ * their schemas and refusals are in api.ts; this is what they do, and the server's life: the certificate renewed
+ * without a restart, long polls woken by new changes, the snapshots shared between replicas, the log compacted.
+ */
 import { createReadStream, rmSync, statSync } from 'node:fs';
-import https from 'node:https';
+import type { Server } from 'node:https';
 import { pipeline } from 'node:stream/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { importJWK, type JWK } from 'jose';
 import {
-  FEED_FORMAT,
-  FEED_NONCE,
   FEED_SIGNATURE_HEADER,
   SNAPSHOT_MEDIA_TYPE,
   formatListenAddress,
   feedDigest,
   signFeed,
-  stepClaimSchema,
-  stepReportSchema,
   type ChangeBatch,
   type ClaimAnswer,
   type FeedBinding,
   type NodeConfig,
+  type StepReport,
+  type TokenStateRecord,
 } from '@otpgate/shared';
 import {
   ClusterFiles,
@@ -25,7 +30,6 @@ import {
   ReplicaRegistry,
   changesAfter,
   claimStep,
-  closeHttpServers,
   compactionFloor,
   feedHashAt,
   newSnapshotPath,
@@ -39,44 +43,20 @@ import {
   type RetentionJob,
   type Store,
 } from '@otpgate/core';
+import { ReplicationRefusal, createReplicationApp, type ChangesQuery, type ReplicationHandlers, type ReplicationTls, type SnapshotQuery } from './api.js';
 import { buildSnapshotInThread } from './snapshot-job.js';
 import { SharedSnapshot } from './shared-snapshot.js';
 import type { SnapshotResult } from './snapshot-thread.js';
 
 const BATCH_LIMIT = 1000;
-const MAX_WAIT_SECONDS = 60;
 const HEAD_POLL_MS = 50;
-const STEP_REPORT_LIMIT = 1_000_000;
 /** How often the replica metrics are refreshed and the certificate files checked for a renewal. */
 const CERTIFICATE_CHECK_MS = 2000;
 
-
 type SigningKey = Exclude<Awaited<ReturnType<typeof importJWK>>, Uint8Array>;
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/**
- * The master's replication API: HTTPS only (TLS 1.2+), mutual TLS with the cluster CA, and every replica's
- * certificate checked against the registry on each request, so a removed replica is refused at once. Every feed
- * answer is signed for the request's nonce (feed.ts), so it cannot be replayed for another request.
- *   GET  /v1/snapshot?nonce=X&have=N              everything, signed with the master's hash of entry N (the replica's
- *                                                 head: it refuses a snapshot that does not continue its history)
- *   GET  /v1/changes?nonce=X&after=N&wait=S       entries after N, long-polled up to S seconds, signed
- *   POST /v1/steps                                a replica's accepted codes and counted failures (cluster-wide replay
- *                                                 and lockout)
- *   POST /v1/claims                               a replica's claim on a code before it answers Accept (one Accept per
- *                                                 code)
- *   GET  /v1/ping                                 nothing: a replica opens its connection ahead of its first claim
- */
-export class ReplicationServer {
-  private readonly servers: https.Server[] = [];
+export class ReplicationServer implements ReplicationHandlers {
+  private readonly apps: FastifyInstance[] = [];
   private readonly waiters = new Set<() => void>();
   private readonly registry: ReplicaRegistry;
   private headTimer: NodeJS.Timeout | undefined;
@@ -122,15 +102,8 @@ export class ReplicationServer {
     return new ReplicationServer(deps.store, files, deps.config, deps.logger, deps.metrics, key, deps.store.getMeta('cluster_id')!);
   }
 
-  private tlsOptions() {
-    return {
-      key: this.files.read('serverKey'),
-      cert: this.files.read('serverCert'),
-      ca: this.files.read('caCert'),
-      requestCert: true,
-      rejectUnauthorized: true,
-      minVersion: 'TLSv1.2' as const,
-    };
+  private tlsOptions(): ReplicationTls {
+    return { key: this.files.read('serverKey'), cert: this.files.read('serverCert'), ca: this.files.read('caCert') };
   }
 
   /** When the certificate files were last written ("" when one is missing). */
@@ -147,8 +120,8 @@ export class ReplicationServer {
     const stamp = this.certificateStamp();
     if (stamp === '' || stamp === this.certStamp) return;
     try {
-      const tls = this.tlsOptions();
-      for (const server of this.servers) server.setSecureContext(tls);
+      const tls = { ...this.tlsOptions(), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' as const };
+      for (const app of this.apps) (app.server as Server).setSecureContext(tls);
       this.certStamp = stamp;
       this.logger.info({ event: 'replication-certificate-reloaded' }, 'replication API certificate reloaded');
     } catch (err) {
@@ -161,17 +134,11 @@ export class ReplicationServer {
     this.certStamp = this.certificateStamp();
     const tls = this.tlsOptions();
     for (const address of this.config.cluster.listen) {
-      const server = https.createServer(tls, (req, res) => void this.handle(req, res));
-      server.on('tlsClientError', (err, socket) => {
-        this.logger.warn({ event: 'replication-tls-refused', from: socket.remoteAddress, err: err.message }, 'replication API refused a TLS connection');
-      });
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(address.port, address.host, () => resolve());
-      });
-      const bound = server.address() as { address: string; port: number };
+      const app = createReplicationApp(tls, this, this.logger);
+      this.apps.push(app);
+      await app.listen({ port: address.port, host: address.host });
+      const bound = app.server.address() as { address: string; port: number };
       this.logger.info({ listen: formatListenAddress({ host: bound.address, port: bound.port }) }, 'replication API listening');
-      this.servers.push(server);
     }
     this.unsubscribe = this.store.onChange(() => this.wake());
     // changes made by another process (the CLI) do not pass through onChange: watch the head while replicas wait
@@ -196,7 +163,7 @@ export class ReplicationServer {
   }
 
   ports(): number[] {
-    return this.servers.map((s) => (s.address() as { port: number }).port);
+    return this.apps.map((a) => (a.server.address() as { port: number }).port);
   }
 
   async stop(): Promise<void> {
@@ -207,7 +174,7 @@ export class ReplicationServer {
     this.stopping.abort();
     this.snapshots.drop();
     this.wake();
-    await closeHttpServers(this.servers);
+    await Promise.all(this.apps.map((a) => a.close()));
   }
 
   private wake(): void {
@@ -222,77 +189,48 @@ export class ReplicationServer {
     this.metrics.headSeq.set(this.store.head().seq);
   }
 
-  private identify(req: IncomingMessage): ReplicaEntry {
-    const cert = (req.socket as TLSSocket).getPeerCertificate();
-    if (!cert?.fingerprint256) throw new HttpError(401, 'a client certificate is required');
+  identify(req: FastifyRequest): ReplicaEntry {
+    const cert = (req.socket as TLSSocket).getPeerCertificate?.();
+    if (!cert?.fingerprint256) throw new ReplicationRefusal(401, 'a client certificate is required');
     const replica = this.registry.byFingerprint(cert.fingerprint256);
-    if (!replica) throw new HttpError(403, `certificate ${cert.subject?.CN ?? ''} is not enrolled in this cluster`);
-    if (replica.revoked_at !== null) throw new HttpError(403, `replica ${replica.name} was removed from the cluster`);
+    if (!replica) throw new ReplicationRefusal(403, `certificate ${cert.subject?.CN ?? ''} is not enrolled in this cluster`);
+    if (replica.revoked_at !== null) throw new ReplicationRefusal(403, `replica ${replica.name} was removed from the cluster`);
+    // from now on accepted codes go into the feed (whatever this replica's snapshot holds, it gets the rest)
+    this.store.publishSteps = true;
     return replica;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let replica: ReplicaEntry | undefined;
+  async changes(replica: ReplicaEntry, query: ChangesQuery, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    this.recordContact(replica.name, req.socket.remoteAddress ?? '', query.after);
+    const batch = await this.changesAfter(query.after, query.wait, req);
+    await this.sendSigned(reply, Buffer.from(JSON.stringify(batch)), { nonce: query.nonce });
+  }
+
+  async snapshot(replica: ReplicaEntry, query: SnapshotQuery, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    this.recordContact(replica.name, req.socket.remoteAddress ?? '', undefined);
+    const lease = this.snapshots.get(this.store.head().seq);
     try {
-      replica = this.identify(req);
-      // from now on accepted codes go into the feed (whatever this replica's snapshot holds, it gets the rest)
-      this.store.publishSteps = true;
-      const url = new URL(req.url ?? '/', 'https://master');
-      const address = req.socket.remoteAddress ?? '';
-      if (req.method === 'GET' && url.pathname === '/v1/changes') {
-        const nonce = nonceParam(url);
-        const after = intParam(url, 'after', 0, Number.MAX_SAFE_INTEGER);
-        const wait = intParam(url, 'wait', 0, MAX_WAIT_SECONDS, 0);
-        this.recordContact(replica.name, address, after);
-        await this.sendSigned(res, Buffer.from(JSON.stringify(await this.changesAfter(after, wait, req))), { nonce });
-      } else if (req.method === 'GET' && url.pathname === '/v1/snapshot') {
-        const nonce = nonceParam(url);
-        const have = intParam(url, 'have', 0, Number.MAX_SAFE_INTEGER, 0);
-        this.recordContact(replica.name, address, undefined);
-        const lease = this.snapshots.get(this.store.head().seq);
-        try {
-          this.logger.info({ event: 'replication-snapshot', replica: replica.name, shared: lease.shared }, `sending a snapshot to ${replica.name}`);
-          const snapshot = await lease.result;
-          // read when sent: whether the master's history still holds the replica's head
-          const at = { seq: have, hash: feedHashAt(this.store, have) };
-          const sending = performance.now();
-          if (!(await this.sendSnapshot(res, snapshot, { nonce, at }, replica.name))) return;
-          this.logger.info(
-            {
-              event: 'replication-snapshot-sent',
-              replica: replica.name,
-              seq: snapshot.head.seq,
-              users: snapshot.users,
-              bytes: snapshot.bytes,
-              build_ms: snapshot.buildMs,
-              send_ms: Math.round(performance.now() - sending),
-              shared: lease.shared,
-            },
-            `sent a snapshot of change ${snapshot.head.seq} to ${replica.name} (${snapshot.bytes} bytes)`,
-          );
-        } finally {
-          lease.release();
-        }
-      } else if (req.method === 'POST' && url.pathname === '/v1/steps') {
-        this.recordContact(replica.name, address, undefined);
-        const accepted = this.recordSteps(replica.name, await readJson(req));
-        sendJson(res, 200, { accepted });
-      } else if (req.method === 'GET' && url.pathname === '/v1/ping') {
-        // a replica's RADIUS thread opens its connection ahead of its first claim
-        res.writeHead(204).end();
-      } else if (req.method === 'POST' && url.pathname === '/v1/claims') {
-        sendJson(res, 200, this.claim(replica.name, await readJson(req)));
-      } else {
-        throw new HttpError(404, `no such endpoint: ${req.method} ${url.pathname}`);
-      }
-    } catch (err) {
-      // this node's disk refusing a write (a replica's used steps) is not a bug: 503, the replica keeps them and retries
-      const unwritable = storeWriteProblem(err);
-      const status = err instanceof HttpError ? err.status : unwritable ? 503 : 500;
-      if (unwritable) this.storeUnwritable(unwritable);
-      else if (status >= 500) this.logger.error({ err: (err as Error).stack, replica: replica?.name }, 'replication API error');
-      else this.logger.warn({ event: 'replication-refused', replica: replica?.name, status, reason: (err as Error).message, from: req.socket.remoteAddress }, 'replication API refused a request');
-      if (!res.headersSent) sendJson(res, status, { error: unwritable ? `the master cannot write its store: ${unwritable}` : (err as Error).message });
+      this.logger.info({ event: 'replication-snapshot', replica: replica.name, shared: lease.shared }, `sending a snapshot to ${replica.name}`);
+      const snapshot = await lease.result;
+      // read when sent: whether the master's history still holds the replica's head
+      const at = { seq: query.have, hash: feedHashAt(this.store, query.have) };
+      const sending = performance.now();
+      if (!(await this.sendSnapshot(reply, snapshot, { nonce: query.nonce, at }, replica.name))) return;
+      this.logger.info(
+        {
+          event: 'replication-snapshot-sent',
+          replica: replica.name,
+          seq: snapshot.head.seq,
+          users: snapshot.users,
+          bytes: snapshot.bytes,
+          build_ms: snapshot.buildMs,
+          send_ms: Math.round(performance.now() - sending),
+          shared: lease.shared,
+        },
+        `sent a snapshot of change ${snapshot.head.seq} to ${replica.name} (${snapshot.bytes} bytes)`,
+      );
+    } finally {
+      lease.release();
     }
   }
 
@@ -307,7 +245,7 @@ export class ReplicationServer {
     }
   }
 
-  private storeUnwritable(reason: string): void {
+  storeUnwritable(reason: string): void {
     if (!this.unwritableLog.allow('store')) return;
     this.logger.error(
       { event: 'replication-store-unwritable', reason },
@@ -326,7 +264,7 @@ export class ReplicationServer {
   }
 
   /** Entries after `after`, waiting up to `wait` seconds for the first one (long poll). */
-  private async changesAfter(after: number, wait: number, req: IncomingMessage): Promise<ChangeBatch> {
+  private async changesAfter(after: number, wait: number, req: FastifyRequest): Promise<ChangeBatch> {
     const first = this.batch(after);
     if (first.entries.length > 0 || first.resync || wait === 0) return first;
     this.lastHead = this.store.head().seq;
@@ -334,12 +272,12 @@ export class ReplicationServer {
       const done = () => {
         clearTimeout(timer);
         this.waiters.delete(done);
-        req.off('close', done);
+        req.raw.off('close', done);
         resolve();
       };
       const timer = setTimeout(done, wait * 1000);
       this.waiters.add(done);
-      req.on('close', done);
+      req.raw.on('close', done);
     });
     return this.batch(after);
   }
@@ -349,30 +287,27 @@ export class ReplicationServer {
    * far ahead would make every code a replay everywhere), then published to every node. Refused ones are logged and
    * counted; the replica hears how many were taken.
    */
-  private recordSteps(replica: string, body: unknown): number {
-    const parsed = stepReportSchema.safeParse(body);
-    if (!parsed.success) throw new HttpError(400, `bad step report: ${parsed.error.issues[0]?.message ?? ''}`);
+  steps(replica: ReplicaEntry, report: StepReport, req: FastifyRequest): number {
+    this.recordContact(replica.name, req.socket.remoteAddress ?? '', undefined);
     // the cluster-wide replay protection and lockout: a new step or lock goes out to every node within 50 ms
     // (token-state.ts, lockouts.ts); and its requests per 5 minutes, for the dashboard's chart of each node
-    const { steps, locked, buckets } = recordReport(this.store, replica, parsed.data, this.store.settings());
-    for (const r of steps.refused) this.refusedStep(replica, r.token_id, r.step, r.reason);
+    const { steps, locked, buckets } = recordReport(this.store, replica.name, report, this.store.settings());
+    for (const r of steps.refused) this.refusedStep(replica.name, r.token_id, r.step, r.reason);
     if (locked > 0) this.metrics.lockouts.inc();
-    if (buckets.refused > 0 && this.bucketLog.allow(replica)) {
+    if (buckets.refused > 0 && this.bucketLog.allow(replica.name)) {
       this.logger.warn(
-        { event: 'bucket-report-refused', replica, refused: buckets.refused },
-        `ignored ${buckets.refused} request counts from ${replica} for times the master does not keep (over 25 hours ago or ahead of its clock): is the replica's clock right? (at most one line a minute)`,
+        { event: 'bucket-report-refused', replica: replica.name, refused: buckets.refused },
+        `ignored ${buckets.refused} request counts from ${replica.name} for times the master does not keep (over 25 hours ago or ahead of its clock): is the replica's clock right? (at most one line a minute)`,
       );
     }
     return steps.stored;
   }
 
   /** A replica asks, before answering Accept, whether a step is still unused anywhere: exactly one node gets yes. */
-  private claim(replica: string, body: unknown): ClaimAnswer {
-    const parsed = stepClaimSchema.safeParse(body);
-    if (!parsed.success) throw new HttpError(400, `bad claim: ${parsed.error.issues[0]?.message ?? ''}`);
-    const result = claimStep(this.store, parsed.data, this.store.settings(), replica);
+  claim(replica: ReplicaEntry, step: TokenStateRecord): ClaimAnswer {
+    const result = claimStep(this.store, step, this.store.settings(), replica.name);
     if (result.claimed) return { claimed: true };
-    if (result.reason !== 'replay') this.refusedStep(replica, parsed.data.token_id, parsed.data.last_step, result.reason);
+    if (result.reason !== 'replay') this.refusedStep(replica.name, step.token_id, step.last_step, result.reason);
     return { claimed: false, reason: result.reason };
   }
 
@@ -385,69 +320,37 @@ export class ReplicationServer {
   }
 
   /** Sign `body` for the request `binding` names, and send it. */
-  private async sendSigned(res: ServerResponse, body: Uint8Array, binding: FeedBinding): Promise<void> {
+  private async sendSigned(reply: FastifyReply, body: Buffer, binding: FeedBinding): Promise<void> {
     const signature = await signFeed(feedDigest(body), binding, this.signingKey, this.clusterId);
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, [FEED_SIGNATURE_HEADER]: signature });
-    res.end(body);
+    await reply.type('application/json').header(FEED_SIGNATURE_HEADER, signature).send(body);
   }
 
   /**
    * Sign a snapshot file's digest for the request `binding` names and stream the file (never in memory as a whole);
    * false when the replica went away before it had all of it.
    */
-  private async sendSnapshot(res: ServerResponse, snapshot: SnapshotResult, binding: FeedBinding, replica: string): Promise<boolean> {
+  private async sendSnapshot(reply: FastifyReply, snapshot: SnapshotResult, binding: FeedBinding, replica: string): Promise<boolean> {
     // opened before the headers go: the file is there (a lease keeps it) and stays readable to the end
     const file = createReadStream(snapshot.path, { highWaterMark: 1024 * 1024 });
+    let signature: string;
     try {
-      const signature = await signFeed(snapshot.digest, binding, this.signingKey, this.clusterId);
+      signature = await signFeed(snapshot.digest, binding, this.signingKey, this.clusterId);
+    } catch (err) {
+      file.destroy();
+      throw err;
+    }
+    // from here on the answer is written here: once its headers are out, a failure can only cut the connection
+    void reply.hijack();
+    const res = reply.raw;
+    try {
       res.writeHead(200, { 'content-type': SNAPSHOT_MEDIA_TYPE, 'content-length': snapshot.bytes, [FEED_SIGNATURE_HEADER]: signature });
       await pipeline(file, res);
       return true;
     } catch (err) {
       file.destroy();
-      if (!res.headersSent) throw err;
       res.destroy();
       this.logger.warn({ event: 'replication-snapshot-aborted', replica, err: (err as Error).message }, `the snapshot for ${replica} was not sent to the end: ${(err as Error).message}`);
       return false;
     }
   }
-}
-
-/** The request's nonce, which the answer's signature binds (feed.ts). */
-function nonceParam(url: URL): string {
-  const nonce = url.searchParams.get('nonce');
-  if (nonce === null) {
-    throw new HttpError(400, `the request carries no nonce: this master speaks feed format ${FEED_FORMAT}; upgrade the replica to the master's otpgate version`);
-  }
-  if (!FEED_NONCE.test(nonce)) throw new HttpError(400, 'query parameter nonce must be 16-64 characters of A-Z a-z 0-9 _ -');
-  return nonce;
-}
-
-function intParam(url: URL, name: string, min: number, max: number, fallback?: number): number {
-  const text = url.searchParams.get(name);
-  if (text === null && fallback !== undefined) return fallback;
-  const n = Number(text);
-  if (text === null || !Number.isInteger(n) || n < min || n > max) throw new HttpError(400, `query parameter ${name} must be an integer ${min}-${max}`);
-  return n;
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > STEP_REPORT_LIMIT) throw new HttpError(413, 'request body too large');
-    chunks.push(chunk as Buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw new HttpError(400, 'request body is not JSON');
-  }
-}
-
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  const body = JSON.stringify(value);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
 }
