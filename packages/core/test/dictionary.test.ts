@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import radius from 'radius';
-import { CODE, buildResponse, loadDictionary, parseRequest } from '@otpgate/core';
+import { CODE } from '../src/radius/constants.js';
+import { loadDictionary } from '../src/radius/dictionary.js';
+import { parseRequest } from '../src/radius/packet.js';
+import { buildResponse } from '../src/radius/response.js';
 import { InvalidInputError } from '@otpgate/shared';
 import { accessRequest } from './radius-wire.js';
 

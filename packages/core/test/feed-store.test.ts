@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GENESIS_HASH } from '@otpgate/shared';
-import { CLI_ACTOR, timeStep } from '@otpgate/core';
+import { timeStep } from '../src/otp/verify.js';
+import { CLI_ACTOR } from '../src/services/context.js';
 import { changeTime, changesAfter, feedHashAt, isEmptyReport, markReported, recordReport, unreportedReport } from '../src/store/feed-store.js';
 import { SEED_HEX, createFixture, type Fixture } from './store-fixture.js';
 
