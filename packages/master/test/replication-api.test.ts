@@ -34,11 +34,11 @@ describe('the replication API refuses what does not fit its schemas and limits, 
     },
     changes: async (_replica, query, _req, reply) => {
       calls.push(['changes', query]);
-      await reply.send({ kind: 'changes' });
+      void reply.send({ kind: 'changes' });
     },
     snapshot: async (_replica, query, _req, reply) => {
       calls.push(['snapshot', query]);
-      await reply.send({ kind: 'snapshot' });
+      void reply.send({ kind: 'snapshot' });
     },
     steps: (replica, report) => {
       if (stepFailure) throw stepFailure;
@@ -157,6 +157,8 @@ describe('the replication API refuses what does not fit its schemas and limits, 
     caller = REPLICA;
     expect(await get('/v1/nothing?x=1')).toEqual({ status: 404, body: { error: 'no such endpoint: GET /v1/nothing' } });
     expect((await app.inject({ method: 'GET', url: '/v1/ping' })).statusCode).toBe(204);
+    // a HEAD would run the long poll or build a snapshot for nothing
+    expect((await app.inject({ method: 'HEAD', url: `/v1/changes?nonce=${NONCE}&after=0` })).statusCode).toBe(404);
     expect(calls).toEqual([]);
   });
 

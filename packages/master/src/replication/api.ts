@@ -108,8 +108,12 @@ export function createReplicationApp(tls: ReplicationTls | undefined, handlers: 
     logger: false,
     bodyLimit: STEP_REPORT_LIMIT,
     trustProxy: false,
-    // node's own default: an idle connection goes after 5 s (the replicas' clients keep theirs 4 s)
+    // node's own defaults: an idle connection goes after 5 s (the replicas' clients keep theirs 4 s), a request must
+    // have come in whole within 5 minutes
     keepAliveTimeout: 5000,
+    requestTimeout: 300_000,
+    // a HEAD must not start a long poll or a snapshot: only the methods listed below are served
+    exposeHeadRoutes: false,
     // stopping ends every connection, long polls included (the waiters were woken and answered first)
     forceCloseConnections: true,
   });

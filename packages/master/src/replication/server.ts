@@ -322,7 +322,8 @@ export class ReplicationServer implements ReplicationHandlers {
   /** Sign `body` for the request `binding` names, and send it. */
   private async sendSigned(reply: FastifyReply, body: Buffer, binding: FeedBinding): Promise<void> {
     const signature = await signFeed(feedDigest(body), binding, this.signingKey, this.clusterId);
-    await reply.type('application/json').header(FEED_SIGNATURE_HEADER, signature).send(body);
+    // not awaited: a replica gone before the answer is written is no error of this request's
+    void reply.type('application/json').header(FEED_SIGNATURE_HEADER, signature).send(body);
   }
 
   /**
