@@ -120,7 +120,7 @@ export class ReplicationServer implements ReplicationHandlers {
     const stamp = this.certificateStamp();
     if (stamp === '' || stamp === this.certStamp) return;
     try {
-      const tls = { ...this.tlsOptions(), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' as const };
+      const tls = { ...this.tlsOptions(), minVersion: 'TLSv1.2' as const };
       for (const app of this.apps) (app.server as Server).setSecureContext(tls);
       this.certStamp = stamp;
       this.logger.info({ event: 'replication-certificate-reloaded' }, 'replication API certificate reloaded');
