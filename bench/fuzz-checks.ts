@@ -4,6 +4,7 @@ import { ATTR, CODE, codeAt, fromBase32, parseRequest, verifyMessageAuthenticato
 import { encodePacket, type AttributePlan, type EncodeContext } from './fuzz-datagrams.js';
 import type { Endpoint } from './fuzz-endpoint.js';
 import type { CheckUser, FuzzFixture } from './fuzz-fixture.js';
+import { errorStack } from '@otpgate/shared';
 
 /**
  * The valid requests the fuzzer mixes into its datagrams, and the answer each must get. The check users' codes are
@@ -192,7 +193,7 @@ export class Checker {
       this.queued++;
       const next = (this.queues.get(u) ?? Promise.resolve())
         .then(() => (u.user.mode === 'challenge' ? this.challenge(u, a) : this.inline(u, a)))
-        .catch((err: unknown) => void this.errors.push(err instanceof Error ? (err.stack ?? err.message) : String(err)))
+        .catch((err: unknown) => void this.errors.push(errorStack(err)))
         .finally(() => {
           this.queued--;
           this.waiters = this.waiters.filter((w) => w.limit < this.queued || void w.resolve());

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import { CODE } from '@otpgate/core';
+import { errorMessage } from '@otpgate/shared';
 import { encodePacket, encodePayload, fuzzCase, type EncodeContext, type FuzzCase, type FuzzDatagram, type Source } from './fuzz-datagrams.js';
 import { answerProblem, checkAction, Checker, signedFor, type CheckAction, type CheckCounts, type CheckEndpoints, type Via, type WrongAnswer } from './fuzz-checks.js';
 import { Endpoint } from './fuzz-endpoint.js';
@@ -299,7 +300,7 @@ export class FuzzSession {
       : [await this.statusServer('ma-required'), await this.statusServer('ma-optional')].filter(Boolean).join('; ') || undefined;
     let failure = this.checker.errors.length > 0 ? `the fuzzer's own checker failed: ${this.checker.errors[0]!}` : undefined;
     if (details.failed) {
-      const error = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance ?? 'interrupted');
+      const error = errorMessage(details.errorInstance ?? 'interrupted');
       failure = `${error} (fast-check seed ${details.seed}, path ${details.counterexamplePath ?? '-'})`;
       if (this.target.dumpDir) writeFileSync(join(this.target.dumpDir, 'fuzz-counterexample.txt'), `${fc.stringify(details.counterexample)}\n`);
     }

@@ -19,8 +19,8 @@ interface BenchUser {
   key: Buffer;
 }
 interface UsersModule {
-  benchUsers(n: number, seed: string): BenchUser[];
-  totp(key: Buffer, now: number): string;
+  benchUsers: (n: number, seed: string) => BenchUser[];
+  totp: (key: Buffer, now: number) => string;
 }
 type Receive = (socket: { send(msg: Buffer, port: number, address: string): void }, datagram: Buffer, rinfo: { address: string; port: number }) => void;
 

@@ -5,6 +5,7 @@
 import dgram from 'node:dgram';
 import { CODE } from '@otpgate/core';
 import { accessRequest, answersRequest } from './radius-packets.js';
+import { quantile } from './quantile.js';
 
 /** One Access-Request the stream is to send: whom for, with what, and the answer it must get. */
 export interface StreamItem {
@@ -48,11 +49,6 @@ interface Target {
   turn: number;
 }
 
-/** Nearest-rank quantile of sorted values. */
-export function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
 
 /**
  * A steady stream of Access-Requests to several nodes, the load many NASes make: `rate` requests a second in total,

@@ -11,6 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { ask, procStatus } from './radius-probe.js';
 
 const [cli, config, logFile, portArg, user, secret, ...nodeOptions] = process.argv.slice(2);
@@ -32,36 +33,30 @@ let exited: ((code: number | null) => void) | undefined;
 const exitedP = new Promise<number | null>((resolve) => (exited = resolve));
 child.on('exit', (code) => exited?.(code));
 
-let buffered = '';
-const onData = (d: Buffer) => {
-  log.write(d);
-  buffered += d.toString();
-  let nl: number;
-  while ((nl = buffered.indexOf('\n')) >= 0) {
-    const text = buffered.slice(0, nl);
-    buffered = buffered.slice(nl + 1);
-    let line: Record<string, unknown>;
-    try {
-      line = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      continue;
-    }
-    // the log line's own time (when the replica wrote it), relative to the spawn
-    const at = Date.parse(String(line.time)) - wall0;
-    if (String(line.msg).startsWith('waiting for the first snapshot')) result.waiting_ms = at;
-    else if (line.event === 'replication-snapshot' && result.snapshot_ms === undefined) {
-      result.snapshot_ms = at;
-      for (const k of ['seq', 'users', 'bytes', 'ms', 'fetch_ms', 'verify_ms', 'parse_ms', 'apply_ms']) result[`snap_${k}`] = line[k];
-    } else if (line.msg === 'RADIUS listening' && result.listening_ms === undefined) {
-      result.listening_ms = at;
-      listening?.();
-    } else if (line.level === 'error' || line.level === 'fatal' || line.event === 'replication-failure') {
-      console.error(`  replica: ${text}`);
-    }
+const onLine = (text: string) => {
+  let line: Record<string, unknown>;
+  try {
+    line = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return;
+  }
+  // the log line's own time (when the replica wrote it), relative to the spawn
+  const at = Date.parse(String(line.time)) - wall0;
+  if (String(line.msg).startsWith('waiting for the first snapshot')) result.waiting_ms = at;
+  else if (line.event === 'replication-snapshot' && result.snapshot_ms === undefined) {
+    result.snapshot_ms = at;
+    for (const k of ['seq', 'users', 'bytes', 'ms', 'fetch_ms', 'verify_ms', 'parse_ms', 'apply_ms']) result[`snap_${k}`] = line[k];
+  } else if (line.msg === 'RADIUS listening' && result.listening_ms === undefined) {
+    result.listening_ms = at;
+    listening?.();
+  } else if (line.level === 'error' || line.level === 'fatal' || line.event === 'replication-failure') {
+    console.error(`  replica: ${text}`);
   }
 };
-child.stdout.on('data', onData);
-child.stderr.on('data', onData);
+for (const stream of [child.stdout, child.stderr]) {
+  stream.on('data', (d: Buffer) => log.write(d));
+  createInterface({ input: stream, crlfDelay: Infinity }).on('line', onLine);
+}
 
 const timer = setTimeout(() => {
   console.error(`  the replica did not answer within ${TIMEOUT_MS} ms`);

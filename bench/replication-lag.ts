@@ -18,6 +18,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Store, createLogger, createServices, loadDictionary, type Actor } from '@otpgate/core';
+import { quantile } from './quantile.js';
 
 const actor: Actor = { name: 'bench', source: 'bench/replication-lag' };
 const [command, ...args] = process.argv.slice(2);
@@ -125,10 +126,6 @@ interface Applied {
   lag_ms: number;
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 
 async function report(masterDir: string, replicaLog: string, first: number, last: number): Promise<void> {
   const batches: Applied[] = [];
@@ -156,14 +153,14 @@ async function report(masterDir: string, replicaLog: string, first: number, last
     changes: rows.length,
     applied: lags.length,
     missing: missing.length,
-    p50_ms: percentile(lags, 50),
-    p99_ms: percentile(lags, 99),
+    p50_ms: quantile(lags, 0.5),
+    p99_ms: quantile(lags, 0.99),
     max_ms: lags.at(-1) ?? NaN,
     mean_ms: Number((lags.reduce((a, b) => a + b, 0) / Math.max(1, lags.length)).toFixed(1)),
     batches: inRange.length,
     mean_batch: Number((rows.length / Math.max(1, inRange.length)).toFixed(2)),
     // the replica's own figure, for the last entry of each batch (its log's lag_ms)
-    batch_last_p99_ms: percentile(batchLags, 99),
+    batch_last_p99_ms: quantile(batchLags, 0.99),
   };
   console.log(
     `  lag, commit on the master -> applied on the replica, per change (${result.applied}/${result.changes} changes` +

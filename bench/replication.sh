@@ -37,7 +37,7 @@ trap cleanup EXIT
 
 # --- build and snapshot (bench/lib.sh) ------------------------------------------------------------------------
 snap=$out/otpgate
-snapshot_code "$snap" load-users.js replication-lag.js replication-bootstrap.js radius-probe.js
+snapshot_code "$snap" load-users.js replication-lag.js replication-bootstrap.js radius-probe.js quantile.js
 cli=$snap/packages/cli/dist/main.js
 loader=$snap/bench/load-users.js
 lagjs=$snap/bench/replication-lag.js

@@ -30,7 +30,7 @@ command -v radclient >/dev/null || { echo "radclient is not installed (freeradiu
 
 # --- build and snapshot (bench/lib.sh) ------------------------------------------------------------------------
 snap=$out/otpgate
-snapshot_code "$snap" load-users.js scale.js radius-probe.js ui-session.js
+snapshot_code "$snap" load-users.js scale.js radius-probe.js ui-session.js admin-client.js quantile.js
 cli=$snap/packages/cli/dist/main.js
 loader=$snap/bench/load-users.js
 og() { node "$cli" "$@"; }

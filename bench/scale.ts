@@ -19,8 +19,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync, readSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { ask, procStatus } from './radius-probe.js';
 import { AdminSession, pageLine, type PageTimes } from './ui-session.js';
+import { errorMessage } from '@otpgate/shared';
 
 const [cli, masterDir, replicaDir, usersCsv, requestsArg = '100', warmupArg = '10'] = process.argv.slice(2);
 if (!cli || !masterDir || !replicaDir || !usersCsv) {
@@ -69,27 +71,21 @@ class RunningNode {
   ) {
     const log = createWriteStream(join(dir, 'serve.log'), { flags: 'a' });
     this.child = spawn(process.execPath, [cli!, '-c', join(dir, 'otpgate.yaml'), 'serve'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let buffered = '';
-    const onData = (d: Buffer) => {
-      log.write(d);
-      buffered += d.toString();
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const text = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        let line: LogLine;
-        try {
-          line = JSON.parse(text) as LogLine;
-        } catch {
-          line = { level: 'raw', msg: text };
-        }
-        this.lines.push({ at: performance.now(), line });
-        if (line.level === 'error' || line.level === 'fatal' || line.level === 'raw') console.error(`  ${name}: ${text.slice(0, 400)}`);
-        this.wake();
+    const onLine = (text: string) => {
+      let line: LogLine;
+      try {
+        line = JSON.parse(text) as LogLine;
+      } catch {
+        line = { level: 'raw', msg: text };
       }
+      this.lines.push({ at: performance.now(), line });
+      if (line.level === 'error' || line.level === 'fatal' || line.level === 'raw') console.error(`  ${name}: ${text.slice(0, 400)}`);
+      this.wake();
     };
-    this.child.stdout!.on('data', onData);
-    this.child.stderr!.on('data', onData);
+    for (const stream of [this.child.stdout!, this.child.stderr!]) {
+      stream.on('data', (d: Buffer) => log.write(d));
+      createInterface({ input: stream, crlfDelay: Infinity }).on('line', onLine);
+    }
     this.child.on('exit', (code) => {
       this.exitCode = code;
       this.exitedAt = performance.now();
@@ -265,8 +261,8 @@ async function main(): Promise<void> {
 try {
   await main();
 } catch (err) {
-  result.error = (err as Error).message;
-  console.error(`  FAILED: ${(err as Error).message}`);
+  result.error = errorMessage(err);
+  console.error(`  FAILED: ${errorMessage(err)}`);
   process.exitCode = 1;
 } finally {
   for (const node of nodes) {

@@ -21,6 +21,7 @@ import { ATTR, CODE, codeAt, fromBase32, toBase32 } from '@otpgate/core';
 import { AdminClient } from './admin-client.js';
 import { BenchNode, og } from './bench-node.js';
 import { accessRequest as request, answersRequest, attribute } from './radius-packets.js';
+import { errorMessage } from '@otpgate/shared';
 
 const [cli = '', out = '', minutesArg = '30', rateArg = '100', portArg = '18180'] = process.argv.slice(2);
 const MINUTES = Number(minutesArg);
@@ -310,7 +311,7 @@ async function main(): Promise<void> {
       ui.ok++;
     } catch (err) {
       ui.failed++;
-      ui.lastError = (err as Error).message;
+      ui.lastError = errorMessage(err);
       signedIn = false;
     }
   };

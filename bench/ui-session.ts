@@ -5,13 +5,8 @@
  * plus a fraction of a millisecond.
  */
 import { readFileSync } from 'node:fs';
-import { Client } from 'undici';
-
-export interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
+import { AdminClient, type Answer } from './admin-client.js';
+import { quantile } from './quantile.js';
 
 export interface PageTimes {
   page: string;
@@ -24,47 +19,19 @@ export interface PageTimes {
   shows: string;
 }
 
-function cookiesOf(headers: Answer['headers']): Map<string, string> {
-  const raw = headers['set-cookie'];
-  const list = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
-  return new Map(list.map((c) => c.split(';')[0]!).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-}
-
-/** Nearest rank: the smallest value with at least q of the samples at or below it. */
-export function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
 
 export class AdminSession {
-  private cookie = '';
-
-  private constructor(private readonly client: Client) {}
+  private constructor(private readonly client: AdminClient) {}
 
   /** Sign in as `admin` the way a browser does; the node's own admin certificate is the one trust anchor. */
   static async signIn(url: string, certFile: string, admin: string, password: string): Promise<AdminSession> {
-    const session = new AdminSession(new Client(url, { connect: { ca: readFileSync(certFile, 'utf8') }, pipelining: 1, keepAliveTimeout: 60_000 }));
-    // the sign-in page sets a double-submit cookie that the form echoes in _signin
-    const form = await session.send('/login');
-    const signinCookie = cookiesOf(form.headers).get('__Host-otpgate-signin');
-    const token = /name="_signin" value="([^"]+)"/.exec(form.body)?.[1];
-    if (form.status !== 200 || !signinCookie || !token) throw new Error(`GET /login: ${form.status}, no sign-in cookie or _signin field`);
-    session.cookie = `__Host-otpgate-signin=${signinCookie}`;
-    const signedIn = await session.send('/login', { _signin: token, next: '/', username: admin, password, code: '' });
-    const cookie = cookiesOf(signedIn.headers).get('__Host-otpgate-session');
-    if (signedIn.status !== 303 || !cookie) throw new Error(`POST /login: ${signedIn.status}, no session cookie (wrong admin password?)`);
-    session.cookie = `__Host-otpgate-session=${cookie}`;
-    return session;
+    const client = new AdminClient(url, readFileSync(certFile, 'utf8'));
+    await client.signIn(admin, password);
+    return new AdminSession(client);
   }
 
-  /** GET `path` (POST when a form is given). */
-  async send(path: string, form?: Record<string, string>): Promise<Answer> {
-    const res = await this.client.request({
-      path,
-      method: form ? 'POST' : 'GET',
-      headers: { ...(this.cookie ? { cookie: this.cookie } : {}), ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
-      body: form ? new URLSearchParams(form).toString() : undefined,
-    });
-    return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
+  send(path: string): Promise<Answer> {
+    return this.client.send(path);
   }
 
   /** The "Users (N)" count a users page shows. */

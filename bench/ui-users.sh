@@ -28,7 +28,7 @@ trap cleanup EXIT
 
 # --- build and snapshot (bench/lib.sh) ------------------------------------------------------------------------
 snap=$out/otpgate
-snapshot_code "$snap" ui-users.js ui-session.js
+snapshot_code "$snap" ui-users.js ui-session.js admin-client.js quantile.js
 cli=$snap/packages/cli/dist/main.js
 driver=$snap/bench/ui-users.js
 

@@ -58,6 +58,19 @@ describe('the otpgate command refuses bad input with a clear message', () => {
     expectRefused(await node.cli('token', 'window', '1', '--past', 'two', '--future', 'default'), /'--past <n\|default>' argument 'two' is invalid\. expected a whole number or "default"/);
   });
 
+  it('token window: a number sets the token\'s own window, "default" clears it back to the setting', async () => {
+    await node.addUserWithToken('windowed', null);
+    const window = async () => {
+      const [t] = JSON.parse(await node.cliOk('token', 'list', 'windowed', '--json')) as Array<{ id: number; window_past: number | null; window_future: number | null }>;
+      return t!;
+    };
+    const { id } = await window();
+    await node.cliOk('token', 'window', String(id), '--past', '2', '--future', '3');
+    expect(await window()).toMatchObject({ window_past: 2, window_future: 3 });
+    await node.cliOk('token', 'window', String(id), '--past', 'default', '--future', 'default');
+    expect(await window()).toMatchObject({ window_past: null, window_future: null });
+  });
+
   it('a valid token id still reaches the service', async () => {
     expectRefused(await node.cli('token', 'remove', '424242'), 'otpgate: token "424242" does not exist');
   });

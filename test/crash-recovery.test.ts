@@ -23,8 +23,8 @@ const ROWS = 100_000;
 function startImport(node: TestNode, file: string): { child: ChildProcess; progress: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, [CLI_PATH, '-c', node.configPath, 'import', 'users-csv', file, '--commit', '--progress'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let progress = '';
-  child.stderr!.on('data', (d: Buffer) => (progress += d.toString()));
-  child.stdout!.resume();
+  child.stderr.on('data', (d: Buffer) => (progress += d.toString()));
+  child.stdout.resume();
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, progress: () => progress, exited };
 }

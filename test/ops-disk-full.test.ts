@@ -8,6 +8,7 @@ import { papRequest, radclient } from './helpers/radclient.js';
 import { awaitFreshStep, totpCode, wrongCode } from './helpers/otp.js';
 import { eventually } from './helpers/eventually.js';
 import { httpsSend } from './helpers/https.js';
+import { errorMessage, errorCode } from '@otpgate/shared';
 
 const SECRET = 'disk-full-client-secret';
 const SIZE = 16 * 1024 * 1024;
@@ -35,7 +36,7 @@ function cannotMount(): string | undefined {
     unmount(mountTmpfs());
     return undefined;
   } catch (err) {
-    return (err as Error).message;
+    return errorMessage(err);
   }
 }
 
@@ -49,7 +50,7 @@ function fill(dir: string): string {
       try {
         for (;;) writeSync(fd, chunk);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+        if (errorCode(err) !== 'ENOSPC') throw err;
       }
     }
   } finally {
@@ -204,7 +205,7 @@ describe.skipIf(problem !== undefined)(`nodes whose data folder's file system is
       const drops = lines.filter((l) => l.event === 'radius-drop');
       expect(drops.length).toBeGreaterThanOrEqual(1);
       expect(new Set(drops.map((l) => l.worker)).size).toBe(drops.length);
-      const events = lines.filter((l) => l.event !== 'radius-drop').map((l) => String(l.event ?? l.msg));
+      const events = lines.filter((l) => l.event !== 'radius-drop').map((l) => (typeof l.event === 'string' ? l.event : l.msg));
       expect(new Set(events).size, JSON.stringify(lines)).toBe(events.length);
       expect(events.sort()).toEqual(['replication-store-unwritable', 'store-unwritable', 'web-store-unwritable']);
       expect(lines.find((l) => l.event === 'radius-drop')).toMatchObject({ cause: 'store-unwritable' });

@@ -7,7 +7,8 @@ import net from 'node:net';
  */
 const BLOCK = 400;
 const FIRST = 12_000 + (Number(process.env.VITEST_POOL_ID ?? process.pid) % 48) * BLOCK;
-let next = 0;
+// two test runs side by side (two checkouts) have the same pool ids: each starts at its own place in the block
+let next = process.pid % BLOCK;
 
 function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { CLI_PATH, scratchDir } from './paths.js';
 import { okOrThrow, otpgate, type CliResult } from './cli.js';
 import { secretFromUri } from './otp.js';
@@ -197,24 +198,18 @@ export class TestNode {
     const log = createWriteStream(this.logPath, { flags: 'a' });
     this.lines = [];
     this.child = spawn(process.execPath, [CLI_PATH, '-c', this.configPath, 'serve'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let buffered = '';
-    const onData = (d: Buffer) => {
-      log.write(d);
-      buffered += d.toString();
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const text = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        try {
-          this.lines.push(JSON.parse(text) as LogLine);
-        } catch {
-          this.lines.push({ level: 'raw', msg: text });
-        }
-        for (const w of this.waiters.splice(0)) w();
+    const onLine = (text: string) => {
+      try {
+        this.lines.push(JSON.parse(text) as LogLine);
+      } catch {
+        this.lines.push({ level: 'raw', msg: text });
       }
+      for (const w of this.waiters.splice(0)) w();
     };
-    this.child.stdout!.on('data', onData);
-    this.child.stderr!.on('data', onData);
+    for (const stream of [this.child.stdout!, this.child.stderr!]) {
+      stream.on('data', (d: Buffer) => log.write(d));
+      createInterface({ input: stream, crlfDelay: Infinity }).on('line', onLine);
+    }
     const started = await this.waitForLog((l) => until(l) || l.level === 'raw', timeoutMs);
     if (!until(started)) throw new Error(`node did not start: ${this.lines.map((l) => l.msg).join('\n')}`);
     this.ports = this.lines

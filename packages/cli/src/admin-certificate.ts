@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CERTIFICATE_WARNING_DAYS, adminCertificateFiles, currentAdminCertificate, ensureAdminCertificate, type CertificateInfo } from '@otpgate/master';
-import { formatTime } from './output.js';
+import { formatTime } from '@otpgate/shared';
 
 /**
  * The admin UI's self-signed certificate, made at init so its fingerprint can be printed there (to compare with what

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { NodeConfig } from '@otpgate/shared';
 import type { OpsEndpoint, ReadinessReport, Store } from '@otpgate/core';
+import { errorMessage } from '@otpgate/shared';
 
 /** node_meta key where `serve` records the addresses of its metrics and health server. */
 export const OPS_ENDPOINT_META = 'ops_endpoints';
@@ -46,7 +47,7 @@ export async function probeLocalNode(config: NodeConfig, store: Store): Promise<
     try {
       pinned = new X509Certificate(readFileSync(config.metrics.tls_cert_file ?? '')).fingerprint256;
     } catch (err) {
-      return { reachable: false, url, error: `cannot read metrics.tls_cert_file to check the node's certificate: ${(err as Error).message}` };
+      return { reachable: false, url, error: `cannot read metrics.tls_cert_file to check the node's certificate: ${errorMessage(err)}` };
     }
   }
   return new Promise((resolve) => {
@@ -65,7 +66,7 @@ export async function probeLocalNode(config: NodeConfig, store: Store): Promise<
               const ready = parsed.status === 'ready' || parsed.status === 'degraded';
               resolve({ reachable: true, url, status: res.statusCode ?? 0, report: { ready, degraded: parsed.degraded ?? [], checks: parsed.checks } });
             } catch (err) {
-              resolve({ reachable: false, url, error: (err as Error).message });
+              resolve({ reachable: false, url, error: errorMessage(err) });
             }
           });
         },

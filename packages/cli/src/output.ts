@@ -14,7 +14,3 @@ export function printJson(value: unknown): void {
 export async function terminalQr(text: string): Promise<string> {
   return QRCode.toString(text, { type: 'terminal', small: true, errorCorrectionLevel: 'M' });
 }
-
-export function formatTime(ms: number | null): string {
-  return ms === null ? '-' : new Date(ms).toISOString().replace('.000Z', 'Z');
-}

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { OtpgateError } from '@otpgate/shared';
+import { OtpgateError, errorStack } from '@otpgate/shared';
 import { VERSION } from '@otpgate/core';
 import type { GlobalOptions } from './context.js';
 import { registerNodeCommands } from './commands/node.js';
@@ -57,7 +57,7 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(`otpgate: ${err.message}\n`);
       return 1;
     }
-    process.stderr.write(`otpgate: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    process.stderr.write(`otpgate: unexpected error: ${errorStack(err)}\n`);
     return 70;
   }
 }

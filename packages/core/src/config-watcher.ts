@@ -7,6 +7,7 @@
 import type { Logger } from './logger.js';
 import type { Store } from './store/store.js';
 import { logBase } from './store/change-log.js';
+import { errorMessage } from '@otpgate/shared';
 
 const RELOAD_INTERVAL_MS = 50;
 
@@ -52,7 +53,7 @@ export class ConfigWatcher {
     try {
       if (this.version() !== this.loadedVersion) this.loadNow();
     } catch (err) {
-      this.logger.error({ err: (err as Error).message }, 'reloading configuration from the store failed');
+      this.logger.error({ err: errorMessage(err) }, 'reloading configuration from the store failed');
     }
   }
 }

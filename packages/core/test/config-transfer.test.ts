@@ -170,7 +170,7 @@ describe('config import', () => {
     const greedy = JSON.parse(text) as { secrets: { kdf: { n: number; r: number } } };
     greedy.secrets.kdf.n = 2 ** 20;
     greedy.secrets.kdf.r = 16;
-    const greedyText = JSON.stringify({ ...greedy, checksum: documentChecksum(greedy as unknown as Record<string, unknown>) });
+    const greedyText = JSON.stringify({ ...greedy, checksum: documentChecksum(greedy) });
     await expect(transfer.open(greedyText, PASSPHRASE)).rejects.toThrow(/more than 256 MiB of memory/);
     expect(target.services.users.find('alice')).toBeUndefined();
   });
@@ -182,7 +182,7 @@ describe('config import', () => {
       { name: 'b', address: 'not-an-ip', require_message_authenticator: true, auth_mode: null, on_backend_error: 'reject', backends: null, single_factor: false, description: '' },
     );
     doc.body.users!.push({ username: 'x', display_name: '', email: '', status: 'active', auth_mode: null, groups: ['ghosts'], attributes: [], initial_login_until: null, created_at: 1, updated_at: 1, has_password: false });
-    const text = JSON.stringify({ ...doc, checksum: documentChecksum(doc as unknown as Record<string, unknown>) });
+    const text = JSON.stringify({ ...doc, checksum: documentChecksum(doc) });
     const opened = await target.services.configTransfer.open(text);
     expect(() => target.services.configTransfer.preview(opened)).toThrow(ValidationError);
     try {

@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import radius from 'radius';
 import { CODE } from '../src/radius/constants.js';
@@ -8,6 +9,7 @@ import { loadDictionary } from '../src/radius/dictionary.js';
 import { parseRequest } from '../src/radius/packet.js';
 import { buildResponse } from '../src/radius/response.js';
 import { InvalidInputError } from '@otpgate/shared';
+import { RFC_DICTIONARY_DIR } from '../src/radius/dictionary.js';
 import { accessRequest } from './radius-wire.js';
 
 const dictionary = loadDictionary();
@@ -128,5 +130,14 @@ describe('loadDictionary with extra files', () => {
     const file = join(dir, 'dictionary.broken');
     writeFileSync(file, '\n\nBEGIN-VENDOR Nobody\n');
     expect(() => loadDictionary([file])).toThrow(`${file}:3: BEGIN-VENDOR of unknown vendor Nobody`);
+  });
+});
+
+describe('the vendored RFC dictionaries', () => {
+  it('are the radius package\'s files, unchanged, with its licence beside them', () => {
+    const theirs = join(dirname(createRequire(import.meta.url).resolve('radius/package.json')), 'dictionaries');
+    const files = readdirSync(theirs).sort();
+    expect(readdirSync(RFC_DICTIONARY_DIR).sort()).toEqual(['LICENSE', ...files]);
+    for (const file of files) expect(readFileSync(join(RFC_DICTIONARY_DIR, file), 'latin1'), file).toBe(readFileSync(join(theirs, file), 'latin1'));
   });
 });

@@ -98,7 +98,7 @@ describe('adding the token a portal sign-in allowed', () => {
     f.services.users.setStatus('newbie', 'active', CLI_ACTOR);
 
     f.services.settings.set('lockout.max_failures', '1', CLI_ACTOR);
-    await repo.recordFailure(repo.findUser('newbie')!);
+    repo.recordFailure(repo.findUser('newbie')!);
     expect(refusal(() => enrol('newbie', grant))).toBe('locked');
     f.services.users.unlock('newbie', CLI_ACTOR);
 

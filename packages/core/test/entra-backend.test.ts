@@ -2,8 +2,8 @@ import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { entraBackendSchema, type RejectReason } from '@otpgate/shared';
-import { EntraPasswordBackend } from '../src/backends/entra.js';
-import { classifyAadsts } from '../src/backends/entra-errors.js';
+import { EntraPasswordBackend } from '../src/backends/entra/entra-backend.js';
+import { classifyAadsts } from '../src/backends/entra/entra-errors.js';
 import { createLogger } from '../src/logger.js';
 import { FakeEntra, createTestPki, type EntraScenario, type FakeUser } from './helpers/fake-entra.js';
 

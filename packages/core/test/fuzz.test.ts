@@ -10,6 +10,7 @@ import { RadiusServer } from '../src/radius/server.js';
 import { Metrics } from '../src/metrics.js';
 import { createLogger } from '../src/logger.js';
 import { accessRequest, attr, packet, prng, signRequest } from './radius-wire.js';
+import { errorMessage } from '@otpgate/shared';
 
 const SECRET = 'fuzzing-secret-42';
 
@@ -183,7 +184,7 @@ describe('parseRequest under fuzzing', () => {
       try {
         result = parseRequest(d);
       } catch (err) {
-        problems.push(`threw ${(err as Error).message} on ${d.toString('hex')}`);
+        problems.push(`threw ${errorMessage(err)} on ${d.toString('hex')}`);
         continue;
       }
       if (result.ok !== wellFormed(d)) problems.push(`${result.ok ? 'accepted' : `refused (${result.ok ? '' : result.reason})`} ${d.toString('hex')}`);

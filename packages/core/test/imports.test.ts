@@ -205,7 +205,7 @@ describe('Azure OATH CSV', () => {
 
 describe('users CSV', () => {
   it('creates users with tokens, updates what differs, leaves the rest; groups must exist unless created', async () => {
-    await f.services.groups.add({ name: 'vpn' }, A);
+    f.services.groups.add({ name: 'vpn' }, A);
     await f.services.users.add({ username: 'alice', display_name: 'Alice', groups: ['vpn'] }, A);
     const text = [
       'username,display name,email,groups,token secret',
@@ -242,7 +242,7 @@ describe('users CSV', () => {
   });
 
   it('export to CSV without secrets, in the import\'s column order', async () => {
-    await f.services.groups.add({ name: 'vpn' }, A);
+    f.services.groups.add({ name: 'vpn' }, A);
     await f.services.users.add({ username: 'alice', display_name: '=HYPERLINK("x")', password: 'a-local-password', groups: ['vpn'] }, A);
     f.services.tokens.add('alice', { secret: secret(1) }, A);
     const csv = [...usersCsvChunks(f.store)].join('');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ldapBackendSchema } from '@otpgate/shared';
-import { ConnectionPool } from '../src/backends/ldap-pool.js';
-import { LdapConnection, parseServerUrl } from '../src/backends/ldap-connection.js';
+import { ConnectionPool } from '../src/backends/ldap/ldap-pool.js';
+import { LdapConnection, parseServerUrl } from '../src/backends/ldap/ldap-connection.js';
 import { ADMIN_DN, ADMIN_PASSWORD, PEOPLE_DN, bulkUser, startSlapd, type Slapd } from './helpers/slapd.js';
 import { createTestCa, type TestCa } from './helpers/tls-certs.js';
 

@@ -47,7 +47,7 @@ describe('RADIUS worker threads (with a stand-in thread script)', () => {
     const text = await metrics.registry.metrics();
     expect(text).toContain('otpgate_radius_worker_restarts_total 1');
     expect(text).toContain('otpgate_radius_workers 3');
-    const summed = await AggregatorRegistry.aggregate((await workers.threadMetrics()) as never).metrics();
+    const summed = await AggregatorRegistry.aggregate((await workers.threadMetrics())).metrics();
     expect(summed).toContain('otpgate_radius_requests_total{client="nas",code="access-request",result="accept"} 3');
     expect(lines.filter((l) => l.includes('stand-in up'))).toHaveLength(4);
     await workers.stop(1000);

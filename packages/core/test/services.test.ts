@@ -10,6 +10,7 @@ import {
   ValidationError,
   parseWith,
   settingsSchema,
+  errorMessage,
 } from '@otpgate/shared';
 import { SEED_BASE32, SEED_HEX, createFixture, type Fixture, hotPath } from './store-fixture.js';
 
@@ -32,7 +33,7 @@ function thrown(fn: () => unknown): Error {
 
 describe('users', () => {
   it('add, read back, refuse a duplicate (any case), an invalid name, an unknown group, a short password', async () => {
-    await f.services.groups.add({ name: 'vpn' }, A);
+    f.services.groups.add({ name: 'vpn' }, A);
     const alice = await f.services.users.add({ username: 'alice', password: 'correct horse', display_name: 'Alice', groups: ['VPN'] }, A);
     expect(alice).toMatchObject({ username: 'alice', display_name: 'Alice', status: 'active', groups: ['vpn'], auth_mode: null });
     expect(alice.password_hash).toMatch(/^\$argon2id\$/);
@@ -71,6 +72,14 @@ describe('users', () => {
     expect(f.services.users.find('alice')).toBeUndefined();
     expect(repo.findUser('alice')).toBeUndefined();
     expect(() => f.services.users.remove('alice', A)).toThrow('user "alice" does not exist');
+  });
+
+  it('never hands out an id again, even that of the newest user once removed', async () => {
+    const first = await f.services.users.add({ username: 'alice' }, A);
+    const second = await f.services.users.add({ username: 'bob' }, A);
+    expect(second.id).toBe(first.id + 1);
+    f.services.users.remove('bob', A);
+    expect((await f.services.users.add({ username: 'carol' }, A)).id).toBe(second.id + 1);
   });
 });
 
@@ -383,7 +392,7 @@ describe('a replica', () => {
         error = err;
       }
       expect(error, name).toBeInstanceOf(ReadOnlyReplicaError);
-      expect((error as Error).message, name).toContain('https://master.example:8444');
+      expect(errorMessage(error), name).toContain('https://master.example:8444');
     }
     expect(f.store.head()).toEqual(head);
     // reads still work

@@ -22,7 +22,7 @@ export interface CertificateAuthority {
 }
 
 async function exportKey(key: CryptoKey): Promise<string> {
-  return x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', key as webcrypto.CryptoKey), 'PRIVATE KEY');
+  return x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY');
 }
 
 /** SHA-256 fingerprint in Node's "AA:BB:..." form, as a TLS server sees a client certificate. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { safeNext } from '../src/admin/safe-next.js';
+import { safeNext } from '../src/web/safe-next.js';
 
 describe('safeNext (where sign-in continues to)', () => {
   it('keeps a path on this site, query included', () => {

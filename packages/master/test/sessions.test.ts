@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Metrics } from '@otpgate/core';
-import { SessionStore, sameToken } from '../src/admin/sessions.js';
+import { SessionStore, sameToken } from '../src/web/sessions.js';
 
 const MINUTE = 60_000;
 

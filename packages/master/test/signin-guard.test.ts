@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Metrics } from '@otpgate/core';
-import { SignInGuard } from '../src/admin/signin-guard.js';
+import { SignInGuard } from '../src/web/signin-guard.js';
 
 const MINUTE = 60_000;
 

@@ -1,6 +1,5 @@
 import { rmSync } from 'node:fs';
 import { Agent, request, type Dispatcher } from 'undici';
-import { importJWK, type JWK } from 'jose';
 import {
   FEED_SIGNATURE_HEADER,
   FeedError,
@@ -14,6 +13,9 @@ import {
   type FeedBinding,
   type FeedHead,
   type NodeConfig,
+  importFeedKey,
+  type FeedKey,
+  errorMessage,
 } from '@otpgate/shared';
 import {
   COMPACTION_KEEP_TAIL,
@@ -37,8 +39,7 @@ import {
 import { MasterConnectionError, connectionError, masterTlsOptions } from './master-connection.js';
 import { ALLOW_ROLLBACK_COMMAND, clearResyncRequest, resyncRequested, rollbackAllowed } from './resync-request.js';
 import { checkAnnouncedSize, receiveSnapshot } from './snapshot-download.js';
-
-type VerifyKey = Exclude<Awaited<ReturnType<typeof importJWK>>, Uint8Array>;
+import { retryDelayMs } from './retry-delay.js';
 
 /** While a rollback is refused: the same error is logged once a minute at most; the permission is looked for every second. */
 const ROLLBACK_LOG_MS = 60_000;
@@ -73,7 +74,7 @@ export class FeedClient {
     private readonly config: NodeConfig,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
-    private readonly key: VerifyKey,
+    private readonly key: FeedKey,
     private readonly forwardLog: (line: string) => void,
   ) {
     this.masterUrl = store.getMeta('master_url')!;
@@ -94,9 +95,8 @@ export class FeedClient {
     metrics: Metrics,
     forwardLog: (line: string) => void = (line) => void process.stdout.write(line),
   ): Promise<FeedClient> {
-    const jwk = JSON.parse(new ClusterFiles(store.dataDir).read('feedPublicKey')) as JWK;
-    const key = await importJWK(jwk, 'EdDSA');
-    if (key instanceof Uint8Array) throw new Error('the feed public key is not an Ed25519 key');
+    const files = new ClusterFiles(store.dataDir);
+    const key = await importFeedKey(files.read('feedPublicKey'), 'public', files.path('feedPublicKey'));
     // snapshot files of a process that stopped while receiving or applying one
     removeSnapshotFiles(store.dataDir, 'incoming');
     return new FeedClient(store, config, logger, metrics, key, forwardLog);
@@ -172,17 +172,15 @@ export class FeedClient {
               : unwritable
                 ? 'store-unwritable'
                 : 'unreachable';
-        this.fail(reason, unwritable ? `cannot store what the master sent: ${unwritable}; the last good state stays in service` : (err as Error).message);
+        this.fail(reason, unwritable ? `cannot store what the master sent: ${unwritable}; the last good state stays in service` : errorMessage(err));
         this.failures++;
         await this.sleep(this.retryDelay());
       }
     }
   }
 
-  /** Backoff after the `failures`th failure in a row, with jitter, up to cluster.max_retry_seconds. */
   private retryDelay(): number {
-    const delay = Math.min(this.config.cluster.max_retry_seconds * 1000, 250 * 2 ** Math.min(this.failures, 10));
-    return delay * (0.75 + Math.random() * 0.5);
+    return retryDelayMs(this.failures, this.config.cluster.max_retry_seconds);
   }
 
   private fail(reason: string, message: string): void {

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { replicaBundleSchema, parseWith, InvalidInputError, OtpgateError, setAsideFiles, type ReplicaBundle } from '@otpgate/shared';
+import { replicaBundleSchema, parseWith, InvalidInputError, OtpgateError, setAsideFiles, type ReplicaBundle, errorMessage } from '@otpgate/shared';
 import { CLUSTER_FILES, ClusterFiles, DATA_FILES, Store } from '@otpgate/core';
 import { NO_RESYNC_REQUEST } from './resync-request.js';
 import { NO_MASTER_CERTIFICATE } from './master-connection.js';
@@ -16,7 +16,7 @@ export function readBundle(path: string): ReplicaBundle {
   try {
     json = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new InvalidInputError(`cannot read the replica bundle ${path}: ${(err as Error).message}`);
+    throw new InvalidInputError(`cannot read the replica bundle ${path}: ${errorMessage(err)}`);
   }
   return parseWith(replicaBundleSchema, json, `replica bundle ${path}`);
 }

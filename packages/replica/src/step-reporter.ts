@@ -2,6 +2,7 @@ import { Agent, request } from 'undici';
 import { isEmptyReport, markReported, unreportedReport, type Logger, type Store } from '@otpgate/core';
 import type { NodeConfig } from '@otpgate/shared';
 import { connectionError, masterTlsOptions } from './master-connection.js';
+import { errorMessage } from '@otpgate/shared';
 
 const BATCH = 500;
 
@@ -29,7 +30,7 @@ export class StepReporter {
       headersTimeout: 10_000,
       bodyTimeout: 10_000,
     });
-    this.url = new URL('/v1/steps', store.getMeta('master_url')!);
+    this.url = new URL('/v1/steps', store.getMeta('master_url'));
   }
 
   start(): void {
@@ -67,7 +68,7 @@ export class StepReporter {
       // the master may be down: the steps stay marked and go out later; say so once a minute at most
       if (Date.now() - this.lastFailureLogged > 60_000) {
         this.lastFailureLogged = Date.now();
-        this.logger.warn({ event: 'step-report-failed', err: (err as Error).message }, 'could not report used codes to the master; will retry');
+        this.logger.warn({ event: 'step-report-failed', err: errorMessage(err) }, 'could not report used codes to the master; will retry');
       }
       return 0;
     } finally {

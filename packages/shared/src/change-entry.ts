@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
-
 /**
  * One entry of the change log: every change to users, tokens, groups, clients and settings on the master, in
  * commit order. Replicas receive exactly these entries; each carries the hash of the one before, so a gap, a
  * reordering or an edited entry breaks the chain and is noticed.
  */
+import { createHash } from 'node:crypto';
+
 export const ENTITIES = [
   'user',
   'token',

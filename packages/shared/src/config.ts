@@ -5,7 +5,7 @@ import { LineCounter, parseDocument, isMap, isNode, isScalar } from 'yaml';
 import { parseListenAddress, type ListenAddress } from './listen-address.js';
 import { parseCidr } from './ip-address.js';
 import { ValidationError, problemsFromZod, type ValidationProblem } from './validation.js';
-import { OtpgateError } from './errors.js';
+import { OtpgateError, errorMessage, errorCode } from './errors.js';
 
 const int = () => z.number().int();
 
@@ -329,8 +329,8 @@ export function loadNodeConfig(path: string, required: boolean): NodeConfig {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !required) return parseNodeConfig('', path, dirname(path));
-    throw new ConfigFileError(`cannot read config file ${path}: ${(err as Error).message}`, { cause: err });
+    if (errorCode(err) === 'ENOENT' && !required) return parseNodeConfig('', path, dirname(path));
+    throw new ConfigFileError(`cannot read config file ${path}: ${errorMessage(err)}`, { cause: err });
   }
   return parseNodeConfig(text, path, dirname(resolve(path)));
 }

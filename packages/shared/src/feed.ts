@@ -1,11 +1,3 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { FlattenedSign, decodeProtectedHeader, flattenedVerify, type CryptoKey, type KeyObject } from 'jose';
-import { z } from 'zod';
-import { OtpgateError } from './errors.js';
-import { ENTITIES, hashEntry, type ChangeEntry } from './change-entry.js';
-import { tokenStateRecordSchema } from './records.js';
-import { AUTH_RESULTS, REJECT_REASONS } from './reasons.js';
-
 /**
  * The replication feed between a master and its replicas: change batches and snapshots, each signed with the
  * cluster's Ed25519 key as a JWS with a detached, unencoded payload (RFC 7515 Appendix F + RFC 7797). The body travels
@@ -16,6 +8,14 @@ import { AUTH_RESULTS, REJECT_REASONS } from './reasons.js';
  * bytes. Feed format 3: the snapshot's body is a stream of lines (snapshot-format.ts), written to a file and hashed as
  * it is written on the master, received into a file and hashed as it comes on the replica.
  */
+import { createHash, randomBytes } from 'node:crypto';
+import { FlattenedSign, decodeProtectedHeader, flattenedVerify, importJWK, type CryptoKey, type KeyObject } from 'jose';
+import { z } from 'zod';
+import { ClusterKeyError, OtpgateError, errorMessage } from './errors.js';
+import { ENTITIES, hashEntry, type ChangeEntry } from './change-entry.js';
+import { tokenStateRecordSchema } from './records.js';
+import { AUTH_RESULTS, REJECT_REASONS } from './reasons.js';
+
 export const FEED_SIGNATURE_HEADER = 'otpgate-signature';
 const FEED_TYP = 'otpgate-feed+json';
 /** The feed format this version speaks; master and replicas are upgraded together. */
@@ -51,6 +51,42 @@ export class FeedError extends OtpgateError {
 }
 
 type SigningKey = CryptoKey | KeyObject;
+/** The cluster's feed key as imported: the master signs with it, replicas verify. */
+export type FeedKey = SigningKey;
+
+/** How to get a good copy of each feed key file: the master's signing key, or a replica's copy of its public half. */
+const FEED_KEY_FIX = {
+  private:
+    'put back the file from a backup made with --include-key ("otpgate restore FILE --force"), or promote a replica ("otpgate cluster promote") and enrol the others again',
+  public: 'enrol this replica again ("otpgate cluster add-replica NAME" on the master, then "otpgate replica join BUNDLE --force" here)',
+} as const;
+
+/**
+ * The cluster's Ed25519 feed key from the text of its JWK file at `path`: the master's signing key (`private`) or a
+ * replica's verifying key (`public`). A damaged or foreign file is refused in one sentence naming the file and the fix.
+ */
+export async function importFeedKey(text: string, part: 'private' | 'public', path: string): Promise<SigningKey> {
+  const refuse = (what: string, cause?: unknown) =>
+    new ClusterKeyError(`${path} is not the cluster's Ed25519 ${part} feed key (${what}): ${FEED_KEY_FIX[part]}`, cause === undefined ? undefined : { cause });
+  let jwk: unknown;
+  try {
+    jwk = JSON.parse(text);
+  } catch (err) {
+    throw refuse('not JSON', err);
+  }
+  if (typeof jwk !== 'object' || jwk === null) throw refuse('not a JWK');
+  const { kty, crv, d } = jwk as { kty?: unknown; crv?: unknown; d?: unknown };
+  if (kty !== 'OKP' || crv !== 'Ed25519') throw refuse(`key type ${typeof kty === 'string' ? kty : 'missing'}${typeof crv === 'string' ? ` ${crv}` : ''}, not OKP Ed25519`);
+  if ((part === 'private') !== (typeof d === 'string')) throw refuse(part === 'private' ? 'the private half is missing' : 'it holds a private key');
+  let key: Awaited<ReturnType<typeof importJWK>>;
+  try {
+    key = await importJWK(jwk, 'EdDSA');
+  } catch (err) {
+    throw refuse(errorMessage(err), err);
+  }
+  if (key instanceof Uint8Array) throw refuse('a symmetric key');
+  return key;
+}
 
 /** What a signature binds besides the body: the request's nonce, and for a snapshot the master's entry at `have`. */
 export interface FeedBinding {
@@ -114,7 +150,7 @@ export async function verifyFeedDigest(digest: string, signature: string | undef
       { crit: { b64: true }, algorithms: ['EdDSA'] },
     ));
   } catch (err) {
-    throw new FeedError('bad-signature', `feed signature does not verify with the cluster's feed key (${(err as Error).message})`);
+    throw new FeedError('bad-signature', `feed signature does not verify with the cluster's feed key (${errorMessage(err)})`);
   }
   if (header?.typ !== FEED_TYP) throw new FeedError('bad-signature', `signed object of type ${String(header?.typ)}, not a feed`);
   if (header.cid !== clusterId) throw new FeedError('wrong-cluster', `signed for cluster ${String(header.cid)}, this replica is in ${clusterId}`);
@@ -166,7 +202,7 @@ export function parseFeedBody<S extends z.ZodType>(schema: S, body: Uint8Array, 
   try {
     json = JSON.parse(Buffer.from(body).toString('utf8'));
   } catch (err) {
-    throw new FeedError('malformed', `feed body is not JSON: ${(err as Error).message}`);
+    throw new FeedError('malformed', `feed body is not JSON: ${errorMessage(err)}`);
   }
   const parsed = schema.safeParse(json);
   if (!parsed.success) throw new FeedError('malformed', `feed body is not a valid feed document: ${parsed.error.issues[0]?.message ?? ''}`);

@@ -19,12 +19,22 @@ export {
   type SyslogFacility,
 } from './config.js';
 export {
+  certificateErrorCode,
+  ClusterKeyError,
   ConflictError,
   EnrolmentRefusedError,
+  ERROR_CODES,
+  errorCode,
+  errorMessage,
+  errorStack,
   InvalidInputError,
+  isCertificateError,
+  isErrorCode,
+  isUntrustedIssuer,
   NotFoundError,
   OtpgateError,
   ReadOnlyReplicaError,
+  type ErrorCode,
 } from './errors.js';
 export {
   AUTH_BUCKET_MS,
@@ -36,6 +46,7 @@ export {
   FEED_SIGNATURE_HEADER,
   feedDigest,
   FeedError,
+  importFeedKey,
   newFeedNonce,
   parseFeedBody,
   signFeed,
@@ -50,6 +61,7 @@ export {
   type ClaimAnswer,
   type FeedBinding,
   type FeedFailure,
+  type FeedKey,
   type FeedHead,
   type StepReport,
 } from './feed.js';
@@ -57,12 +69,14 @@ export {
   addressBytes,
   cidrContains,
   CidrList,
+  formatIpv6,
   ipv6Bytes,
   normalizeAddress,
   parseCidr,
   type Cidr,
 } from './ip-address.js';
 export { formatListenAddress, type ListenAddress } from './listen-address.js';
+export { formatTime } from './time-format.js';
 export { REJECT_REASON_TEXT, REJECT_REASONS, type AuthResult, type RejectReason } from './reasons.js';
 export {
   adminRecordSchema,

@@ -15,7 +15,7 @@ export function ipv6Bytes(text: string): Buffer {
   const [head = '', tail] = address.split('::');
   const headGroups = head ? head.split(':') : [];
   const tailGroups = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? headGroups : [...headGroups, ...Array(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
+  const groups = tail === undefined ? headGroups : [...headGroups, ...Array<string>(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
   const out = Buffer.alloc(16);
   groups.forEach((g: string, i: number) => out.writeUInt16BE(parseInt(g, 16), i * 2));
   return out;
@@ -94,9 +94,10 @@ export class CidrList {
   }
 }
 
-function formatIpv6(bytes: Buffer): string {
+/** The text form of 16 IPv6 address bytes, as RFC 5952 recommends: lower case, no leading zeros, longest zero run as "::". */
+export function formatIpv6(bytes: Buffer): string {
   const groups = Array.from({ length: 8 }, (_, i) => bytes.readUInt16BE(i * 2).toString(16));
-  // collapse the longest run of zero groups, as RFC 5952 asks
+  // collapse the longest run of two or more zero groups, the first of equal runs (RFC 5952 section 4.2)
   let best = { start: -1, len: 0 };
   for (let i = 0; i < 8; ) {
     if (groups[i] !== '0') { i++; continue; }

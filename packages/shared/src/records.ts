@@ -1,10 +1,9 @@
-import { z } from 'zod';
-import { AUTH_MODES, OTP_ALGORITHMS } from './settings.js';
-
 /**
  * The entities a master owns and replicas mirror. These shapes travel in the change feed and in snapshots (with
  * secrets in clear, inside mutual TLS), so every one has a schema the receiving side validates before use.
  */
+import { z } from 'zod';
+import { AUTH_MODES, OTP_ALGORITHMS } from './settings.js';
 
 const id = z.number().int().positive();
 const timestamp = z.number().int().nonnegative();

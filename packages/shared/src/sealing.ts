@@ -1,11 +1,11 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { OtpgateError } from './errors.js';
-
 /**
  * Secrets at rest: AES-256-GCM under the node's own key. The context (what the value is, e.g. "token-secret") is
  * authenticated data, so a sealed value copied into another kind of field does not open.
  * Format: "v1." + base64url(iv[12] | ciphertext | tag[16]).
  */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { OtpgateError } from './errors.js';
+
 export const SEAL_KEY_BYTES = 32;
 const PREFIX = 'v1.';
 

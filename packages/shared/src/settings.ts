@@ -1,9 +1,9 @@
-import { z } from 'zod';
-
 /**
  * Cluster-wide settings: kept in the master's store, replicated to every replica, edited with
  * `otpgate settings set` or the admin UI. One schema, so every way of changing them gives the same messages.
  */
+import { z } from 'zod';
+
 const int = () => z.number().int();
 
 export const OTP_ALGORITHMS = ['SHA1', 'SHA256', 'SHA512'] as const;

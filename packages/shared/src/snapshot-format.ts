@@ -15,6 +15,7 @@
  */
 import { z } from 'zod';
 import { FEED_FORMAT, FeedError, SNAPSHOT_ENTITIES, feedHeadSchema, type FeedHead } from './feed.js';
+import { errorMessage } from './errors.js';
 
 export const SNAPSHOT_MEDIA_TYPE = 'application/x-ndjson';
 /** The longest line a reader accepts: a record is a few kilobytes at most (settings with many backends). */
@@ -65,7 +66,7 @@ function parseLine(line: string, number: number): unknown {
   try {
     return JSON.parse(line);
   } catch (err) {
-    throw malformed(`snapshot line ${number} is not JSON: ${(err as Error).message}`);
+    throw malformed(`snapshot line ${number} is not JSON: ${errorMessage(err)}`);
   }
 }
 

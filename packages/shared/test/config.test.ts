@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigFileError, ValidationError, loadNodeConfig, parseNodeConfig, type ValidationProblem } from '@otpgate/shared';
+import { ConfigFileError, ValidationError, errorMessage, loadNodeConfig, parseNodeConfig, type ValidationProblem } from '@otpgate/shared';
 import { parseListenAddress } from '../src/listen-address.js';
 
 const BASE = '/etc/otpgate';
@@ -105,7 +105,7 @@ describe('parseNodeConfig', () => {
     try {
       parseNodeConfig('log:\n  level: loud\nextra: 1\n', 'otpgate.yaml', BASE);
     } catch (err) {
-      message = (err as Error).message;
+      message = errorMessage(err);
     }
     expect(message.split('\n')).toEqual([
       'otpgate.yaml is not valid:',

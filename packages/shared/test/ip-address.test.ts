@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ADMIN_ALLOW_DEFAULT, CidrList } from '@otpgate/shared';
+import { ADMIN_ALLOW_DEFAULT, CidrList, formatIpv6, ipv6Bytes } from '@otpgate/shared';
 
 describe('CidrList', () => {
   it('holds addresses of its blocks, IPv4 and IPv6, however the socket writes them', () => {
@@ -21,5 +21,20 @@ describe('CidrList', () => {
 
   it('lists every entry it cannot read', () => {
     expect(CidrList.parse(['10.0.0.0/8', 'nas', '::/200'])).toEqual(['"nas" is not an IP address or CIDR block', '"::/200": prefix length must be 0-128']);
+  });
+});
+
+describe('formatIpv6', () => {
+  it('writes the RFC 5952 form: lower case, no leading zeros, the first longest run of two or more zero groups as ::', () => {
+    const cases: Array<[string, string]> = [
+      ['2001:0DB8:0000:0000:0000:0000:0000:0001', '2001:db8::1'],
+      ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'], // equal runs: the first
+      ['2001:db8:0:1:1:1:1:1', '2001:db8:0:1:1:1:1:1'], // one zero group stays
+      ['2001:0:0:1:0:0:0:1', '2001:0:0:1::1'], // the longest run
+      ['::', '::'],
+      ['::1', '::1'],
+      ['fe80::', 'fe80::'],
+    ];
+    for (const [input, expected] of cases) expect(formatIpv6(ipv6Bytes(input)), input).toBe(expected);
   });
 });

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
+import { formatTime } from '@otpgate/shared';
 import { withAdmin, type GlobalOptions } from '../context.js';
-import { formatTime, printJson, table } from '../output.js';
+import { printJson, table } from '../output.js';
 import { positiveInteger } from './options.js';
 
 export function registerAuthLogCommands(program: Command, globals: () => GlobalOptions): void {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CLI_ACTOR } from '@otpgate/core';
-import { InvalidInputError, defaultUserFilter, type BackendSettings } from '@otpgate/shared';
+import { InvalidInputError, defaultUserFilter, type BackendSettings, errorMessage } from '@otpgate/shared';
 import { withAdmin, type GlobalOptions } from '../context.js';
 import { printJson, table } from '../output.js';
 import { readStdinLine } from '../prompt.js';
@@ -12,12 +12,12 @@ function caFile(path: string | undefined): string | undefined {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new InvalidInputError(`cannot read ${path}: ${(err as Error).message}`, '--ca-file');
+    throw new InvalidInputError(`cannot read ${path}: ${errorMessage(err)}`, '--ca-file');
   }
 }
 
 /** "CN=VPN,OU=Groups,DC=example,DC=com=vpn": the last "=" separates the directory group from the otpgate group. */
-function groupMap(list: string[] | undefined): Record<string, string> | undefined {
+export function groupMap(list: string[] | undefined): Record<string, string> | undefined {
   if (!list) return undefined;
   return Object.fromEntries(
     list.map((item) => {
@@ -39,13 +39,14 @@ const switchOption = (c: Command, flag: string, on: string, off: string) => c.op
  * The stored backend with the changes of set-ldap/set-entra. A user filter still at its default is left for the schema
  * to fill again, so it follows --active-directory / --no-active-directory.
  */
-function updated(current: BackendSettings, changes: Record<string, unknown>): Record<string, unknown> {
+export function updated(current: BackendSettings, changes: Record<string, unknown>): Record<string, unknown> {
   const next: Record<string, unknown> = { ...current, ...changes };
   if (current.type === 'ldap' && !('user_filter' in changes) && current.user_filter === defaultUserFilter(current.active_directory)) delete next.user_filter;
   return next;
 }
 
-function describe(b: BackendSettings): string {
+/** Where a backend checks passwords, in a few words, for `backend list`. */
+export function describeBackend(b: BackendSettings): string {
   switch (b.type) {
     case 'local':
       return 'passwords stored by otpgate (argon2id)';
@@ -167,7 +168,7 @@ export function registerBackendCommands(program: Command, globals: () => GlobalO
       await withAdmin(globals(), ({ services }) => {
         const list = services.backends.list();
         if (o.json) return printJson(list);
-        console.log(table(['BACKEND', 'TYPE', 'WHERE'], list.map((b) => [b.name, b.type, describe(b)])));
+        console.log(table(['BACKEND', 'TYPE', 'WHERE'], list.map((b) => [b.name, b.type, describeBackend(b)])));
         console.log(`default chain: ${services.settings.get().auth.backends.join(' -> ')}`);
       });
     });

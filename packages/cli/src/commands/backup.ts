@@ -12,7 +12,7 @@ import {
   restoreBackup,
   writeBackup,
 } from '@otpgate/core';
-import { InvalidInputError } from '@otpgate/shared';
+import { InvalidInputError, errorMessage } from '@otpgate/shared';
 import { cliLogger, loadConfig, type GlobalOptions } from '../context.js';
 import { promptHidden, readStdinLine } from '../prompt.js';
 
@@ -33,7 +33,7 @@ async function readStartOrFail(path: string): Promise<Buffer> {
   try {
     return await readBackupStart(path);
   } catch (err) {
-    throw new InvalidInputError(`cannot read ${path}: ${(err as Error).message}`);
+    throw new InvalidInputError(`cannot read ${path}: ${errorMessage(err)}`);
   }
 }
 

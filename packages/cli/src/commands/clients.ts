@@ -13,6 +13,17 @@ async function secretFrom(o: { secret?: string; secretStdin?: boolean; generateS
   return { secret: o.secret, generated: false };
 }
 
+/** The options `client add` and `client set` share, as commander parses them. */
+interface ClientOptions {
+  secret?: string;
+  secretStdin?: boolean;
+  generateSecret?: boolean;
+  mode?: string;
+  onBackendError?: 'reject' | 'drop';
+  backend?: string[];
+  description?: string;
+}
+
 const clientOptions = (command: Command) =>
   command
     .option('--secret <secret>', 'the shared secret (prefer --secret-stdin: arguments are visible to other users)')
@@ -32,7 +43,7 @@ export function registerClientCommands(program: Command, globals: () => GlobalOp
       .description('allow a NAS (an IP address or a CIDR block) with its shared secret')
       .option('--no-require-message-authenticator', 'accept requests without Message-Authenticator (only for clients that cannot send it, e.g. pam_radius_auth 2.0)')
       .option('--single-factor', 'let every user of this client in with the password alone (legacy devices; logged)'),
-  ).action(async (name: string, address: string, o) => {
+  ).action(async (name: string, address: string, o: ClientOptions & { requireMessageAuthenticator: boolean; singleFactor?: boolean }) => {
     const { secret, generated } = await secretFrom(o);
     if (!secret) throw new InvalidInputError('give the shared secret with --secret-stdin, --secret or --generate-secret');
     await withAdmin(globals(), ({ services }) => {
@@ -69,7 +80,7 @@ export function registerClientCommands(program: Command, globals: () => GlobalOp
       .option('--require-message-authenticator <yes|no>', 'drop requests without Message-Authenticator')
       .option('--single-factor <yes|no>', 'password alone for every user of this client')
       .option('--default-backends', 'use the default backend chain again'),
-  ).action(async (name: string, o) => {
+  ).action(async (name: string, o: ClientOptions & { address?: string; requireMessageAuthenticator?: string; singleFactor?: string; defaultBackends?: boolean }) => {
     const { secret, generated } = await secretFrom(o);
     const yesNo = (value: string | undefined, flag: string) => {
       if (value === undefined) return undefined;
@@ -102,7 +113,7 @@ export function registerClientCommands(program: Command, globals: () => GlobalOp
     .command('list')
     .description('list clients (secrets masked)')
     .option('--json', 'machine-readable output')
-    .action(async (o) => {
+    .action(async (o: { json?: boolean }) => {
       await withAdmin(globals(), ({ services }) => {
         const list = services.clients.list();
         if (o.json) return printJson(list);

@@ -4,8 +4,9 @@ import type { Command } from 'commander';
 import { CLI_ACTOR, ClusterFiles, Store, recordAdminAction, type Logger } from '@otpgate/core';
 import { addReplica, initCluster, masterStatus, promoteToMaster, removeReplica, renewServerCertificate } from '@otpgate/master';
 import { joinCluster, readBundle, replicaSelfStatus, requestResync } from '@otpgate/replica';
+import { formatTime } from '@otpgate/shared';
 import { cliLogger, loadConfig, withAdmin, type GlobalOptions } from '../context.js';
-import { formatTime, printJson, table } from '../output.js';
+import { printJson, table } from '../output.js';
 import { collect } from './options.js';
 
 export function registerClusterCommands(program: Command, globals: () => GlobalOptions): void {

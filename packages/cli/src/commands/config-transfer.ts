@@ -17,7 +17,8 @@ function names(list: readonly string[]): string {
   return ` (${shown}${list.length > NAMES_SHOWN ? `, … ${list.length - NAMES_SHOWN} more` : ''})`;
 }
 
-function entityLine(label: string, c: EntityChanges | undefined): string {
+/** One line of an import preview: counts, and the first names of each kind of change. */
+export function entityLine(label: string, c: EntityChanges | undefined): string {
   if (!c) return `${label}: not in the document (left as they are)`;
   return `${label}: ${c.new.length} new${names(c.new)}, ${c.changed.length} changed${names(c.changed)}, ${c.unchanged.length} unchanged, ${c.removed.length} removed${names(c.removed)}`;
 }

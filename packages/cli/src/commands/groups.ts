@@ -12,7 +12,7 @@ export function registerGroupCommands(program: Command, globals: () => GlobalOpt
     .description('create a group')
     .option('--description <text>', 'a note for admins')
     .addOption(attrOption())
-    .action(async (name: string, o) => {
+    .action(async (name: string, o: { description?: string; attr?: string[] }) => {
       await withAdmin(globals(), ({ services }) => {
         services.groups.add({ name, description: o.description, attributes: attributesValue(o.attr) }, CLI_ACTOR);
         console.log(`group ${name} created`);
@@ -25,7 +25,7 @@ export function registerGroupCommands(program: Command, globals: () => GlobalOpt
     .option('--description <text>', 'a note for admins')
     .addOption(attrOption())
     .option('--no-attrs', 'remove every reply attribute')
-    .action(async (name: string, o) => {
+    .action(async (name: string, o: { description?: string; attr?: string[]; attrs?: false }) => {
       await withAdmin(globals(), ({ services }) => {
         services.groups.update(name, { description: o.description, attributes: o.attrs === false ? [] : attributesValue(o.attr) }, CLI_ACTOR);
         console.log(`group ${name} updated`);
@@ -36,7 +36,7 @@ export function registerGroupCommands(program: Command, globals: () => GlobalOpt
     .command('list')
     .description('list groups')
     .option('--json', 'machine-readable output')
-    .action(async (o) => {
+    .action(async (o: { json?: boolean }) => {
       await withAdmin(globals(), ({ services }) => {
         const list = services.groups.list();
         if (o.json) return printJson(list);

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { createInterface } from 'node:readline/promises';
 import { Option, type Command } from 'commander';
 import { CLI_ACTOR, usersCsvChunks, pskFromHex, type ImportInput, type ImportPreview, type ImportResult } from '@otpgate/core';
-import { InvalidInputError } from '@otpgate/shared';
+import { InvalidInputError, errorMessage, errorCode } from '@otpgate/shared';
 import { withAdmin, type GlobalOptions } from '../context.js';
 import { printJson } from '../output.js';
 import { readStdinLine } from '../prompt.js';
@@ -27,7 +27,7 @@ export function readImportFile(file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    throw new InvalidInputError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, 'FILE');
+    throw new InvalidInputError(`cannot read ${file}: ${errorCode(err) === 'ENOENT' ? 'no such file' : errorMessage(err)}`, 'FILE');
   }
 }
 

@@ -14,9 +14,9 @@ import {
   createServices,
   loadDictionary,
 } from '@otpgate/core';
-import { REJECT_REASON_TEXT, formatListenAddress, loadNodeConfig } from '@otpgate/shared';
+import { REJECT_REASON_TEXT, formatListenAddress, formatTime, loadNodeConfig } from '@otpgate/shared';
 import { cliLogger, configPath, loadConfig, withAdmin, type GlobalOptions } from '../context.js';
-import { formatTime, terminalQr } from '../output.js';
+import { terminalQr } from '../output.js';
 import { obtainPassword, readStdinLine } from '../prompt.js';
 import { serve } from '../serve.js';
 import { createAdminCertificate } from '../admin-certificate.js';

@@ -22,9 +22,12 @@ export function positiveInteger(value: string): number {
   return n;
 }
 
-/** A number, or "default" (null) to clear a per-item value so the setting applies. */
-export function integerOrDefault(value: string): number | null {
-  if (value === 'default') return null;
+/**
+ * A whole number, or "default" to clear a per-item value so the setting applies (kept as the word: commander turns a
+ * parser's null into an empty string).
+ */
+export function integerOrDefault(value: string): number | 'default' {
+  if (value === 'default') return 'default';
   if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number or "default"');
   return integer(value);
 }

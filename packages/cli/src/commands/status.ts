@@ -2,8 +2,9 @@ import type { Command } from 'commander';
 import { VERSION, evaluateReadiness, nodeName, readinessStatus, storeCheck, summarizeChecks, type CheckResult } from '@otpgate/core';
 import { currentAdminCertificate, masterStatus } from '@otpgate/master';
 import { replicaStatus, replicationCheck } from '@otpgate/replica';
+import { formatTime } from '@otpgate/shared';
 import { withAdmin, type GlobalOptions } from '../context.js';
-import { formatTime, printJson, table } from '../output.js';
+import { printJson, table } from '../output.js';
 import { probeLocalNode } from '../node-probe.js';
 import { expiryWarning } from '../admin-certificate.js';
 

@@ -14,14 +14,25 @@ const tokenOptions = (command: Command) =>
     .option('--counter <n>', 'HOTP: counter of the next code the token shows', integer)
     .option('--secret-stdin', 'read the secret (base32 or hex) from standard input');
 
-async function tokenParameters(o: Record<string, unknown>): Promise<TokenParameters> {
+/** The options tokenOptions adds (and `--secret`, which the commands add), as commander parses them. */
+interface TokenOptions {
+  type?: string;
+  algorithm?: string;
+  digits?: string;
+  period?: string;
+  counter?: number;
+  secretStdin?: boolean;
+  secret?: string;
+}
+
+async function tokenParameters(o: TokenOptions): Promise<TokenParameters> {
   return {
     kind: o.type as TokenParameters['kind'],
     algorithm: o.algorithm as TokenParameters['algorithm'],
     digits: o.digits === undefined ? undefined : (Number(o.digits) as 6 | 8),
     period: o.period === undefined ? undefined : (Number(o.period) as 30 | 60),
-    counter: o.counter as number | undefined,
-    secret: o.secretStdin ? await readStdinLine('secret') : (o.secret as string | undefined),
+    counter: o.counter,
+    secret: o.secretStdin ? await readStdinLine('secret') : o.secret,
   };
 }
 
@@ -39,7 +50,7 @@ export function registerTokenCommands(program: Command, globals: () => GlobalOpt
       .option('--secret <secret>', 'use this secret (base32 or hex) instead of a new random one; prefer --secret-stdin'),
   )
     .option('--json', 'machine-readable output (includes the URI)')
-    .action(async (username: string, o) => {
+    .action(async (username: string, o: TokenOptions & { label?: string; json?: boolean }) => {
       await withAdmin(globals(), async ({ services }) => {
         const { token: record, uri } = services.tokens.add(username, { ...(await tokenParameters(o)), label: o.label }, CLI_ACTOR);
         if (o.json) return printJson({ id: record.id, user: username, kind: record.kind, uri });
@@ -54,7 +65,7 @@ export function registerTokenCommands(program: Command, globals: () => GlobalOpt
     .command('list [username]')
     .description('list tokens (never their secrets)')
     .option('--json', 'machine-readable output')
-    .action(async (username: string | undefined, o) => {
+    .action(async (username: string | undefined, o: { json?: boolean }) => {
       await withAdmin(globals(), ({ services }) => {
         const tokens = services.tokens.list(username);
         if (o.json) return printJson(tokens);
@@ -111,9 +122,10 @@ export function registerTokenCommands(program: Command, globals: () => GlobalOpt
     .description('set the token\'s own acceptance window (steps before/after now); "default" uses the setting')
     .requiredOption('--past <n|default>', 'steps accepted before the current one', integerOrDefault)
     .requiredOption('--future <n|default>', 'steps accepted after the current one', integerOrDefault)
-    .action(async (id: number, o: { past: number | null; future: number | null }) => {
+    .action(async (id: number, o: { past: number | 'default'; future: number | 'default' }) => {
+      const own = (n: number | 'default') => (n === 'default' ? null : n);
       await withAdmin(globals(), ({ services }) => {
-        services.tokens.setWindow(id, o.past, o.future, CLI_ACTOR);
+        services.tokens.setWindow(id, own(o.past), own(o.future), CLI_ACTOR);
         console.log(`token ${id} window set`);
       });
     });
@@ -146,7 +158,7 @@ export function registerTokenCommands(program: Command, globals: () => GlobalOpt
       .option('--secret <secret>', 'the seed (base32 or hex); prefer --secret-stdin')
       .option('--manufacturer <name>', 'e.g. Feitian')
       .option('--model <name>', 'e.g. c200'),
-  ).action(async (serial: string, o) => {
+  ).action(async (serial: string, o: TokenOptions & { manufacturer?: string; model?: string }) => {
     await withAdmin(globals(), async ({ services }) => {
       const hw = services.tokens.addHardware({ ...(await tokenParameters(o)), serial, manufacturer: o.manufacturer, model: o.model }, CLI_ACTOR);
       console.log(`hardware token ${hw.serial} added to the inventory`);
@@ -158,7 +170,7 @@ export function registerTokenCommands(program: Command, globals: () => GlobalOpt
     .description('list the inventory')
     .option('--unassigned', 'only tokens not given to anyone')
     .option('--json', 'machine-readable output')
-    .action(async (o) => {
+    .action(async (o: { unassigned?: boolean; json?: boolean }) => {
       await withAdmin(globals(), ({ services }) => {
         const list = services.tokens.listHardware({ assigned: o.unassigned ? false : undefined });
         if (o.json) return printJson(list);

@@ -1,8 +1,8 @@
 import { Option, type Command } from 'commander';
 import { CLI_ACTOR, type Services } from '@otpgate/core';
-import { InvalidInputError, userRecordSchema } from '@otpgate/shared';
+import { InvalidInputError, userRecordSchema, formatTime, type UserRecord } from '@otpgate/shared';
 import { withAdmin, type GlobalOptions } from '../context.js';
-import { formatTime, printJson, table } from '../output.js';
+import { printJson, table } from '../output.js';
 import { obtainPassword } from '../prompt.js';
 import { attrOption, attributesValue, collect, modeOption, modeValue, positiveInteger } from './options.js';
 
@@ -12,6 +12,15 @@ function dateOrNone(text: string | undefined): number | null | undefined {
   const ms = Date.parse(text);
   if (Number.isNaN(ms)) throw new InvalidInputError(`"${text}" is not a date (e.g. 2026-12-31 or 2026-12-31T18:00Z) or "none"`, '--initial-login-until');
   return ms;
+}
+
+/** The options `user add` and `user set` share, as commander parses them. */
+interface UserFields {
+  displayName?: string;
+  email?: string;
+  group?: string[];
+  mode?: string;
+  attr?: string[];
 }
 
 export function registerUserCommands(program: Command, globals: () => GlobalOptions): void {
@@ -27,7 +36,7 @@ export function registerUserCommands(program: Command, globals: () => GlobalOpti
     .addOption(attrOption())
     .option('--password-stdin', 'read the local password from standard input')
     .option('--no-password', 'no local password (the password is checked by a directory backend)')
-    .action(async (username: string, o) => {
+    .action(async (username: string, o: UserFields & { passwordStdin?: boolean; password?: false }) => {
       await withAdmin(globals(), async ({ services }) => {
         const password = o.password === false ? null : await obtainPassword(o, username);
         const record = await services.users.add(
@@ -58,7 +67,7 @@ export function registerUserCommands(program: Command, globals: () => GlobalOpti
     .addOption(attrOption())
     .option('--no-attrs', 'remove the user\'s own reply attributes')
     .option('--initial-login-until <date|none>', 'allow logging in without a token until then (to enrol); none = the global allowance')
-    .action(async (username: string, o) => {
+    .action(async (username: string, o: UserFields & { groups?: false; attrs?: false; initialLoginUntil?: string }) => {
       await withAdmin(globals(), ({ services }) => {
         services.users.update(
           username,
@@ -85,7 +94,7 @@ export function registerUserCommands(program: Command, globals: () => GlobalOpti
     .option('--locked', 'only locked accounts')
     .option('--limit <n>', 'at most this many', positiveInteger, 1000)
     .option('--json', 'machine-readable output')
-    .action(async (o) => {
+    .action(async (o: { search?: string; group?: string; status?: UserRecord['status']; locked?: boolean; limit: number; json?: boolean }) => {
       await withAdmin(globals(), ({ services }) => {
         const { total, users } = services.users.list({
           search: o.search,
@@ -116,7 +125,7 @@ export function registerUserCommands(program: Command, globals: () => GlobalOpti
     .command('show <username>')
     .description('a user with tokens and lockout state')
     .option('--json', 'machine-readable output')
-    .action(async (username: string, o) => {
+    .action(async (username: string, o: { json?: boolean }) => {
       await withAdmin(globals(), ({ services }) => {
         const summary = services.users.summary(username);
         const tokens = services.tokens.list(summary.username);
@@ -165,7 +174,7 @@ export function registerUserCommands(program: Command, globals: () => GlobalOpti
     .description('set the local password (asked on a terminal, or --password-stdin)')
     .option('--password-stdin', 'read the password from standard input')
     .option('--clear', 'remove the local password')
-    .action(async (username: string, o) => {
+    .action(async (username: string, o: { passwordStdin?: boolean; clear?: boolean }) => {
       await withAdmin(globals(), async ({ services }) => {
         services.users.get(username);
         const password = o.clear ? null : await obtainPassword(o, username);

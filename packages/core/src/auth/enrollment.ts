@@ -1,9 +1,3 @@
-import type { RejectReason, Settings } from '@otpgate/shared';
-import { verifyPasswordHash } from '../backends/local.js';
-import { resolveName } from './realms.js';
-import { accountBlock, initialLoginOpen, matchCode } from './policy.js';
-import type { AuthPorts, AuthUser } from './types.js';
-
 /**
  * Signing in to the self-service enrollment portal: the password through the same backend chain as RADIUS, the same
  * lockout counter, and the enrolment rules. A user without a token needs the initial-login allowance; a user with one
@@ -13,6 +7,11 @@ import type { AuthPorts, AuthUser } from './types.js';
  * than a wrong one. Refusals made before the password is checked spend the same argon2id work as a check, so the
  * time taken does not tell who exists, is disabled or has a token either.
  */
+import type { RejectReason, Settings } from '@otpgate/shared';
+import { verifyPasswordHash } from '../backends/local.js';
+import { resolveName } from './realms.js';
+import { accountBlock, initialLoginOpen, matchCode } from './policy.js';
+import type { AuthPorts, AuthUser } from './types.js';
 
 /** What the enrolment rules look at: read at sign-in, and again inside the write that adds the token. */
 export type EnrolmentState = Pick<AuthUser, 'id' | 'status' | 'lockedUntil' | 'initialLoginUntil' | 'hasDisabledTokens' | 'createdAt'> & {

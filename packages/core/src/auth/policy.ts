@@ -1,11 +1,11 @@
-import type { RejectReason, Settings } from '@otpgate/shared';
-import { verifyCode, type OtpToken } from '../otp/verify.js';
-import type { AuthRequest, AuthUser } from './types.js';
-
 /**
  * The account rules shared by RADIUS logins and the self-service portal: blocked accounts, password-only
  * exceptions, the initial-login allowance, and matching a code against a user's tokens.
  */
+import type { RejectReason, Settings } from '@otpgate/shared';
+import { verifyCode, type OtpToken } from '../otp/verify.js';
+import type { AuthRequest, AuthUser } from './types.js';
+
 /** `repeat`: the step was used by this very request (a retransmission worked on again): answer as before. */
 export type CodeMatch = { token: OtpToken; step: number; drift: number; repeat?: boolean };
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import argon2 from 'argon2';
-import { InvalidInputError } from '@otpgate/shared';
+import { InvalidInputError, errorMessage } from '@otpgate/shared';
 import type { PasswordBackend, PasswordResult, PasswordSubject } from './backend.js';
 import { OverloadedError, WorkQueue } from './work-queue.js';
 
@@ -57,7 +57,7 @@ export class LocalPasswordBackend implements PasswordBackend {
       if (err instanceof OverloadedError) {
         return { outcome: 'error', backend: this.name, detail: `argon2 queue full: ${err.message}`, overloaded: true };
       }
-      return { outcome: 'error', backend: this.name, detail: `stored password hash unusable: ${(err as Error).message}` };
+      return { outcome: 'error', backend: this.name, detail: `stored password hash unusable: ${errorMessage(err)}` };
     }
   }
 

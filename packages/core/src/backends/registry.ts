@@ -4,8 +4,8 @@ import type { Metrics } from '../metrics.js';
 import type { ConfiguredBackend, PasswordBackend } from './backend.js';
 import { PasswordChain } from './chain.js';
 import { LocalPasswordBackend } from './local.js';
-import { LdapPasswordBackend } from './ldap.js';
-import { EntraPasswordBackend } from './entra.js';
+import { LdapPasswordBackend } from './ldap/ldap-backend.js';
+import { EntraPasswordBackend } from './entra/entra-backend.js';
 
 /** Weight of the newest check in the running average a decoy waits for. */
 const DECOY_AVERAGE_WEIGHT = 0.1;
@@ -92,7 +92,7 @@ export class BackendRegistry {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.backends.values()].map((b) => b.close?.().catch(() => undefined)));
+    await Promise.all([...this.backends.values()].map((b) => Promise.resolve(b.close?.()).catch(() => undefined)));
     this.backends = new Map();
     this.chains = new Map();
     this.loadedJson = '';

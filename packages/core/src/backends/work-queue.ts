@@ -1,10 +1,17 @@
+import { OtpgateError } from '@otpgate/shared';
+
+/** Too many checks waiting, or one waited too long: the request is dropped, and the NAS retries. */
+export class OverloadedError extends OtpgateError {
+  constructor(message: string) {
+    super('overloaded', message);
+  }
+}
+
 /**
  * Bounded concurrency for slow work (argon2id runs on libuv's small thread pool): at most `concurrency` jobs run,
  * the rest wait in order, and a job that has waited longer than `maxWaitMs` is refused instead of started, because
  * the NAS that sent it has stopped waiting. Without this, a burst queues seconds of hashing for answers nobody reads.
  */
-export class OverloadedError extends Error {}
-
 export class WorkQueue {
   private running = 0;
   private readonly waiting: Array<{ start: () => void; fail: (err: Error) => void; queuedAt: number }> = [];

@@ -1,9 +1,3 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
-import { OtpgateError } from '@otpgate/shared';
-import { MAX_SCRYPT_MEMORY, keyFromPassphrase, scryptMemory, type ScryptParameters } from '../passphrase-key.js';
-
 /**
  * The encrypted backup file: a readable two-line header, then AES-256-GCM ciphertext and tag. Written and read as a
  * stream (a node with a million users has a database of gigabytes).
@@ -13,6 +7,12 @@ import { MAX_SCRYPT_MEMORY, keyFromPassphrase, scryptMemory, type ScryptParamete
  * The key comes from the passphrase with scrypt (memory-hard: 128 MiB per guess); the header is authenticated data,
  * so its fields cannot be changed unnoticed. `check` tells a wrong passphrase from a damaged file.
  */
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import { OtpgateError } from '@otpgate/shared';
+import { MAX_SCRYPT_MEMORY, keyFromPassphrase, scryptMemory, type ScryptParameters } from '../passphrase-key.js';
+
 export const BACKUP_MAGIC = 'otpgate-backup';
 export const BACKUP_FORMAT_VERSION = 1;
 export const MIN_PASSPHRASE_LENGTH = 12;

@@ -3,7 +3,7 @@ import { createWriteStream, existsSync, linkSync, mkdirSync, mkdtempSync, readFi
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { dirname, join, resolve } from 'node:path';
-import { OtpgateError, SealError } from '@otpgate/shared';
+import { OtpgateError, SealError, errorMessage } from '@otpgate/shared';
 import { Database } from '../store/database.js';
 import { DATA_FILES, Store, type NodeRole } from '../store/store.js';
 import { loadKeyFile } from '../store/key-file.js';
@@ -143,7 +143,7 @@ function readKeyCandidate(path: string): Buffer {
   try {
     return loadKeyFile(path);
   } catch (err) {
-    throw new RestoreError((err as Error).message, { cause: err });
+    throw new RestoreError(errorMessage(err), { cause: err });
   }
 }
 
@@ -154,7 +154,7 @@ async function onlineCopy(path: string, copyPath: string): Promise<void> {
     // first step 0 pages (to learn the size), then all the rest at once
     await source.sqlite.backup(copyPath, { progress: () => 0x7fffffff });
   } catch (err) {
-    throw new BackupError(`the online copy of ${path} failed: ${(err as Error).message}`, { cause: err });
+    throw new BackupError(`the online copy of ${path} failed: ${errorMessage(err)}`, { cause: err });
   } finally {
     source.close();
   }
@@ -184,9 +184,9 @@ export async function restoreBackup(dataDir: string, backupFile: string, passphr
   }
   const { content } = await openBackup(backupFile, passphrase);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const staged = new Map([
-    [DATA_FILES.database as string, `${dbPath}.restoring`],
-    [DATA_FILES.state as string, `${statePath}.restoring`],
+  const staged = new Map<string, string>([
+    [DATA_FILES.database, `${dbPath}.restoring`],
+    [DATA_FILES.state, `${statePath}.restoring`],
   ]);
   for (const path of staged.values()) rmSync(path, { force: true });
   try {
@@ -288,7 +288,7 @@ async function placeRestored(
   try {
     store = await Store.open(dataDir);
   } catch (err) {
-    throw new RestoreError(`the restored database does not open: ${(err as Error).message}`, { cause: err });
+    throw new RestoreError(`the restored database does not open: ${errorMessage(err)}`, { cause: err });
   }
   try {
     for (const k of PROCESS_META) store.db.run(store.db.q.deleteFrom('node_meta').where('key', '=', k));

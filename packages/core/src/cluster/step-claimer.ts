@@ -7,7 +7,7 @@
  */
 import { createSecureContext } from 'node:tls';
 import { Agent, request } from 'undici';
-import { claimAnswerSchema, type TokenStateRecord } from '@otpgate/shared';
+import { claimAnswerSchema, type TokenStateRecord, errorMessage } from '@otpgate/shared';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { ClusterFiles } from '../store/cluster-files.js';
@@ -90,7 +90,7 @@ export class StepClaimer {
       if (Date.now() - this.lastLogged >= LOG_INTERVAL_MS) {
         this.lastLogged = Date.now();
         const then = this.mode === 'strict' ? 'refusing codes until it answers (cluster.replay_claim: strict)' : 'deciding locally and reporting afterwards';
-        this.logger.warn({ event: 'replay-claim-unavailable', err: (err as Error).message }, `could not claim a used code from the master: ${then}`);
+        this.logger.warn({ event: 'replay-claim-unavailable', err: errorMessage(err) }, `could not claim a used code from the master: ${then}`);
       }
       return 'unavailable';
     } finally {

@@ -1,4 +1,4 @@
-import { InvalidInputError, ValidationError, parseWith, problemsFromZod } from '@otpgate/shared';
+import { InvalidInputError, ValidationError, parseWith, problemsFromZod, errorMessage } from '@otpgate/shared';
 import { IdSequence, recordAdminAction, type Actor, type ServiceContext } from '../services/context.js';
 import { CONFIG_FORMAT, configDocumentSchema, configSecretsSchema, type ConfigDocument, type ConfigSecrets } from './document.js';
 import { bodyHash, documentChecksum, openSecrets } from './envelope.js';
@@ -48,7 +48,7 @@ export class ConfigTransferService {
     try {
       raw = JSON.parse(text);
     } catch (err) {
-      throw new ConfigDocumentError(`not a config document: not JSON (${(err as Error).message})`);
+      throw new ConfigDocumentError(`not a config document: not JSON (${errorMessage(err)})`);
     }
     if (!isObject(raw) || raw.format !== CONFIG_FORMAT) {
       throw new ConfigDocumentError(`not an otpgate config document (expected "format": "${CONFIG_FORMAT}")`);

@@ -1,3 +1,8 @@
+/**
+ * The config export document: one JSON file with the cluster's settings, clients, groups and (optionally) users,
+ * tokens and the hardware inventory. Secrets never sit in the body; when asked for, they travel in `secrets`,
+ * encrypted under a passphrase. `checksum` (SHA-256 over the canonical JSON of everything else) detects damage.
+ */
 import { z } from 'zod';
 import {
   clientRecordSchema,
@@ -10,11 +15,6 @@ import {
 } from '@otpgate/shared';
 import { MAX_SCRYPT_MEMORY, scryptMemory } from '../passphrase-key.js';
 
-/**
- * The config export document: one JSON file with the cluster's settings, clients, groups and (optionally) users,
- * tokens and the hardware inventory. Secrets never sit in the body; when asked for, they travel in `secrets`,
- * encrypted under a passphrase. `checksum` (SHA-256 over the canonical JSON of everything else) detects damage.
- */
 export const CONFIG_FORMAT = 'otpgate-config';
 export const CONFIG_VERSION = 1;
 

@@ -1,14 +1,14 @@
+/**
+ * Secrets of a config export: AES-256-GCM under a key derived from the passphrase with scrypt (memory-hard:
+ * N = 2^17, r = 8 takes 128 MiB, which makes guessing on graphics cards expensive). The authenticated data is the
+ * hash of the document body, so secrets cannot be moved into another document.
+ */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { canonicalJson, InvalidInputError } from '@otpgate/shared';
 import type { KdfParameters, SecretsEnvelope } from './document.js';
 import { WrongPassphraseError } from './errors.js';
 import { keyFromPassphrase } from '../passphrase-key.js';
 
-/**
- * Secrets of a config export: AES-256-GCM under a key derived from the passphrase with scrypt (memory-hard:
- * N = 2^17, r = 8 takes 128 MiB, which makes guessing on graphics cards expensive). The authenticated data is the
- * hash of the document body, so secrets cannot be moved into another document.
- */
 export const DEFAULT_SCRYPT_N = 2 ** 17;
 export const CONFIG_MIN_PASSPHRASE_LENGTH = 12;
 

@@ -12,6 +12,7 @@ import {
   type TokenRecord,
   type UserRecord,
   type ValidationProblem,
+  errorMessage,
 } from '@otpgate/shared';
 import type { Dictionary } from '../radius/dictionary.js';
 import type { Change, Store } from '../store/store.js';
@@ -67,7 +68,7 @@ export function planConfigImport(store: Store, dictionary: Dictionary, body: Con
 
   // --- settings: secrets from the document, else kept from this node by backend name
   const currentSettings = store.settings();
-  const incoming = structuredClone(body.settings) as Settings;
+  const incoming = structuredClone<Settings>(body.settings);
   incoming.backends = incoming.backends.map((b) => {
     const out: Record<string, unknown> = { ...b };
     for (const f of SETTINGS_SECRET_FIELDS) {
@@ -101,7 +102,7 @@ export function planConfigImport(store: Store, dictionary: Dictionary, body: Con
     try {
       validateAttributes(dictionary, g.attributes);
     } catch (err) {
-      problem(`body.groups[${i}].${(err as Error).message.split(':')[0]}`, (err as Error).message);
+      problem(`body.groups[${i}].${errorMessage(err).split(':')[0]}`, errorMessage(err));
     }
   });
   const groupWrites: Array<{ current?: GroupRecord; next: Omit<GroupRecord, 'id'> }> = [];
@@ -170,7 +171,7 @@ export function planConfigImport(store: Store, dictionary: Dictionary, body: Con
       try {
         validateAttributes(dictionary, u.attributes);
       } catch (err) {
-        problem(`${at}.attributes`, (err as Error).message);
+        problem(`${at}.attributes`, errorMessage(err));
       }
       const current = currentUserByName.get(lower(u.username));
       const { has_password, ...profile } = u;

@@ -1,3 +1,8 @@
+/**
+ * Microsoft Entra's "OATH tokens" CSV (the file admins upload so users keep the hardware token they use for
+ * Microsoft 365): upn, serial number, secret key (base32), time interval (30 or 60), manufacturer, model.
+ * Each row becomes an inventory entry assigned to the matching otpgate user.
+ */
 import { InvalidInputError, type HardwareTokenRecord, type TokenRecord } from '@otpgate/shared';
 import { resolveName } from '../auth/realms.js';
 import { toBase32 } from '../otp/secret.js';
@@ -7,11 +12,6 @@ import type { ImportLookup, UserRef } from './lookup.js';
 import { checkBase32Secret } from './secret-check.js';
 import type { PlannedRow } from './types.js';
 
-/**
- * Microsoft Entra's "OATH tokens" CSV (the file admins upload so users keep the hardware token they use for
- * Microsoft 365): upn, serial number, secret key (base32), time interval (30 or 60), manufacturer, model.
- * Each row becomes an inventory entry assigned to the matching otpgate user.
- */
 export const AZURE_COLUMNS = ['upn', 'serial number', 'secret key', 'time interval', 'manufacturer', 'model'] as const;
 
 export interface AzureCsvOptions {
@@ -107,6 +107,7 @@ export function planAzureRows(rows: readonly AzureRow[], lookup: ImportLookup, o
       kind: 'totp' as const,
       algorithm: 'SHA1' as const,
       digits: 6 as const,
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- the record built here is typed by this field
       period: period as 30 | 60,
       secret: toBase32(secret.key),
       counter: 0,

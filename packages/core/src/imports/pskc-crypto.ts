@@ -1,10 +1,10 @@
-import { createDecipheriv, createHmac, pbkdf2Sync, timingSafeEqual } from 'node:crypto';
-
 /**
  * The cryptography of RFC 6030 section 6: secrets encrypted with AES-CBC (the IV prepended to the ciphertext, XML
  * Encryption padding) under a pre-shared key or a key derived from a passphrase with PBKDF2, each with an HMAC over
  * IV + ciphertext (section 6.1.1) made with a MAC key that is itself encrypted under the same key.
  */
+import { createDecipheriv, createHmac, pbkdf2Sync, timingSafeEqual } from 'node:crypto';
+import { OtpgateError } from '@otpgate/shared';
 
 const XMLENC = 'http://www.w3.org/2001/04/xmlenc#';
 const CIPHERS: Record<string, { name: string; keyBytes: number }> = {
@@ -24,7 +24,11 @@ const MACS: Record<string, string> = {
 export const PBKDF2_URI = 'http://www.rsasecurity.com/rsalabs/pkcs/schemas/pkcs-5v2-0#pbkdf2';
 
 /** A PSKC file cannot be decrypted (unsupported algorithm, wrong key, damaged value); the message says which. */
-export class PskcCryptoError extends Error {}
+export class PskcCryptoError extends OtpgateError {
+  constructor(message: string) {
+    super('pskc-crypto', message);
+  }
+}
 
 export function hmacName(algorithmUri: string): string {
   const name = MACS[algorithmUri];
@@ -63,14 +67,8 @@ export interface Pbkdf2Parameters {
   digest: string;
 }
 
-const PRFS: Record<string, string> = {
-  '': 'sha1',
-  'http://www.w3.org/2000/09/xmldsig#hmac-sha1': 'sha1',
-  'http://www.w3.org/2001/04/xmldsig-more#hmac-sha224': 'sha224',
-  'http://www.w3.org/2001/04/xmldsig-more#hmac-sha256': 'sha256',
-  'http://www.w3.org/2001/04/xmldsig-more#hmac-sha384': 'sha384',
-  'http://www.w3.org/2001/04/xmldsig-more#hmac-sha512': 'sha512',
-};
+/** PBKDF2's PRF is named with the same HMAC identifiers as the MAC; none given means HMAC-SHA1 (RFC 8018 A.2). */
+const PRFS: Record<string, string> = { '': 'sha1', ...MACS };
 
 export function prfDigest(uri: string): string {
   const digest = PRFS[uri];

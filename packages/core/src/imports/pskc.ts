@@ -1,4 +1,8 @@
-import { InvalidInputError, type HardwareTokenRecord, type OtpAlgorithm, type OtpKind } from '@otpgate/shared';
+/**
+ * PSKC (RFC 6030), the format token vendors ship seed files in: plain secrets, or secrets encrypted under a
+ * pre-shared key (section 6.1) or a passphrase (PBKDF2, section 6.2). Every HOTP/TOTP key goes into the inventory.
+ */
+import { InvalidInputError, type HardwareTokenRecord, type OtpAlgorithm, type OtpKind, errorMessage } from '@otpgate/shared';
 import { toBase32 } from '../otp/secret.js';
 import {
   PBKDF2_URI,
@@ -14,10 +18,6 @@ import { checkBits } from './secret-check.js';
 import type { PlannedRow } from './types.js';
 import { attribute, base64, child, children, parseXml, path, text, type XmlNode } from './xml-tree.js';
 
-/**
- * PSKC (RFC 6030), the format token vendors ship seed files in: plain secrets, or secrets encrypted under a
- * pre-shared key (section 6.1) or a passphrase (PBKDF2, section 6.2). Every HOTP/TOTP key goes into the inventory.
- */
 export interface PskcKeys {
   /** The pre-shared AES key (16, 24 or 32 bytes). */
   psk?: Buffer;
@@ -104,7 +104,7 @@ function documentKey(container: XmlNode, keys: PskcKeys, notes: string[]): Decry
     macKey = decryptValue(attribute(child(macKeyNode, 'EncryptionMethod'), 'Algorithm'), key, cipherValue);
   } catch (err) {
     throw new InvalidInputError(
-      `cannot decrypt the MAC key: ${(err as Error).message.includes('wrong key') ? `wrong ${derived ? 'passphrase' : 'pre-shared key'}, or a damaged file` : (err as Error).message}`,
+      `cannot decrypt the MAC key: ${errorMessage(err).includes('wrong key') ? `wrong ${derived ? 'passphrase' : 'pre-shared key'}, or a damaged file` : errorMessage(err)}`,
       PSKC,
     );
   }

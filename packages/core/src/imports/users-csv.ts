@@ -1,3 +1,9 @@
+/**
+ * Users CSV: username, display name, email, groups (separated by ";"), token secret (base32 or hex, optional).
+ * Only "username" is required; columns are found by their header. A new user is created (without a local
+ * password); an existing one gets the non-empty cells of the row (an empty cell leaves the field as it is) and a
+ * token for a secret it does not have yet.
+ */
 import {
   InvalidInputError,
   groupRecordSchema,
@@ -6,6 +12,7 @@ import {
   type GroupRecord,
   type TokenRecord,
   type UserRecord,
+  errorMessage,
 } from '@otpgate/shared';
 import { parseSecret, toBase32 } from '../otp/secret.js';
 import type { Change } from '../store/store.js';
@@ -14,12 +21,6 @@ import { columnKey, parseCsv } from './csv.js';
 import type { ImportLookup } from './lookup.js';
 import type { PlannedRow } from './types.js';
 
-/**
- * Users CSV: username, display name, email, groups (separated by ";"), token secret (base32 or hex, optional).
- * Only "username" is required; columns are found by their header. A new user is created (without a local
- * password); an existing one gets the non-empty cells of the row (an empty cell leaves the field as it is) and a
- * token for a secret it does not have yet.
- */
 export const USERS_CSV_COLUMNS = ['username', 'display name', 'email', 'groups', 'token secret'] as const;
 type Column = (typeof USERS_CSV_COLUMNS)[number];
 
@@ -109,7 +110,7 @@ export function planUsersRows(rows: readonly UsersCsvRow[], lookup: ImportLookup
       try {
         secret = toBase32(parseSecret(r.secret, otp.min_secret_bits, 'token secret'));
       } catch (err) {
-        return error((err as Error).message);
+        return error(errorMessage(err));
       }
     }
     const tokenFor = (userId: number, id: number): TokenRecord => ({

@@ -12,7 +12,7 @@ export interface NodeLogging {
   /** Send what is pending (stdout, syslog) and close the syslog connection. */
   close(): Promise<void>;
   /** Write a line another thread's logger made (JSON, newline-terminated) where this logger's lines go. */
-  forward(line: string): void;
+  forward: (line: string) => void;
 }
 
 export interface NodeLoggingOptions {

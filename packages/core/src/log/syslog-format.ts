@@ -39,7 +39,7 @@ export function formatSyslogMessage(line: string, header: SyslogHeader): Buffer 
   let fields: LogFields = {};
   try {
     const parsed: unknown = JSON.parse(line);
-    if (parsed !== null && typeof parsed === 'object') fields = parsed as LogFields;
+    if (parsed !== null && typeof parsed === 'object') fields = parsed;
   } catch {
     // not JSON (should not happen with pino): sent as it is, at severity info
   }

@@ -3,7 +3,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { OtpgateError, type SyslogConfig } from '@otpgate/shared';
+import { OtpgateError, type SyslogConfig, errorMessage } from '@otpgate/shared';
 import { formatSyslogMessage, octetCounted, type SyslogHeader } from './syslog-format.js';
 
 export class SyslogConfigError extends OtpgateError {
@@ -60,7 +60,7 @@ export class SyslogTransport {
       try {
         this.ca = readFileSync(config.ca_file);
       } catch (err) {
-        throw new SyslogConfigError(`cannot read log.syslog.ca_file ${config.ca_file}: ${(err as Error).message}`, { cause: err });
+        throw new SyslogConfigError(`cannot read log.syslog.ca_file ${config.ca_file}: ${errorMessage(err)}`, { cause: err });
       }
     }
   }
@@ -124,7 +124,7 @@ export class SyslogTransport {
       });
     } catch (err) {
       this.drop(1);
-      this.failed((err as Error).message);
+      this.failed(errorMessage(err));
     }
   }
 
@@ -165,7 +165,7 @@ export class SyslogTransport {
       this.flush();
     });
     let lastError = 'connection closed by the collector';
-    socket.on('error', (err) => (lastError = err.message));
+    socket.on('error', (err: Error) => (lastError = err.message));
     // collectors do not talk back; anything they send is read and ignored so the socket never stalls
     socket.on('data', () => undefined);
     socket.once('close', () => {

@@ -2,7 +2,7 @@ import type { Store } from '../store/store.js';
 import { probeStateWrite, type StoreHealth } from '../store/store-health.js';
 import type { RadiusWorkersStatus } from '../workers/radius-workers.js';
 import type { ListenAddress } from '@otpgate/shared';
-import { formatListenAddress } from '@otpgate/shared';
+import { formatListenAddress, errorMessage } from '@otpgate/shared';
 
 /**
  * One readiness condition and what a person needs to know about it. Ready means "answers RADIUS correctly now";
@@ -36,7 +36,7 @@ export function evaluateReadiness(checks: readonly HealthCheck[]): ReadinessRepo
     try {
       results[check.name] = check.run();
     } catch (err) {
-      results[check.name] = { ok: false, detail: `check failed: ${(err as Error).message}` };
+      results[check.name] = { ok: false, detail: `check failed: ${errorMessage(err)}` };
     }
   }
   return summarizeChecks(results);

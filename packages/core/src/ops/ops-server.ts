@@ -3,7 +3,7 @@ import https from 'node:https';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { OtpgateError, formatListenAddress, type ListenAddress } from '@otpgate/shared';
+import { OtpgateError, formatListenAddress, type ListenAddress, errorMessage, errorCode } from '@otpgate/shared';
 import { LogLimiter, type Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { readinessStatus, type ReadinessReport } from './health.js';
@@ -60,7 +60,7 @@ export class OpsServer {
         try {
           return readFileSync(path);
         } catch (err) {
-          throw new OpsServerError(`cannot read the metrics TLS ${what} ${path}: ${(err as Error).message} (metrics.tls_${what}_file)`, { cause: err });
+          throw new OpsServerError(`cannot read the metrics TLS ${what} ${path}: ${errorMessage(err)} (metrics.tls_${what}_file)`, { cause: err });
         }
       };
       tls = { cert: read(this.options.tls.certFile, 'cert'), key: read(this.options.tls.keyFile, 'key') };
@@ -71,7 +71,7 @@ export class OpsServer {
       try {
         server = tls ? https.createServer({ ...tls, minVersion: 'TLSv1.2' }, handler) : http.createServer(handler);
       } catch (err) {
-        throw new OpsServerError(`the metrics TLS certificate or key is not usable: ${(err as Error).message}`, { cause: err });
+        throw new OpsServerError(`the metrics TLS certificate or key is not usable: ${errorMessage(err)}`, { cause: err });
       }
       // a scraper that stalls must not pile up sockets
       server.headersTimeout = 10_000;
@@ -88,9 +88,9 @@ export class OpsServer {
         });
       } catch (err) {
         await this.stop();
-        const code = (err as NodeJS.ErrnoException).code;
+        const code = errorCode(err);
         const hint = code === 'EADDRINUSE' ? ' (another otpgate node or exporter on this host? change metrics.listen)' : '';
-        throw new OpsServerError(`cannot listen for metrics on ${formatListenAddress(address)}: ${code ?? (err as Error).message}${hint}`, { cause: err });
+        throw new OpsServerError(`cannot listen for metrics on ${formatListenAddress(address)}: ${code ?? errorMessage(err)}${hint}`, { cause: err });
       }
       const bound = server.address() as AddressInfo;
       this.options.logger.info(
@@ -148,7 +148,7 @@ export class OpsServer {
       const registry = this.options.metrics.registry;
       return this.send(res, 200, registry.contentType, await (this.options.exposition?.() ?? registry.metrics()));
     } catch (err) {
-      this.options.logger.error({ event: 'ops-error', err: (err as Error).message }, 'metrics request failed');
+      this.options.logger.error({ event: 'ops-error', err: errorMessage(err) }, 'metrics request failed');
       if (!res.headersSent) this.send(res, 500, 'application/json', JSON.stringify({ error: 'internal error' }));
       else res.destroy();
     }

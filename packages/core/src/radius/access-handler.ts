@@ -1,4 +1,4 @@
-import { REJECT_REASON_TEXT, type Settings } from '@otpgate/shared';
+import { REJECT_REASON_TEXT, formatIpv6, type Settings } from '@otpgate/shared';
 import { authenticate } from '../auth/pipeline.js';
 import type { AuthPorts, Decision } from '../auth/types.js';
 import type { Logger } from '../logger.js';
@@ -27,9 +27,10 @@ function text(value: Buffer | undefined): string {
   return value.toString('utf8', 0, end);
 }
 
-function ipText(v4: Buffer | undefined, v6: Buffer | undefined): string {
+/** The NAS address for the log and the audit row: NAS-IP-Address, else NAS-IPv6-Address in its RFC 5952 form. */
+export function nasAddressText(v4: Buffer | undefined, v6: Buffer | undefined): string {
   if (v4?.length === 4) return `${v4[0]}.${v4[1]}.${v4[2]}.${v4[3]}`;
-  if (v6?.length === 16) return Array.from({ length: 8 }, (_, i) => v6.readUInt16BE(i * 2).toString(16)).join(':');
+  if (v6?.length === 16) return formatIpv6(v6);
   return '';
 }
 
@@ -79,7 +80,7 @@ export function createAccessHandler(deps: AccessHandlerDeps): AccessRequestHandl
       user: decision.user?.username ?? username,
       client: client.name,
       source: `${source.address}:${source.port}`,
-      nas_ip: ipText(request.nasIpAddress, request.nasIpv6Address),
+      nas_ip: nasAddressText(request.nasIpAddress, request.nasIpv6Address),
       calling_station: text(request.callingStationId),
       result,
       reason,

@@ -1,12 +1,12 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { AUTHENTICATOR_LENGTH } from './constants.js';
-
 /**
  * The three RADIUS cryptographic operations: Message-Authenticator (RFC 3579 §3.2), User-Password hiding
  * (RFC 2865 §5.2) and the Response Authenticator (RFC 2865 §3). Written here rather than taken from the `radius`
  * package, which verifies a Message-Authenticator by re-encoding the whole packet and appends its own at the end
  * of a response (BlastRADIUS wants it first).
  */
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { AUTHENTICATOR_LENGTH } from './constants.js';
+
 const ZERO16 = Buffer.alloc(16);
 
 /** HMAC-MD5 over the packet with the Message-Authenticator value taken as 16 zero bytes. */

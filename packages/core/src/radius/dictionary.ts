@@ -1,16 +1,16 @@
+/**
+ * RADIUS attribute dictionary in FreeRADIUS's file format. The standard attributes come from the RFC dictionaries
+ * vendored in `dictionaries/rfc/` (FreeRADIUS's files as the `radius` package ships them, BSD licence beside them);
+ * vendor attributes from otpgate's own file (and any the admin adds). Used off the
+ * hot path: to validate and pre-encode reply attributes, and to list attributes in the admin UI.
+ */
 import { readFileSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isIP } from 'node:net';
 import { InvalidInputError, ipv6Bytes, type ReplyAttribute } from '@otpgate/shared';
 import { ATTR } from './constants.js';
 
-/**
- * RADIUS attribute dictionary in FreeRADIUS's file format. The standard attributes come from the RFC dictionaries
- * shipped with the `radius` package; vendor attributes from otpgate's own file (and any the admin adds). Used off the
- * hot path: to validate and pre-encode reply attributes, and to list attributes in the admin UI.
- */
 export type AttributeDataType =
   | 'string'
   | 'octets'
@@ -222,11 +222,8 @@ function encodeValue(def: AttributeDefinition, text: string, what: string): Buff
 const here = dirname(fileURLToPath(import.meta.url));
 /** otpgate's own dictionary folder (vendor attributes), beside src/ and dist/. */
 export const BUILTIN_DICTIONARY_DIR = join(here, '..', '..', 'dictionaries');
-
-function radiusPackageDictionaryDir(): string {
-  const require = createRequire(import.meta.url);
-  return join(dirname(require.resolve('radius/package.json')), 'dictionaries');
-}
+/** The standard RFC dictionaries, vendored so that a production install needs no RADIUS client library. */
+export const RFC_DICTIONARY_DIR = join(BUILTIN_DICTIONARY_DIR, 'rfc');
 
 function loadFolder(dictionary: Dictionary, dir: string): void {
   for (const file of readdirSync(dir).sort()) {
@@ -237,7 +234,7 @@ function loadFolder(dictionary: Dictionary, dir: string): void {
 /** The standard RFC dictionaries, otpgate's vendor file, then any extra files or folders the admin configured. */
 export function loadDictionary(extraFiles: readonly string[] = []): Dictionary {
   const dictionary = new Dictionary();
-  loadFolder(dictionary, radiusPackageDictionaryDir());
+  loadFolder(dictionary, RFC_DICTIONARY_DIR);
   loadFolder(dictionary, BUILTIN_DICTIONARY_DIR);
   for (const file of extraFiles) dictionary.load(readFileSync(file, 'latin1'), file);
   return dictionary;

@@ -56,8 +56,8 @@ export class DuplicateCache {
     const t = this.now();
     if (t - this.rotatedAt < this.ttlMs) return;
     // a long quiet spell: both generations are stale
-    this.previous = t - this.rotatedAt >= 2 * this.ttlMs ? new Map() : this.current;
-    this.current = new Map();
+    this.previous = t - this.rotatedAt >= 2 * this.ttlMs ? new Map<string, Buffer>() : this.current;
+    this.current = new Map<string, Buffer>();
     this.rotatedAt = t;
   }
 }

@@ -1,10 +1,10 @@
-import { ATTR, AUTHENTICATOR_LENGTH, HEADER_LENGTH, MAX_PACKET_LENGTH, MAX_PASSWORD_LENGTH } from './constants.js';
-
 /**
  * The lean request decoder on the hot path: one pass over the attributes, recording where the few the server reads
  * are (no per-attribute objects, no dictionary). Malformed input returns a reason instead of throwing, because a
  * flood of junk must cost as little as possible.
  */
+import { ATTR, AUTHENTICATOR_LENGTH, HEADER_LENGTH, MAX_PACKET_LENGTH, MAX_PASSWORD_LENGTH } from './constants.js';
+
 export interface RadiusRequest {
   code: number;
   identifier: number;

@@ -1,6 +1,7 @@
 import type { GroupRecord, ReplyAttribute } from '@otpgate/shared';
 import type { Logger } from '../logger.js';
 import type { Dictionary } from './dictionary.js';
+import { errorMessage } from '@otpgate/shared';
 
 interface Encoded {
   /** Base attribute names (lower case), so a user's own attribute replaces a group's of the same name. */
@@ -58,7 +59,7 @@ export class ReplyAttributeEncoder {
         out.names.add(name);
       } catch (err) {
         // validated when saved; a dictionary change since then must not break logins
-        this.logger.warn({ owner, attribute: a.name, err: (err as Error).message }, 'reply attribute skipped');
+        this.logger.warn({ owner, attribute: a.name, err: errorMessage(err) }, 'reply attribute skipped');
       }
     }
     return out;

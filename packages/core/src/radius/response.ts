@@ -39,12 +39,7 @@ export function buildResponse(code: number, request: RadiusRequest, secret: Buff
 
 /** A string attribute (Reply-Message and the like), cut to the 253 bytes an attribute can hold. */
 export function stringAttribute(type: number, text: string): Buffer {
-  const value = Buffer.from(text, 'utf8').subarray(0, 253);
-  const out = Buffer.allocUnsafe(value.length + 2);
-  out[0] = type;
-  out[1] = value.length + 2;
-  value.copy(out, 2);
-  return out;
+  return octetsAttribute(type, Buffer.from(text, 'utf8').subarray(0, 253));
 }
 
 export function octetsAttribute(type: number, value: Buffer): Buffer {

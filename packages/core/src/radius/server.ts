@@ -1,5 +1,5 @@
 import dgram from 'node:dgram';
-import { formatListenAddress, OtpgateError, type ListenAddress } from '@otpgate/shared';
+import { formatListenAddress, OtpgateError, type ListenAddress, errorMessage, errorStack, errorCode } from '@otpgate/shared';
 import type { Logger } from '../logger.js';
 import { LogLimiter } from '../logger.js';
 import type { DropCause, Metrics } from '../metrics.js';
@@ -71,7 +71,7 @@ export class RadiusServer {
       try {
         this.sockets.push(await this.bind(address));
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
+        const code = errorCode(err);
         const ipv6Unavailable = address.family === 6 && (code === 'EAFNOSUPPORT' || code === 'EADDRNOTAVAIL');
         if (ipv6Unavailable && this.options.listen.length > 1) {
           this.options.logger.warn({ listen: formatListenAddress(address), err: code }, 'IPv6 is not available here; not listening on it');
@@ -79,7 +79,7 @@ export class RadiusServer {
         }
         await this.stop();
         const hint = code === 'EADDRINUSE' ? ' (another RADIUS server already listens there?)' : code === 'EACCES' ? ' (ports below 1024 need CAP_NET_BIND_SERVICE)' : '';
-        throw new RadiusBindError(`cannot listen for RADIUS on ${formatListenAddress(address)}: ${code ?? (err as Error).message}${hint}`, { cause: err });
+        throw new RadiusBindError(`cannot listen for RADIUS on ${formatListenAddress(address)}: ${code ?? errorMessage(err)}${hint}`, { cause: err });
       }
     }
     if (this.sockets.length === 0) throw new RadiusBindError('no RADIUS listen address could be bound');
@@ -119,7 +119,7 @@ export class RadiusServer {
         try {
           socket.setRecvBufferSize(this.options.receiveBufferBytes);
         } catch (err) {
-          this.options.logger.warn({ err: (err as Error).message }, 'could not set the RADIUS receive buffer size');
+          this.options.logger.warn({ err: errorMessage(err) }, 'could not set the RADIUS receive buffer size');
         }
         socket.on('error', (err) => this.options.logger.error({ err: err.message }, 'RADIUS socket error'));
         socket.on('message', (msg, rinfo) => this.receive(socket, msg, rinfo));
@@ -181,7 +181,7 @@ export class RadiusServer {
       this.dispatch(socket, request, client, source, key);
     } catch (err) {
       this.options.metrics.dropped.inc({ cause: 'internal-error' });
-      this.options.logger.error({ err: (err as Error).stack, source: `${source.address}:${source.port}` }, 'error handling a RADIUS datagram');
+      this.options.logger.error({ err: errorStack(err), source: `${source.address}:${source.port}` }, 'error handling a RADIUS datagram');
     }
   }
 
@@ -238,8 +238,8 @@ export class RadiusServer {
           this.drop('store-unwritable', source, `the store cannot be written (${unwritable.reason}); no answer`, client);
           return;
         }
-        this.drop('internal-error', source, `internal error: ${(err as Error).message}`, client);
-        this.options.logger.error({ err: (err as Error).stack }, 'error authenticating a RADIUS request');
+        this.drop('internal-error', source, `internal error: ${errorMessage(err)}`, client);
+        this.options.logger.error({ err: errorStack(err) }, 'error authenticating a RADIUS request');
       })
       .finally(() => {
         this.inFlight--;

@@ -4,6 +4,7 @@ import type { Store } from '../store/store.js';
 import type { AdminAuditTable } from '../store/schema.js';
 import type { Actor } from './context.js';
 import { truncateUtf8 } from '../log/syslog-format.js';
+import { errorMessage } from '@otpgate/shared';
 import { scheduleRetention, type RetentionJob } from '../store/retention.js';
 
 export type AdminAuditEntry = Selectable<AdminAuditTable>;
@@ -93,7 +94,7 @@ export class AdminAuditService {
       db.run(db.q.insertInto('admin_audit').values(row));
     } catch (err) {
       // a read-only copy (a backup being inspected) or a full disk must not undo the action that was just done
-      this.logger.error({ err: (err as Error).message, action }, 'could not write the admin audit record');
+      this.logger.error({ err: errorMessage(err), action }, 'could not write the admin audit record');
     }
   }
 

@@ -1,4 +1,4 @@
-import { ConflictError, InvalidInputError, NotFoundError, type ReplyAttribute } from '@otpgate/shared';
+import { ConflictError, InvalidInputError, NotFoundError, type ReplyAttribute, errorMessage } from '@otpgate/shared';
 import { sql, type RawBuilder } from 'kysely';
 import type { Logger } from '../logger.js';
 import type { Dictionary } from '../radius/dictionary.js';
@@ -39,21 +39,10 @@ export function recordAdminAction(
 type IdTable = 'users' | 'tokens' | 'groups' | 'clients' | 'hardware_tokens';
 
 /**
- * A new id that is never reused, even after deletes (a late step report for a deleted token must not land on a new
- * one). Call inside the write transaction.
- */
-export function allocateId(store: Store, table: IdTable): number {
-  const metaKey = `next_id:${table}`;
-  const stored = Number(store.getMeta(metaKey) ?? 1);
-  const row = store.db.first(store.db.q.selectFrom(table).select((eb) => eb.fn.max('id').as('max')));
-  const id = Math.max(stored, Number(row?.max ?? 0) + 1);
-  store.setMeta(metaKey, String(id + 1));
-  return id;
-}
-
-/**
- * Ids for many new records at once (imports): the same rule as `allocateId`, with the stored counter read once per
- * table and written back by `finish()` instead of three queries per record. Use inside one write transaction.
+ * Ids that are never reused, even after deletes (a late step report for a deleted token must not land on a new one):
+ * the next id is the larger of the stored counter (`next_id:<table>`) and the highest id + 1. The counter is read once
+ * per table and written back by `finish()`, so an import of many records costs no queries per record. Use inside
+ * one write transaction.
  */
 export class IdSequence {
   private readonly next = new Map<IdTable, number>();
@@ -77,13 +66,21 @@ export class IdSequence {
   }
 }
 
+/** One new id, for a single record: an `IdSequence` of one. Call inside the write transaction. */
+export function allocateId(store: Store, table: IdTable): number {
+  const ids = new IdSequence(store);
+  const id = ids.take(table);
+  ids.finish();
+  return id;
+}
+
 /** Validate reply attributes against the dictionary; the first bad one is reported with its position. */
 export function validateAttributes(dictionary: Dictionary, attributes: readonly ReplyAttribute[]): ReplyAttribute[] {
   attributes.forEach((a, i) => {
     try {
       dictionary.encode(a);
     } catch (err) {
-      throw new InvalidInputError((err as Error).message.replace(/^attributes: /, ''), `attributes[${i}]`);
+      throw new InvalidInputError(errorMessage(err).replace(/^attributes: /, ''), `attributes[${i}]`);
     }
   });
   return attributes.map((a) => ({ name: a.name.trim(), value: a.value.trim() }));

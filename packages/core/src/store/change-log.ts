@@ -1,12 +1,12 @@
-import { GENESIS_HASH, hashEntry, seal, unseal, type ChangeEntry, type ChangeOp, type Entity } from '@otpgate/shared';
-import type { Database } from './database.js';
-import { ENTITY_HANDLERS, mapSecretFields } from './entity-handlers.js';
-
 /**
  * The change log: an append-only, hash-chained list of every change, written in the same transaction as the change
  * itself. Stored payloads have their secret fields sealed under this node's key; the hash is over the record in
  * clear, which is what replicas receive and check.
  */
+import { GENESIS_HASH, hashEntry, seal, unseal, type ChangeEntry, type ChangeOp, type Entity } from '@otpgate/shared';
+import type { Database } from './database.js';
+import { ENTITY_HANDLERS, mapSecretFields } from './entity-handlers.js';
+
 function mapSecrets(entity: Entity, data: unknown, fn: (value: string, context: string) => string): unknown {
   return mapSecretFields(data, ENTITY_HANDLERS[entity].secretFields, (v, path) => fn(v, `change:${entity}.${path}`));
 }

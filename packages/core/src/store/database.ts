@@ -1,7 +1,7 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, type Compilable, type InferResult } from 'kysely';
 import { Migrator, type MigrationProvider } from 'kysely/migration';
-import { OtpgateError } from '@otpgate/shared';
+import { OtpgateError, errorMessage } from '@otpgate/shared';
 import type { DB } from './schema.js';
 import { migrationProvider } from './migrations.js';
 import { describeWriteError } from './store-health.js';
@@ -55,7 +55,7 @@ export class Database<S = DB> {
     try {
       sqlite = new BetterSqlite3(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
     } catch (err) {
-      throw new StoreError(`cannot open database ${path}: ${(err as Error).message}`, { cause: err });
+      throw new StoreError(`cannot open database ${path}: ${errorMessage(err)}`, { cause: err });
     }
     try {
       sqlite.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
@@ -84,7 +84,7 @@ export class Database<S = DB> {
     try {
       sqlite = new BetterSqlite3(path, { readonly: true, fileMustExist: true });
     } catch (err) {
-      throw new StoreError(`cannot open database ${path}: ${(err as Error).message}`, { cause: err });
+      throw new StoreError(`cannot open database ${path}: ${errorMessage(err)}`, { cause: err });
     }
     sqlite.pragma('busy_timeout = 5000');
     return new Database<S>(sqlite);

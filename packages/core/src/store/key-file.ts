@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import { OtpgateError, SEAL_KEY_BYTES } from '@otpgate/shared';
+import { OtpgateError, SEAL_KEY_BYTES, errorMessage, errorCode } from '@otpgate/shared';
 
 export class KeyFileError extends OtpgateError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -14,8 +14,8 @@ export function createKeyFile(path: string): Buffer {
   try {
     writeFileSync(path, key.toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new KeyFileError(`${path} already exists; not overwriting a key`);
-    throw new KeyFileError(`cannot write key file ${path}: ${(err as Error).message}`, { cause: err });
+    if (errorCode(err) === 'EEXIST') throw new KeyFileError(`${path} already exists; not overwriting a key`);
+    throw new KeyFileError(`cannot write key file ${path}: ${errorMessage(err)}`, { cause: err });
   }
   return key;
 }
@@ -26,7 +26,7 @@ export function loadKeyFile(path: string): Buffer {
     text = readFileSync(path, 'utf8').trim();
   } catch (err) {
     throw new KeyFileError(
-      `cannot read key file ${path}: ${(err as Error).message} (run "otpgate init" first, or check the file's owner)`,
+      `cannot read key file ${path}: ${errorMessage(err)} (run "otpgate init" first, or check the file's owner)`,
       { cause: err },
     );
   }

@@ -14,6 +14,7 @@ import type { Database } from './database.js';
 import { logBase, setLogBase, type ChangeHead } from './change-log.js';
 import { repeatInBackground, type RetentionJob } from './retention.js';
 import type { Store } from './store.js';
+import { errorMessage } from '@otpgate/shared';
 
 export const COMPACTION_CHUNK = 5000;
 export const COMPACTION_MIN_ENTRIES = 10_000;
@@ -96,7 +97,7 @@ export function scheduleLogCompaction(store: Store, logger: Logger, floor: () =>
         `change log compacted: ${deleted} entries up to change ${now} removed (every follower has them)`,
       );
     } catch (err) {
-      logger.warn({ event: 'log-compaction-failed', err: (err as Error).message }, 'compacting the change log failed; trying again later');
+      logger.warn({ event: 'log-compaction-failed', err: errorMessage(err) }, 'compacting the change log failed; trying again later');
     }
   }, options.everyMs ?? COMPACTION_EVERY_MS);
 }

@@ -1,10 +1,10 @@
-import { sql, type Kysely } from 'kysely';
-import type { Migration, MigrationProvider } from 'kysely/migration';
-
 /**
  * Versioned schema migrations, run at start (kysely's Migrator keeps the applied list in kysely_migration).
  * Never edit a migration that has shipped: add the next one.
  */
+import { sql, type Kysely } from 'kysely';
+import type { Migration, MigrationProvider } from 'kysely/migration';
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations must not depend on today's schema types
 type AnyDb = Kysely<any>;
 

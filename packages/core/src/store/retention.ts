@@ -6,6 +6,7 @@
 import type { Logger } from '../logger.js';
 import type { Database } from './database.js';
 import type { DB } from './schema.js';
+import { errorMessage } from '@otpgate/shared';
 
 /** Tables of schema S whose integer primary key `id` grows with every row (SQLite gives a new row max(id) + 1). */
 export type RetainedTable<S = DB> = { [T in keyof S]: 'id' extends keyof S[T] ? T : never }[keyof S] & string;
@@ -119,7 +120,7 @@ export function scheduleRetention<S, T extends RetainedTable<S>>(
         );
       }
     } catch (err) {
-      logger.warn({ event: 'retention-failed', table: policy.table, err: (err as Error).message }, `pruning ${policy.table} failed; trying again later`);
+      logger.warn({ event: 'retention-failed', table: policy.table, err: errorMessage(err) }, `pruning ${policy.table} failed; trying again later`);
     }
   }, options.everyMs ?? HOUR_MS);
 }

@@ -1,10 +1,10 @@
-import type { Generated } from 'kysely';
-
 /**
  * The configuration database (otpgate.db): what admins change and the master replicates, with the change log. Table
  * shapes as SQLite holds them (booleans as 0/1, JSON as text, secrets sealed). What RADIUS writes per request lives
  * in the state database (state-schema.ts).
  */
+import type { Generated } from 'kysely';
+
 export interface UsersTable {
   id: Generated<number>;
   username: string;

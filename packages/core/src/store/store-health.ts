@@ -31,7 +31,8 @@ export function describeWriteError(err: unknown): string {
  */
 export function storeWriteProblem(err: unknown): string | undefined {
   for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = String((e as { code?: unknown }).code ?? '');
+    const raw = (e as { code?: unknown }).code;
+    const code = typeof raw === 'string' ? raw : '';
     // SQLite's codes, and the system's for a file written beside the database (a snapshot being received)
     if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT') return 'the disk holding the data folder is full';
     if (code === 'EROFS') return 'the data folder is on a read-only file system';

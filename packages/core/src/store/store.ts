@@ -33,7 +33,7 @@ export interface StoreOpenOptions {
 /** The key a change's log entry carries. */
 function entityKey(change: Change): string {
   if (change.op === 'delete') return change.key;
-  return (ENTITY_HANDLERS[change.entity] as (typeof ENTITY_HANDLERS)[Entity]).key(change.data as never);
+  return (ENTITY_HANDLERS[change.entity]).key(change.data as never);
 }
 
 export type Change = {
@@ -203,7 +203,7 @@ export class Store {
   }
 
   private applyRow(change: Change): void {
-    const handler = ENTITY_HANDLERS[change.entity] as (typeof ENTITY_HANDLERS)[Entity];
+    const handler = ENTITY_HANDLERS[change.entity];
     if (change.op === 'delete') handler.remove(this, change.key);
     else handler.upsert(this, this.sealKey, change.data as never);
   }
@@ -237,7 +237,7 @@ export class Store {
   }
 
   read<E extends Entity>(entity: E, key: string): EntityRecords[E] | undefined {
-    return (ENTITY_HANDLERS[entity] as (typeof ENTITY_HANDLERS)[E]).read(this, this.sealKey, key);
+    return (ENTITY_HANDLERS[entity]).read(this, this.sealKey, key);
   }
 
   /** Every record of `entity`, in memory: for the small tables (clients, groups, settings); scan() for the rest. */
@@ -247,7 +247,7 @@ export class Store {
 
   /** Every record of `entity`, in key order, read a page at a time (entity-handlers.ts). */
   scan<E extends Entity>(entity: E): Iterable<EntityRecords[E]> {
-    return (ENTITY_HANDLERS[entity] as (typeof ENTITY_HANDLERS)[E]).scan(this, this.sealKey);
+    return (ENTITY_HANDLERS[entity]).scan(this, this.sealKey);
   }
 
   /** How many users the node holds. */

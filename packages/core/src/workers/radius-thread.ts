@@ -12,6 +12,7 @@ import { StoreHealth, probeStateWrite } from '../store/store-health.js';
 import { RadiusService } from '../radius/radius-service.js';
 import { ThreadLogStream } from './thread-log-stream.js';
 import type { FromThread, RadiusThreadData, ToThread } from './messages.js';
+import { errorMessage } from '@otpgate/shared';
 
 const port = parentPort!;
 const data = workerData as RadiusThreadData;
@@ -38,16 +39,16 @@ try {
   const opened = store;
   setInterval(() => health?.recheck(() => probeStateWrite(opened.state)), 1000).unref();
 } catch (err) {
-  logger.error({ err: (err as Error).message }, 'RADIUS worker could not start');
+  logger.error({ err: errorMessage(err) }, 'RADIUS worker could not start');
   logStream.flush();
   store?.close();
-  send({ type: 'failed', message: (err as Error).message });
+  send({ type: 'failed', message: errorMessage(err) });
   process.exit(1);
 }
 
 port.on('message', (message: ToThread) => {
   if (message.type === 'metrics') {
-    void metrics.registry.getMetricsAsJSON().then((values) => send({ type: 'metrics', id: message.id, metrics: values as never }));
+    void metrics.registry.getMetricsAsJSON().then((values) => send({ type: 'metrics', id: message.id, metrics: values }));
   } else if (message.type === 'stop') {
     void (async () => {
       await service?.stop(message.graceMs);

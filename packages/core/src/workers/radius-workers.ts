@@ -6,7 +6,7 @@
  * Log lines come over to the main thread's logger; metrics are asked of each thread at scrape time and added up.
  */
 import { Worker } from 'node:worker_threads';
-import { formatListenAddress, type ListenAddress, type NodeConfig } from '@otpgate/shared';
+import { formatListenAddress, type ListenAddress, type NodeConfig, errorMessage } from '@otpgate/shared';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { RadiusBindError } from '../radius/server.js';
@@ -82,7 +82,7 @@ export class RadiusWorkers {
     const [first, ...rest] = this.slots;
     await this.launch(first!, this.options.config.radius.listen);
     this.resolved = first!.addresses;
-    await Promise.all(rest.map((slot) => this.launch(slot, this.resolved).catch((err: unknown) => this.scheduleRestart(slot, (err as Error).message))));
+    await Promise.all(rest.map((slot) => this.launch(slot, this.resolved).catch((err: unknown) => this.scheduleRestart(slot, errorMessage(err)))));
     for (const address of this.resolved) {
       this.options.logger.info({ listen: formatListenAddress(address), workers: this.slots.length }, 'RADIUS listening');
     }
@@ -187,7 +187,7 @@ export class RadiusWorkers {
             break;
         }
       });
-      worker.on('error', (err) => {
+      worker.on('error', (err: Error) => {
         slot.lastExit = `uncaught error: ${err.message}`;
         this.options.logger.error({ event: 'radius-worker-error', worker: slot.index, err: err.stack }, `RADIUS worker ${slot.index} failed: ${err.message}`);
       });
@@ -219,7 +219,7 @@ export class RadiusWorkers {
       `RADIUS worker ${slot.index} stopped (${reason}); starting it again in ${delay} ms, the others keep serving`,
     );
     slot.restartTimer = setTimeout(() => {
-      this.launch(slot, this.resolved).catch((err: unknown) => this.scheduleRestart(slot, (err as Error).message));
+      this.launch(slot, this.resolved).catch((err: unknown) => this.scheduleRestart(slot, errorMessage(err)));
     }, delay);
     slot.restartTimer.unref();
   }

@@ -11,6 +11,7 @@ import {
   InvalidInputError,
   NotFoundError,
   OtpgateError,
+  isErrorCode,
   ReadOnlyReplicaError,
   type FeedFailure,
   type NodeConfig,
@@ -60,7 +61,8 @@ function revive(e: StoreJobError): Error {
   if (e.code === 'read-only-replica') return new ReadOnlyReplicaError(/\((.*)\)/.exec(e.message)?.[1] ?? 'the master');
   if (e.code === 'replication-data') return new ReplicationDataError(e.message);
   if (e.code.startsWith('feed-')) return new FeedError(e.code.slice('feed-'.length) as FeedFailure, e.message);
-  return new OtpgateError(e.code, e.message);
+  // an otpgate error's code is one of ERROR_CODES by construction; anything else is the thread's own failure
+  return new OtpgateError(isErrorCode(e.code) ? e.code : 'store-job', e.message);
 }
 
 /** The store jobs running now: a stopping node ends them (their transaction rolls back), whatever they are doing. */
@@ -90,7 +92,7 @@ function startStoreJob<T>(job: StoreJob, forwardLog: (line: string) => void, wha
       if (message.ok) resolve(message.result as T);
       else reject(revive(message.error));
     });
-    worker.on('error', (err) => {
+    worker.on('error', (err: Error) => {
       settled = true;
       reject(err);
     });

@@ -1,7 +1,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InvalidInputError } from '@otpgate/shared';
+import { InvalidInputError, errorMessage } from '@otpgate/shared';
 import type { Actor, AdminAuditService } from '@otpgate/core';
 import { createSelfSignedServer, defaultCertificateHosts } from '../cluster-ca.js';
 
@@ -60,13 +60,13 @@ function installAdminCertificate(dataDir: string, certPem: string, keyPem: strin
   try {
     cert = new X509Certificate(certPem);
   } catch (err) {
-    throw new InvalidInputError(`not a PEM certificate: ${(err as Error).message}`, 'certificate');
+    throw new InvalidInputError(`not a PEM certificate: ${errorMessage(err)}`, 'certificate');
   }
   let key;
   try {
     key = createPrivateKey(keyPem);
   } catch (err) {
-    throw new InvalidInputError(`not a PEM private key (or it is encrypted): ${(err as Error).message}`, 'key');
+    throw new InvalidInputError(`not a PEM private key (or it is encrypted): ${errorMessage(err)}`, 'key');
   }
   if (!cert.checkPrivateKey(key)) throw new InvalidInputError('the private key does not belong to the certificate', 'key');
   if (Date.parse(cert.validTo) < Date.now()) throw new InvalidInputError(`the certificate expired on ${cert.validTo}`, 'certificate');
@@ -74,7 +74,7 @@ function installAdminCertificate(dataDir: string, certPem: string, keyPem: strin
     try {
       new X509Certificate(chainPem);
     } catch (err) {
-      throw new InvalidInputError(`the chain is not PEM certificates: ${(err as Error).message}`, 'chain');
+      throw new InvalidInputError(`the chain is not PEM certificates: ${errorMessage(err)}`, 'chain');
     }
   }
   const files = adminCertificateFiles(dataDir);

@@ -5,7 +5,7 @@
  * Each chart is an image with a name and a summary for screen readers, and its numbers are a table under it.
  */
 import { AUTH_BUCKET_MS, type AuthBucketCount } from '@otpgate/shared';
-import { html, type Html } from './html.js';
+import { html, type Html } from '../web/html.js';
 import { dataTable } from './layout.js';
 
 export interface ChartSeries {

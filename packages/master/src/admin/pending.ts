@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { InvalidInputError, OtpgateError } from '@otpgate/shared';
-import type { AdminSession } from './sessions.js';
-import type { Form } from './ui.js';
+import type { AdminSession } from './sign-in.js';
 
 /** One previewed piece of work, with the id its commit form sends back. */
 export interface Pending<T> {
@@ -42,13 +41,6 @@ export class PendingStore<T> {
   clear(session: AdminSession): void {
     this.items.delete(session);
   }
-}
-
-/** A secret typed into a form (passphrase, key), exactly as typed: not trimmed, unlike Ui.text. */
-export function rawText(form: Form, name: string): string {
-  const v = form[name];
-  const first = Array.isArray(v) ? v[0] : v;
-  return typeof first === 'string' ? first : '';
 }
 
 /** The core's messages name the CLI's options; on a web page they name the form's fields. */

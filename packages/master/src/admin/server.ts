@@ -3,8 +3,8 @@ import type { NodeConfig, ReplicaSelfStatus } from '@otpgate/shared';
 import { AdminAuditService, createServices, loadDictionary, type OtpgateNode } from '@otpgate/core';
 import { ensureAdminCertificate } from './certificate.js';
 import { createWebApp, listenWeb, webTls } from '../web/app.js';
-import { SessionStore } from './sessions.js';
-import { SignInGuard } from './signin-guard.js';
+import { SessionStore } from '../web/sessions.js';
+import { SignInGuard } from '../web/signin-guard.js';
 import { AdminSignIn } from './sign-in.js';
 import { Ui } from './ui.js';
 import { registerSignInPages } from './pages/sign-in.js';
@@ -12,7 +12,8 @@ import { registerPages } from './pages/index.js';
 
 /**
  * The admin web UI: HTTPS on its own port (admin.listen), server-rendered pages that work without JavaScript. On the
- * master every page; on a replica only a read-only status page, every other page refused with a message naming the master.
+ * master every page; on a replica only a read-only status page, every other page refused with a message naming the
+ * master (pages/index.ts).
  */
 export class AdminServer {
   private readonly apps: FastifyInstance[] = [];
@@ -61,10 +62,9 @@ export class AdminServer {
         allow: config.admin.allow,
         allowSetting: 'admin.allow',
         logger,
-        errorPage: (title, message) => ui.errorPage(title, message).value,
+        errorPage: (refusal) => ui.errorPage(refusal.title, refusal.message, refusal.masterUrl).value,
+        actionError: ui.actionError,
       });
-      app.addHook('onRequest', ui.replicaGate);
-      app.addHook('onRequest', ui.sessionGate);
       registerSignInPages(app, ui, signIn);
       registerPages(app, ui);
       app.setNotFoundHandler((req, reply) => ui.deny(reply, 404, 'Not found', `There is no page at ${req.url}.`));

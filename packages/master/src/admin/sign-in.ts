@@ -1,7 +1,16 @@
 import { matchCode, type AuthRepository, type BackendRegistry, type Services } from '@otpgate/core';
 import type { Settings } from '@otpgate/shared';
-import type { AdminSession, AdminSessionData } from './sessions.js';
-import type { SignInGuard } from './signin-guard.js';
+import type { Session } from '../web/sessions.js';
+import type { SignInGuard } from '../web/signin-guard.js';
+
+/**
+ * What an admin UI session signed in as, checked again on every request. A built-in account: its stamp (changed by
+ * every password set, and gone with the account). A directory account in the admin group: the directory settings it
+ * was admitted under, and when the directory last confirmed it is still in the group.
+ */
+export type AdminSessionData = { kind: 'local'; stamp: string } | { kind: 'directory'; stamp: string; groupCheckedAt: number };
+
+export type AdminSession = Session<AdminSessionData>;
 
 export type SignInOutcome =
   | { ok: true; admin: string; session: AdminSessionData }
@@ -108,7 +117,7 @@ export class AdminSignIn {
   }
 
   /** 'ok' when no code is needed or the code is right; 'need-code' when one is needed and none was given. */
-  private async checkCode(username: string, code: string): Promise<'ok' | 'need-code' | string> {
+  private async checkCode(username: string, code: string): Promise<'ok' | 'need-code' | 'wrong code' | 'code already used'> {
     const user = this.deps.repository.findUser(username);
     if (!user || user.tokens.length === 0) return 'ok';
     if (!code) return 'need-code';

@@ -1,13 +1,15 @@
 import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { OtpgateError, ReadOnlyReplicaError, ValidationError, type NodeConfig, type ReplicaSelfStatus } from '@otpgate/shared';
-import { storeWriteProblem, type Actor, type Dictionary, type Logger, type OtpgateNode, type Services } from '@otpgate/core';
-import { html, type Html, type HtmlValue } from './html.js';
+import { ReadOnlyReplicaError, type NodeConfig, type ReplicaSelfStatus } from '@otpgate/shared';
+import type { Actor, Dictionary, Logger, OtpgateNode, Services } from '@otpgate/core';
+import { html, type Html, type HtmlValue } from '../web/html.js';
 import { MASTER_NAV, REPLICA_NAV, page } from './layout.js';
-import { safeNext } from './safe-next.js';
-import { sameToken, type AdminSession, type SessionStore } from './sessions.js';
-import type { SignInGuard } from './signin-guard.js';
+import { safeNext } from '../web/safe-next.js';
+import { sameToken, type SessionStore } from '../web/sessions.js';
+import type { AdminSession } from './sign-in.js';
+import type { SignInGuard } from '../web/signin-guard.js';
 import type { AdminAuditService } from '@otpgate/core';
+import { formOf, formText, type Form } from '../web/form.js';
 
 export const SESSION_COOKIE = '__Host-otpgate-session';
 
@@ -25,14 +27,6 @@ export interface UiDeps {
   replicaView?: () => ReplicaSelfStatus;
 }
 
-/** A posted form: text fields, repeated fields, and (multipart uploads) file contents as Buffers. */
-export type Form = Record<string, string | string[] | Buffer | undefined>;
-
-/** The routes a replica answers; every other route (and unknown paths) is the master's. */
-const REPLICA_ROUTES: ReadonlySet<string> = new Set(['/', '/login', '/logout', '/assets/:name']);
-/** The only forms posted without a session (signing out without one just leads to the sign-in page). */
-const SESSIONLESS_POSTS: ReadonlySet<string> = new Set(['/login', '/logout']);
-
 /** One request as page code sees it. */
 export interface PageContext {
   req: FastifyRequest;
@@ -47,10 +41,14 @@ export interface PageContext {
 export type PageResult = Html | { redirect: string } | { download: { filename: string; type: string; body: string | Buffer | Readable } };
 
 /**
- * What every page needs: sessions, the CSRF check, the read-only rule on replicas, rendering and errors. Route
- * handlers stay small and only call the core services (the rules live there, not here).
+ * What every admin page needs: sessions, the CSRF check, the replica's refusal of the master's pages, rendering.
+ * Route handlers stay small and only call the core services (the rules live there, not here); what they throw is
+ * answered by the web app's error handler (web/app.ts), a form's error going back to the form (actionError).
  */
 export class Ui {
+  /** The requests running a form's action (signed in, CSRF token checked), with their session: for actionError. */
+  private readonly actions = new WeakMap<FastifyRequest, AdminSession>();
+
   constructor(readonly deps: UiDeps) {}
 
   get role(): 'master' | 'replica' {
@@ -71,22 +69,23 @@ export class Ui {
   }
 
   /**
-   * An onRequest hook: a replica answers only its status page, sign-in/out and the assets. Everything else (user
-   * lists, logs, exports) is refused before any handler runs, so a page added later is not exposed by default.
+   * How a replica answers the master's pages (web/app.ts masterOnlyPages): signed in, that it is a read-only replica
+   * and where the master is; without a session nothing about the cluster, the same answer as for a page that does not
+   * exist.
    */
-  readonly replicaGate = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
-    if (this.role !== 'replica' || REPLICA_ROUTES.has(req.routeOptions.url ?? '')) return undefined;
-    // without a session say nothing about the cluster: the same answer as for a page that does not exist
-    if (!(await this.sessionOf(req))) return this.deny(reply, 404, 'Not found', `There is no page at ${req.url}.`);
-    return this.denyReadOnly(reply);
+  readonly refuseOnReplica = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    if (await this.sessionOf(req)) throw new ReadOnlyReplicaError(this.masterUrl);
+    reply.callNotFound();
+    return reply;
   };
 
   /**
-   * An onRequest hook: a form posted without a live session is refused before its body is read, so only signed-in
-   * admins can make the node read an upload.
+   * An onRequest hook of the master's pages: a form posted without a live session is refused before its body is
+   * read, so only signed-in admins can make the node read an upload. (Sign-in and sign-out, outside those pages,
+   * are posted without one.)
    */
   readonly sessionGate = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
-    if (req.method !== 'POST' || SESSIONLESS_POSTS.has(req.routeOptions.url ?? '') || (await this.sessionOf(req))) return undefined;
+    if (req.method !== 'POST' || (await this.sessionOf(req))) return undefined;
     return this.deny(reply, 403, 'Your session has ended', 'Sign in again, then repeat what you were doing.');
   };
 
@@ -116,7 +115,7 @@ export class Ui {
     return (req: FastifyRequest, reply: FastifyReply) => this.run(req, reply, false, handler);
   }
 
-  /** A POST: signed in and CSRF token checked (on a replica, replicaGate has refused it already). */
+  /** A POST: signed in and CSRF token checked. */
   action(handler: (ctx: PageContext) => PageResult | Promise<PageResult>) {
     return (req: FastifyRequest, reply: FastifyReply) => this.run(req, reply, true, handler);
   }
@@ -132,13 +131,14 @@ export class Ui {
       if (writes) return this.deny(reply, 403, 'Your session has ended', 'Sign in again, then repeat what you were doing.');
       return reply.redirect(`/login?next=${encodeURIComponent(req.url)}`, 303);
     }
-    const form = (req.body ?? {}) as Form;
+    const form = formOf(req.body);
     if (writes) {
-      const token = Ui.text(form, '_csrf') || (req.headers['x-csrf-token'] as string | undefined);
+      const token = formText(form, '_csrf') || (req.headers['x-csrf-token'] as string | undefined);
       if (!sameToken(token, session.csrf)) {
         this.deps.logger.warn({ event: 'admin-csrf-refused', admin: session.subject, path: req.url, from: req.ip }, 'admin UI refused a request without a valid CSRF token');
         return this.deny(reply, 403, 'Request refused', 'This form was not sent from an otpgate page of your session (missing or wrong CSRF token). Reload the page and try again.');
       }
+      this.actions.set(req, session);
     }
     const ctx: PageContext = {
       req,
@@ -149,26 +149,20 @@ export class Ui {
       query: req.query as Record<string, string | undefined>,
       params: req.params as Record<string, string>,
     };
-    try {
-      return this.respond(reply, await handler(ctx));
-    } catch (err) {
-      if (err instanceof ReadOnlyReplicaError) return this.denyReadOnly(reply);
-      if (err instanceof OtpgateError) {
-        const status = err.code === 'not-found' ? 404 : 400;
-        const message = err instanceof ValidationError ? err.problems.map((p) => `${p.path}: ${p.message}`).join('; ') : err.message;
-        if (writes) {
-          session.flash.push({ kind: 'error', text: message });
-          const back = safeNext(Ui.text(form, '_back'), req.url);
-          return reply.redirect(back, 303);
-        }
-        return this.deny(reply, status, status === 404 ? 'Not found' : 'Cannot show this', message);
-      }
-      // the node's disk refusing the write: the web app's error page says so (503), and its log line comes once a minute
-      if (storeWriteProblem(err)) throw err;
-      this.deps.logger.error({ err: (err as Error).stack, path: req.url }, 'admin UI error');
-      return this.deny(reply, 500, 'Something went wrong', 'The error has been logged on the node.');
-    }
+    // errors, typed or not, go to the web app's error handler (web/app.ts), which gives a form's back to actionError
+    return this.respond(reply, await handler(ctx));
   }
+
+  /**
+   * The web app's actionError: an error a person can act on, raised by a form's action, goes back to where the form
+   * was (its `_back` field, else the same address) as a message on that page.
+   */
+  readonly actionError = (req: FastifyRequest, reply: FastifyReply, message: string): FastifyReply | undefined => {
+    const session = this.actions.get(req);
+    if (!session) return undefined;
+    session.flash.push({ kind: 'error', text: message });
+    return reply.redirect(safeNext(formText(formOf(req.body), '_back'), req.url), 303);
+  };
 
   respond(reply: FastifyReply, result: PageResult): FastifyReply {
     if (result instanceof Object && 'redirect' in result) return reply.redirect(result.redirect, 303);
@@ -181,10 +175,6 @@ export class Ui {
     return reply.type('text/html; charset=utf-8').send(result.value);
   }
 
-  private denyReadOnly(reply: FastifyReply): FastifyReply {
-    return this.deny(reply, 403, 'This node is a read-only replica', new ReadOnlyReplicaError(this.masterUrl).message, this.masterUrl);
-  }
-
   deny(reply: FastifyReply, status: number, title: string, message: string, masterUrl?: string): FastifyReply {
     return reply.code(status).type('text/html; charset=utf-8').send(this.errorPage(title, message, masterUrl).value);
   }
@@ -195,16 +185,5 @@ export class Ui {
 ${masterUrl ? html`<p>The master: <a href="${this.masterAdminUrl()}">${this.masterAdminUrl()}</a></p>` : ''}
 <p><a href="/">Back to the start page</a></p>`;
     return page({ title }, body);
-  }
-
-  /** One value of a form field (the first when repeated; an uploaded file as text). */
-  static text(form: Form, name: string): string {
-    const v = form[name];
-    const first = Array.isArray(v) ? v[0] : v;
-    return (Buffer.isBuffer(first) ? first.toString('utf8') : first)?.trim() ?? '';
-  }
-
-  static checked(form: Form, name: string): boolean {
-    return Ui.text(form, name) === 'on';
   }
 }

@@ -15,12 +15,13 @@ import {
   type Services,
 } from '@otpgate/core';
 import { EnrolmentRefusedError, NotFoundError, type NodeConfig } from '@otpgate/shared';
-import { html, trusted, type Html, type HtmlValue } from '../admin/html.js';
-import { field, problems } from '../admin/layout.js';
-import { sameToken, type Session, type SessionStore } from '../admin/sessions.js';
-import type { SignInGuard } from '../admin/signin-guard.js';
-import { Ui, type Form } from '../admin/ui.js';
+import { html, trusted, type Html, type HtmlValue } from '../web/html.js';
+import { csrfField, field, problems } from '../web/fields.js';
+import { pageShell } from '../web/page.js';
+import { sameToken, type Session, type SessionStore } from '../web/sessions.js';
+import type { SignInGuard } from '../web/signin-guard.js';
 import { COOKIE_OPTIONS, SignInToken } from '../web/signin-token.js';
+import { formOf, formText } from '../web/form.js';
 
 export const PORTAL_COOKIE = '__Host-otpgate-enroll';
 const SIGNIN_TOKEN = new SignInToken('__Host-otpgate-enroll-signin');
@@ -45,11 +46,7 @@ export interface PortalDeps {
 
 /** A small phone-first page: no navigation, one task. */
 function portalPage(title: string, body: HtmlValue): Html {
-  return html`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · otpgate</title><link rel="stylesheet" href="/assets/style.css"><script src="/assets/app.js" defer></script></head>
-<body><header class="top"><span class="brand">otpgate</span><span class="node">Set up your login code</span></header>
-<main id="main"><h1>${title}</h1>${body}</main></body></html>`;
+  return pageShell({ title, tagline: 'Set up your login code' }, body);
 }
 
 /** A refused request, with why. */
@@ -74,7 +71,6 @@ export function registerPortal(app: FastifyInstance, deps: PortalDeps): void {
   const ports = createAuthPorts({ repository: node.repository, backends: node.backends, metrics: node.metrics, logger: node.logger, settings: () => node.settings });
   const send = (reply: FastifyReply, page: Html, status = 200) => reply.code(status).type('text/html; charset=utf-8').send(page.value);
   const session = (req: FastifyRequest) => deps.sessions.get(req.cookies[PORTAL_COOKIE]);
-  const csrf = (s: Session<PortalData>) => html`<input type="hidden" name="_csrf" value="${s.csrf}">`;
 
   const signInPage = (token: string, message?: string, username = '') =>
     portalPage(
@@ -94,17 +90,17 @@ ${field('Current code', 'code', { inputmode: 'numeric', autocomplete: 'one-time-
   app.get('/', (req, reply) => (session(req) ? reply.redirect('/enroll', 303) : send(reply, signInPage(SIGNIN_TOKEN.issue(reply)))));
 
   app.post('/sign-in', async (req, reply) => {
-    const form = (req.body ?? {}) as Form;
-    const token = Ui.text(form, '_signin');
+    const form = formOf(req.body);
+    const token = formText(form, '_signin');
     if (!SIGNIN_TOKEN.matches(req, token)) {
       return send(reply, refusedPage('The sign-in form expired or was not sent from this site. Open the sign-in page again.'), 403);
     }
-    const username = Ui.text(form, 'username');
+    const username = formText(form, 'username');
     const actor = { name: username || '(empty)', source: req.ip };
     const refused = deps.guard.refuse(username, req.ip);
     if (refused) return send(reply, signInPage(token, refused, username), 429);
     const outcome = await portalSignIn(
-      { username, password: typeof form.password === 'string' ? form.password : '', code: Ui.text(form, 'code') },
+      { username, password: typeof form.password === 'string' ? form.password : '', code: formText(form, 'code') },
       ports,
     );
     if (!outcome.ok) {
@@ -141,10 +137,10 @@ ${field('Current code', 'code', { inputmode: 'numeric', autocomplete: 'one-time-
 <li>Enter the code the app shows, to confirm.</li></ol>
 <figure class="qr">${trusted(svg)}<figcaption>QR code for ${s.subject}</figcaption></figure>
 <p>Key: <span class="secret" id="manual-key">${s.data.secretBase32}</span> <button type="button" class="secondary" data-copy="manual-key">Copy</button></p>
-<form method="post" action="/enroll">${csrf(s)}
+<form method="post" action="/enroll">${csrfField(s)}
 ${field('Code from the app', 'code', { required: true, inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6,8}' })}
 <div class="actions"><button type="submit">Confirm</button></div></form>
-<form method="post" action="/sign-out">${csrf(s)}<button type="submit" class="secondary">Cancel</button></form>`,
+<form method="post" action="/sign-out">${csrfField(s)}<button type="submit" class="secondary">Cancel</button></form>`,
     );
   };
 
@@ -156,15 +152,15 @@ ${field('Code from the app', 'code', { required: true, inputmode: 'numeric', aut
 
   app.post('/enroll', async (req, reply) => {
     const s = session(req);
-    const form = (req.body ?? {}) as Form;
+    const form = formOf(req.body);
     if (!s) return reply.redirect('/', 303);
-    if (!sameToken(Ui.text(form, '_csrf'), s.csrf)) return send(reply, refusedPage('This form was not sent from this page. Start again.'), 403);
+    if (!sameToken(formText(form, '_csrf'), s.csrf)) return send(reply, refusedPage('This form was not sent from this page. Start again.'), 403);
     const otp = node.settings.otp;
     const pending = {
       id: 0, kind: 'totp' as const, algorithm: otp.algorithm, digits: otp.digits, period: otp.period, t0: 0,
       key: fromBase32(s.data.secretBase32), counter: 0, windowPast: otp.window_past, windowFuture: otp.window_future, lastStep: -1, drift: 0,
     };
-    const check = verifyCode(pending, Ui.text(form, 'code'), Date.now(), { hotpWindow: otp.hotp_window });
+    const check = verifyCode(pending, formText(form, 'code'), Date.now(), { hotpWindow: otp.hotp_window });
     const actor = { name: s.subject, source: req.ip };
     if (check.result !== 'match') {
       deps.audit.record(actor, 'enroll.confirm-failed', s.subject);
@@ -201,8 +197,8 @@ ${field('Code from the app', 'code', { required: true, inputmode: 'numeric', aut
 
   app.post('/sign-out', (req, reply) => {
     const s = session(req);
-    const form = (req.body ?? {}) as Form;
-    if (s && sameToken(Ui.text(form, '_csrf'), s.csrf)) deps.sessions.destroy(s.id);
+    const form = formOf(req.body);
+    if (s && sameToken(formText(form, '_csrf'), s.csrf)) deps.sessions.destroy(s.id);
     reply.clearCookie(PORTAL_COOKIE, COOKIE_OPTIONS);
     return reply.redirect('/', 303);
   });

@@ -2,8 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { NodeConfig } from '@otpgate/shared';
 import { AdminAuditService, createServices, loadDictionary, type OtpgateNode } from '@otpgate/core';
 import { ensureAdminCertificate } from '../admin/certificate.js';
-import { SessionStore } from '../admin/sessions.js';
-import { SignInGuard } from '../admin/signin-guard.js';
+import { SessionStore } from '../web/sessions.js';
+import { SignInGuard } from '../web/signin-guard.js';
 import { createWebApp, listenWeb, webTls } from '../web/app.js';
 import { refusedPortalPage, registerPortal, type PortalData } from './portal.js';
 
@@ -34,7 +34,7 @@ export class EnrollmentServer {
         allow: config.enrollment.allow,
         allowSetting: 'enrollment.allow',
         logger: node.logger,
-        errorPage: (title, message) => refusedPortalPage(title, message).value,
+        errorPage: (refusal) => refusedPortalPage(refusal.title, refusal.message).value,
       });
       registerPortal(app, deps);
       await listenWeb(app, address, node.logger, 'enrollment portal');

@@ -10,7 +10,6 @@ import type { Server } from 'node:https';
 import { pipeline } from 'node:stream/promises';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { importJWK, type JWK } from 'jose';
 import {
   FEED_SIGNATURE_HEADER,
   SNAPSHOT_MEDIA_TYPE,
@@ -23,6 +22,9 @@ import {
   type NodeConfig,
   type StepReport,
   type TokenStateRecord,
+  importFeedKey,
+  errorMessage,
+  type FeedKey,
 } from '@otpgate/shared';
 import {
   ClusterFiles,
@@ -53,7 +55,6 @@ const HEAD_POLL_MS = 50;
 /** How often the replica metrics are refreshed and the certificate files checked for a renewal. */
 const CERTIFICATE_CHECK_MS = 2000;
 
-type SigningKey = Exclude<Awaited<ReturnType<typeof importJWK>>, Uint8Array>;
 
 export class ReplicationServer implements ReplicationHandlers {
   private readonly apps: FastifyInstance[] = [];
@@ -79,7 +80,7 @@ export class ReplicationServer implements ReplicationHandlers {
     private readonly config: NodeConfig,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
-    private readonly signingKey: SigningKey,
+    private readonly signingKey: FeedKey,
     private readonly clusterId: string,
   ) {
     this.registry = new ReplicaRegistry(store);
@@ -94,9 +95,7 @@ export class ReplicationServer implements ReplicationHandlers {
 
   static async create(deps: { store: Store; config: NodeConfig; logger: Logger; metrics: Metrics }): Promise<ReplicationServer> {
     const files = new ClusterFiles(deps.store.dataDir);
-    const jwk = JSON.parse(files.read('feedPrivateKey')) as JWK;
-    const key = await importJWK(jwk, 'EdDSA');
-    if (key instanceof Uint8Array) throw new Error(`${files.path('feedPrivateKey')} is not an Ed25519 key`);
+    const key = await importFeedKey(files.read('feedPrivateKey'), 'private', files.path('feedPrivateKey'));
     // snapshot files of a process that stopped while building or sending one
     removeSnapshotFiles(deps.store.dataDir, 'outgoing');
     return new ReplicationServer(deps.store, files, deps.config, deps.logger, deps.metrics, key, deps.store.getMeta('cluster_id')!);
@@ -126,7 +125,7 @@ export class ReplicationServer implements ReplicationHandlers {
       this.logger.info({ event: 'replication-certificate-reloaded' }, 'replication API certificate reloaded');
     } catch (err) {
       // caught between the two writes (certificate and key not yet a pair): the next tick tries again
-      this.logger.debug({ err: (err as Error).message }, 'replication API certificate not reloaded yet');
+      this.logger.debug({ err: errorMessage(err) }, 'replication API certificate not reloaded yet');
     }
   }
 
@@ -193,7 +192,7 @@ export class ReplicationServer implements ReplicationHandlers {
     const cert = (req.socket as TLSSocket).getPeerCertificate?.();
     if (!cert?.fingerprint256) throw new ReplicationRefusal(401, 'a client certificate is required');
     const replica = this.registry.byFingerprint(cert.fingerprint256);
-    if (!replica) throw new ReplicationRefusal(403, `certificate ${cert.subject?.CN ?? ''} is not enrolled in this cluster`);
+    if (!replica) throw new ReplicationRefusal(403, `certificate ${String(cert.subject?.CN ?? '')} is not enrolled in this cluster`);
     if (replica.revoked_at !== null) throw new ReplicationRefusal(403, `replica ${replica.name} was removed from the cluster`);
     // from now on accepted codes go into the feed (whatever this replica's snapshot holds, it gets the rest)
     this.store.publishSteps = true;
@@ -350,7 +349,7 @@ export class ReplicationServer implements ReplicationHandlers {
     } catch (err) {
       file.destroy();
       res.destroy();
-      this.logger.warn({ event: 'replication-snapshot-aborted', replica, err: (err as Error).message }, `the snapshot for ${replica} was not sent to the end: ${(err as Error).message}`);
+      this.logger.warn({ event: 'replication-snapshot-aborted', replica, err: errorMessage(err) }, `the snapshot for ${replica} was not sent to the end: ${errorMessage(err)}`);
       return false;
     }
   }

@@ -1,11 +1,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteHandlerMethod } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type RouteHandlerMethod,
+} from 'fastify';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
-import { CidrList, ConfigFileError, formatListenAddress, type ListenAddress } from '@otpgate/shared';
+import { CidrList, ConfigFileError, OtpgateError, ReadOnlyReplicaError, ValidationError, formatListenAddress, type ListenAddress } from '@otpgate/shared';
 import { LogLimiter, storeWriteProblem, type Logger } from '@otpgate/core';
 import { adminCertificateFiles } from '../admin/certificate.js';
 import { FORM_BODY_BYTES, InputTooLargeError, checkFields, formatBytes, type UploadLimits } from './input-limits.js';
@@ -45,7 +51,21 @@ export interface WebAppOptions {
   allowSetting: string;
   logger: Logger;
   /** The app's own page for a refused request (a full HTML document). */
-  errorPage(title: string, message: string): string;
+  errorPage(refusal: Refusal): string;
+  /**
+   * An error a person can act on (an OtpgateError) raised by a form's action: the app may answer it its own way (the
+   * admin UI sends it back to the form as a message) and returns undefined where it does not.
+   */
+  actionError?(req: FastifyRequest, reply: FastifyReply, message: string): FastifyReply | undefined;
+}
+
+/** A refused request, as its page tells it. */
+export interface Refusal {
+  status: number;
+  title: string;
+  message: string;
+  /** A read-only replica's refusal: where the master is (ReadOnlyReplicaError). */
+  masterUrl?: string;
 }
 
 /** The least time between two log lines about requests refused from one address (its address, or over-long input). */
@@ -72,7 +92,7 @@ export async function createWebApp(tls: ReturnType<typeof webTls>, options: WebA
         `${options.what} refused a request from ${req.ip}: not in ${options.allowSetting} (at most one line a minute per address)`,
       );
     }
-    return sendError(reply, options, 403, 'Not allowed', 'Requests from your address are not accepted here.');
+    return sendError(reply, options, { status: 403, title: 'Not allowed', message: 'Requests from your address are not accepted here.' });
   });
   await app.register(cookie);
   // forms only: no JSON or text bodies, and multipart only where uploadRoute allows it
@@ -120,6 +140,22 @@ export function uploadRoute(app: FastifyInstance, path: string, limits: UploadLi
   });
 }
 
+/**
+ * Pages only the master serves, as an encapsulated plugin: while this node is a replica, `refuse` answers every route
+ * registered in `pages` (a page added there later included) before any of its hooks or handlers runs, and routes
+ * outside the plugin are not affected. The role is read on every request, as it is the store's.
+ */
+export function masterOnlyPages(
+  app: FastifyInstance,
+  guard: { isMaster(): boolean; refuse(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> },
+  pages: (scope: FastifyInstance) => void,
+): void {
+  void app.register(async (scope) => {
+    scope.addHook('onRequest', async (req, reply) => (guard.isMaster() ? undefined : guard.refuse(req, reply)));
+    pages(scope);
+  });
+}
+
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** Set by uploadRoute: the route's upload limits, for the error page. */
@@ -136,7 +172,17 @@ function tooLargeMessage(err: FastifyError, upload: UploadLimits | undefined): s
   return `Too much data (${err.message}).`;
 }
 
-/** Errors as the app's own pages: 413 for input over a limit, the status fastify chose for other bad requests. */
+/** An OtpgateError's text for a page: a ValidationError's problems on one line. */
+function problemText(err: OtpgateError): string {
+  return err instanceof ValidationError ? err.problems.map((p) => `${p.path}: ${p.message}`).join('; ') : err.message;
+}
+
+/**
+ * Errors as the app's own pages, so route handlers just throw. Input over a limit: 413. The node's disk refusing a
+ * write: 503, logged once a minute. A change asked of a read-only replica: 403, naming the master. Other otpgate
+ * errors, which say what to do: 404 for what does not exist, 400 for the rest, or the app's own answer to a form's
+ * (actionError). Other bad requests: the status fastify chose. Anything else is a bug: 500, logged with its stack.
+ */
 function webErrorHandler(options: WebAppOptions, refusals: LogLimiter) {
   return (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     const status = err instanceof InputTooLargeError ? 413 : (err.statusCode ?? 500);
@@ -146,9 +192,8 @@ function webErrorHandler(options: WebAppOptions, refusals: LogLimiter) {
         // what was too large, never the value
         options.logger.warn({ event: 'web-input-too-large', from: req.ip, path: req.routeOptions.url ?? '', server: options.what, problem: message }, `${options.what} refused an over-long request`);
       }
-      return sendError(reply, options, 413, 'Too much data', message);
+      return sendError(reply, options, { status: 413, title: 'Too much data', message });
     }
-    if (status >= 400 && status < 500) return sendError(reply, options, status, 'Request refused', err.message);
     const unwritable = storeWriteProblem(err);
     if (unwritable) {
       // the node's disk, not a bug: say so on the page, and once a minute in the log rather than a stack trace each time
@@ -158,15 +203,26 @@ function webErrorHandler(options: WebAppOptions, refusals: LogLimiter) {
           `${options.what}: cannot write the database (${unwritable}); pages that change something answer 503 until it works again (at most one line a minute)`,
         );
       }
-      return sendError(reply, options, 503, 'Cannot save now', `This node cannot write its database: ${unwritable}. Nothing was changed; try again once that is fixed.`);
+      return sendError(reply, options, { status: 503, title: 'Cannot save now', message: `This node cannot write its database: ${unwritable}. Nothing was changed; try again once that is fixed.` });
     }
+    if (err instanceof ReadOnlyReplicaError) {
+      return sendError(reply, options, { status: 403, title: 'This node is a read-only replica', message: err.message, masterUrl: err.masterUrl });
+    }
+    if (err instanceof OtpgateError) {
+      const message = problemText(err);
+      const answered = options.actionError?.(req, reply, message);
+      if (answered) return answered;
+      const notFound = err.code === 'not-found';
+      return sendError(reply, options, { status: notFound ? 404 : 400, title: notFound ? 'Not found' : 'Cannot show this', message });
+    }
+    if (status >= 400 && status < 500) return sendError(reply, options, { status, title: 'Request refused', message: err.message });
     options.logger.error({ err: err.stack, path: req.url, server: options.what }, `${options.what} error`);
-    return sendError(reply, options, 500, 'Something went wrong', 'The error has been logged on the node.');
+    return sendError(reply, options, { status: 500, title: 'Something went wrong', message: 'The error has been logged on the node.' });
   };
 }
 
-function sendError(reply: FastifyReply, options: WebAppOptions, status: number, title: string, message: string): FastifyReply {
-  return reply.code(status).type('text/html; charset=utf-8').send(options.errorPage(title, message));
+function sendError(reply: FastifyReply, options: WebAppOptions, refusal: Refusal): FastifyReply {
+  return reply.code(refusal.status).type('text/html; charset=utf-8').send(options.errorPage(refusal));
 }
 
 export async function listenWeb(app: FastifyInstance, address: ListenAddress, logger: Logger, what: string): Promise<void> {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { sameToken } from '../admin/sessions.js';
+import { sameToken } from './sessions.js';
 
 /** Cookies are __Host- prefixed: Secure, Path=/, no Domain, so no other site or path can set or read them. */
 export const COOKIE_OPTIONS = { httpOnly: true, secure: true, sameSite: 'strict', path: '/' } as const;

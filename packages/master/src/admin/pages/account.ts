@@ -1,12 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { InvalidInputError } from '@otpgate/shared';
 import { BUILTIN_ADMIN, adminStamp } from '@otpgate/core';
-import { html } from '../html.js';
-import { csrfField, dataTable, field, formatTime } from '../layout.js';
-import { rawText } from '../pending.js';
-import type { AdminSession } from '../sessions.js';
-import { SESSION_COOKIE, Ui, type PageContext } from '../ui.js';
+import { html } from '../../web/html.js';
+import { dataTable, formatTime } from '../layout.js';
+import { csrfField, field } from '../../web/fields.js';
+import type { AdminSession } from '../sign-in.js';
+import type { Ui} from '../ui.js';
+import { SESSION_COOKIE, type PageContext } from '../ui.js';
 import { COOKIE_OPTIONS } from '../../web/signin-token.js';
+import { formText, rawText } from '../../web/form.js';
 
 /** The built-in admin account manages the other accounts (as `otpgate admin list|set-password NAME` does). */
 function managesAdmins(session: AdminSession): boolean {
@@ -96,7 +98,7 @@ ${field('Its new password again', 'new_password_again', { type: 'password', requ
     '/account/admins',
     ui.action(async (ctx) => {
       if (!managesAdmins(ctx.session)) throw new InvalidInputError(`only the built-in "${BUILTIN_ADMIN}" account sets other admins' passwords`);
-      const name = Ui.text(ctx.form, 'username');
+      const name = formText(ctx.form, 'username');
       if (!name) throw new InvalidInputError('enter the admin account', 'admin account');
       if (name === ctx.session.subject) throw new InvalidInputError('for your own password use the form above: it asks for the current one');
       const created = services.admins.find(name) === undefined;

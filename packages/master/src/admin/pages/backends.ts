@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { SECRET_MASK, isDefaultUserFilter, type BackendSettings, type EntraBackendSettings, type LdapBackendSettings } from '@otpgate/shared';
-import { html } from '../html.js';
-import { actionButton, checkbox, csrfField, dataTable, field, textarea } from '../layout.js';
-import { Ui, type Form } from '../ui.js';
+import { html } from '../../web/html.js';
+import { actionButton, dataTable } from '../layout.js';
+import { checkbox, csrfField, field, textarea } from '../../web/fields.js';
+import type { Ui } from '../ui.js';
+import { type Form, formChecked, formText } from '../../web/form.js';
 
 type Ldap = Partial<LdapBackendSettings>;
 type Entra = Partial<EntraBackendSettings>;
@@ -37,23 +39,23 @@ ${field('Timeout (ms)', 'timeout_ms', { value: b.timeout_ms ?? 10000, inputmode:
 }
 
 function fromForm(type: 'ldap' | 'entra', name: string, f: Form): Record<string, unknown> {
-  const number = (n: string) => (Ui.text(f, n) === '' ? undefined : Number(Ui.text(f, n)));
+  const number = (n: string) => (formText(f, n) === '' ? undefined : Number(formText(f, n)));
   if (type === 'entra') {
     return {
-      type, name, tenant: Ui.text(f, 'tenant'), client_id: Ui.text(f, 'client_id'), client_secret: Ui.text(f, 'client_secret'),
-      scope: Ui.text(f, 'scope') || undefined, upn_domain: Ui.text(f, 'upn_domain'), authority: Ui.text(f, 'authority') || undefined,
-      accept_without_mfa: Ui.checked(f, 'accept_without_mfa'), ca_certificates: Ui.text(f, 'ca_certificates'), timeout_ms: number('timeout_ms'),
+      type, name, tenant: formText(f, 'tenant'), client_id: formText(f, 'client_id'), client_secret: formText(f, 'client_secret'),
+      scope: formText(f, 'scope') || undefined, upn_domain: formText(f, 'upn_domain'), authority: formText(f, 'authority') || undefined,
+      accept_without_mfa: formChecked(f, 'accept_without_mfa'), ca_certificates: formText(f, 'ca_certificates'), timeout_ms: number('timeout_ms'),
     };
   }
   const groupMap = Object.fromEntries(
-    Ui.text(f, 'group_map').split(/\r?\n/).map((l) => l.split('=>').map((x) => x.trim())).filter((p) => p.length === 2 && p[0] && p[1]) as Array<[string, string]>,
+    formText(f, 'group_map').split(/\r?\n/).map((l) => l.split('=>').map((x) => x.trim())).filter((p) => p.length === 2 && p[0] && p[1]) as Array<[string, string]>,
   );
   return {
-    type, name, servers: Ui.text(f, 'servers').split(/\s+/).filter(Boolean), start_tls: Ui.checked(f, 'start_tls'),
-    verify_certificate: Ui.checked(f, 'verify_certificate'), ca_certificates: Ui.text(f, 'ca_certificates'), bind_dn: Ui.text(f, 'bind_dn'),
-    bind_password: Ui.text(f, 'bind_password'), user_base_dn: Ui.text(f, 'user_base_dn'), user_filter: Ui.text(f, 'user_filter') || undefined,
-    bind_template: Ui.text(f, 'bind_template'), active_directory: Ui.checked(f, 'active_directory'), group_base_dn: Ui.text(f, 'group_base_dn'),
-    nested_groups: Ui.checked(f, 'nested_groups'), group_map: groupMap, timeout_ms: number('timeout_ms'),
+    type, name, servers: formText(f, 'servers').split(/\s+/).filter(Boolean), start_tls: formChecked(f, 'start_tls'),
+    verify_certificate: formChecked(f, 'verify_certificate'), ca_certificates: formText(f, 'ca_certificates'), bind_dn: formText(f, 'bind_dn'),
+    bind_password: formText(f, 'bind_password'), user_base_dn: formText(f, 'user_base_dn'), user_filter: formText(f, 'user_filter') || undefined,
+    bind_template: formText(f, 'bind_template'), active_directory: formChecked(f, 'active_directory'), group_base_dn: formText(f, 'group_base_dn'),
+    nested_groups: formChecked(f, 'nested_groups'), group_map: groupMap, timeout_ms: number('timeout_ms'),
   };
 }
 
@@ -105,7 +107,7 @@ ${field('Name', 'name', { required: true })}${entraFields({})}
     '/backends/new/:type',
     ui.action((ctx) => {
       const type = ctx.params.type === 'entra' ? 'entra' : 'ldap';
-      const name = Ui.text(ctx.form, 'name');
+      const name = formText(ctx.form, 'name');
       services.backends.save(fromForm(type, name, ctx.form), ctx.actor);
       ctx.session.flash.push({ kind: 'ok', text: `Backend ${name} added. Put it in a chain to use it.` });
       return { redirect: `/backends/${encodeURIComponent(name)}` };
@@ -115,7 +117,7 @@ ${field('Name', 'name', { required: true })}${entraFields({})}
   app.post(
     '/backends/chain',
     ui.action((ctx) => {
-      const chain = Ui.text(ctx.form, 'chain').split(',').map((x) => x.trim()).filter(Boolean);
+      const chain = formText(ctx.form, 'chain').split(',').map((x) => x.trim()).filter(Boolean);
       const current = services.settings.get();
       services.settings.replace({ ...current, auth: { ...current.auth, backends: chain } }, ctx.actor);
       ctx.session.flash.push({ kind: 'ok', text: `Default chain: ${chain.join(' > ')}.` });
@@ -126,7 +128,7 @@ ${field('Name', 'name', { required: true })}${entraFields({})}
   app.post(
     '/backends/exceptions',
     ui.action((ctx) => {
-      const list = (n: string) => Ui.text(ctx.form, n).split(',').map((x) => x.trim()).filter(Boolean);
+      const list = (n: string) => formText(ctx.form, n).split(',').map((x) => x.trim()).filter(Boolean);
       const current = services.settings.get();
       services.settings.replace({ ...current, auth: { ...current.auth, single_factor: { users: list('users'), groups: list('groups') } } }, ctx.actor);
       ctx.session.flash.push({ kind: 'ok', text: 'Single-factor exceptions saved.' });
@@ -180,7 +182,7 @@ ${b.type === 'ldap' ? ldapFields(b) : entraFields(b)}
     '/backends/:name/test',
     ui.action(async (ctx) => {
       const name = ctx.params.name!;
-      const report = await services.backends.test(name, Ui.text(ctx.form, 'user') || undefined);
+      const report = await services.backends.test(name, formText(ctx.form, 'user') || undefined);
       return ui.render(
         ctx,
         `Test of ${name}`,

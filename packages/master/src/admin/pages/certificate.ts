@@ -1,10 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import { html } from '../html.js';
-import { csrfField, dataTable, expiryBadge, formatTime, textarea } from '../layout.js';
+import { html } from '../../web/html.js';
+import { dataTable, expiryBadge, formatTime } from '../layout.js';
+import { csrfField, textarea } from '../../web/fields.js';
 import { currentAdminCertificate, replaceAdminCertificate } from '../certificate.js';
-import { Ui } from '../ui.js';
+import type { Ui } from '../ui.js';
 import { uploadRoute } from '../../web/app.js';
 import { UPLOADS } from '../../web/input-limits.js';
+import { formText } from '../../web/form.js';
 
 /** The admin UI's certificate: what it is, when it expires, and replacing it with the organisation's own. */
 export function registerCertificatePages(app: FastifyInstance, ui: Ui): void {
@@ -45,8 +47,8 @@ ${textarea('Chain (PEM, optional)', 'chain', '', { rows: 5 })}
     '/certificate',
     UPLOADS.certificate,
     ui.action((ctx) => {
-      const pick = (text: string, file: string) => Ui.text(ctx.form, text) || Ui.text(ctx.form, file);
-      const pem = { certificate: pick('certificate', 'certificate_file'), key: pick('key', 'key_file'), chain: Ui.text(ctx.form, 'chain') };
+      const pick = (text: string, file: string) => formText(ctx.form, text) || formText(ctx.form, file);
+      const pem = { certificate: pick('certificate', 'certificate_file'), key: pick('key', 'key_file'), chain: formText(ctx.form, 'chain') };
       const info = replaceAdminCertificate(dataDir, pem, ui.deps.audit, ctx.actor);
       ctx.session.flash.push({ kind: 'ok', text: `Certificate for ${info.names || info.subject} installed; restart the node to use it.` });
       return { redirect: '/certificate' };

@@ -1,23 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { AUTH_MODES, type AuthMode, type ClientRecord } from '@otpgate/shared';
-import { html } from '../html.js';
-import { actionButton, checkbox, csrfField, dataTable, field, select } from '../layout.js';
-import { Ui, type Form } from '../ui.js';
+import { html } from '../../web/html.js';
+import { actionButton, dataTable } from '../layout.js';
+import { checkbox, csrfField, field, select } from '../../web/fields.js';
+import type { Ui } from '../ui.js';
+import { type Form, formChecked, formText } from '../../web/form.js';
 
 const MODES: ReadonlyArray<readonly [string, string]> = [['', 'default'], ...AUTH_MODES.map((m) => [m, m] as const)];
 
 function clientForm(form: Form) {
-  const mode = Ui.text(form, 'auth_mode');
-  const backends = Ui.text(form, 'backends').split(',').map((b) => b.trim()).filter(Boolean);
+  const mode = formText(form, 'auth_mode');
+  const backends = formText(form, 'backends').split(',').map((b) => b.trim()).filter(Boolean);
   return {
-    address: Ui.text(form, 'address'),
-    require_message_authenticator: Ui.checked(form, 'require_message_authenticator'),
-    single_factor: Ui.checked(form, 'single_factor'),
+    address: formText(form, 'address'),
+    require_message_authenticator: formChecked(form, 'require_message_authenticator'),
+    single_factor: formChecked(form, 'single_factor'),
     auth_mode: mode === '' ? null : (mode as AuthMode),
-    on_backend_error: Ui.text(form, 'on_backend_error') === 'drop' ? ('drop' as const) : ('reject' as const),
+    on_backend_error: formText(form, 'on_backend_error') === 'drop' ? ('drop' as const) : ('reject' as const),
     backends: backends.length > 0 ? backends : null,
-    description: Ui.text(form, 'description'),
+    description: formText(form, 'description'),
   };
 }
 
@@ -65,7 +67,7 @@ ${field('Shared secret', 'secret', { type: 'password', autocomplete: 'new-passwo
     ui.action((ctx) => {
       const typed = typeof ctx.form.secret === 'string' ? ctx.form.secret : '';
       const secret = typed || randomBytes(18).toString('base64url');
-      const record = services.clients.add({ name: Ui.text(ctx.form, 'name'), secret, ...clientForm(ctx.form) }, ctx.actor);
+      const record = services.clients.add({ name: formText(ctx.form, 'name'), secret, ...clientForm(ctx.form) }, ctx.actor);
       if (typed) {
         ctx.session.flash.push({ kind: 'ok', text: `Client ${record.name} added.` });
         return { redirect: '/clients' };

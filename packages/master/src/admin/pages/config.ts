@@ -1,12 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { InvalidInputError, canonicalJson } from '@otpgate/shared';
 import { CONFIG_MIN_PASSPHRASE_LENGTH, VERSION, type ConfigImportPreview, type EntityChanges, type OpenedConfig } from '@otpgate/core';
-import { html, type HtmlValue } from '../html.js';
-import { checkbox, csrfField, dataTable, field, fileField, formatTime } from '../layout.js';
-import { PendingStore, inWebTerms, rawText } from '../pending.js';
-import { Ui } from '../ui.js';
+import { html, type HtmlValue } from '../../web/html.js';
+import { dataTable, formatTime } from '../layout.js';
+import { checkbox, csrfField, field, fileField } from '../../web/fields.js';
+import { PendingStore, inWebTerms } from '../pending.js';
+import type { Ui } from '../ui.js';
 import { uploadRoute } from '../../web/app.js';
 import { UPLOADS } from '../../web/input-limits.js';
+import { formChecked, formText, rawText } from '../../web/form.js';
 
 /** Names listed per section and kind of change; the rest are counted. */
 const NAMES_SHOWN = 25;
@@ -75,7 +77,7 @@ ${field('Passphrase of the document', 'passphrase', { type: 'password', autocomp
   app.post(
     '/config/export',
     ui.action(async (ctx) => {
-      const withSecrets = Ui.checked(ctx.form, 'with_secrets');
+      const withSecrets = formChecked(ctx.form, 'with_secrets');
       const passphrase = rawText(ctx.form, 'passphrase');
       if (!withSecrets && passphrase) {
         throw new InvalidInputError('a passphrase is only used with the secrets: tick "Include secrets", or leave the passphrase empty', 'passphrase');
@@ -83,7 +85,7 @@ ${field('Passphrase of the document', 'passphrase', { type: 'password', autocomp
       if (withSecrets && passphrase !== rawText(ctx.form, 'passphrase_again')) throw new InvalidInputError('the two passphrases differ', 'passphrase');
       const document = await transfer.export(
         {
-          users: Ui.checked(ctx.form, 'with_users'),
+          users: formChecked(ctx.form, 'with_users'),
           secrets: withSecrets ? { passphrase } : undefined,
           generator: `otpgate ${VERSION} on ${ui.deps.node.name}`,
         },
@@ -101,7 +103,7 @@ ${field('Passphrase of the document', 'passphrase', { type: 'password', autocomp
     '/config/preview',
     UPLOADS.config,
     ui.action(async (ctx) => {
-      const text = Ui.text(ctx.form, 'document');
+      const text = formText(ctx.form, 'document');
       if (!text) throw new InvalidInputError('choose the exported document (a .json file); it was empty or missing', 'document');
       const passphrase = rawText(ctx.form, 'passphrase');
       const opened = await inWebTerms(() => transfer.open(text, passphrase === '' ? undefined : passphrase));
@@ -149,7 +151,7 @@ ${p.changes === 0
   app.post(
     '/config/apply',
     ui.action((ctx) => {
-      const item = pending.current(ctx.session, Ui.text(ctx.form, 'preview'));
+      const item = pending.current(ctx.session, formText(ctx.form, 'preview'));
       // the dry run again, right before applying (no await in between): the admin confirmed that one, not another
       const now = transfer.preview(item.value.opened);
       if (canonicalJson(now) !== canonicalJson(item.value.preview)) {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { REJECT_REASON_TEXT, type RejectReason } from '@otpgate/shared';
 import type { AuthTimeline } from '@otpgate/core';
 import { masterStatus } from '../../cluster-status.js';
-import { html } from '../html.js';
+import { html } from '../../web/html.js';
 import { dataTable, expiryBadge, formatTime } from '../layout.js';
 import { currentAdminCertificate } from '../certificate.js';
 import { timelineCharts } from '../charts.js';

@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { parseAttributeLines } from '@otpgate/core';
-import { html } from '../html.js';
-import { actionButton, csrfField, dataTable, field, textarea } from '../layout.js';
-import { Ui } from '../ui.js';
+import { html } from '../../web/html.js';
+import { actionButton, dataTable } from '../layout.js';
+import { csrfField, field, textarea } from '../../web/fields.js';
+import type { Ui } from '../ui.js';
+import { formText } from '../../web/form.js';
 
 /** Groups and their reply attributes, with the dictionary listed so admins pick names that exist. */
 export function registerGroupPages(app: FastifyInstance, ui: Ui): void {
@@ -46,7 +48,7 @@ ${attributeHelp()}`,
     '/groups',
     ui.action((ctx) => {
       const g = services.groups.add(
-        { name: Ui.text(ctx.form, 'name'), description: Ui.text(ctx.form, 'description'), attributes: parseAttributeLines(Ui.text(ctx.form, 'attributes')) },
+        { name: formText(ctx.form, 'name'), description: formText(ctx.form, 'description'), attributes: parseAttributeLines(formText(ctx.form, 'attributes')) },
         ctx.actor,
       );
       ctx.session.flash.push({ kind: 'ok', text: `Group ${g.name} added.` });
@@ -79,7 +81,7 @@ ${attributeHelp()}`,
     ui.action((ctx) => {
       const g = services.groups.update(
         ctx.params.name!,
-        { description: Ui.text(ctx.form, 'description'), attributes: parseAttributeLines(Ui.text(ctx.form, 'attributes')) },
+        { description: formText(ctx.form, 'description'), attributes: parseAttributeLines(formText(ctx.form, 'attributes')) },
         ctx.actor,
       );
       ctx.session.flash.push({ kind: 'ok', text: `Group ${g.name} saved.` });

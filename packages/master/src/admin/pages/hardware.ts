@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { html } from '../html.js';
-import { actionButton, csrfField, dataTable, field, select } from '../layout.js';
-import { Ui } from '../ui.js';
+import { html } from '../../web/html.js';
+import { actionButton, dataTable } from '../layout.js';
+import { csrfField, field, select } from '../../web/fields.js';
+import type { Ui } from '../ui.js';
+import { formText } from '../../web/form.js';
 
 /** The hardware token inventory: list and filter, add from the vendor's seed, see and change the assignment. */
 export function registerHardwarePages(app: FastifyInstance, ui: Ui): void {
@@ -52,14 +54,14 @@ ${field('Model', 'model')}
       const f = ctx.form;
       const hw = services.tokens.addHardware(
         {
-          serial: Ui.text(f, 'serial'),
-          secret: Ui.text(f, 'secret'),
-          kind: Ui.text(f, 'kind') === 'hotp' ? 'hotp' : 'totp',
-          algorithm: (['SHA256', 'SHA512'].includes(Ui.text(f, 'algorithm')) ? Ui.text(f, 'algorithm') : 'SHA1') as 'SHA1' | 'SHA256' | 'SHA512',
-          digits: Ui.text(f, 'digits') === '8' ? 8 : 6,
-          period: Ui.text(f, 'period') === '60' ? 60 : 30,
-          manufacturer: Ui.text(f, 'manufacturer'),
-          model: Ui.text(f, 'model'),
+          serial: formText(f, 'serial'),
+          secret: formText(f, 'secret'),
+          kind: formText(f, 'kind') === 'hotp' ? 'hotp' : 'totp',
+          algorithm: (['SHA256', 'SHA512'].includes(formText(f, 'algorithm')) ? formText(f, 'algorithm') : 'SHA1') as 'SHA1' | 'SHA256' | 'SHA512',
+          digits: formText(f, 'digits') === '8' ? 8 : 6,
+          period: formText(f, 'period') === '60' ? 60 : 30,
+          manufacturer: formText(f, 'manufacturer'),
+          model: formText(f, 'model'),
         },
         ctx.actor,
       );

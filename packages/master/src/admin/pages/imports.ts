@@ -2,13 +2,15 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { ConflictError, InvalidInputError } from '@otpgate/shared';
 import { commitImportInThread, usersCsvChunks, pskFromHex, type ImportFormat, type ImportInput, type ImportPreview, type ImportResult, type ImportRow, type RowVerdict } from '@otpgate/core';
-import { html, type Html } from '../html.js';
-import { checkbox, csrfField, dataTable, field, fileField, formatTime, select } from '../layout.js';
-import { PendingStore, inWebTerms, rawText } from '../pending.js';
-import { Ui, type Form } from '../ui.js';
+import { html, type Html } from '../../web/html.js';
+import { dataTable, formatTime } from '../layout.js';
+import { checkbox, csrfField, field, fileField, select } from '../../web/fields.js';
+import { PendingStore, inWebTerms } from '../pending.js';
+import type { Ui } from '../ui.js';
 import { uploadRoute } from '../../web/app.js';
 import { UPLOADS } from '../../web/input-limits.js';
-import type { AdminSession } from '../sessions.js';
+import type { AdminSession } from '../sign-in.js';
+import { type Form, formChecked, formText, rawText } from '../../web/form.js';
 
 /** Rows other than errors listed in a preview (every error row is listed). */
 export const PREVIEW_ROWS_SHOWN = 100;
@@ -46,14 +48,14 @@ const lastResults = new WeakMap<AdminSession, LastImport>();
 
 /** The upload and its options, as the import service takes them (the same options as `otpgate import ...`). */
 function importInput(form: Form): { input: ImportInput; options: string[] } {
-  const text = Ui.text(form, 'file');
-  const format = Ui.text(form, 'format');
+  const text = formText(form, 'file');
+  const format = formText(form, 'format');
   if (!text) throw new InvalidInputError('choose a file to upload (it was empty or missing)', 'file');
   switch (format) {
     case 'azure-csv': {
-      const stripDomain = Ui.checked(form, 'strip_domain');
-      const domains = Ui.text(form, 'domains').split(/[\s,;]+/).filter(Boolean);
-      const unknownUser = Ui.text(form, 'unknown_users') === 'inventory' ? 'inventory' : 'error';
+      const stripDomain = formChecked(form, 'strip_domain');
+      const domains = formText(form, 'domains').split(/[\s,;]+/).filter(Boolean);
+      const unknownUser = formText(form, 'unknown_users') === 'inventory' ? 'inventory' : 'error';
       return {
         input: { format, text, options: { stripDomain, domains, unknownUser } },
         options: [
@@ -74,7 +76,7 @@ function importInput(form: Form): { input: ImportInput; options: string[] } {
       };
     }
     case 'users-csv': {
-      const createGroups = Ui.checked(form, 'create_groups');
+      const createGroups = formChecked(form, 'create_groups');
       return { input: { format, text, options: { createGroups } }, options: [`create missing groups: ${createGroups ? 'yes' : 'no'}`] };
     }
     default:
@@ -214,13 +216,13 @@ ${c.error > 0 ? checkbox('Skip error rows (import the others)', 'skip_errors', f
   app.post(
     '/imports/commit',
     ui.action(async (ctx) => {
-      const item = pending.current(ctx.session, Ui.text(ctx.form, 'preview'));
+      const item = pending.current(ctx.session, formText(ctx.form, 'preview'));
       let result: ImportResult;
       try {
         // planned again and written in a thread of its own: 100,000 users hold the write lock for seconds, which this
         // thread (metrics, the replication API, a stop) must not wait for; the preview's digest must still match
         const { input, preview } = item.value;
-        const job = { input, actor: ctx.actor, expectDigest: preview.digest, skipErrors: Ui.checked(ctx.form, 'skip_errors') };
+        const job = { input, actor: ctx.actor, expectDigest: preview.digest, skipErrors: formChecked(ctx.form, 'skip_errors') };
         result = await commitImportInThread(ui.deps.node.config, job, ui.deps.node.forwardLog);
       } catch (err) {
         // the store changed since the preview: this preview can never be committed, so it goes

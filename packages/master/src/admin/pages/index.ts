@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Ui } from '../ui.js';
+import { masterOnlyPages } from '../../web/app.js';
 import { registerDashboard } from './dashboard.js';
 import { registerUserPages } from './users.js';
 import { registerHardwarePages } from './hardware.js';
@@ -14,19 +15,26 @@ import { registerImportPages } from './imports.js';
 import { registerConfigPages } from './config.js';
 import { registerAccountPages } from './account.js';
 
-/** Every page after sign-in. */
+/**
+ * Every page after sign-in. The start page is every node's (a replica shows its status there); the others are the
+ * master's, in one encapsulated plugin that a replica refuses whole, so a page added to it is never served by a
+ * replica by mistake. Forms there are only read from signed-in admins (ui.sessionGate).
+ */
 export function registerPages(app: FastifyInstance, ui: Ui): void {
   registerDashboard(app, ui);
-  registerUserPages(app, ui);
-  registerHardwarePages(app, ui);
-  registerGroupPages(app, ui);
-  registerClientPages(app, ui);
-  registerBackendPages(app, ui);
-  registerSettingsPages(app, ui);
-  registerReplicaPages(app, ui);
-  registerLogPages(app, ui);
-  registerCertificatePages(app, ui);
-  registerImportPages(app, ui);
-  registerConfigPages(app, ui);
-  registerAccountPages(app, ui);
+  masterOnlyPages(app, { isMaster: () => ui.role === 'master', refuse: ui.refuseOnReplica }, (pages) => {
+    pages.addHook('onRequest', ui.sessionGate);
+    registerUserPages(pages, ui);
+    registerHardwarePages(pages, ui);
+    registerGroupPages(pages, ui);
+    registerClientPages(pages, ui);
+    registerBackendPages(pages, ui);
+    registerSettingsPages(pages, ui);
+    registerReplicaPages(pages, ui);
+    registerLogPages(pages, ui);
+    registerCertificatePages(pages, ui);
+    registerImportPages(pages, ui);
+    registerConfigPages(pages, ui);
+    registerAccountPages(pages, ui);
+  });
 }

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { AdminAuditService } from '@otpgate/core';
-import { html } from '../html.js';
-import { dataTable, field, formatTime, select } from '../layout.js';
+import { html } from '../../web/html.js';
+import { dataTable, formatTime } from '../layout.js';
+import { field, select } from '../../web/fields.js';
 import type { Ui } from '../ui.js';
 
 /** A record as the audit log keeps it (one long line of JSON): allowed to wrap anywhere, so the table fits the page. */

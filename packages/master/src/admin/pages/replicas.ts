@@ -2,9 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import { ClusterFiles } from '@otpgate/core';
 import { addReplica, isClusterInitialised, removeReplica } from '../../cluster-service.js';
 import { masterStatus } from '../../cluster-status.js';
-import { html } from '../html.js';
-import { actionButton, csrfField, dataTable, field, formatTime } from '../layout.js';
-import { Ui } from '../ui.js';
+import { html } from '../../web/html.js';
+import { actionButton, dataTable, formatTime } from '../layout.js';
+import { csrfField, field } from '../../web/fields.js';
+import type { Ui } from '../ui.js';
+import { formText } from '../../web/form.js';
 
 /** Replicas: enrol (the bundle downloads once), revoke, and each one's lag and last contact. */
 export function registerReplicaPages(app: FastifyInstance, ui: Ui): void {
@@ -45,7 +47,7 @@ ${field('Replica name', 'name', { required: true, hint: 'the bundle downloads no
   app.post(
     '/replicas',
     ui.action(async (ctx) => {
-      const name = Ui.text(ctx.form, 'name');
+      const name = formText(ctx.form, 'name');
       const bundle = await addReplica(store, new ClusterFiles(store.dataDir), name);
       ui.deps.audit.record(ctx.actor, 'cluster.add-replica', name);
       return { download: { filename: `${name}.otpgate-replica.json`, type: 'application/json', body: JSON.stringify(bundle, null, 2) } };

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { settingsSchema, type Settings } from '@otpgate/shared';
-import { html } from '../html.js';
-import { checkbox, csrfField, field, textarea } from '../layout.js';
-import { Ui, type Form } from '../ui.js';
+import { html } from '../../web/html.js';
+import { checkbox, csrfField, field, textarea } from '../../web/fields.js';
+import type { Ui } from '../ui.js';
+import { type Form, formChecked, formText } from '../../web/form.js';
 
 /** The sections edited here, field by field; lists and backends have their own pages. */
 const SECTIONS: ReadonlyArray<{ key: 'otp' | 'lockout' | 'auth' | 'enrollment'; title: string }> = [
@@ -23,25 +24,25 @@ function fromForm(current: Settings, form: Form): unknown {
     for (const [name, value] of Object.entries(next[key]!)) {
       if (!isScalar(value)) continue;
       const path = `${key}.${name}`;
-      if (typeof value === 'boolean') next[key]![name] = Ui.checked(form, path);
+      if (typeof value === 'boolean') next[key]![name] = formChecked(form, path);
       else if (typeof value === 'number') {
-        const text = Ui.text(form, path);
+        const text = formText(form, path);
         next[key]![name] = /^-?\d+$/.test(text) ? Number(text) : text;
-      } else next[key]![name] = Ui.text(form, path);
+      } else next[key]![name] = formText(form, path);
     }
   }
   const initial = next.auth!.initial_login as Record<string, unknown>;
-  initial.enabled = Ui.checked(form, 'auth.initial_login.enabled');
+  initial.enabled = formChecked(form, 'auth.initial_login.enabled');
   for (const n of ['days', 'max_logins']) {
-    const text = Ui.text(form, `auth.initial_login.${n}`);
+    const text = formText(form, `auth.initial_login.${n}`);
     initial[n] = /^\d+$/.test(text) ? Number(text) : text;
   }
   try {
-    next.auth!.realms = JSON.parse(Ui.text(form, 'auth.realms') || '[]') as unknown;
+    next.auth!.realms = JSON.parse(formText(form, 'auth.realms') || '[]') as unknown;
   } catch {
-    next.auth!.realms = Ui.text(form, 'auth.realms');
+    next.auth!.realms = formText(form, 'auth.realms');
   }
-  next.admin = { directory_backend: Ui.text(form, 'admin.directory_backend'), directory_group: Ui.text(form, 'admin.directory_group') };
+  next.admin = { directory_backend: formText(form, 'admin.directory_backend'), directory_group: formText(form, 'admin.directory_group') };
   return next;
 }
 

@@ -1,11 +1,14 @@
 import type { FastifyInstance } from 'fastify';
-import { html } from '../html.js';
-import { field, page, problems } from '../layout.js';
-import { sameToken } from '../sessions.js';
-import { safeNext } from '../safe-next.js';
-import { SESSION_COOKIE, Ui, type Form } from '../ui.js';
+import { html } from '../../web/html.js';
+import { page } from '../layout.js';
+import { field, problems } from '../../web/fields.js';
+import { sameToken } from '../../web/sessions.js';
+import { safeNext } from '../../web/safe-next.js';
+import type { Ui } from '../ui.js';
+import { SESSION_COOKIE } from '../ui.js';
 import type { AdminSignIn } from '../sign-in.js';
 import { COOKIE_OPTIONS, SignInToken } from '../../web/signin-token.js';
+import { formOf, formText } from '../../web/form.js';
 
 const SIGNIN_TOKEN = new SignInToken('__Host-otpgate-signin');
 
@@ -39,18 +42,18 @@ export function registerSignInPages(app: FastifyInstance, ui: Ui, signIn: AdminS
   });
 
   app.post('/login', async (req, reply) => {
-    const form = (req.body ?? {}) as Form;
-    const username = Ui.text(form, 'username');
-    const next = safeNext(Ui.text(form, 'next'));
-    if (!SIGNIN_TOKEN.matches(req, Ui.text(form, '_signin'))) {
+    const form = formOf(req.body);
+    const username = formText(form, 'username');
+    const next = safeNext(formText(form, 'next'));
+    if (!SIGNIN_TOKEN.matches(req, formText(form, '_signin'))) {
       return ui.deny(reply, 403, 'Request refused', 'The sign-in form expired or was not sent from this site. Open the sign-in page again.');
     }
-    const outcome = await signIn.signIn(username, typeof form.password === 'string' ? form.password : '', Ui.text(form, 'code'), req.ip);
+    const outcome = await signIn.signIn(username, typeof form.password === 'string' ? form.password : '', formText(form, 'code'), req.ip);
     const actor = { name: username || '(empty)', source: req.ip };
     if (!outcome.ok) {
       const message = outcome.needCode ? 'This account needs a one-time code: enter the password and the current code.' : outcome.message;
       if (!outcome.needCode) ui.deps.audit.record(actor, 'admin.sign-in-failed', username, { details: { reason: outcome.detail } });
-      return reply.code(outcome.needCode ? 200 : 401).type('text/html; charset=utf-8').send(signInForm(Ui.text(form, '_signin'), username, message, outcome.needCode, next).value);
+      return reply.code(outcome.needCode ? 200 : 401).type('text/html; charset=utf-8').send(signInForm(formText(form, '_signin'), username, message, outcome.needCode, next).value);
     }
     const session = ui.deps.sessions.create(outcome.admin, outcome.session, req.ip);
     ui.deps.audit.record({ name: outcome.admin, source: req.ip }, 'admin.sign-in', outcome.admin, { details: { kind: outcome.session.kind } });
@@ -63,7 +66,7 @@ export function registerSignInPages(app: FastifyInstance, ui: Ui, signIn: AdminS
     '/logout',
     ui.view((ctx) => {
       // a sign-out is a state change too: it needs the session's CSRF token
-      if (!sameToken(Ui.text(ctx.form, '_csrf'), ctx.session.csrf)) return { redirect: '/' };
+      if (!sameToken(formText(ctx.form, '_csrf'), ctx.session.csrf)) return { redirect: '/' };
       ui.deps.sessions.destroy(ctx.session.id);
       ui.deps.audit.record(ctx.actor, 'admin.sign-out', ctx.session.subject);
       ctx.reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS);

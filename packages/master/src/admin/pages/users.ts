@@ -2,9 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import QRCode from 'qrcode';
 import { AUTH_MODES, InvalidInputError, type AuthMode } from '@otpgate/shared';
 import { parseAttributeLines, type UserListQuery } from '@otpgate/core';
-import { html, trusted } from '../html.js';
-import { actionButton, checkbox, csrfField, dataTable, field, formatTime, select, textarea } from '../layout.js';
-import { Ui, type PageContext } from '../ui.js';
+import { html, trusted } from '../../web/html.js';
+import { actionButton, dataTable, formatTime } from '../layout.js';
+import { checkbox, csrfField, field, select, textarea } from '../../web/fields.js';
+import type { Ui} from '../ui.js';
+import { type PageContext } from '../ui.js';
+import { formChecked, formText } from '../../web/form.js';
 
 const PAGE_SIZE = 50;
 /** Serials offered as suggestions when assigning a hardware token; an inventory can hold thousands. */
@@ -99,12 +102,12 @@ ${select('Login mode', 'auth_mode', MODE_CHOICES, '')}
       const f = ctx.form;
       const record = await services.users.add(
         {
-          username: Ui.text(f, 'username'),
-          display_name: Ui.text(f, 'display_name'),
-          email: Ui.text(f, 'email'),
+          username: formText(f, 'username'),
+          display_name: formText(f, 'display_name'),
+          email: formText(f, 'email'),
           password: typeof f.password === 'string' && f.password !== '' ? f.password : null,
-          groups: Ui.text(f, 'groups').split(',').map((g) => g.trim()).filter(Boolean),
-          auth_mode: modeOf(Ui.text(f, 'auth_mode')),
+          groups: formText(f, 'groups').split(',').map((g) => g.trim()).filter(Boolean),
+          auth_mode: modeOf(formText(f, 'auth_mode')),
         },
         ctx.actor,
       );
@@ -188,15 +191,15 @@ ${dataTable('Recent authentications', ['Time', 'Client', 'NAS-IP', 'Result', 'Re
     '/users/:name',
     ui.action((ctx) => {
       const f = ctx.form;
-      const until = Ui.text(f, 'initial_login_until');
+      const until = formText(f, 'initial_login_until');
       const record = services.users.update(
         ctx.params.name!,
         {
-          display_name: Ui.text(f, 'display_name'),
-          email: Ui.text(f, 'email'),
-          groups: Ui.text(f, 'groups').split(',').map((g) => g.trim()).filter(Boolean),
-          auth_mode: modeOf(Ui.text(f, 'auth_mode')),
-          attributes: parseAttributeLines(Ui.text(f, 'attributes')),
+          display_name: formText(f, 'display_name'),
+          email: formText(f, 'email'),
+          groups: formText(f, 'groups').split(',').map((g) => g.trim()).filter(Boolean),
+          auth_mode: modeOf(formText(f, 'auth_mode')),
+          attributes: parseAttributeLines(formText(f, 'attributes')),
           initial_login_until: until ? Date.parse(`${until}T23:59:59Z`) : null,
         },
         ctx.actor,
@@ -224,22 +227,22 @@ ${dataTable('Recent authentications', ['Time', 'Client', 'NAS-IP', 'Result', 'Re
     'password',
     async (n, c) => {
       const password = typeof c.form.password === 'string' ? c.form.password : '';
-      if (Ui.checked(c.form, 'clear')) await services.users.setPassword(n, null, c.actor);
+      if (formChecked(c.form, 'clear')) await services.users.setPassword(n, null, c.actor);
       else if (password) await services.users.setPassword(n, password, c.actor);
       else throw new InvalidInputError('enter a password, or tick "remove"', 'password');
     },
     'local password changed',
     userUrl,
   );
-  simple('assign', (n, c) => void services.tokens.assign(Ui.text(c.form, 'serial'), n, c.actor), 'hardware token assigned', userUrl);
+  simple('assign', (n, c) => void services.tokens.assign(formText(c.form, 'serial'), n, c.actor), 'hardware token assigned', userUrl);
 
   // a new token: its secret is shown on this answer only (no-store), never again
   app.post(
     '/users/:name/tokens',
     ui.action(async (ctx) => {
       const name = ctx.params.name!;
-      const kind = Ui.text(ctx.form, 'kind') === 'hotp' ? 'hotp' : 'totp';
-      const { token, uri } = services.tokens.add(name, { kind, label: Ui.text(ctx.form, 'label') || undefined }, ctx.actor);
+      const kind = formText(ctx.form, 'kind') === 'hotp' ? 'hotp' : 'totp';
+      const { token, uri } = services.tokens.add(name, { kind, label: formText(ctx.form, 'label') || undefined }, ctx.actor);
       const svg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
       const secret = new URL(uri).searchParams.get('secret') ?? '';
       return ui.render(
@@ -297,11 +300,11 @@ ${actionButton(ctx.session, `/tokens/${t.id}/reset-replay`, 'Reset replay state'
   tokenAction('enable', (id, c) => services.tokens.setActive(id, true, c.actor), 'enabled');
   tokenAction('remove', (id, c) => services.tokens.remove(id, c.actor), 'revoked');
   tokenAction('reset-replay', (id, c) => services.tokens.resetReplay(id, c.actor), 'replay state reset on every node');
-  tokenAction('resync', (id, c) => services.tokens.resync(id, Ui.text(c.form, 'code1'), Ui.text(c.form, 'code2'), c.actor), 'resynchronised');
+  tokenAction('resync', (id, c) => services.tokens.resync(id, formText(c.form, 'code1'), formText(c.form, 'code2'), c.actor), 'resynchronised');
   tokenAction(
     'window',
     (id, c) => {
-      const n = (name: string) => (Ui.text(c.form, name) === '' ? null : Number(Ui.text(c.form, name)));
+      const n = (name: string) => (formText(c.form, name) === '' ? null : Number(formText(c.form, name)));
       services.tokens.setWindow(id, n('window_past'), n('window_future'), c.actor);
     },
     'window saved',

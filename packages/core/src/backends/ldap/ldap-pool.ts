@@ -19,7 +19,7 @@ export interface PoolOptions<T> {
    * Connections to share first (share > 1), before an idle one or a new one: those with requests already waiting to
    * go out in this event-loop turn, so that the next request leaves in the same write.
    */
-  preferred?(conn: T): boolean;
+  preferred?: (conn: T) => boolean;
   destroy(conn: T): Promise<void>;
 }
 
@@ -36,8 +36,8 @@ export interface Lease<T> {
 }
 
 interface Waiter<T> {
-  resolve(lease: Lease<T>): void;
-  reject(err: Error): void;
+  resolve: (lease: Lease<T>) => void;
+  reject: (err: Error) => void;
   timer: NodeJS.Timeout;
 }
 

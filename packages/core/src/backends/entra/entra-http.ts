@@ -1,5 +1,6 @@
 import { rootCertificates } from 'node:tls';
 import { Agent, request } from 'undici';
+import { certificateErrorCode, errorCode, errorMessage, isUntrustedIssuer } from '@otpgate/shared';
 
 /** A token or error body is a few KiB; anything far larger is not Entra ID and is not buffered. */
 const MAX_BODY_BYTES = 256 * 1024;
@@ -59,33 +60,17 @@ export async function postForm(agent: Agent, url: string, form: URLSearchParams,
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
-const TLS_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_UNTRUSTED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
-function errorCode(err: unknown): string | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string') return code;
-  return errorCode((err as { cause?: unknown }).cause);
-}
 
 /** Why no HTTP answer came back, in words an admin can act on. */
 export function describeTransportError(err: unknown, timeoutMs: number): string {
   const code = errorCode(err);
   const name = err instanceof Error ? err.name : '';
   if (name === 'TimeoutError' || (code !== undefined && TIMEOUT_CODES.has(code))) return `no answer within ${timeoutMs} ms`;
-  if (code !== undefined && TLS_CODES.has(code)) {
-    return `TLS: server certificate refused (${code}); behind a TLS-inspecting proxy, add its CA to ca_certificates`;
+  const certificate = certificateErrorCode(err);
+  if (certificate !== undefined) {
+    const hint = isUntrustedIssuer(certificate) ? '; behind a TLS-inspecting proxy, add its CA to ca_certificates' : '';
+    return `TLS: server certificate refused (${certificate})${hint}`;
   }
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   return code !== undefined && !message.includes(code) ? `${message} (${code})` : message;
 }

@@ -19,15 +19,6 @@ export interface Session<D> {
 /** Sessions kept at most; past that, signing in ends the session least recently used. */
 const MAX_SESSIONS = 10_000;
 
-/**
- * What an admin UI session signed in as, checked again on every request. A built-in account: its stamp (changed by
- * every password set, and gone with the account). A directory account in the admin group: the directory settings it
- * was admitted under, and when the directory last confirmed it is still in the group.
- */
-export type AdminSessionData = { kind: 'local'; stamp: string } | { kind: 'directory'; stamp: string; groupCheckedAt: number };
-
-export type AdminSession = Session<AdminSessionData>;
-
 export interface SessionStoreOptions {
   /** The map's name in metrics ("admin_sessions"). */
   name: string;

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Agent } from 'undici';
 import type { EntraBackendSettings } from '@otpgate/shared';
-import type { Logger } from '../logger.js';
-import type { ConnectionReport, PasswordResult, PasswordSubject, TestableBackend } from './backend.js';
+import type { Logger } from '../../logger.js';
+import type { ConnectionReport, PasswordResult, PasswordSubject, TestableBackend } from '../backend.js';
 import { classifyAadsts, describeError, firstLine, isTokenBody, parseErrorBody, type EntraErrorBody } from './entra-errors.js';
 import { createAgent, describeTransportError, postForm, type HttpAnswer } from './entra-http.js';
 

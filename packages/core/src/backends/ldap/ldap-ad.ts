@@ -1,7 +1,6 @@
+/** Active Directory specifics, as pure functions: the backend feeds them what the directory answered. */
 import type { RejectReason } from '@otpgate/shared';
 import { escapeFilterValue } from './ldap-filter.js';
-
-/** Active Directory specifics, as pure functions: the backend feeds them what the directory answered. */
 
 /** userAccountControl bits (MS-ADTS 2.2.16). */
 export const UAC = {

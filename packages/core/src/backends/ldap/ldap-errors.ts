@@ -1,4 +1,4 @@
-import { OtpgateError } from '@otpgate/shared';
+import { OtpgateError, certificateErrorCode, errorCode, isUntrustedIssuer } from '@otpgate/shared';
 
 /**
  * Why the LDAP backend could not answer. `failover` kinds are about one server (try the next one and remember it as
@@ -76,7 +76,8 @@ export function describeResult(r: LdapResult): string {
   return `${name} (${r.code})${r.diagnostic ? `: ${r.diagnostic}` : ''}`;
 }
 
-const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|UNABLE_TO_|CERT_|DEPTH_ZERO|SELF_SIGNED|HOSTNAME_|ERR_OSSL)/;
+// a TLS failure that is not about the certificate (handshake, protocol version, cipher)
+const TLS_HANDSHAKE_CODE = /^(ERR_TLS_|ERR_SSL_|ERR_OSSL)/;
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 const CLOSED_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
@@ -97,18 +98,18 @@ export function classifyLdapError(err: unknown, server: string, what: string): L
     return new LdapBackendError(kind, `${what}: ${describeResult(result)}${hint}`, server, { cause: err });
   }
   const e = err instanceof Error ? err : new Error(String(err));
-  const code = typeof (e as NodeJS.ErrnoException).code === 'string' ? String((e as NodeJS.ErrnoException).code) : '';
+  const code = errorCode(e) ?? '';
   if (NETWORK_CODES.has(code)) {
     return new LdapBackendError('unreachable', `${what}: cannot connect (${code}: ${e.message})`, server, { cause: err });
   }
   if (code === 'ETIMEDOUT' || /timed? ?out/i.test(e.message)) {
     return new LdapBackendError('timeout', `${what}: no answer in time (${e.message})`, server, { cause: err });
   }
-  if (TLS_CODE.test(code) || /certificate|tls|ssl|altnames/i.test(e.message)) {
+  if (certificateErrorCode(e) !== undefined || TLS_HANDSHAKE_CODE.test(code) || /certificate|tls|ssl|altnames/i.test(e.message)) {
     const hint =
       code === 'ERR_TLS_CERT_ALTNAME_INVALID'
         ? ' — the URL host name must be in the certificate (subjectAltName)'
-        : /UNABLE_TO|SELF_SIGNED|DEPTH_ZERO|CERT_UNTRUSTED/.test(code)
+        : isUntrustedIssuer(code)
           ? ' — add the issuing CA to ca_certificates'
           : CLOSED_CODES.has(code)
             ? ' — the server hung up during the handshake: check that this port speaks TLS (ldaps:// is usually 636)'

@@ -1,7 +1,7 @@
 import type { Entry } from 'ldapts';
 import type { LdapBackendSettings, RejectReason } from '@otpgate/shared';
-import type { Logger } from '../logger.js';
-import type { ConnectionReport, PasswordResult, PasswordSubject, TestableBackend, UserLookup } from './backend.js';
+import type { Logger } from '../../logger.js';
+import type { ConnectionReport, PasswordResult, PasswordSubject, TestableBackend, UserLookup } from '../backend.js';
 import { describeAdState, mapAdBindFailure } from './ldap-ad.js';
 import { LdapConnection, parseServerUrl, type ConnectionOptions, type ServerAddress } from './ldap-connection.js';
 import { DirectoryQueries, type Search } from './ldap-directory.js';

@@ -1,11 +1,12 @@
 import type { LdapBackendSettings } from '@otpgate/shared';
-import type { ConnectionReport } from './backend.js';
+import type { ConnectionReport } from '../backend.js';
 import { describeAdState } from './ldap-ad.js';
 import { LdapConnection, parseServerUrl } from './ldap-connection.js';
 import type { DirectoryQueries, Search } from './ldap-directory.js';
 import { classifyLdapError, ldapResultOf, describeResult } from './ldap-errors.js';
 import { bindName, looksLikeDn } from './ldap-filter.js';
 import { attributeValues } from './ldap-groups.js';
+import { errorMessage } from '@otpgate/shared';
 
 type Step = ConnectionReport['steps'][number];
 
@@ -33,7 +34,7 @@ async function rootDseSummary(conn: LdapConnection): Promise<string> {
     return parts.length > 0 ? `root DSE: ${parts.join(', ')}` : 'root DSE readable';
   } catch (err) {
     const r = ldapResultOf(err);
-    return `root DSE not readable (${r ? describeResult(r) : (err as Error).message})`;
+    return `root DSE not readable (${r ? describeResult(r) : errorMessage(err)})`;
   }
 }
 

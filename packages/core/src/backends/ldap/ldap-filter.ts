@@ -1,4 +1,5 @@
 import { FilterParser } from 'ldapts';
+import { errorMessage } from '@otpgate/shared';
 
 /**
  * Escapes a value for use inside an LDAP search filter (RFC 4515 §3): `*`, `(`, `)`, `\` and NUL become `\2a`, `\28`,
@@ -61,7 +62,7 @@ export function filterTemplateProblem(field: string, template: string, placehold
     FilterParser.parseString(sample);
     return null;
   } catch (err) {
-    return `${field} is not a valid LDAP filter (RFC 4515): ${(err as Error).message}`;
+    return `${field} is not a valid LDAP filter (RFC 4515): ${errorMessage(err)}`;
   }
 }
 

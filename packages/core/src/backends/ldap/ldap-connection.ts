@@ -109,7 +109,7 @@ function coalesceWrites(socket: net.Socket): { readonly pending: boolean } {
       setImmediate(flush);
     }
     return write(...args);
-  }) as typeof socket.write;
+  });
   return state;
 }
 
