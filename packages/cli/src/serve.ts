@@ -8,7 +8,7 @@ import {
   openNodeLogging,
   radiusCheck,
   readCertificateExpiries,
-  scheduleRetention,
+  scheduleAdminAuditRetention,
   stopStoreJobs,
   storeCheck,
   type HealthCheck,
@@ -77,9 +77,7 @@ export async function serve(config: NodeConfig): Promise<void> {
   try {
     // every node keeps its own audit log (admin UI sign-ins, CLI actions): pruned in the background, in small chunks
     parts.push(
-      scheduleRetention(opened.store.db, opened.logger, {
-        table: 'admin_audit',
-        timeColumn: 'at',
+      scheduleAdminAuditRetention(opened.store, opened.logger, {
         maxAgeMs: config.log.admin_audit_days * 86_400_000,
         maxRows: config.log.admin_audit_max_rows,
       }),

@@ -1,105 +1,106 @@
-export * from './logger.js';
-export * from './metrics.js';
-export { BoundedMap, type BoundedMapOptions, type MapMeter } from './bounded-map.js';
-export * from './node.js';
-export * from './services/index.js';
-export * from './imports/index.js';
-export { pskFromHex } from './imports/psk-key.js';
-export * from './config-transfer/index.js';
-export { Store, DATA_FILES, type NodeRole, type Change } from './store/store.js';
-export { Database, StoreError } from './store/database.js';
+/**
+ * The public face of @otpgate/core: what master, replica, cli and the benches use, and nothing else. Core's own tests
+ * import its modules by relative path; what only the tests of other packages need is in @otpgate/core/testing.
+ */
+
+// The serving node and its parts: the composition roots (otpgate serve, the CLI) wire these.
+export { BoundedMap, type MapMeter } from './bounded-map.js';
+export { openNodeLogging } from './log/node-logger.js';
+export { createLogger, LogLimiter, type Logger } from './logger.js';
+export { Metrics } from './metrics.js';
+export { nodeName, VERSION } from './node-name.js';
+export { OtpgateNode } from './node.js';
+export { clusterCertificates, readCertificateExpiries } from './ops/certificates.js';
 export {
-  pruneTable,
-  repeatInBackground,
-  scheduleRetention,
-  DEFAULT_CHUNK_ROWS,
-  type PruneRequest,
-  type PruneResult,
-  type RetainedTable,
-  type RetentionJob,
-  type RetentionPolicy,
-} from './store/retention.js';
-export { KeyFileError } from './store/key-file.js';
-export { ClusterFiles, ClusterSetupError, CLUSTER_FILES, type ClusterFile } from './store/cluster-files.js';
-export { AuthRepository, type AuthLogRecord, type StepUse, type PendingChallenge } from './store/auth-repository.js';
-export { StoreHealth, describeWriteError, storeWriteProblem } from './store/store-health.js';
-export { pruneState } from './store/state-housekeeping.js';
-export {
-  ROLLUP_CHUNK,
-  TIMELINE_MS,
-  localAuthBuckets,
-  markAuthBucketsReported,
-  recordReportedAuthBuckets,
-  replicaAuthBuckets,
-  rollUpAuthLog,
-  unreportedAuthBuckets,
-  type BucketReportResult,
-} from './store/auth-buckets.js';
-export { USE_STEP_SQL, claimStep, markStepsReported, publishSteps, recordReportedSteps, unreportedSteps, type ClaimResult, type StepReportResult } from './store/token-state.js';
-export { markFailuresReported, publishLocks, recordReportedFailures, unreportedFailures, type FailureReport } from './store/lockouts.js';
-export { readChanges, insertEntry, changeHashAt, logBase, resetLog, type ChangeHead } from './store/change-log.js';
-export {
-  compactChangeLog,
-  compactionFloor,
-  scheduleLogCompaction,
-  COMPACTION_KEEP_TAIL,
-  COMPACTION_MIN_ENTRIES,
-  type CompactionOptions,
-} from './store/log-compaction.js';
-export { ENTITY_HANDLERS, SETTINGS_KEY, type EntityRecords } from './store/entity-handlers.js';
-export { applyEntries, applySnapshot, applySnapshotFile, ReplicationDataError, type AppliedSnapshot } from './store/replication.js';
-export { newSnapshotPath, readSnapshotHeader, removeSnapshotFiles, writeSnapshotFile, type WrittenSnapshot } from './store/snapshot-file.js';
-export { authenticate } from './auth/pipeline.js';
-export { createAuthPorts } from './auth/ports.js';
-export { BackendRegistry, createBackend, instrumentBackend } from './backends/registry.js';
-export { PasswordChain } from './backends/chain.js';
-export { resolveName } from './auth/realms.js';
-export { accountBlock, initialLoginOpen, matchCode, singleFactorAllowed, type CodeMatch } from './auth/policy.js';
-export { checkPasswordAndCode, portalSignIn, type EnrolmentGrant, type PasswordAndCode, type PortalSignIn } from './auth/enrollment.js';
-export type { AuthPorts, AuthRequest, AuthUser, ClientPolicy, Decision } from './auth/types.js';
+  evaluateReadiness,
+  radiusCheck,
+  readinessStatus,
+  storeCheck,
+  summarizeChecks,
+  type CheckResult,
+  type HealthCheck,
+  type ReadinessReport,
+} from './ops/health.js';
+export { OpsServer, type OpsEndpoint } from './ops/ops-server.js';
+export { RadiusService } from './radius/radius-service.js';
+export { applySnapshotInThread, commitImportInThread, stopStoreJobs, type StoreJobRun } from './workers/store-job.js';
+
+// RADIUS and OTP, for the admin UI, the portal and the benches.
+export { checkPasswordAndCode, portalSignIn, type EnrolmentGrant, type PasswordAndCode } from './auth/enrollment.js';
 export { policyNote } from './auth/types.js';
 export { VpnCredentialService, VPN_CREDENTIAL_MAX_SECONDS, type IssuedVpnCredential, type VpnCredentialIssuer, type VpnCredentialRequest } from './vpn/credential-service.js';
 export { claimVpnCredential } from './vpn/credential-claim.js';
 export { looksLikeVpnPassword, vpnPasswordHash } from './vpn/vpn-password.js';
 export { PasskeyService, MAX_PASSKEYS_PER_USER, type PasskeyView } from './passkeys/passkey-service.js';
-export type { PasswordBackend, PasswordResult, PasswordSubject, TestableBackend, ConnectionReport } from './backends/backend.js';
-export { LocalPasswordBackend, hashPassword, ARGON2_OPTIONS } from './backends/local.js';
-export { LdapPasswordBackend, LDAP_SERVER_DOWN_MS, type LdapBackendOptions } from './backends/ldap/ldap-backend.js';
-export { LdapBackendError, type LdapFailureKind } from './backends/ldap/ldap-errors.js';
-export { escapeFilterValue, escapeDnValue, userFilter, groupFilter, bindName, looksLikeDn } from './backends/ldap/ldap-filter.js';
-export { mapGroups } from './backends/ldap/ldap-groups.js';
-export {
-  AD_BIND_SUBCODES,
-  UAC,
-  UAC_COMPUTED,
-  adAccountState,
-  adBindSubCode,
-  mapAdBindFailure,
-  nestedGroupFilter,
-  parseFlags,
-  type AdAccountState,
-} from './backends/ldap/ldap-ad.js';
-export { EntraPasswordBackend } from './backends/entra/entra-backend.js';
-export { classifyAadsts, type EntraVerdict } from './backends/entra/entra-errors.js';
-export { parseSecret, generateSecret, toBase32, fromBase32 } from './otp/secret.js';
-export { verifyCode, findConsecutive, codeAt, timeStep, type OtpToken, type OtpCheck } from './otp/verify.js';
+export { authenticate } from './auth/pipeline.js';
+export { matchCode } from './auth/policy.js';
+export { createAuthPorts } from './auth/ports.js';
+export { ARGON2_OPTIONS } from './backends/local.js';
+export { BackendRegistry } from './backends/registry.js';
+export { fromBase32, generateSecret, toBase32 } from './otp/secret.js';
 export { provisioningUri } from './otp/uri.js';
-export { loadDictionary, Dictionary, type AttributeDefinition } from './radius/dictionary.js';
-export { parseRequest, type RadiusRequest } from './radius/packet.js';
-export { buildResponse } from './radius/response.js';
-export { decodeUserPassword, encodeUserPassword, verifyMessageAuthenticator } from './radius/authenticators.js';
+export { codeAt, verifyCode } from './otp/verify.js';
+export { encodeUserPassword, verifyMessageAuthenticator } from './radius/authenticators.js';
 export { ATTR, CODE } from './radius/constants.js';
-export { OpsServer, OpsServerError, closeHttpServers, type OpsServerOptions, type OpsEndpoint } from './ops/ops-server.js';
-export { RadiusWorkers, type RadiusWorkersStatus } from './workers/radius-workers.js';
-export { RadiusService } from './radius/radius-service.js';
-export { applySnapshotInThread, commitImportInThread, stopStoreJobs, type StoreJobRun } from './workers/store-job.js';
-export { evaluateReadiness, readinessStatus, summarizeChecks, storeCheck, radiusCheck, type CheckResult, type HealthCheck, type ReadinessReport } from './ops/health.js';
-export { clusterCertificates, readCertificateExpiries, type WatchedCertificate } from './ops/certificates.js';
-export { openNodeLogging, type NodeLogging, type NodeLoggingOptions } from './log/node-logger.js';
-export { SyslogTransport, SyslogConfigError, type SyslogStatus, type SyslogTransportOptions } from './log/syslog-transport.js';
-export { formatSyslogMessage, octetCounted, truncateUtf8, MAX_SYSLOG_MESSAGE_BYTES } from './log/syslog-format.js';
-export { sealBackup, openBackup, readBackupHeader, readBackupStart, checkPassphraseStrength, BackupFileError, MIN_PASSPHRASE_LENGTH, type BackupHeader } from './backup/backup-file.js';
-export { writeBackup, restoreBackup, keyId, BackupError, RestoreError, type RestoreOptions, type RestoreResult } from './backup/node-backup.js';
-export type { BackupManifest } from './backup/archive.js';
-export type { ReplicasTable, AdminAuditTable } from './store/schema.js';
-export type { AuthLogTable } from './store/state-schema.js';
+export { Dictionary, loadDictionary } from './radius/dictionary.js';
+export { parseRequest } from './radius/packet.js';
+
+// The admin services: every change an admin makes, from the CLI or the web.
+export { checkPassphraseStrength, readBackupHeader, readBackupStart } from './backup/backup-file.js';
+export { restoreBackup, writeBackup } from './backup/node-backup.js';
+export type { ConfigImportPreview, OpenedConfig } from './config-transfer/config-transfer-service.js';
+export { CONFIG_MIN_PASSPHRASE_LENGTH } from './config-transfer/envelope.js';
+export type { EntityChanges } from './config-transfer/import-plan.js';
+export type { ImportInput } from './imports/import-service.js';
+export { pskFromHex } from './imports/psk-key.js';
+export type { ImportFormat, ImportPreview, ImportResult, ImportRow, RowVerdict } from './imports/types.js';
+export { usersCsvChunks } from './imports/users-export.js';
+export { AdminAuditService, scheduleAdminAuditRetention, type AdminAuditEntry } from './services/admin-audit.js';
+export { adminStamp, BUILTIN_ADMIN } from './services/admins.js';
+export type { AuthTimeline } from './services/auth-log.js';
+export { RECOMMENDED_CLIENT_SECRET_LENGTH } from './services/clients.js';
+export {
+  CLI_ACTOR,
+  parseAttributeAssignment,
+  parseAttributeLines,
+  recordAdminAction,
+  type Actor,
+} from './services/context.js';
+export { createServices, type Services } from './services/index.js';
+export type { NewToken, TokenParameters } from './services/tokens.js';
+export type { UserListQuery } from './services/users.js';
+
+// The store: the only way master, replica and cli reach the databases.
+export { ROLLUP_CHUNK, rollUpAuthLog, TIMELINE_MS } from './store/auth-buckets.js';
+export { AuthRepository } from './store/auth-repository.js';
+export { logBase, type ChangeHead } from './store/change-log.js';
+export { CLUSTER_FILES, ClusterFiles, ClusterSetupError } from './store/cluster-files.js';
+export {
+  changesAfter,
+  changeTime,
+  feedHashAt,
+  isEmptyReport,
+  markReported,
+  recordReport,
+  unreportedReport,
+} from './store/feed-store.js';
+export {
+  compactChangeLog,
+  COMPACTION_KEEP_TAIL,
+  COMPACTION_MIN_ENTRIES,
+  compactionFloor,
+  scheduleLogCompaction,
+} from './store/log-compaction.js';
+export { ReplicaRegistry, type ReplicaEntry } from './store/replica-registry.js';
+export { applyEntries, ReplicationDataError, type AppliedSnapshot } from './store/replication.js';
+export type { RetentionJob } from './store/retention.js';
+export {
+  newSnapshotPath,
+  readSnapshotHeader,
+  removeSnapshotFiles,
+  writeSnapshotFile,
+  type WrittenSnapshot,
+} from './store/snapshot-file.js';
+export { StoreHealth, storeWriteProblem } from './store/store-health.js';
+export { DATA_FILES, Store } from './store/store.js';
+export { claimStep, publishSteps, USE_STEP_SQL } from './store/token-state.js';

@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AUDIT_JSON_MAX_BYTES, AUDIT_TEXT_MAX_BYTES, AdminAuditService, clipText, codeAt, createLogger, fromBase32, timeStep, withoutSecrets, type Actor } from '@otpgate/core';
+import { createLogger } from '../src/logger.js';
+import { fromBase32 } from '../src/otp/secret.js';
+import { codeAt, timeStep } from '../src/otp/verify.js';
+import { AUDIT_JSON_MAX_BYTES, AUDIT_TEXT_MAX_BYTES, AdminAuditService, clipText, withoutSecrets } from '../src/services/admin-audit.js';
+import type { Actor } from '../src/services/context.js';
 import { SEED_HEX, createFixture, type Fixture } from './store-fixture.js';
 
 const ADMIN: Actor = { name: 'alice-admin', source: '192.0.2.55' };

@@ -1,14 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AUTH_BUCKET_MS, stepReportSchema, type AuthBucketCount } from '@otpgate/shared';
-import {
-  localAuthBuckets,
-  markAuthBucketsReported,
-  pruneState,
-  recordReportedAuthBuckets,
-  replicaAuthBuckets,
-  rollUpAuthLog,
-  unreportedAuthBuckets,
-} from '@otpgate/core';
+import { localAuthBuckets, markAuthBucketsReported, recordReportedAuthBuckets, replicaAuthBuckets, rollUpAuthLog, unreportedAuthBuckets } from '../src/store/auth-buckets.js';
+import { pruneState } from '../src/store/state-housekeeping.js';
 import { createFixture, type Fixture } from './store-fixture.js';
 
 const HOUR = 3600_000;

@@ -1,5 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { BackendRegistry, CLI_ACTOR, authenticate, codeAt, createAuthPorts, createLogger, Metrics, publishSteps, readChanges, timeStep, type PasswordBackend } from '@otpgate/core';
+import { authenticate } from '../src/auth/pipeline.js';
+import { createAuthPorts } from '../src/auth/ports.js';
+import type { PasswordBackend } from '../src/backends/backend.js';
+import { BackendRegistry } from '../src/backends/registry.js';
+import { createLogger } from '../src/logger.js';
+import { Metrics } from '../src/metrics.js';
+import { codeAt, timeStep } from '../src/otp/verify.js';
+import { CLI_ACTOR } from '../src/services/context.js';
+import { readChanges } from '../src/store/change-log.js';
+import { publishSteps } from '../src/store/token-state.js';
 import { SEED_HEX, createFixture, type Fixture, hotPath } from './store-fixture.js';
 
 let f: Fixture;

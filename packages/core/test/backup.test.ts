@@ -2,18 +2,10 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  BackupFileError,
-  CLI_ACTOR,
-  RestoreError,
-  Store,
-  keyId,
-  openBackup,
-  readBackupHeader,
-  restoreBackup,
-  sealBackup,
-  writeBackup,
-} from '@otpgate/core';
+import { BackupFileError, openBackup, readBackupHeader, sealBackup } from '../src/backup/backup-file.js';
+import { RestoreError, keyId, restoreBackup, writeBackup } from '../src/backup/node-backup.js';
+import { CLI_ACTOR } from '../src/services/context.js';
+import { Store } from '../src/store/store.js';
 import { packArchive, unpackArchive } from '../src/backup/archive.js';
 import { createFixture, type Fixture } from './store-fixture.js';
 

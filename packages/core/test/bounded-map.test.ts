@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { BoundedMap, LogLimiter, Metrics } from '@otpgate/core';
+import { BoundedMap } from '../src/bounded-map.js';
+import { LogLimiter } from '../src/logger.js';
+import { Metrics } from '../src/metrics.js';
 
 describe('BoundedMap', () => {
   it('forgets an entry maxAgeMs after it was last written, and set or touch restarts its age', () => {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { LocalPasswordBackend, PasswordChain, hashPassword, type PasswordBackend, type PasswordResult } from '@otpgate/core';
+import type { PasswordBackend, PasswordResult } from '../src/backends/backend.js';
+import { PasswordChain } from '../src/backends/chain.js';
+import { LocalPasswordBackend, hashPassword } from '../src/backends/local.js';
 
 function backend(name: string, result: PasswordResult['outcome'] | 'unknown', calls: string[]): PasswordBackend {
   return {

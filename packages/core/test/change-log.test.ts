@@ -1,7 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CLI_ACTOR, DATA_FILES, publishSteps, readChanges } from '@otpgate/core';
+import { CLI_ACTOR } from '../src/services/context.js';
+import { readChanges } from '../src/store/change-log.js';
+import { DATA_FILES } from '../src/store/store.js';
+import { publishSteps } from '../src/store/token-state.js';
 import { GENESIS_HASH, hashEntry, unseal, type ChangeEntry } from '@otpgate/shared';
 import { SEED_BASE32, SEED_HEX, createFixture, type Fixture, hotPath } from './store-fixture.js';
 

@@ -1,16 +1,11 @@
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  CLI_ACTOR,
-  CONFIG_MIGRATIONS,
-  ConfigDocumentError,
-  DamagedDocumentError,
-  WrongPassphraseError,
-  documentChecksum,
-  migrateConfigDocument,
-  toBase32,
-  type ConfigDocument,
-} from '@otpgate/core';
+import type { ConfigDocument } from '../src/config-transfer/document.js';
+import { documentChecksum } from '../src/config-transfer/envelope.js';
+import { ConfigDocumentError, DamagedDocumentError, WrongPassphraseError } from '../src/config-transfer/errors.js';
+import { CONFIG_MIGRATIONS, migrateConfigDocument } from '../src/config-transfer/migrations.js';
+import { toBase32 } from '../src/otp/secret.js';
+import { CLI_ACTOR } from '../src/services/context.js';
 import { InvalidInputError, ValidationError } from '@otpgate/shared';
 import { createFixture, type Fixture } from './store-fixture.js';
 

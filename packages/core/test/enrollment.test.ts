@@ -1,17 +1,13 @@
 import argon2 from 'argon2';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  BackendRegistry,
-  CLI_ACTOR,
-  Metrics,
-  codeAt,
-  createAuthPorts,
-  createLogger,
-  portalSignIn,
-  timeStep,
-  type AuthPorts,
-  type EnrolmentGrant,
-} from '@otpgate/core';
+import { portalSignIn, type EnrolmentGrant } from '../src/auth/enrollment.js';
+import { createAuthPorts } from '../src/auth/ports.js';
+import type { AuthPorts } from '../src/auth/types.js';
+import { BackendRegistry } from '../src/backends/registry.js';
+import { createLogger } from '../src/logger.js';
+import { Metrics } from '../src/metrics.js';
+import { codeAt, timeStep } from '../src/otp/verify.js';
+import { CLI_ACTOR } from '../src/services/context.js';
 import { EnrolmentRefusedError, NotFoundError } from '@otpgate/shared';
 import { SEED_HEX, createFixture, hotPath, type Fixture } from './store-fixture.js';
 

@@ -1,7 +1,9 @@
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import radius from 'radius';
-import { ATTR, CODE, parseRequest, verifyMessageAuthenticator, type RadiusRequest } from '@otpgate/core';
+import { verifyMessageAuthenticator } from '../src/radius/authenticators.js';
+import { ATTR, CODE } from '../src/radius/constants.js';
+import { parseRequest, type RadiusRequest } from '../src/radius/packet.js';
 import type { ClientRecord } from '@otpgate/shared';
 import { ClientTable } from '../src/radius/client-table.js';
 import { RadiusServer } from '../src/radius/server.js';

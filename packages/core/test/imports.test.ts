@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { CLI_ACTOR, ImportRefusedError, usersCsvChunks, fromBase32, parseCsv, readPskc, toBase32, type ImportPreview } from '@otpgate/core';
+import { parseCsv } from '../src/imports/csv.js';
+import { ImportRefusedError } from '../src/imports/import-service.js';
+import { readPskc } from '../src/imports/pskc.js';
+import type { ImportPreview } from '../src/imports/types.js';
+import { usersCsvChunks } from '../src/imports/users-export.js';
+import { fromBase32, toBase32 } from '../src/otp/secret.js';
+import { CLI_ACTOR } from '../src/services/context.js';
 import { ConflictError, InvalidInputError } from '@otpgate/shared';
 import { createFixture, type Fixture } from './store-fixture.js';
 

@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FilterParser } from 'ldapts';
-import {
-  AD_BIND_SUBCODES,
-  UAC,
-  UAC_COMPUTED,
-  adAccountState,
-  adBindSubCode,
-  mapAdBindFailure,
-  nestedGroupFilter,
-  parseFlags,
-} from '@otpgate/core';
+import { AD_BIND_SUBCODES, UAC, UAC_COMPUTED, adAccountState, adBindSubCode, mapAdBindFailure, nestedGroupFilter, parseFlags } from '../src/backends/ldap/ldap-ad.js';
 
 /** Diagnostic messages as Active Directory sends them with result 49 (Windows Server 2008 R2 .. 2022: v1db1 .. v4563). */
 const AD = (data: string, version = 'v4563') =>

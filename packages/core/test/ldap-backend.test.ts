@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { ldapBackendSchema, type LdapBackendSettings } from '@otpgate/shared';
-import { LdapPasswordBackend, type PasswordResult } from '@otpgate/core';
+import type { PasswordResult } from '../src/backends/backend.js';
+import { LdapPasswordBackend } from '../src/backends/ldap/ldap-backend.js';
 import { ADMIN_DN, ADMIN_PASSWORD, BASE_DN, GROUPS_DN, PEOPLE_DN, bulkUser, startSlapd, userDn, type Slapd } from './helpers/slapd.js';
 import { countingProxy, deadPort, hangingServer, type TcpServer } from './helpers/tcp.js';
 import { createTestCa, type TestCa } from './helpers/tls-certs.js';

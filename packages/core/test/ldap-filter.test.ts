@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FilterParser } from 'ldapts';
-import { bindName, escapeDnValue, escapeFilterValue, groupFilter, looksLikeDn, mapGroups, userFilter } from '@otpgate/core';
+import { bindName, escapeDnValue, escapeFilterValue, groupFilter, looksLikeDn, userFilter } from '../src/backends/ldap/ldap-filter.js';
+import { mapGroups } from '../src/backends/ldap/ldap-groups.js';
 
 describe('RFC 4515 filter escaping', () => {
   it('escapes *, (, ), \\ and NUL and nothing else', () => {

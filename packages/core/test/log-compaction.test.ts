@@ -1,15 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  COMPACTION_KEEP_TAIL,
-  changeHashAt,
-  compactChangeLog,
-  compactionFloor,
-  createLogger,
-  logBase,
-  readChanges,
-  scheduleLogCompaction,
-  type Store,
-} from '@otpgate/core';
+import { createLogger } from '../src/logger.js';
+import { changeHashAt, logBase, readChanges } from '../src/store/change-log.js';
+import { COMPACTION_KEEP_TAIL, compactChangeLog, compactionFloor, scheduleLogCompaction } from '../src/store/log-compaction.js';
+import type { Store } from '../src/store/store.js';
 import { verifyChain } from '@otpgate/shared';
 import { createFixture, type Fixture } from './store-fixture.js';
 

@@ -3,7 +3,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import BetterSqlite3 from 'better-sqlite3';
 import { join } from 'node:path';
 import { parseNodeConfig } from '@otpgate/shared';
-import { CLI_ACTOR, OtpgateNode, createLogger, readChanges } from '@otpgate/core';
+import { createLogger } from '../src/logger.js';
+import { OtpgateNode } from '../src/node.js';
+import { CLI_ACTOR } from '../src/services/context.js';
+import { readChanges } from '../src/store/change-log.js';
 import { SEED_HEX, createFixture, type Fixture } from './store-fixture.js';
 
 /** A trigger in the configuration database that refuses the change log entries of used steps, as a full disk would. */

@@ -4,7 +4,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Metrics, OpsServer, createLogger, evaluateReadiness, type HealthCheck } from '@otpgate/core';
+import { createLogger } from '../src/logger.js';
+import { Metrics } from '../src/metrics.js';
+import { evaluateReadiness, type HealthCheck } from '../src/ops/health.js';
+import { OpsServer } from '../src/ops/ops-server.js';
 import { createTestCa } from './helpers/tls-certs.js';
 
 const logger = createLogger('silent', 'test');

@@ -1,18 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
-import {
-  authenticate,
-  codeAt,
-  timeStep,
-  type AuthPorts,
-  type AuthRequest,
-  type AuthUser,
-  type ClientPolicy,
-  type Decision,
-  type OtpToken,
-  type PasswordResult,
-  type PendingChallenge,
-} from '@otpgate/core';
+import { authenticate } from '../src/auth/pipeline.js';
+import type { AuthPorts, AuthRequest, AuthUser, ClientPolicy, Decision } from '../src/auth/types.js';
+import type { PasswordResult } from '../src/backends/backend.js';
+import { codeAt, timeStep, type OtpToken } from '../src/otp/verify.js';
+import type { PendingChallenge } from '../src/store/auth-repository.js';
 import { settingsSchema, type AuthMode, type Settings, type SettingsInput } from '@otpgate/shared';
 
 const T0 = 1_700_000_000_000;

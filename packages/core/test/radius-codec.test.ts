@@ -1,17 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import radius from 'radius';
-import {
-  ATTR,
-  CODE,
-  buildResponse,
-  decodeUserPassword,
-  encodeUserPassword,
-  loadDictionary,
-  parseRequest,
-  verifyMessageAuthenticator,
-  type RadiusRequest,
-} from '@otpgate/core';
+import { decodeUserPassword, encodeUserPassword, verifyMessageAuthenticator } from '../src/radius/authenticators.js';
+import { ATTR, CODE } from '../src/radius/constants.js';
+import { loadDictionary } from '../src/radius/dictionary.js';
+import { parseRequest, type RadiusRequest } from '../src/radius/packet.js';
+import { buildResponse } from '../src/radius/response.js';
 import {
   accessRequest,
   attr,

@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { ATTR, encodeUserPassword } from '@otpgate/core';
+import { encodeUserPassword } from '../src/radius/authenticators.js';
+import { ATTR } from '../src/radius/constants.js';
 
 /** Hand-built RADIUS packets for the codec tests and the fuzzer (independent of otpgate's own encoder). */
 export function attr(type: number, value: Buffer | string): Buffer {

@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AggregatorRegistry } from 'prom-client';
 import { parseNodeConfig } from '@otpgate/shared';
-import { Metrics, RadiusWorkers, createLogger, radiusCheck } from '@otpgate/core';
+import { createLogger } from '../src/logger.js';
+import { Metrics } from '../src/metrics.js';
+import { radiusCheck } from '../src/ops/health.js';
+import { RadiusWorkers } from '../src/workers/radius-workers.js';
 
 const dirs: string[] = [];
 afterEach(() => {

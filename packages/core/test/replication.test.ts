@@ -2,7 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CLI_ACTOR, ReplicationDataError, Store, applyEntries, applySnapshot as applyRecords, readChanges, type ChangeHead } from '@otpgate/core';
+import { CLI_ACTOR } from '../src/services/context.js';
+import { readChanges, type ChangeHead } from '../src/store/change-log.js';
+import { ReplicationDataError, applyEntries, applySnapshot as applyRecords } from '../src/store/replication.js';
+import { Store } from '../src/store/store.js';
 import { SNAPSHOT_ENTITIES, unseal, type SnapshotEntity } from '@otpgate/shared';
 import { SEED_HEX, createFixture, type Fixture } from './store-fixture.js';
 

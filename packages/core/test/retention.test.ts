@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createLogger, pruneTable, scheduleRetention, type Database } from '@otpgate/core';
+import { createLogger } from '../src/logger.js';
+import type { Database } from '../src/store/database.js';
+import { pruneTable, scheduleRetention } from '../src/store/retention.js';
 import { createFixture, type Fixture } from './store-fixture.js';
 
 const DAY = 86_400_000;

@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CLI_ACTOR, codeAt, fromBase32, timeStep } from '@otpgate/core';
+import { fromBase32 } from '../src/otp/secret.js';
+import { codeAt, timeStep } from '../src/otp/verify.js';
+import { CLI_ACTOR } from '../src/services/context.js';
 import {
   ConflictError,
   InvalidInputError,

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CLI_ACTOR, pruneState } from '@otpgate/core';
+import { CLI_ACTOR } from '../src/services/context.js';
+import { pruneState } from '../src/store/state-housekeeping.js';
 import { SEED_HEX, createFixture, type Fixture } from './store-fixture.js';
 
 let f: Fixture;

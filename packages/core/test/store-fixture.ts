@@ -1,7 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuthRepository, Store, StoreHealth, createLogger, createServices, loadDictionary, type Dictionary, type Services } from '@otpgate/core';
+import { createLogger } from '../src/logger.js';
+import { loadDictionary, type Dictionary } from '../src/radius/dictionary.js';
+import { createServices, type Services } from '../src/services/index.js';
+import { AuthRepository } from '../src/store/auth-repository.js';
+import { StoreHealth } from '../src/store/store-health.js';
+import { Store } from '../src/store/store.js';
 
 const dictionary: Dictionary = loadDictionary();
 const logger = createLogger('silent', 'test');

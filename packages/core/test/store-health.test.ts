@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Metrics, StoreHealth, describeWriteError, evaluateReadiness, storeCheck, storeWriteProblem } from '@otpgate/core';
+import { Metrics } from '../src/metrics.js';
+import { evaluateReadiness, storeCheck } from '../src/ops/health.js';
+import { StoreHealth, describeWriteError, storeWriteProblem } from '../src/store/store-health.js';
 import { createFixture, type Fixture } from './store-fixture.js';
 
 /** What better-sqlite3 throws for a write the disk refuses. */

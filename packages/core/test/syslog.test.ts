@@ -5,7 +5,8 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MAX_SYSLOG_MESSAGE_BYTES, SyslogTransport, formatSyslogMessage, octetCounted, truncateUtf8, type SyslogStatus } from '@otpgate/core';
+import { MAX_SYSLOG_MESSAGE_BYTES, formatSyslogMessage, octetCounted, truncateUtf8 } from '../src/log/syslog-format.js';
+import { SyslogTransport, type SyslogStatus } from '../src/log/syslog-transport.js';
 import { parseNodeConfig, type SyslogConfig } from '@otpgate/shared';
 import { createTestCa } from './helpers/tls-certs.js';
 

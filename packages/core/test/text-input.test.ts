@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseAttributeAssignment, parseAttributeLines, pskFromHex } from '@otpgate/core';
+import { pskFromHex } from '../src/imports/psk-key.js';
+import { parseAttributeAssignment, parseAttributeLines } from '../src/services/context.js';
 import { InvalidInputError } from '@otpgate/shared';
 
 describe('admin text input read the same from the admin UI and the CLI', () => {

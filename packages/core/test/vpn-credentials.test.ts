@@ -8,10 +8,10 @@ import {
   createAuthPorts,
   createLogger,
   looksLikeVpnPassword,
-  pruneState,
   vpnPasswordHash,
-  type Decision,
-} from '@otpgate/core';
+} from '../src/index.js';
+import { pruneState } from '../src/store/state-housekeeping.js';
+import type { Decision } from '../src/auth/types.js';
 import { createFixture, hotPath, type Fixture } from './store-fixture.js';
 
 let f: Fixture;

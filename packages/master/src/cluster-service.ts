@@ -1,8 +1,7 @@
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { ConflictError, InvalidInputError, NotFoundError, formatListenAddress, setAsideFiles, type ReplicaBundle } from '@otpgate/shared';
-import { CLUSTER_FILES, ClusterSetupError, type ClusterFiles, type Store } from '@otpgate/core';
+import { CLUSTER_FILES, ClusterSetupError, ReplicaRegistry, type ClusterFiles, type Store } from '@otpgate/core';
 import { certificateHosts, createCa, defaultCertificateHosts, issueCertificate, type CertificateAuthority, type IssuedCertificate } from './cluster-ca.js';
-import { ReplicaRegistry } from './replica-registry.js';
 
 export const SERVER_CERT_DAYS = 825;
 export const CLIENT_CERT_DAYS = 825;
@@ -80,10 +79,7 @@ export async function promoteToMaster(
   const m = await createClusterMaterial(store.getMeta('cluster_id')!, options);
   const setAside = setAsideFiles(files.dir, Object.values(CLUSTER_FILES), store.dataDir, 'previous-replica');
   writeClusterMaterial(files, m);
-  store.db.transaction(() => {
-    store.setRole('master');
-    store.setMeta('master_url', m.url);
-  });
+  store.setRole('master', { master_url: m.url });
   return { url: m.url, hosts: m.hosts, setAside };
 }
 

@@ -1,6 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { ClusterFiles, type Store } from '@otpgate/core';
-import { ReplicaRegistry } from './replica-registry.js';
+import { ClusterFiles, ReplicaRegistry, changeTime, type Store } from '@otpgate/core';
 
 export type ReplicaHealth = 'ok' | 'lagging' | 'unreachable' | 'never-connected' | 'revoked';
 
@@ -30,13 +29,11 @@ export const LAG_WARNING_SECONDS = 30;
 /** The master's view of its cluster, for `otpgate cluster status`, metrics and the admin UI. */
 export function masterStatus(store: Store, now = Date.now()): MasterStatus {
   const head = store.head().seq;
-  const db = store.db;
-  const atOf = (seq: number) => db.first(db.q.selectFrom('changes').select('at').where('seq', '=', seq))?.at;
   const files = new ClusterFiles(store.dataDir);
   const serverExpiry = files.has('serverCert') ? Date.parse(new X509Certificate(files.read('serverCert')).validTo) : null;
   const replicas = new ReplicaRegistry(store).list().map((r): ReplicaStatusRow => {
     const lagEntries = Math.max(0, head - r.acked_seq);
-    const oldest = lagEntries > 0 ? atOf(r.acked_seq + 1) : undefined;
+    const oldest = lagEntries > 0 ? changeTime(store, r.acked_seq + 1) : undefined;
     const lagSeconds = oldest === undefined ? 0 : Math.max(0, (now - oldest) / 1000);
     let health: ReplicaHealth = 'ok';
     if (r.revoked_at !== null) health = 'revoked';

@@ -1,7 +1,6 @@
 export * from './cluster-ca.js';
 export * from './cluster-service.js';
-export * from './replica-registry.js';
-export * from './replication-server.js';
+export { ReplicationServer } from './replication/server.js';
 export * from './cluster-status.js';
 export { AdminServer } from './admin/server.js';
 export {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { SharedSnapshot } from '../src/shared-snapshot.js';
+import { SharedSnapshot } from '../src/replication/shared-snapshot.js';
 
 describe('SharedSnapshot', () => {
   afterEach(() => {

@@ -2,8 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { replicaBundleSchema, parseWith, InvalidInputError, OtpgateError, setAsideFiles, type ReplicaBundle, errorMessage } from '@otpgate/shared';
 import { CLUSTER_FILES, ClusterFiles, DATA_FILES, Store } from '@otpgate/core';
-import { clearResyncRequest } from './resync-request.js';
-import { forgetMasterCertificate } from './master-connection.js';
+import { NO_RESYNC_REQUEST } from './resync-request.js';
+import { NO_MASTER_CERTIFICATE } from './master-connection.js';
 
 export class JoinRefusedError extends OtpgateError {
   constructor(message: string) {
@@ -36,7 +36,7 @@ export async function joinCluster(
   const store = exists ? await Store.open(dataDir) : await Store.create(dataDir);
   try {
     if (exists && !options.force) {
-      const users = Number(store.db.first(store.db.q.selectFrom('users').select((eb) => eb.fn.countAll().as('n')))?.n ?? 0);
+      const users = store.userCount();
       const head = store.head().seq;
       if (store.role === 'master' && (users > 0 || head > 0)) {
         throw new JoinRefusedError(
@@ -50,14 +50,13 @@ export async function joinCluster(
     files.write('clientCert', bundle.client_certificate);
     files.write('clientKey', bundle.client_key);
     files.write('feedPublicKey', JSON.stringify(bundle.feed_public_key));
-    store.db.transaction(() => {
-      store.setRole('replica');
-      store.setMeta('cluster_id', bundle.cluster_id);
-      store.setMeta('master_url', bundle.master_url);
-      store.setMeta('replica_name', bundle.replica_name);
+    store.setRole('replica', {
+      cluster_id: bundle.cluster_id,
+      master_url: bundle.master_url,
+      replica_name: bundle.replica_name,
       // what this node knew of a former master does not carry over
-      clearResyncRequest(store);
-      forgetMasterCertificate(store);
+      ...NO_RESYNC_REQUEST,
+      ...NO_MASTER_CERTIFICATE,
     });
     return { store, setAside };
   } catch (err) {

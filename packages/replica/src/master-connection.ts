@@ -74,7 +74,5 @@ function retiredCertificate(store: Store, cert: PeerCertificate): Error | undefi
   return undefined;
 }
 
-/** A replica joining a (new) master starts without a newest certificate. */
-export function forgetMasterCertificate(store: Store): void {
-  store.deleteMeta(NEWEST_CERTIFICATE);
-}
+/** A replica joining a (new) master starts without a newest certificate (Store.updateMeta). */
+export const NO_MASTER_CERTIFICATE = { [NEWEST_CERTIFICATE]: undefined };

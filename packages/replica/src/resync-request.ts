@@ -19,10 +19,7 @@ export const ALLOW_ROLLBACK_COMMAND = 'otpgate replica resync --allow-rollback';
 export function requestResync(store: Store, options: { allowRollback?: boolean } = {}): void {
   if (store.role !== 'replica') throw new InvalidInputError('this node is the master; "replica resync" is for a replica');
   const now = String(Date.now());
-  store.db.transaction(() => {
-    store.setMeta(REQUESTED, now);
-    if (options.allowRollback) store.setMeta(ROLLBACK_ALLOWED, now);
-  });
+  store.updateMeta(options.allowRollback ? { [REQUESTED]: now, [ROLLBACK_ALLOWED]: now } : { [REQUESTED]: now });
 }
 
 export function resyncRequested(store: Store): boolean {
@@ -33,10 +30,10 @@ export function rollbackAllowed(store: Store): boolean {
   return store.getMeta(ROLLBACK_ALLOWED) !== undefined;
 }
 
+/** Both requests served (Store.updateMeta): a snapshot was applied, or the node joined a cluster afresh. */
+export const NO_RESYNC_REQUEST = { [REQUESTED]: undefined, [ROLLBACK_ALLOWED]: undefined };
+
 /** A snapshot was applied: both requests are served. */
 export function clearResyncRequest(store: Store): void {
-  store.db.transaction(() => {
-    store.deleteMeta(REQUESTED);
-    store.deleteMeta(ROLLBACK_ALLOWED);
-  });
+  store.updateMeta(NO_RESYNC_REQUEST);
 }

@@ -1,14 +1,5 @@
 import { Agent, request } from 'undici';
-import {
-  markAuthBucketsReported,
-  markFailuresReported,
-  markStepsReported,
-  unreportedAuthBuckets,
-  unreportedFailures,
-  unreportedSteps,
-  type Logger,
-  type Store,
-} from '@otpgate/core';
+import { isEmptyReport, markReported, unreportedReport, type Logger, type Store } from '@otpgate/core';
 import type { NodeConfig } from '@otpgate/shared';
 import { connectionError, masterTlsOptions } from './master-connection.js';
 import { errorMessage } from '@otpgate/shared';
@@ -58,25 +49,21 @@ export class StepReporter {
     if (this.busy) return 0;
     this.busy = true;
     try {
-      const steps = unreportedSteps(this.store, BATCH);
-      const failures = unreportedFailures(this.store, BATCH);
-      const buckets = unreportedAuthBuckets(this.store, BATCH);
-      if (steps.length === 0 && failures.length === 0 && buckets.length === 0) return 0;
+      const report = unreportedReport(this.store, BATCH);
+      if (isEmptyReport(report)) return 0;
       const response = await request(this.url, {
         dispatcher: this.agent,
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ steps, failures, buckets }),
+        body: JSON.stringify(report),
       }).catch((err: unknown) => {
         // as the feed says it: a certificate that fails verification is not the master being down
         throw connectionError(this.url.origin, err);
       });
       const text = await response.body.text();
       if (response.statusCode !== 200) throw new Error(`the master answered ${response.statusCode}: ${text.slice(0, 200)}`);
-      markStepsReported(this.store, steps);
-      markFailuresReported(this.store, failures);
-      markAuthBucketsReported(this.store, buckets);
-      return steps.length;
+      markReported(this.store, report);
+      return report.steps.length;
     } catch (err) {
       // the master may be down: the steps stay marked and go out later; say so once a minute at most
       if (Date.now() - this.lastFailureLogged > 60_000) {

@@ -6,7 +6,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   CLI_ACTOR,
   Store,
-  applySnapshotFile,
   createLogger,
   createServices,
   loadDictionary,
@@ -14,6 +13,7 @@ import {
   writeSnapshotFile,
   type WrittenSnapshot,
 } from '@otpgate/core';
+import { applySnapshotFile } from '@otpgate/core/testing';
 import { FeedError, SNAPSHOT_ENTITIES, newFeedNonce, signFeed, verifyFeedDigest } from '@otpgate/shared';
 import { checkAnnouncedSize, receiveSnapshot } from '@otpgate/replica';
 

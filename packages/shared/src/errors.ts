@@ -55,6 +55,7 @@ export const ERROR_CODES = [
   'ldap-closed-backend',
   // replication (FeedFailure, ConnectionFailure)
   'replication-data', // a change or snapshot record this node cannot apply
+  'replication-refused', // the master's replication API refused a request (status and reason in the answer)
   'join-refused', // a replica bundle that cannot be joined here
   'feed-bad-signature',
   'feed-malformed',

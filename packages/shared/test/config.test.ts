@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigFileError, ValidationError, loadNodeConfig, parseListenAddress, parseNodeConfig, type ValidationProblem, errorMessage } from '@otpgate/shared';
+import { ConfigFileError, ValidationError, errorMessage, loadNodeConfig, parseNodeConfig, type ValidationProblem } from '@otpgate/shared';
+import { parseListenAddress } from '../src/listen-address.js';
 
 const BASE = '/etc/otpgate';
 

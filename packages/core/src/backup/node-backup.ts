@@ -296,7 +296,7 @@ async function placeRestored(
     store.settings();
     store.readAll('client');
     for (const token of store.scan('token')) void token; // each one unsealed, a page at a time
-    const users = Number(store.db.first(store.db.q.selectFrom('users').select((eb) => eb.fn.countAll().as('n')))?.n ?? 0);
+    const users = store.userCount();
     return { manifest, role: store.role, headSeq: store.head().seq, users, keySource, setAside, warnings };
   } catch (err) {
     if (err instanceof SealError) throw new RestoreError(`the restored secrets do not open with this key: ${err.message}`, { cause: err });

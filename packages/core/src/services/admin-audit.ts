@@ -5,6 +5,7 @@ import type { AdminAuditTable } from '../store/schema.js';
 import type { Actor } from './context.js';
 import { truncateUtf8 } from '../log/syslog-format.js';
 import { errorMessage } from '@otpgate/shared';
+import { scheduleRetention, type RetentionJob } from '../store/retention.js';
 
 export type AdminAuditEntry = Selectable<AdminAuditTable>;
 
@@ -118,4 +119,9 @@ export class AdminAuditService {
     const rows = entries.map((e) => [new Date(e.at).toISOString(), e.actor, e.source, e.action, e.target, e.before, e.after, e.details].map(cell).join(','));
     return [header, ...rows].join('\r\n') + '\r\n';
   }
+}
+
+/** Prune the audit log in the background, in small chunks (every node keeps its own): older than `maxAgeMs`, beyond `maxRows`. */
+export function scheduleAdminAuditRetention(store: Store, logger: Logger, limits: { maxAgeMs: number; maxRows: number }): RetentionJob {
+  return scheduleRetention(store.db, logger, { table: 'admin_audit', timeColumn: 'at', ...limits });
 }

@@ -143,14 +143,25 @@ export class Store {
     this.db.run(this.db.q.deleteFrom('node_meta').where('key', '=', key));
   }
 
+  /** Several of the node's own settings written together or not at all; `undefined` deletes one. */
+  updateMeta(values: Readonly<Record<string, string | undefined>>): void {
+    this.db.transaction(() => {
+      for (const [key, value] of Object.entries(values)) {
+        if (value === undefined) this.deleteMeta(key);
+        else this.setMeta(key, value);
+      }
+    });
+  }
+
   /** Cached: read on every accepted code, changed only by joining or promoting. */
   get role(): NodeRole {
     this.cachedRole ??= this.getMeta('role') === 'replica' ? 'replica' : 'master';
     return this.cachedRole;
   }
 
-  setRole(role: NodeRole): void {
-    this.setMeta('role', role);
+  /** Switch the role, and the settings that go with it (`meta`, as updateMeta takes them) in the same transaction. */
+  setRole(role: NodeRole, meta: Readonly<Record<string, string | undefined>> = {}): void {
+    this.updateMeta({ ...meta, role });
     this.cachedRole = role;
   }
 
@@ -237,6 +248,11 @@ export class Store {
   /** Every record of `entity`, in key order, read a page at a time (entity-handlers.ts). */
   scan<E extends Entity>(entity: E): Iterable<EntityRecords[E]> {
     return (ENTITY_HANDLERS[entity]).scan(this, this.sealKey);
+  }
+
+  /** How many users the node holds. */
+  userCount(): number {
+    return Number(this.db.first(this.db.q.selectFrom('users').select((eb) => eb.fn.countAll().as('n')))?.n ?? 0);
   }
 
   settings(): Settings {

@@ -1,5 +1,6 @@
 import type { Selectable } from 'kysely';
-import type { ReplicasTable, Store } from '@otpgate/core';
+import type { ReplicasTable } from './schema.js';
+import type { Store } from './store.js';
 
 /** A row of the master's replica registry. */
 export type ReplicaEntry = Selectable<ReplicasTable>;

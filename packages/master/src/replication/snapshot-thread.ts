@@ -1,3 +1,8 @@
+/**
+ * The snapshot thread (started by snapshot-job.ts): reading, unsealing and writing a million users takes tens of
+ * seconds that the master's event loop must not wait for, and the records go to the file a page at a time, never all
+ * in memory. SQLite in WAL mode gives this connection a consistent view of its own.
+ */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Store, writeSnapshotFile, type WrittenSnapshot } from '@otpgate/core';
 
@@ -14,9 +19,6 @@ export interface SnapshotResult extends WrittenSnapshot {
   buildMs: number;
 }
 
-// Runs in a worker thread: reading, unsealing and writing a million users takes tens of seconds that the master's
-// event loop must not wait for, and the records go to the file a page at a time, never all in memory. SQLite in WAL
-// mode gives this connection a consistent view of its own.
 const job = workerData as SnapshotJob;
 const store = await Store.openReadOnly(job.dataDir);
 try {

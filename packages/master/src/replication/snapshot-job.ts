@@ -6,7 +6,7 @@ import type { SnapshotJob, SnapshotResult } from './snapshot-thread.js';
  * Build a snapshot file, hashed as it is written, in a worker thread; the serving thread only signs the hash and sends
  * the file. `signal` ends the thread (the node is stopping: a million users take longer than its grace period).
  */
-export function snapshotInWorker(job: SnapshotJob, signal: AbortSignal): Promise<SnapshotResult> {
+export function buildSnapshotInThread(job: SnapshotJob, signal: AbortSignal): Promise<SnapshotResult> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./snapshot-thread.js', import.meta.url), { workerData: job });
     const stop = () => void worker.terminate();
@@ -20,7 +20,7 @@ export function snapshotInWorker(job: SnapshotJob, signal: AbortSignal): Promise
     worker.once('error', fail);
     worker.once('exit', (code) => {
       signal.removeEventListener('abort', stop);
-      if (code !== 0) fail(new Error(signal.aborted ? 'the snapshot was not finished: the node is stopping' : `the snapshot worker stopped with code ${code}`));
+      if (code !== 0) fail(new Error(signal.aborted ? 'the snapshot was not finished: the node is stopping' : `the snapshot thread stopped with code ${code}`));
     });
   });
 }
