@@ -27,7 +27,8 @@ export default defineConfig({
           exclude: [...configDefaults.exclude, 'test/zz-log-secrets.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
-          hookTimeout: 60_000,
+          // a set-up starts nodes and runs the otpgate command a dozen times: a second or two each on a busy 2-core machine
+          hookTimeout: 180_000,
           // each file starts its own nodes on its own ports; two at a time suits a 2-core machine
           maxWorkers: 2,
           fileParallelism: true,
@@ -39,6 +40,8 @@ export default defineConfig({
           name: 'e2e-log-scan',
           include: ['test/zz-log-secrets.test.ts'],
           environment: 'node',
+          // it reads every log the suite wrote: a bulk import's are tens of megabytes
+          testTimeout: 120_000,
           // a group of its own, started once every end-to-end file has finished and written its logs
           sequence: { groupOrder: 2 },
         },

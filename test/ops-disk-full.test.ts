@@ -207,7 +207,8 @@ describe.skipIf(problem !== undefined)(`nodes whose data folder's file system is
       expect(new Set(drops.map((l) => l.worker)).size).toBe(drops.length);
       const events = lines.filter((l) => l.event !== 'radius-drop').map((l) => (typeof l.event === 'string' ? l.event : l.msg));
       expect(new Set(events).size, JSON.stringify(lines)).toBe(events.length);
-      expect(events.sort()).toEqual(['replication-store-unwritable', 'store-unwritable', 'web-store-unwritable']);
+      // the dashboard's roll-up of the auth log fails too, when its 10 s turn comes while the disk is full
+      expect(events.filter((e) => e !== 'auth-rollup-failed').sort()).toEqual(['replication-store-unwritable', 'store-unwritable', 'web-store-unwritable']);
       expect(lines.find((l) => l.event === 'radius-drop')).toMatchObject({ cause: 'store-unwritable' });
       expect(stackTraces(master, from)).toEqual([]);
     });

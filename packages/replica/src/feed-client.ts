@@ -114,9 +114,15 @@ export class FeedClient {
       if (contact) this.metrics.sinceContact.set((Date.now() - Number(contact)) / 1000);
     }, 1000);
     this.contactTimer.unref();
-    // this replica's copy of the log: nobody follows it, so the newest entries are all it keeps (not while a snapshot
-    // is applied: its thread holds the write lock, and this thread must not wait for it)
-    this.compaction = scheduleLogCompaction(this.store, this.logger, () => (this.applying ? 0 : this.store.head().seq - COMPACTION_KEEP_TAIL));
+    // this replica's copy of the log: nobody follows it, so the newest entries are all it keeps; not while a snapshot
+    // is applied (its thread holds the write lock, and this thread must not wait for it), nor while it catches up with
+    // the master (a bulk change arriving in batches: moving the base drops the RADIUS threads' user caches, and an
+    // interrupted catch-up must leave every applied batch whole in the log as in the tables)
+    this.compaction = scheduleLogCompaction(this.store, this.logger, () => {
+      const head = this.store.head().seq;
+      const behind = Number(this.store.getMeta('master_head_seq') ?? 0) > head;
+      return this.applying || behind ? 0 : head - COMPACTION_KEEP_TAIL;
+    });
     this.loop = this.run();
   }
 
