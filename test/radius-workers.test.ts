@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ATTR, CODE } from '@otpgate/core';
-import { TestNode } from './helpers/test-node.js';
+import { TestNode, type LogLine } from './helpers/test-node.js';
 import { awaitFreshStep, totpCode, wrongCode } from './helpers/otp.js';
 import { RawClient, accessRequest } from './helpers/raw-radius.js';
 
@@ -88,11 +88,10 @@ describe(`RADIUS on ${WORKERS} worker threads`, () => {
         answering.send(accessRequest({ username: 'bob', password: totpCode(secrets.bob!), secret: SECRET, extra: [stateAttr] }), node.port);
         const answer = await answering.next(3000);
         expect(code(answer), `round ${i}`).toBe(i === 0 ? CODE.ACCESS_ACCEPT : CODE.ACCESS_REJECT);
-        await node.waitForLog((l) => node.logs().indexOf(l) >= mark && l.event === 'auth' && l.result !== 'challenge');
-        // two threads write their lines in any order
-        const lines = node.logs().slice(mark).filter((l) => l.event === 'auth' && l.user === 'bob');
-        const asked = lines.find((l) => l.result === 'challenge')!;
-        const answered = lines.find((l) => l.result !== 'challenge')!;
+        // two threads write their lines in any order, each when its thread forwards them
+        const bobs = (l: LogLine) => node.logs().indexOf(l) >= mark && l.event === 'auth' && l.user === 'bob';
+        const asked = await node.waitForLog((l) => bobs(l) && l.result === 'challenge');
+        const answered = await node.waitForLog((l) => bobs(l) && l.result !== 'challenge');
         expect(answered.reason ?? answered.result).toBe(i === 0 ? 'accept' : 'replay');
         threadsSeen.push([asked.worker, answered.worker]);
       } finally {
