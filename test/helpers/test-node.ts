@@ -194,7 +194,7 @@ export class TestNode {
    * Run `otpgate serve` and wait until the node has started (`until`: another log line, e.g. to catch a replica
    * before its first snapshot is in).
    */
-  async start(timeoutMs = 15_000, until: (l: LogLine) => boolean = (l) => l.msg === 'otpgate node started'): Promise<void> {
+  async start(timeoutMs = 60_000, until: (l: LogLine) => boolean = (l) => l.msg === 'otpgate node started'): Promise<void> {
     const log = createWriteStream(this.logPath, { flags: 'a' });
     this.lines = [];
     this.child = spawn(process.execPath, [CLI_PATH, '-c', this.configPath, 'serve'], { stdio: ['ignore', 'pipe', 'pipe'] });
