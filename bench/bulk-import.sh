@@ -17,7 +17,7 @@ rows=${1:-100000}
 . "$here/lib.sh"
 results_dir "-bulk-import"
 snap=$out/otpgate
-snapshot_code "$snap" bulk-import.js bench-node.js radius-stream.js radius-packets.js quantile.js
+snapshot_code "$snap" bulk-import.js bench-node.js radius-stream.js radius-packets.js quantile.js users-csv.js
 log "otpgate bulk import while serving, $(date -Is); results in $out"
 log "  $(machine_line)"
 log "  $(code_line) command: RATE=${RATE:-150} bench/bulk-import.sh $rows"

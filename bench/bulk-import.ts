@@ -9,12 +9,12 @@
  *
  * Usage: node bench/results/build/bulk-import.js CLI OUT_DIR ROWS RATE PORT [--cpu-prof]
  */
-import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { codeAt, fromBase32, toBase32 } from '@otpgate/core';
+import { codeAt, fromBase32 } from '@otpgate/core';
 import { BenchNode, og } from './bench-node.js';
 import { RadiusStream, type NodeFigures } from './radius-stream.js';
+import { csvUserName, csvUserSecret, writeUsersCsv } from './users-csv.js';
 
 const [cli = '', out = '', rowsArg = '100000', rateArg = '150', portArg = '18190', profile] = process.argv.slice(2);
 const ROWS = Number(rowsArg);
@@ -29,15 +29,7 @@ const SERVING = 10_000;
 const QUIET_MS = 5000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const secretOf = (name: string) => toBase32(createHash('sha1').update(`bulk:${name}`).digest());
-const nameOf = (prefix: string, i: number) => `${prefix}${String(i).padStart(7, '0')}`;
-const codeOf = (name: string, offset = 0) => codeAt({ key: fromBase32(secretOf(name)), algorithm: 'SHA1', digits: 6 }, Math.floor(Date.now() / 30_000) + offset);
-
-function writeCsv(path: string, prefix: string, rows: number): void {
-  const lines = ['username,display name,email,groups,token secret'];
-  for (let i = 0; i < rows; i++) lines.push(`${nameOf(prefix, i)},,,,${secretOf(nameOf(prefix, i))}`);
-  writeFileSync(path, lines.join('\n') + '\n');
-}
+const codeOf = (name: string, offset = 0) => codeAt({ key: fromBase32(csvUserSecret(name)), algorithm: 'SHA1', digits: 6 }, Math.floor(Date.now() / 30_000) + offset);
 
 const master = new BenchNode(cli, 'master', join(out, 'master'), PORT);
 const replica = new BenchNode(cli, 'replica', join(out, 'replica'), PORT + 1);
@@ -49,9 +41,9 @@ writeFileSync(replica.config, section(replica));
 await master.ogOk(['init']);
 await master.ogOk(['cluster', 'init', '--host', '127.0.0.1']);
 await master.ogOk(['client', 'add', 'local', '127.0.0.1', '--secret-stdin', '--mode', 'code-only'], SECRET);
-writeCsv(join(out, 'serving.csv'), 'serve', SERVING);
+writeUsersCsv(join(out, 'serving.csv'), 'serve', SERVING);
 await master.ogOk(['import', 'users-csv', join(out, 'serving.csv'), '--commit']);
-writeCsv(join(out, 'bulk.csv'), 'bulk', ROWS);
+writeUsersCsv(join(out, 'bulk.csv'), 'bulk', ROWS);
 await master.ogOk(['cluster', 'add-replica', 'replica', '--out', join(replica.dir, 'bundle.json')]);
 await replica.ogOk(['replica', 'join', join(replica.dir, 'bundle.json')]);
 const nodeArgs = profile === '--cpu-prof' ? ['--cpu-prof', `--cpu-prof-dir=${join(out, 'prof')}`] : [];
@@ -65,7 +57,7 @@ const stream = await RadiusStream.start({
   rate: RATE,
   next: () => {
     const i = next++ % SERVING;
-    const username = nameOf('serve', i);
+    const username = csvUserName('serve', i);
     return i % 3 === 0 ? { username, password: codeOf(username, 10), expect: 'reject' } : { username, password: codeOf(username), expect: 'accept' };
   },
 });

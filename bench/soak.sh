@@ -25,7 +25,7 @@ port=${PORT:-18180}
 . "$here/lib.sh"
 results_dir "-soak"
 snap=$out/otpgate
-snapshot_code "$snap" soak.js admin-client.js bench-node.js radius-packets.js
+snapshot_code "$snap" soak.js admin-client.js bench-node.js radius-packets.js users-csv.js
 
 log "otpgate soak, $(date -Is); results in $out"
 log "  $(machine_line)"

@@ -14,13 +14,14 @@
  *   port (replicas PORT+1 and PORT+2, replication API PORT+3, master admin UI PORT+4)
  */
 import dgram from 'node:dgram';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ATTR, CODE, codeAt, fromBase32, toBase32 } from '@otpgate/core';
+import { ATTR, CODE, codeAt, fromBase32 } from '@otpgate/core';
 import { AdminClient } from './admin-client.js';
 import { BenchNode, og } from './bench-node.js';
 import { accessRequest as request, answersRequest, attribute } from './radius-packets.js';
+import { csvUserName, csvUserSecret } from './users-csv.js';
 import { errorMessage } from '@otpgate/shared';
 
 const [cli = '', out = '', minutesArg = '30', rateArg = '100', portArg = '18180'] = process.argv.slice(2);
@@ -43,9 +44,7 @@ const IMPORT_ROWS = 2000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.now();
-const secretOf = (name: string) => toBase32(createHash('sha1').update(`soak:${name}`).digest());
-const nameOf = (pool: string, i: number) => `${pool}${String(i).padStart(6, '0')}`;
-const totp = (name: string) => codeAt({ key: fromBase32(secretOf(name)), algorithm: 'SHA1', digits: 6 }, Math.floor(Date.now() / 30_000));
+const totp = (name: string) => codeAt({ key: fromBase32(csvUserSecret(name)), algorithm: 'SHA1', digits: 6 }, Math.floor(Date.now() / 30_000));
 const wrongCodeOf = (name: string) => String((Number(totp(name)) + 500_000) % 1_000_000).padStart(6, '0');
 
 // --- RADIUS ---------------------------------------------------------------------------------------------------------
@@ -121,7 +120,7 @@ class Radius {
     let packet: Buffer;
     if (kind < 0.4) packet = randomBytes(20 + Math.floor(Math.random() * 200));
     else {
-      packet = accessRequest(randomBytes(1)[0]!, nameOf('accept', 0), '123456');
+      packet = accessRequest(randomBytes(1)[0]!, csvUserName('accept', 0), '123456');
       if (kind < 0.7) packet[packet.length - 1]! ^= 0xff; // the Message-Authenticator no longer verifies
       else packet = packet.subarray(0, packet.length - 3); // shorter than its Length field
     }
@@ -162,18 +161,18 @@ async function main(): Promise<void> {
   await master.ogOk(['client', 'add', 'local', '127.0.0.1', '--secret-stdin', '--mode', 'code-only'], SECRET);
   const csv = ['username,display name,email,groups,token secret'];
   for (const pool of ['accept', 'wrong', 'pair', 'ui'] as const) {
-    for (let i = 0; i < POOLS[pool]; i++) csv.push(`${nameOf(pool, i)},${pool} ${i},,,${secretOf(nameOf(pool, i))}`);
+    for (let i = 0; i < POOLS[pool]; i++) csv.push(`${csvUserName(pool, i)},${pool} ${i},,,${csvUserSecret(csvUserName(pool, i))}`);
   }
   writeFileSync(join(out, 'users.csv'), csv.join('\n') + '\n');
   await master.ogOk(['import', 'users-csv', join(out, 'users.csv'), '--commit']);
   // challenge users: a password (argon2id), the challenge mode, a token of a known secret (imported, then changed)
   const challengeCsv = ['username,display name,email,groups,token secret'];
-  for (let i = 0; i < POOLS.challenge; i++) challengeCsv.push(`${nameOf('chal', i)},,,,${secretOf(nameOf('chal', i))}`);
+  for (let i = 0; i < POOLS.challenge; i++) challengeCsv.push(`${csvUserName('chal', i)},,,,${csvUserSecret(csvUserName('chal', i))}`);
   writeFileSync(join(out, 'challenge.csv'), challengeCsv.join('\n') + '\n');
   await master.ogOk(['import', 'users-csv', join(out, 'challenge.csv'), '--commit']);
   for (let i = 0; i < POOLS.challenge; i++) {
-    await master.ogOk(['user', 'set-password', nameOf('chal', i), '--password-stdin'], CHALLENGE_PW);
-    await master.ogOk(['user', 'set', nameOf('chal', i), '--mode', 'challenge']);
+    await master.ogOk(['user', 'set-password', csvUserName('chal', i), '--password-stdin'], CHALLENGE_PW);
+    await master.ogOk(['user', 'set', csvUserName('chal', i), '--mode', 'challenge']);
   }
   for (const r of replicas) {
     await master.ogOk(['cluster', 'add-replica', r.name, '--out', join(r.dir, 'bundle.json')]);
@@ -218,7 +217,7 @@ async function main(): Promise<void> {
     const pick = Math.random() * 100;
     const node = nextNode();
     if (pick < 55) {
-      const user = nameOf('accept', cursor.accept++ % POOLS.accept);
+      const user = csvUserName('accept', cursor.accept++ % POOLS.accept);
       const code = totp(user);
       const { socket, id } = radius.slot();
       const packet = accessRequest(id, user, code);
@@ -233,7 +232,7 @@ async function main(): Promise<void> {
         return { ok: a[0] === CODE.ACCESS_ACCEPT, detail: `answer ${a[0]} for ${user}` };
       });
     } else if (pick < 75) {
-      const user = nameOf('wrong', cursor.wrong++ % POOLS.wrong);
+      const user = csvUserName('wrong', cursor.wrong++ % POOLS.wrong);
       const { socket, id } = radius.slot();
       const packet = accessRequest(id, user, wrongCodeOf(user));
       track('reject', node, async () => {
@@ -251,7 +250,7 @@ async function main(): Promise<void> {
       });
     } else if (pick < 90) {
       // one code, two nodes, at the same instant: at most one Accept in the cluster
-      const user = nameOf('pair', cursor.pair++ % POOLS.pair);
+      const user = csvUserName('pair', cursor.pair++ % POOLS.pair);
       const code = totp(user);
       const other = nodes[(nodes.indexOf(node) + 1 + Math.floor(Math.random() * 2)) % nodes.length]!;
       for (const n of [node, other]) {
@@ -272,7 +271,7 @@ async function main(): Promise<void> {
 
   const challengeFlow = () => {
     const node = nextNode();
-    const user = nameOf('chal', cursor.challenge++ % POOLS.challenge);
+    const user = csvUserName('chal', cursor.challenge++ % POOLS.challenge);
     track('challenge', node, async () => {
       const first = radius.slot();
       const a = await radius.request(first.socket, accessRequest(first.id, user, CHALLENGE_PW), node.port);
@@ -299,7 +298,7 @@ async function main(): Promise<void> {
         ui.signIns++;
       }
       const list = await admin.send(`/users?page=${1 + Math.floor(Math.random() * 20)}`);
-      const user = nameOf('ui', cursor.ui++ % POOLS.ui);
+      const user = csvUserName('ui', cursor.ui++ % POOLS.ui);
       const page = await admin.send(`/users/${user}`);
       const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1];
       if (list.status !== 200 || page.status !== 200 || !csrf) throw new Error(`list ${list.status}, user page ${page.status}`);
@@ -322,7 +321,7 @@ async function main(): Promise<void> {
     const k = imports.length;
     const file = join(out, `import-${k}.csv`);
     const rows = ['username,display name,email,groups,token secret'];
-    for (let i = 0; i < IMPORT_ROWS; i++) rows.push(`${nameOf(`imp${k}x`, i)},imported ${k}/${i},,,${secretOf(nameOf(`imp${k}x`, i))}`);
+    for (let i = 0; i < IMPORT_ROWS; i++) rows.push(`${csvUserName(`imp${k}x`, i)},imported ${k}/${i},,,${csvUserSecret(csvUserName(`imp${k}x`, i))}`);
     writeFileSync(file, rows.join('\n') + '\n');
     const entry = { at: now(), ms: 0, ok: false, rows: IMPORT_ROWS };
     imports.push(entry);
@@ -392,7 +391,7 @@ async function main(): Promise<void> {
   const importedLogins: string[] = [];
   if (lastImport >= 0) {
     for (const [i, n] of nodes.entries()) {
-      const user = nameOf(`imp${lastImport}x`, i);
+      const user = csvUserName(`imp${lastImport}x`, i);
       const { socket, id } = radius.slot();
       const a = await radius.request(socket, accessRequest(id, user, totp(user)), n.port);
       importedLogins.push(`${n.name} ${a?.[0] === CODE.ACCESS_ACCEPT ? 'accept' : `answer ${a?.[0] ?? 'none'}`}`);

@@ -19,7 +19,7 @@ import { TestNode } from './helpers/test-node.js';
 import { totpCode, wrongCode } from './helpers/otp.js';
 import { RawClient, accessRequest } from './helpers/raw-radius.js';
 import { LoopDelay, RadiusStream, type NodeFigures, type StreamItem } from '../bench/radius-stream.js';
-import { csvUserName, csvUserSecret, writeUsersCsv } from './helpers/users-csv.js';
+import { csvUserName, csvUserSecret, writeUsersCsv } from '../bench/users-csv.js';
 import { CpuShare } from './helpers/cpu-share.js';
 
 const SECRET = 'testing123';

@@ -14,7 +14,7 @@ import { CLI_PATH } from './helpers/paths.js';
 import { AdminSession } from './helpers/admin-session.js';
 import { eventually } from './helpers/eventually.js';
 import { dataDirOf, storeFacts, upsertsAfter, type StoreFacts } from './helpers/store-facts.js';
-import { writeUsersCsv } from './helpers/users-csv.js';
+import { writeUsersCsv } from '../bench/users-csv.js';
 
 const ADMIN_PW = 'Admin-Password-crash-7q';
 const ROWS = 100_000;

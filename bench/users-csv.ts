@@ -1,3 +1,4 @@
+/** Generated users for imports, shared by the end-to-end tests and the benches. */
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { toBase32 } from '@otpgate/core';
@@ -5,7 +6,10 @@ import { toBase32 } from '@otpgate/core';
 /** The name of user `i` of a generated file: PREFIX + six digits. */
 export const csvUserName = (prefix: string, i: number) => `${prefix}${String(i).padStart(6, '0')}`;
 
-/** Each generated user's TOTP secret, derived from the name (160 bits, base32): the test knows it without a lookup. */
+/**
+ * Each generated user's TOTP secret, derived from the name (160 bits, base32): a test or bench knows it without a
+ * lookup.
+ */
 export const csvUserSecret = (username: string) => toBase32(createHash('sha1').update(`otpgate-e2e:${username}`).digest());
 
 /**
