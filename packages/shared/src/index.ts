@@ -143,3 +143,4 @@ export {
   type VpnCredentialUse,
 } from './vpn-credential.js';
 export { PASSKEY_TRANSPORTS, passkeyRecordSchema, type PasskeyRecord } from './passkey.js';
+export type { AccountAlert, Notice, Notifier, PushNotice } from './notification.js';
