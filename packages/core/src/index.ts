@@ -101,6 +101,7 @@ export {
   writeSnapshotFile,
   type WrittenSnapshot,
 } from './store/snapshot-file.js';
+export { isLockBusy, StoreBusyError } from './store/database.js';
 export { StoreHealth, storeWriteProblem } from './store/store-health.js';
 export { DATA_FILES, Store } from './store/store.js';
 export { claimStep, publishSteps, USE_STEP_SQL } from './store/token-state.js';

@@ -21,6 +21,8 @@ describe('the master-only pages: one encapsulated plugin a replica refuses whole
         what: 'test UI',
         allow: ADMIN_ALLOW_DEFAULT,
         allowSetting: 'admin.allow',
+        // these routes write nothing: the lock is always free (web-write-lock.test.ts holds a real one)
+        writeLock: { whenWritable: () => Promise.resolve(true) },
         logger: createLogger('silent', 'test'),
         errorPage: ({ title, message }) => `<h1>${title}</h1><p>${message}</p>`,
       },

@@ -28,7 +28,9 @@ describe('the web apps read only what fits their limits, from allowed addresses 
     const sink = new Writable({ write: (chunk: Buffer, _enc, done) => done(void lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>)) });
     app = await createWebApp(
       { key, cert: certificate, minVersion: 'TLSv1.2' },
-      { what: 'test UI', allow: ADMIN_ALLOW_DEFAULT, allowSetting: 'admin.allow', logger: createLogger('info', 'test', sink), errorPage: ({ title, message }) => `<h1>${title}</h1><p>${message}</p>` },
+      { what: 'test UI', allow: ADMIN_ALLOW_DEFAULT, allowSetting: 'admin.allow',
+        // these routes write nothing: the lock is always free (web-write-lock.test.ts holds a real one)
+        writeLock: { whenWritable: () => Promise.resolve(true) }, logger: createLogger('info', 'test', sink), errorPage: ({ title, message }) => `<h1>${title}</h1><p>${message}</p>` },
     );
     const keep = (req: FastifyRequest) => {
       received.push(req.body);

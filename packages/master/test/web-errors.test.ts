@@ -26,6 +26,8 @@ describe('the web apps\' error handler: route handlers throw, the app answers wi
         what: 'test UI',
         allow: ADMIN_ALLOW_DEFAULT,
         allowSetting: 'admin.allow',
+        // these routes write nothing: the lock is always free (web-write-lock.test.ts holds a real one)
+        writeLock: { whenWritable: () => Promise.resolve(true) },
         logger: createLogger('info', 'test', sink),
         // the page as JSON, to see what the handler gave it
         errorPage: (refusal: Refusal) => JSON.stringify(refusal),

@@ -26,6 +26,7 @@ export const ERROR_CODES = [
   'key-file', // the node's key file (secret.key)
   'seal', // a sealed secret that does not open with the node's key
   'store', // a database that cannot be opened or used
+  'store-busy', // another write (an import, a restore) holds the database longer than a request may wait
   'store-job', // a store thread that stopped before it finished
   'cluster-setup', // cluster files missing (not initialised, not joined)
   'cluster-key', // a feed key file that is not the cluster's Ed25519 key

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, type Compilable, type InferResult } from 'kysely';
 import { Migrator, type MigrationProvider } from 'kysely/migration';
@@ -10,6 +11,19 @@ export class StoreError extends OtpgateError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('store', message, options);
   }
+}
+
+/** Another connection's write (an import, a restore) held the lock past the time a request may wait for it. */
+export class StoreBusyError extends OtpgateError {
+  constructor(waitedMs: number) {
+    super('store-busy', `another write (an import or a restore?) has held the database for over ${Math.round(waitedMs / 1000)} s: nothing was changed; try again once it has finished`);
+  }
+}
+
+/** Whether a thrown value is SQLite refusing for a lock another connection holds. */
+export function isLockBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT' || code === 'SQLITE_LOCKED';
 }
 
 /** "name" as an SQL identifier (names come from the code and the record schemas, never from input; quoted anyway). */
@@ -173,11 +187,32 @@ export class Database<S = DB> {
     try {
       return fn();
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT' || code === 'SQLITE_LOCKED') return undefined;
+      if (isLockBusy(err)) return undefined;
       throw err;
     } finally {
       this.sqlite.pragma(`busy_timeout = ${waited}`);
+    }
+  }
+
+  /**
+   * Wait until the write lock is free, without blocking the thread: SQLite's own wait (busy_timeout) sleeps inside
+   * the call, so a request thread that writes while another process imports would stop answering everything else
+   * (a replica's claims, the metrics) for as long as the import holds the lock. Polls with BEGIN IMMEDIATE; false
+   * once `deadlineMs` has passed. The write that follows may still meet a lock taken in between, and then waits
+   * busy_timeout as before: rare, and no longer than that.
+   */
+  async whenWritable(deadlineMs: number): Promise<boolean> {
+    const end = performance.now() + deadlineMs;
+    for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+      const free = this.tryWrite(() => {
+        this.sqlite.exec('BEGIN IMMEDIATE');
+        this.sqlite.exec('ROLLBACK');
+        return true;
+      });
+      if (free) return true;
+      const left = end - performance.now();
+      if (left <= 0) return false;
+      await sleep(Math.min(pause, left));
     }
   }
 

@@ -64,6 +64,7 @@ export class AdminServer {
         logger,
         errorPage: (refusal) => ui.errorPage(refusal.title, refusal.message, refusal.masterUrl).value,
         actionError: ui.actionError,
+        writeLock: node.store.db,
       });
       registerSignInPages(app, ui, signIn);
       registerPages(app, ui);

@@ -37,6 +37,7 @@ export class EnrollmentServer {
         allowSetting: 'enrollment.allow',
         logger: node.logger,
         errorPage: (refusal) => refusedPortalPage(refusal.title, refusal.message).value,
+        writeLock: node.store.db,
       });
       registerPortal(app, deps);
       registerAccount(app, deps, account);

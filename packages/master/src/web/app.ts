@@ -12,7 +12,7 @@ import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import { CidrList, ConfigFileError, OtpgateError, ReadOnlyReplicaError, ValidationError, formatListenAddress, type ListenAddress } from '@otpgate/shared';
-import { LogLimiter, storeWriteProblem, type Logger } from '@otpgate/core';
+import { isLockBusy, LogLimiter, StoreBusyError, storeWriteProblem, type Logger } from '@otpgate/core';
 import { adminCertificateFiles } from '../admin/certificate.js';
 import { FORM_BODY_BYTES, InputTooLargeError, checkFields, formatBytes, type UploadLimits } from './input-limits.js';
 
@@ -57,6 +57,14 @@ export interface WebAppOptions {
    * admin UI sends it back to the form as a message) and returns undefined where it does not.
    */
   actionError?(req: FastifyRequest, reply: FastifyReply, message: string): FastifyReply | undefined;
+  /**
+   * The node's configuration database. A request that may change something waits here for its write lock without
+   * blocking the thread (Database.whenWritable): SQLite's own wait would stop this thread, and with it a replica's
+   * claims and the feed, while another process imports.
+   */
+  writeLock: { whenWritable(deadlineMs: number): Promise<boolean> };
+  /** How long a change waits for that lock before it is refused (default WRITE_WAIT_MS). */
+  writeWaitMs?: number;
 }
 
 /** A refused request, as its page tells it. */
@@ -67,6 +75,9 @@ export interface Refusal {
   /** A read-only replica's refusal: where the master is (ReadOnlyReplicaError). */
   masterUrl?: string;
 }
+
+/** How long a change waits for another write (an import, a restore) to let go of the database before it is refused. */
+const WRITE_WAIT_MS = 10_000;
 
 /** The least time between two log lines about requests refused from one address (its address, or over-long input). */
 const REFUSAL_LOG_INTERVAL_MS = 60_000;
@@ -101,6 +112,11 @@ export async function createWebApp(tls: ReturnType<typeof webTls>, options: WebA
   app.addHook('preValidation', async (req) => {
     checkFields(req.query);
     checkFields(req.body);
+  });
+  app.addHook('preHandler', async (req) => {
+    if (req.method === 'GET' || req.method === 'HEAD') return;
+    const wait = options.writeWaitMs ?? WRITE_WAIT_MS;
+    if (!(await options.writeLock.whenWritable(wait))) throw new StoreBusyError(wait);
   });
   app.setErrorHandler(webErrorHandler(options, refusals));
   app.addHook('onSend', async (_req, reply, payload) => {
@@ -179,7 +195,8 @@ function problemText(err: OtpgateError): string {
 
 /**
  * Errors as the app's own pages, so route handlers just throw. Input over a limit: 413. The node's disk refusing a
- * write: 503, logged once a minute. A change asked of a read-only replica: 403, naming the master. Other otpgate
+ * write: 503, logged once a minute. Another write holding the database past WRITE_WAIT_MS: the form again with the
+ * reason, or 503. A change asked of a read-only replica: 403, naming the master. Other otpgate
  * errors, which say what to do: 404 for what does not exist, 400 for the rest, or the app's own answer to a form's
  * (actionError). Other bad requests: the status fastify chose. Anything else is a bug: 500, logged with its stack.
  */
@@ -204,6 +221,18 @@ function webErrorHandler(options: WebAppOptions, refusals: LogLimiter) {
         );
       }
       return sendError(reply, options, { status: 503, title: 'Cannot save now', message: `This node cannot write its database: ${unwritable}. Nothing was changed; try again once that is fixed.` });
+    }
+    if (err instanceof StoreBusyError || isLockBusy(err)) {
+      const busy = err instanceof StoreBusyError ? err : new StoreBusyError(options.writeWaitMs ?? WRITE_WAIT_MS);
+      if (refusals.allow('store-busy')) {
+        options.logger.warn(
+          { event: 'web-store-busy', server: options.what, path: req.routeOptions.url ?? '' },
+          `${options.what}: a change found the database held by another write (an import or a restore?) and was refused (at most one line a minute)`,
+        );
+      }
+      const answered = options.actionError?.(req, reply, busy.message);
+      if (answered) return answered;
+      return sendError(reply.header('retry-after', '10'), options, { status: 503, title: 'Busy: try again', message: busy.message });
     }
     if (err instanceof ReadOnlyReplicaError) {
       return sendError(reply, options, { status: 403, title: 'This node is a read-only replica', message: err.message, masterUrl: err.masterUrl });
