@@ -176,6 +176,15 @@ describe('a replica behind a tampering man in the middle', () => {
     expect(failure).toMatchObject({ reason: 'tls-verification', level: 'error' });
     expect(String(failure.err)).toContain('replaced by "otpgate cluster renew-certificate"');
     expect(await displayName(replica, 'alice')).toBe('Alice Renewed');
+    // the RADIUS threads' channel to the master holds to the same rule: a one-time VPN credential, which only the
+    // master can confirm, is refused rather than confirmed through the impostor
+    const issued = JSON.parse(await master.cliOk('vpn-credential', 'issue', 'alice', '--json')) as { password: string };
+    master.noteSecret(issued.password);
+    const mark = await replica.mark();
+    expect((await radclient(replica.target, SECRET, papRequest('alice', issued.password))).code).toBe('Access-Reject');
+    expect(await replica.authAfter(mark, 'alice')).toMatchObject({ result: 'reject', reason: 'unconfirmed' });
+    const unconfirmed = await replica.waitForLog((l) => replica.logs().indexOf(l) >= before && l.event === 'replay-claim-unavailable', 15_000);
+    expect(String(unconfirmed.err)).toContain('replaced by "otpgate cluster renew-certificate"');
     proxy.useCertificate(renewed);
     await replica.waitForApplied(await master.headSeq(), 20_000);
     expect(await displayName(replica, 'alice')).toBe('Alice Retired');

@@ -101,6 +101,7 @@ export {
   writeSnapshotFile,
   type WrittenSnapshot,
 } from './store/snapshot-file.js';
+export { masterTlsOptions, NO_MASTER_CERTIFICATE } from './cluster/master-tls.js';
 export { isLockBusy, StoreBusyError } from './store/database.js';
 export { StoreHealth, storeWriteProblem } from './store/store-health.js';
 export { DATA_FILES, Store } from './store/store.js';

@@ -7,19 +7,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StepClaimer } from '../src/cluster/step-claimer.js';
 import { createLogger } from '../src/logger.js';
 import { Metrics } from '../src/metrics.js';
+import { Store } from '../src/store/store.js';
 
 /** The claim timeout the test gives the claimer (cluster.replay_claim's timeout). */
 const TIMEOUT_MS = 500;
 
 describe('a replica claiming a code from its master', () => {
   let dataDir: string;
+  let store: Store;
   let stalled: net.Server;
   const sockets: net.Socket[] = [];
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'claimer-'));
+    store = await Store.create(join(dataDir, 'data'));
     // the replica's cluster files: one self-signed certificate serves as CA and client certificate alike
-    const dir = join(dataDir, 'cluster');
+    const dir = join(store.dataDir, 'cluster');
     mkdirSync(dir);
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=replica',
       '-keyout', join(dir, 'client.key'), '-out', join(dir, 'client.crt')], { stdio: 'ignore' });
@@ -34,12 +37,13 @@ describe('a replica claiming a code from its master', () => {
   afterAll(() => {
     for (const s of sockets) s.destroy();
     stalled.close();
+    store.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('gives up within its timeout while the master does not finish the TLS handshake, for every claim in flight', async () => {
     const { port } = stalled.address() as net.AddressInfo;
-    const claimer = new StepClaimer(dataDir, `https://127.0.0.1:${port}`, 'best-effort', TIMEOUT_MS, createLogger('silent', 'test'), new Metrics({ processMetrics: false }));
+    const claimer = new StepClaimer(store, `https://127.0.0.1:${port}`, 'best-effort', TIMEOUT_MS, createLogger('silent', 'test'), new Metrics({ processMetrics: false }));
     try {
       // claims keep coming, as Accepts do, more of them than the claimer keeps connections
       const settled = await Promise.all(

@@ -20,6 +20,7 @@ import {
 import {
   COMPACTION_KEEP_TAIL,
   ClusterFiles,
+  masterTlsOptions,
   ReplicationDataError,
   applyEntries,
   applySnapshotInThread,
@@ -36,7 +37,7 @@ import {
   type Store,
   type StoreJobRun,
 } from '@otpgate/core';
-import { MasterConnectionError, connectionError, masterTlsOptions } from './master-connection.js';
+import { MasterConnectionError, connectionError } from './master-connection.js';
 import { ALLOW_ROLLBACK_COMMAND, clearResyncRequest, resyncRequested, rollbackAllowed } from './resync-request.js';
 import { checkAnnouncedSize, receiveSnapshot } from './snapshot-download.js';
 import { retryDelayMs } from './retry-delay.js';

@@ -1,9 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { replicaBundleSchema, parseWith, InvalidInputError, OtpgateError, setAsideFiles, type ReplicaBundle, errorMessage } from '@otpgate/shared';
-import { CLUSTER_FILES, ClusterFiles, DATA_FILES, Store } from '@otpgate/core';
+import { CLUSTER_FILES, ClusterFiles, DATA_FILES, NO_MASTER_CERTIFICATE, Store } from '@otpgate/core';
 import { NO_RESYNC_REQUEST } from './resync-request.js';
-import { NO_MASTER_CERTIFICATE } from './master-connection.js';
 
 export class JoinRefusedError extends OtpgateError {
   constructor(message: string) {

@@ -1,7 +1,7 @@
 import { Agent, request } from 'undici';
-import { isEmptyReport, markReported, unreportedReport, type Logger, type Store } from '@otpgate/core';
+import { isEmptyReport, markReported, masterTlsOptions, unreportedReport, type Logger, type Store } from '@otpgate/core';
 import type { NodeConfig } from '@otpgate/shared';
-import { connectionError, masterTlsOptions } from './master-connection.js';
+import { connectionError } from './master-connection.js';
 import { errorMessage } from '@otpgate/shared';
 
 const BATCH = 500;

@@ -8,12 +8,12 @@
  * The same channel carries a replica's use of a one-time VPN credential: only the master holds those, so a replica asks
  * it for each (whatever cluster.replay_claim says; with the master unreachable, a credential cannot be checked).
  */
-import { createSecureContext } from 'node:tls';
 import { Agent, request } from 'undici';
 import { claimAnswerSchema, errorMessage, vpnCredentialAnswerSchema, type TokenStateRecord, type VpnCredentialAnswer, type VpnCredentialClaim } from '@otpgate/shared';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { ClusterFiles } from '../store/cluster-files.js';
+import type { Store } from '../store/store.js';
+import { masterTlsOptions } from './master-tls.js';
 
 export type ClaimOutcome = 'claimed' | 'replay' | 'unavailable';
 
@@ -33,7 +33,7 @@ export class StepClaimer {
   private lastLogged = 0;
 
   constructor(
-    dataDir: string,
+    store: Store,
     masterUrl: string,
     /** cluster.replay_claim: with 'off', only VPN credentials are asked for. */
     readonly mode: 'strict' | 'best-effort' | 'off',
@@ -41,14 +41,11 @@ export class StepClaimer {
     private readonly logger: Logger,
     private readonly metrics: Metrics,
   ) {
-    const files = new ClusterFiles(dataDir);
-    // the same strict TLS as the feed: the master's certificate of the pinned cluster CA, this replica's own. One
-    // secure context for every connection (made per connection, it parses the key and certificates each time), and
-    // a few kept-alive connections: under load, claims wait their turn on a warm connection instead of each opening
-    // a new one, whose handshake costs both nodes CPU just when they have least of it
-    const secureContext = createSecureContext({ ca: files.read('caCert'), cert: files.read('clientCert'), key: files.read('clientKey'), minVersion: 'TLSv1.2' });
+    // the same TLS as the feed (master-tls.ts: the cluster CA, no retired master certificate), and a few kept-alive
+    // connections: under load, claims wait their turn on a warm connection instead of each opening a new one, whose
+    // handshake costs both nodes CPU just when they have least of it
     this.agent = new Agent({
-      connect: { secureContext, rejectUnauthorized: true, timeout: CONNECT_TIMEOUT_MS },
+      connect: { ...masterTlsOptions(store), timeout: CONNECT_TIMEOUT_MS },
       connections: CONNECTIONS,
       keepAliveTimeout: 30_000,
     });

@@ -59,7 +59,7 @@ export class RadiusService {
     // also with replay claims off: a replica asks the master for every one-time VPN credential
     this.claimer =
       store.role === 'replica' && masterUrl
-        ? new StepClaimer(store.dataDir, masterUrl, claims, config.cluster.claim_timeout_ms, logger, metrics)
+        ? new StepClaimer(store, masterUrl, claims, config.cluster.claim_timeout_ms, logger, metrics)
         : undefined;
     const ports = createAuthPorts({ repository: this.repository, backends: this.backends, metrics, logger, settings, claimer: this.claimer });
     this.server = new RadiusServer({
