@@ -27,17 +27,17 @@ describe('formatTime, as the tables and messages show times', () => {
 describe('expiryWarning', () => {
   const day = 86_400_000;
   it('says nothing while the admin UI certificate has time left', () => {
-    expect(expiryWarning({ validTo: Date.now() + 90 * day, daysLeft: 90 })).toBeUndefined();
-    expect(expiryWarning({ validTo: Date.now() + CERTIFICATE_WARNING_DAYS * day, daysLeft: CERTIFICATE_WARNING_DAYS })).toBeUndefined();
+    expect(expiryWarning({ validTo: Date.now() + 90 * day, daysLeft: 90 }, CERTIFICATE_WARNING_DAYS)).toBeUndefined();
+    expect(expiryWarning({ validTo: Date.now() + CERTIFICATE_WARNING_DAYS * day, daysLeft: CERTIFICATE_WARNING_DAYS }, CERTIFICATE_WARNING_DAYS)).toBeUndefined();
   });
 
   it('warns with the date and the command to run when it expires soon, or has expired', () => {
     const soon = Date.now() + 5 * day;
-    expect(expiryWarning({ validTo: soon, daysLeft: 5 })).toBe(
+    expect(expiryWarning({ validTo: soon, daysLeft: 5 }, CERTIFICATE_WARNING_DAYS)).toBe(
       `WARNING: the admin UI certificate expires in 5 days (${formatTime(soon)}); browsers will refuse it: install a new one with "otpgate admin set-certificate"`,
     );
     const gone = Date.UTC(2020, 0, 1);
-    expect(expiryWarning({ validTo: gone, daysLeft: -2000 })).toMatch(/^WARNING: the admin UI certificate expired on 2020-01-01T00:00:00Z; /);
+    expect(expiryWarning({ validTo: gone, daysLeft: -2000 }, CERTIFICATE_WARNING_DAYS)).toMatch(/^WARNING: the admin UI certificate expired on 2020-01-01T00:00:00Z; /);
   });
 });
 

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { AdminAuditService, BUILTIN_ADMIN, CLI_ACTOR } from '@otpgate/core';
-import { replaceAdminCertificate } from '@otpgate/master';
 import { InvalidInputError, formatTime } from '@otpgate/shared';
 import { withAdmin, type GlobalOptions } from '../context.js';
 import { printJson, table } from '../output.js';
 import { obtainPassword, readStdinLine } from '../prompt.js';
 import { expiryWarning } from '../admin-certificate.js';
+import { loadMaster } from '../lazy.js';
 import { readImportFile } from './imports.js';
 
 /** A strong random admin password (printed once). */
@@ -78,10 +78,11 @@ export function registerAdminCommands(program: Command, globals: () => GlobalOpt
       const cert = readImportFile(o.cert);
       const key = readImportFile(o.key);
       const chain = o.chain ? readImportFile(o.chain) : '';
+      const { CERTIFICATE_WARNING_DAYS, replaceAdminCertificate } = await loadMaster();
       await withAdmin(globals(), ({ store, logger }) => {
         const info = replaceAdminCertificate(store.dataDir, { certificate: cert, key, chain }, new AdminAuditService(store, logger), CLI_ACTOR);
         console.log(`admin UI certificate installed: ${info.names || info.subject}, valid until ${formatTime(info.validTo)} (${info.daysLeft} days)`);
-        const warning = expiryWarning(info);
+        const warning = expiryWarning(info, CERTIFICATE_WARNING_DAYS);
         if (warning) process.stderr.write(`otpgate: ${warning}\n`);
         console.log('restart the node to use it (systemctl restart otpgate)');
       });

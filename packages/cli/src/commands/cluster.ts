@@ -2,12 +2,11 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CLI_ACTOR, ClusterFiles, Store, recordAdminAction, type Logger } from '@otpgate/core';
-import { addReplica, initCluster, masterStatus, promoteToMaster, removeReplica, renewServerCertificate } from '@otpgate/master';
-import { joinCluster, readBundle, replicaSelfStatus, requestResync } from '@otpgate/replica';
 import { formatTime } from '@otpgate/shared';
 import { cliLogger, loadConfig, withAdmin, type GlobalOptions } from '../context.js';
 import { printJson, table } from '../output.js';
 import { collect } from './options.js';
+import { loadMaster, loadReplica } from '../lazy.js';
 
 export function registerClusterCommands(program: Command, globals: () => GlobalOptions): void {
   const cluster = program.command('cluster').description('master/replica cluster: certificates, replicas, status');
@@ -20,7 +19,7 @@ export function registerClusterCommands(program: Command, globals: () => GlobalO
     .action(async (o: { host?: string[]; url?: string }) => {
       await withAdmin(globals(), async ({ config, store, logger }) => {
         const port = config.cluster.listen[0]?.port ?? 8444;
-        const { url, hosts } = await initCluster(store, new ClusterFiles(store.dataDir), { hosts: o.host, url: o.url, port });
+        const { url, hosts } = await (await loadMaster()).initCluster(store, new ClusterFiles(store.dataDir), { hosts: o.host, url: o.url, port });
         recordAdminAction({ logger, store }, CLI_ACTOR, 'cluster.init', url, { details: { hosts } });
         console.log(`cluster initialised: replicas will connect to ${url} (certificate for ${hosts.join(', ')})`);
         console.log('next: otpgate cluster add-replica NAME, copy the bundle to the replica, restart "otpgate serve" here');
@@ -33,7 +32,7 @@ export function registerClusterCommands(program: Command, globals: () => GlobalO
     .option('-o, --out <file>', 'where to write the bundle (default NAME.otpgate-replica.json)')
     .action(async (name: string, o: { out?: string }) => {
       await withAdmin(globals(), async ({ store, logger }) => {
-        const bundle = await addReplica(store, new ClusterFiles(store.dataDir), name);
+        const bundle = await (await loadMaster()).addReplica(store, new ClusterFiles(store.dataDir), name);
         const out = resolve(o.out ?? `${name}.otpgate-replica.json`);
         writeFileSync(out, JSON.stringify(bundle, null, 2) + '\n', { mode: 0o600 });
         recordAdminAction({ logger, store }, CLI_ACTOR, 'cluster.add-replica', name);
@@ -46,8 +45,8 @@ export function registerClusterCommands(program: Command, globals: () => GlobalO
     .command('remove-replica <name>')
     .description('on the master: revoke a replica; its certificate is refused from now on')
     .action(async (name: string) => {
-      await withAdmin(globals(), ({ store, logger }) => {
-        removeReplica(store, name);
+      await withAdmin(globals(), async ({ store, logger }) => {
+        (await loadMaster()).removeReplica(store, name);
         recordAdminAction({ logger, store }, CLI_ACTOR, 'cluster.remove-replica', name);
         console.log(`replica ${name} removed`);
       });
@@ -58,9 +57,9 @@ export function registerClusterCommands(program: Command, globals: () => GlobalO
     .description('replication state: on the master every replica, on a replica itself')
     .option('--json', 'machine-readable output')
     .action(async (o: { json?: boolean }) => {
-      await withAdmin(globals(), ({ config, store }) => {
+      await withAdmin(globals(), async ({ config, store }) => {
         if (store.role === 'replica') {
-          const s = replicaSelfStatus(store, config.cluster);
+          const s = (await loadReplica()).replicaSelfStatus(store, config.cluster);
           if (o.json) return printJson(s);
           console.log(
             table(
@@ -80,7 +79,7 @@ export function registerClusterCommands(program: Command, globals: () => GlobalO
           );
           return;
         }
-        const s = masterStatus(store);
+        const s = (await loadMaster()).masterStatus(store);
         if (o.json) return printJson(s);
         console.log(`master at change ${s.head_seq}${s.master_url ? `, replicas connect to ${s.master_url}` : ' (no cluster: run "otpgate cluster init")'}`);
         if (s.replicas.length === 0) return console.log('no replicas enrolled');
@@ -104,7 +103,7 @@ export function registerClusterCommands(program: Command, globals: () => GlobalO
       try {
         const oldMaster = store.getMeta('master_url');
         const port = config.cluster.listen[0]?.port ?? 8444;
-        const { url, setAside } = await promoteToMaster(store, new ClusterFiles(store.dataDir), { hosts: o.host, url: o.url, port });
+        const { url, setAside } = await (await loadMaster()).promoteToMaster(store, new ClusterFiles(store.dataDir), { hosts: o.host, url: o.url, port });
         const logger = cliLogger(config);
         reportSetAside(logger, setAside);
         recordAdminAction({ logger, store }, CLI_ACTOR, 'cluster.promote', url, { details: { old_master: oldMaster } });
@@ -121,7 +120,7 @@ export function registerClusterCommands(program: Command, globals: () => GlobalO
     .description('on the master: a new replication API certificate from the cluster CA for the same names (replicas need nothing)')
     .action(async () => {
       await withAdmin(globals(), async ({ store, logger }) => {
-        const { hosts, notAfter, setAside } = await renewServerCertificate(store, new ClusterFiles(store.dataDir));
+        const { hosts, notAfter, setAside } = await (await loadMaster()).renewServerCertificate(store, new ClusterFiles(store.dataDir));
         recordAdminAction({ logger, store }, CLI_ACTOR, 'cluster.renew-certificate', hosts.join(','), { details: { expires_at: notAfter.toISOString() } });
         console.log(`replication API certificate renewed for ${hosts.join(', ')}, valid until ${formatTime(notAfter.getTime())}`);
         if (setAside) console.log(`the old certificate and key are in ${setAside}`);
@@ -137,8 +136,8 @@ export function registerClusterCommands(program: Command, globals: () => GlobalO
     .option('--force', 'also when this node is a master with data of its own (it is replaced by the master\'s)')
     .action(async (bundlePath: string, o: { force?: boolean }) => {
       const config = loadConfig(globals());
-      const bundle = readBundle(resolve(bundlePath));
-      const { store, setAside } = await joinCluster(config.node.data_dir, bundle, { force: o.force });
+      const bundle = (await loadReplica()).readBundle(resolve(bundlePath));
+      const { store, setAside } = await (await loadReplica()).joinCluster(config.node.data_dir, bundle, { force: o.force });
       const logger = cliLogger(config);
       try {
         recordAdminAction({ logger, store }, CLI_ACTOR, 'replica.join', bundle.master_url, { details: { replica: bundle.replica_name, force: o.force === true } });
@@ -158,8 +157,8 @@ export function registerClusterCommands(program: Command, globals: () => GlobalO
       'also when it takes this replica back (a master restored from a backup): deleted users and old admin passwords return; once',
     )
     .action(async (o: { allowRollback?: boolean }) => {
-      await withAdmin(globals(), ({ store, logger }) => {
-        requestResync(store, { allowRollback: o.allowRollback });
+      await withAdmin(globals(), async ({ store, logger }) => {
+        (await loadReplica()).requestResync(store, { allowRollback: o.allowRollback });
         recordAdminAction({ logger, store }, CLI_ACTOR, 'replica.resync', store.getMeta('master_url') ?? '', { details: { allow_rollback: o.allowRollback === true } });
         console.log(
           o.allowRollback

@@ -19,7 +19,6 @@ import { REJECT_REASON_TEXT, formatListenAddress, formatTime, loadNodeConfig } f
 import { cliLogger, configPath, loadConfig, withAdmin, type GlobalOptions } from '../context.js';
 import { terminalQr } from '../output.js';
 import { obtainPassword, readStdinLine } from '../prompt.js';
-import { serve } from '../serve.js';
 import { createAdminCertificate } from '../admin-certificate.js';
 import { generatePassword } from './admin.js';
 
@@ -85,7 +84,7 @@ export function registerNodeCommands(program: Command, globals: () => GlobalOpti
     .command('serve')
     .description('serve RADIUS (and, per role, the master or replica services) until stopped')
     .action(async () => {
-      await serve(loadConfig(globals()));
+      await (await import('../serve.js')).serve(loadConfig(globals()));
     });
 
   program
@@ -134,7 +133,7 @@ export function registerNodeCommands(program: Command, globals: () => GlobalOpti
       }
       console.log('Stop with Ctrl-C; start again with the same command (the demo keeps its data).');
       console.log('');
-      await serve(config);
+      await (await import('../serve.js')).serve(config);
     });
 
   program

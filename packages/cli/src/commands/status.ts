@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
 import { VERSION, evaluateReadiness, nodeName, readinessStatus, storeCheck, summarizeChecks, type CheckResult } from '@otpgate/core';
-import { currentAdminCertificate, masterStatus } from '@otpgate/master';
-import { replicaStatus, replicationCheck } from '@otpgate/replica';
+import type { CertificateInfo } from '@otpgate/master';
 import { formatTime } from '@otpgate/shared';
 import { withAdmin, type GlobalOptions } from '../context.js';
 import { printJson, table } from '../output.js';
 import { probeLocalNode } from '../node-probe.js';
 import { expiryWarning } from '../admin-certificate.js';
+import { loadMaster, loadReplica } from '../lazy.js';
 
 export function registerStatusCommand(program: Command, globals: () => GlobalOptions): void {
   program
@@ -14,6 +14,7 @@ export function registerStatusCommand(program: Command, globals: () => GlobalOpt
     .description('is this node ready to answer RADIUS, and is it degraded? what /readyz says, from the store and the running node; on the master also the cluster (exit 1 when not ready; degraded is still ready)')
     .option('--json', 'machine-readable output')
     .action(async (o: { json?: boolean }) => {
+      const [{ CERTIFICATE_WARNING_DAYS, currentAdminCertificate, masterStatus }, { replicaStatus, replicationCheck }] = await Promise.all([loadMaster(), loadReplica()]);
       await withAdmin(globals(), async ({ config, store }) => {
         const role = store.role;
         const local = [storeCheck(store)];
@@ -32,7 +33,7 @@ export function registerStatusCommand(program: Command, globals: () => GlobalOpt
         const ready = report.ready;
         const cluster = role === 'master' ? masterStatus(store) : undefined;
         const replication = role === 'replica' ? replicaStatus(store) : undefined;
-        const certificate = config.admin.enabled ? adminCertificateStatus(store.dataDir) : undefined;
+        const certificate = config.admin.enabled ? adminCertificateStatus(currentAdminCertificate(store.dataDir), CERTIFICATE_WARNING_DAYS) : undefined;
         const status = {
           node: nodeName(config),
           role,
@@ -78,8 +79,7 @@ export function registerStatusCommand(program: Command, globals: () => GlobalOpt
 }
 
 /** The admin UI certificate's subject and expiry (null when not made yet), with the warning when it runs out soon. */
-function adminCertificateStatus(dataDir: string) {
-  const info = currentAdminCertificate(dataDir);
+function adminCertificateStatus(info: CertificateInfo | undefined, warningDays: number) {
   if (!info) return null;
-  return { subject: info.subject, names: info.names, valid_to: formatTime(info.validTo), days_left: info.daysLeft, warning: expiryWarning(info) ?? null };
+  return { subject: info.subject, names: info.names, valid_to: formatTime(info.validTo), days_left: info.daysLeft, warning: expiryWarning(info, warningDays) ?? null };
 }
