@@ -8,10 +8,12 @@ import { accessibilityProblems, launchBrowser, newContext, screenshots, text } f
 import { papRequest, radclient } from './helpers/radclient.js';
 import { awaitFreshStep, totpCode } from './helpers/otp.js';
 import { freePort } from './helpers/net.js';
+import { AdminSession } from './helpers/admin-session.js';
 
 const SECRET = 'testing123';
 /** WebAuthn refuses IP addresses: the portal is reached by this name, which chromium maps to 127.0.0.1. */
 const HOST = 'vpn.otpgate.test';
+const ADMIN_PW = 'Admin-Password-7q';
 
 const PLATFORM_PASSKEY = { transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true } as const;
 /** A plain USB security key: no resident keys, no user verification (good as a second factor only). */
@@ -57,6 +59,7 @@ describe('user portal: passkeys and one-time VPN credentials (chromium, virtual 
     appendFileSync(master.configPath, `enrollment:\n  enabled: true\n  listen: ["127.0.0.1:${port}"]\nportal:\n  rp_id: ${HOST}\n  origin: ${base}\n`);
     // a certificate for the name (the browser still does not trust its issuer: ignoreHTTPSErrors)
     await ensureAdminCertificate(join(master.dir, 'data'), [HOST, '127.0.0.1']);
+    await master.cliInput(ADMIN_PW, 'admin', 'set-password', '--password-stdin');
     await master.start();
     browser = await launchBrowser([`--host-resolver-rules=MAP ${HOST} 127.0.0.1`]);
   }, 120_000);
@@ -132,9 +135,13 @@ describe('user portal: passkeys and one-time VPN credentials (chromium, virtual 
     await page.getByText('Not signed in: this passkey cannot sign in here').waitFor();
     await master.waitForLog((l) => l.event === 'passkey-counter-backwards' && l.user === 'alice');
 
-    // an admin removes the passkey (lost laptop): it signs in no more
+    // an admin removes the passkey (lost laptop) on the user's page in the admin UI: it signs in no more
     await page.reload();
-    await master.cliOk('passkey', 'remove', 'alice', keys[0]!.id);
+    const admin = await AdminSession.signIn(master.adminUrl, 'admin', ADMIN_PW);
+    expect((await admin.get('/users/alice')).body).toContain('test laptop');
+    const removed = await admin.post('/users/alice/passkeys/remove', { _csrf: await admin.csrf('/users/alice'), id: keys[0]!.id });
+    expect(removed).toMatchObject({ status: 303, location: '/users/alice' });
+    expect((await admin.get('/users/alice')).body).toContain('Passkeys and security keys: none.');
     expect(JSON.parse(await master.cliOk('passkey', 'list', 'alice', '--json'))).toEqual([]);
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
     await page.getByText('Not signed in: this passkey cannot sign in here').waitFor();

@@ -52,8 +52,14 @@ export function page(options: PageOptions, body: HtmlValue): Html {
 }
 
 /** A small form posting to `action` with the CSRF token, for buttons such as "Disable". */
-export function actionButton(session: AdminSession, action: string, label: string, options: { danger?: boolean; confirm?: string } = {}): Html {
-  return html`<form method="post" action="${action}" class="inline"${options.confirm ? html` data-confirm="${options.confirm}"` : ''}>${csrfField(session)}<button type="submit"${options.danger ? html` class="danger"` : ''}>${label}</button></form>`;
+export function actionButton(
+  session: AdminSession,
+  action: string,
+  label: string,
+  options: { danger?: boolean; confirm?: string; /** hidden fields: values too long for a path (a passkey's id) */ fields?: Record<string, string> } = {},
+): Html {
+  const hidden = Object.entries(options.fields ?? {}).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`);
+  return html`<form method="post" action="${action}" class="inline"${options.confirm ? html` data-confirm="${options.confirm}"` : ''}>${csrfField(session)}${hidden}<button type="submit"${options.danger ? html` class="danger"` : ''}>${label}</button></form>`;
 }
 
 /** A certificate's remaining validity, marked as a warning under CERTIFICATE_WARNING_DAYS. */

@@ -121,6 +121,7 @@ ${select('Login mode', 'auth_mode', MODE_CHOICES, '')}
     ui.view((ctx) => {
       const u = services.users.summary(ctx.params.name!);
       const tokens = services.tokens.list(u.username);
+      const passkeys = services.passkeys.list(u.username);
       const recent = services.authLog.list({ user: u.username, limit: 20 });
       const base = userUrl(u.username);
       const locked = u.locked_until !== null && u.locked_until > Date.now();
@@ -167,6 +168,16 @@ ${field('Serial of a hardware token from the inventory', 'serial', { required: t
 <datalist id="spare-hardware">${spare.map((h) => html`<option value="${h.serial}">${`${h.manufacturer} ${h.model}`.trim()}</option>`)}</datalist>
 <div class="actions"><button type="submit">Assign</button></div></form>`
   : html`<p class="empty">No unassigned hardware tokens in the inventory.</p>`}
+<h2>Passkeys and security keys</h2>
+${dataTable('Passkeys and security keys', ['Label', 'Signs in', 'Counter', 'Registered', 'Last used', 'Actions'], passkeys.map((p) => [
+  p.label,
+  p.passwordless ? 'alone (passkey)' : 'after the password',
+  String(p.counter),
+  formatTime(p.created_at),
+  formatTime(p.last_used_at),
+  actionButton(ctx.session, `${base}/passkeys/remove`, 'Remove', { danger: true, confirm: `Remove "${p.label}"? It signs in nowhere from now on.`, fields: { id: p.id } }),
+]))}
+<p>Users register these on the user portal. Remove a lost or stolen one here.</p>
 <h2>Edit</h2>
 <form method="post" action="${base}">${csrfField(ctx.session)}
 ${field('Display name', 'display_name', { value: u.display_name })}
@@ -235,6 +246,7 @@ ${dataTable('Recent authentications', ['Time', 'Client', 'NAS-IP', 'Result', 'Re
     userUrl,
   );
   simple('assign', (n, c) => void services.tokens.assign(formText(c.form, 'serial'), n, c.actor), 'hardware token assigned', userUrl);
+  simple('passkeys/remove', (n, c) => services.passkeys.remove(n, formText(c.form, 'id'), c.actor), 'passkey removed', userUrl);
 
   // a new token: its secret is shown on this answer only (no-store), never again
   app.post(
