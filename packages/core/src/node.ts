@@ -23,6 +23,7 @@ import { ConfigWatcher } from './config-watcher.js';
 import { RadiusWorkers } from './workers/radius-workers.js';
 import { stopStoreJobs } from './workers/store-job.js';
 import { VERSION, nodeName } from './node-name.js';
+import { Checkpoints } from './workers/checkpoints.js';
 
 export { VERSION, nodeName };
 
@@ -54,6 +55,7 @@ export class OtpgateNode {
   private retention: RetentionJob | undefined;
   /** The auth log counted per 5 minutes for the dashboard's charts (auth-buckets.ts). */
   private rollup: RetentionJob | undefined;
+  private checkpoints: Checkpoints | undefined;
   private readonly publishFailures = new LogLimiter(60_000);
 
   private constructor(
@@ -92,12 +94,14 @@ export class OtpgateNode {
   /** Open the store and build the node; nothing listens until start(). */
   static async open(config: NodeConfig, options: NodeOpenOptions = {}): Promise<OtpgateNode> {
     const logger = options.logger ?? createLogger(config.log.level, nodeName(config));
-    const store = await Store.open(config.node.data_dir);
+    const store = await Store.open(config.node.data_dir, { serving: true });
     return new OtpgateNode(config, store, logger, options.forwardLog ?? ((line) => void process.stdout.write(line)), options.radiusScript);
   }
 
   /** Serve RADIUS; configuration changes (from this process or another) are picked up as they land. */
   async start(): Promise<void> {
+    // before anything writes: this process's commits leave the write-ahead logs to it
+    this.checkpoints = Checkpoints.start(this.store.dataDir, this.logger);
     this.watcher.start();
     await this.radius.start();
     // the auth log and the state database's other rows, pruned in the background in small chunks
@@ -160,6 +164,7 @@ export class OtpgateNode {
     this.repository.close();
     if (this.store.role === 'master') this.publishSteps();
     await this.backends.close();
+    await this.checkpoints?.stop();
     this.store.close();
     this.logger.info('otpgate node stopped');
     this.logger.flush();

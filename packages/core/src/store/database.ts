@@ -43,7 +43,16 @@ export interface OpenOptions {
   migrations?: MigrationProvider;
   /** How long a statement waits for another connection's write lock before SQLITE_BUSY (default 5 s). */
   busyTimeoutMs?: number;
+  /**
+   * false on a serving thread's connection: its commits never copy the write-ahead log into the file (after a bulk
+   * change by another connection, that first small commit copied hundreds of MB); the node's checkpoint thread does
+   * (workers/checkpoint-thread.ts).
+   */
+  autoCheckpoint?: boolean;
 }
+
+/** The write-ahead log is cut back to this size once checkpointed, so a bulk change leaves no file of its size behind. */
+const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /**
  * One SQLite file of the node (the configuration database, schema.ts, or the state database, state-schema.ts).
@@ -77,6 +86,8 @@ export class Database<S = DB> {
         sqlite.pragma('journal_mode = WAL');
         // WAL + NORMAL: a commit survives a process crash; a power cut may lose the last moments, never corrupt
         sqlite.pragma('synchronous = NORMAL');
+        sqlite.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
+        if (options.autoCheckpoint === false) sqlite.pragma('wal_autocheckpoint = 0');
       }
       sqlite.pragma('foreign_keys = ON');
     } catch (err) {

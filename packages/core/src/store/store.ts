@@ -28,6 +28,11 @@ export interface StoreOpenOptions {
    * this short and retries without blocking its thread (write-batcher.ts).
    */
   stateBusyTimeoutMs?: number;
+  /**
+   * A serving thread's store (the node's main thread, a RADIUS thread): its commits never checkpoint the write-ahead
+   * logs; the node's checkpoint thread does (Database.open's autoCheckpoint).
+   */
+  serving?: boolean;
 }
 
 /** The key a change's log entry carries. */
@@ -71,10 +76,11 @@ export class Store {
       throw new StoreError(`no state database at ${statePath}: start the node once ("otpgate serve") so it is created`);
     }
     if (!readonly && !existsSync(statePath)) writeFileSync(statePath, '', { mode: 0o600, flag: 'wx' });
-    const state = await Database.open<StateDB>(statePath, { readonly, migrations: stateMigrationProvider, busyTimeoutMs: options.stateBusyTimeoutMs });
+    const autoCheckpoint = !options.serving;
+    const state = await Database.open<StateDB>(statePath, { readonly, migrations: stateMigrationProvider, busyTimeoutMs: options.stateBusyTimeoutMs, autoCheckpoint });
     let db: Database;
     try {
-      db = await Database.open(join(dataDir, DATA_FILES.database), { readonly });
+      db = await Database.open(join(dataDir, DATA_FILES.database), { readonly, autoCheckpoint });
       if (!readonly) moveLegacyState(db, statePath);
     } catch (err) {
       state.close();

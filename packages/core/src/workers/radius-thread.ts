@@ -26,7 +26,7 @@ let store: Store | undefined;
 let health: StoreHealth | undefined;
 try {
   // the state database's lock is waited for without blocking this thread (see write-batcher.ts)
-  store = await Store.open(data.config.node.data_dir, { stateBusyTimeoutMs: 0 });
+  store = await Store.open(data.config.node.data_dir, { stateBusyTimeoutMs: 0, serving: true });
   // no logger: the main thread hears of it and says so, once a minute for the whole node
   health = new StoreHealth(undefined, (writable) => {
     metrics.storeWritable.set(writable ? 1 : 0);
