@@ -113,6 +113,7 @@ export {
   SECRET_MASK,
   SETTINGS_SECRET_FIELDS,
   settingsSchema,
+  type AccountList,
   type AuthMode,
   type BackendSettings,
   type EntraBackendSettings,

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { BoundedMap, checkPasswordAndCode, createAuthPorts, type AdminAuditService, type OtpgateNode, type Services, type VpnCredentialIssuer } from '@otpgate/core';
+import { BoundedMap, checkPasswordAndCode, createAuthPorts, passkeySignInMode, type AdminAuditService, type OtpgateNode, type Services, type VpnCredentialIssuer } from '@otpgate/core';
 import { ConflictError, InvalidInputError, formatTime, type NodeConfig, type PasskeyRecord } from '@otpgate/shared';
 import { html, type Html } from '../web/html.js';
 import { dataTable } from '../admin/layout.js';
@@ -297,6 +297,8 @@ ${passedSecondFactor(s.data) ? html`${field('Name of the new passkey', 'passkey-
       }
       const authUser = node.repository.findUser(user.username);
       if (user.status !== 'active' || !authUser || (authUser.lockedUntil ?? 0) > Date.now()) return failed(`account ${user.status === 'active' ? 'locked' : 'disabled'}`, user.username);
+      const mode = passkeySignInMode(authUser, node.settings);
+      if (mode !== 'either' && mode !== (passwordless ? 'passwordless' : 'second-factor')) return failed(`this user's passkey sign-in is ${mode} only (settings: passkeys)`, user.username);
       services.passkeys.recordUse(passkey.id, verified.counter);
       if (authUser.failures > 0) await ports.recordSuccess(authUser);
       startSession(reply, user.username, 'passkey', req.ip);
