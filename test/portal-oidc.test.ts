@@ -16,6 +16,9 @@ const CLIENT_ID = 'otpgate-portal';
 const CLIENT_SECRET = 'portal-client-secret-7f3a9c';
 const LABEL = 'Contoso (Entra ID)';
 const DOMAIN = 'contoso.test';
+/** The same provider and client again, marked as asking for MFA itself. */
+const MFA_LABEL = 'Contoso with MFA';
+const DOWN_LABEL = 'Unreachable IdP';
 
 describe('user portal: single sign-on with an Entra-like OpenID Connect provider (chromium, oidc-provider)', () => {
   let master: TestNode;
@@ -40,7 +43,7 @@ describe('user portal: single sign-on with an Entra-like OpenID Connect provider
       key: readFileSync(idpFiles.key, 'utf8'),
       clientId: CLIENT_ID,
       clientSecret: CLIENT_SECRET,
-      redirectUri: `${base}/account/oidc/entra/callback`,
+      redirectUris: [`${base}/account/oidc/entra/callback`, `${base}/account/oidc/entra-mfa/callback`],
     });
     idp.accounts.set('alice', { oid: 'oid-alice', preferred_username: `alice@${DOMAIN}`, upn: `alice@${DOMAIN}`, groups: ['vpn-users'] });
     idp.accounts.set('bob', { oid: 'oid-bob', preferred_username: `bob@${DOMAIN}`, upn: `bob@${DOMAIN}`, groups: ['sales'] });
@@ -54,12 +57,14 @@ describe('user portal: single sign-on with an Entra-like OpenID Connect provider
       master.configPath,
       `enrollment:\n  enabled: true\n  listen: ["127.0.0.1:${port}"]\nportal:\n  rp_id: ${HOST}\n  origin: ${base}\n  oidc:\n` +
         `    - name: entra\n      label: ${LABEL}\n      issuer: ${idp.issuer}\n      client_id: ${CLIENT_ID}\n      client_secret_file: oidc.secret\n` +
-        `      ca_file: ${idpFiles.cert}\n      match_claim: preferred_username\n      group: vpn-users\n`,
+        `      ca_file: ${idpFiles.cert}\n      match_claim: preferred_username\n      group: vpn-users\n` +
+        `    - name: entra-mfa\n      label: ${MFA_LABEL}\n      issuer: ${idp.issuer}\n      client_id: ${CLIENT_ID}\n      client_secret_file: oidc.secret\n      ca_file: ${idpFiles.cert}\n      mfa: true\n` +
+        `    - name: down\n      label: ${DOWN_LABEL}\n      issuer: https://127.0.0.1:${await freePort()}/${idp.tenant}/v2.0\n      client_id: x\n      client_secret: not-used\n`,
     );
     await ensureAdminCertificate(join(master.dir, 'data'), [HOST, '127.0.0.1']);
     await master.start();
     browser = await launchBrowser([`--host-resolver-rules=MAP ${HOST} 127.0.0.1`]);
-  }, 120_000);
+  }, 180_000);
   afterAll(async () => {
     await browser?.close();
     await master?.stop();
@@ -67,9 +72,9 @@ describe('user portal: single sign-on with an Entra-like OpenID Connect provider
   });
 
   /** From the portal's sign-in page through the provider's login form; the page is left where the portal put it. */
-  async function signInWithSso(page: Page, account: string): Promise<void> {
+  async function signInWithSso(page: Page, account: string, label = LABEL): Promise<void> {
     await page.goto(`${base}/account`);
-    await page.getByRole('link', { name: `Sign in with ${LABEL}` }).click();
+    await page.getByRole('link', { name: `Sign in with ${label}` }).click();
     await page.getByLabel('Account').fill(account);
     await page.getByRole('button', { name: 'Next' }).click();
     // back at the portal: the callback's answer (refused), or the account page it moves on to
@@ -151,6 +156,17 @@ describe('user portal: single sign-on with an Entra-like OpenID Connect provider
     await page.getByRole('heading', { name: 'Not signed in' }).waitFor();
     await refusal(/signs in with another identity of this provider/);
     await context.close();
+
+    // an admin sees the link, and removes it (carol's account at the provider was re-created): the next identity
+    // named carol is linked instead
+    const links = JSON.parse(await master.cliOk('sso', 'list', `carol@${DOMAIN}`, '--json')) as Array<{ provider: string; subject: string }>;
+    expect(links).toMatchObject([{ provider: 'entra', subject: `${idp.tenant}/oid-carol` }]);
+    await master.cliOk('sso', 'unlink', `carol@${DOMAIN}`, 'entra');
+    context = await newContext(browser);
+    page = await context.newPage();
+    await signInWithSso(page, 'carol2');
+    await page.getByRole('heading', { name: `Signed in as carol@${DOMAIN}` }).waitFor();
+    await context.close();
   });
 
   it('refuses an answer whose state or nonce was tampered with, and a callback replayed', async () => {
@@ -181,6 +197,24 @@ describe('user portal: single sign-on with an Entra-like OpenID Connect provider
     await page.goto(callback);
     await page.getByRole('heading', { name: 'Not signed in' }).waitFor();
     await refusal(/no sign-in with this provider under way/);
+    await context.close();
+  });
+
+  it('a provider marked mfa lets its sessions add a passkey; one that cannot be reached gets a page saying so', async () => {
+    let context = await newContext(browser);
+    let page = await context.newPage();
+    await signInWithSso(page, 'alice', MFA_LABEL);
+    await page.getByRole('heading', { name: `Signed in as alice@${DOMAIN}` }).waitFor();
+    expect(await page.getByLabel('Name of the new passkey').count()).toBe(1);
+    await context.close();
+
+    context = await newContext(browser);
+    page = await context.newPage();
+    await page.goto(`${base}/account`);
+    await page.getByRole('link', { name: `Sign in with ${DOWN_LABEL}` }).click();
+    await page.getByRole('heading', { name: 'Sign-in unavailable' }).waitFor();
+    expect(await accessibilityProblems(page)).toEqual([]);
+    await master.waitForLog((l) => l.event === 'oidc-provider-unavailable' && l.provider === 'down');
     await context.close();
   });
 

@@ -20,7 +20,8 @@ export interface TestIdpOptions {
   key: string;
   clientId: string;
   clientSecret: string;
-  redirectUri: string;
+  /** The portal's callbacks: one client may serve several providers of the portal's config. */
+  redirectUris: string[];
 }
 
 const CLAIMS = ['preferred_username', 'upn', 'tid', 'oid', 'groups', 'roles', 'name'];
@@ -51,7 +52,7 @@ export class TestIdp {
         {
           client_id: this.options.clientId,
           client_secret: this.options.clientSecret,
-          redirect_uris: [this.options.redirectUri],
+          redirect_uris: this.options.redirectUris,
           response_types: ['code'],
           grant_types: ['authorization_code'],
           token_endpoint_auth_method: 'client_secret_post',

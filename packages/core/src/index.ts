@@ -32,7 +32,7 @@ export { VpnCredentialService, VPN_CREDENTIAL_MAX_SECONDS, type IssuedVpnCredent
 export { claimVpnCredential } from './vpn/credential-claim.js';
 export { looksLikeVpnPassword, vpnPasswordHash } from './vpn/vpn-password.js';
 export { PasskeyService, MAX_PASSKEYS_PER_USER, type PasskeyView } from './passkeys/passkey-service.js';
-export { OidcIdentityService, OIDC_SUBJECT_MAX, type OidcIdentityOutcome } from './oidc/identity-service.js';
+export { OidcIdentityService, OIDC_SUBJECT_MAX, type OidcIdentityOutcome, type OidcIdentityView } from './oidc/identity-service.js';
 export { authenticate } from './auth/pipeline.js';
 export { matchCode, passkeySignInMode, type PasskeySignInMode } from './auth/policy.js';
 export { createAuthPorts } from './auth/ports.js';

@@ -38,4 +38,18 @@ describe('identities at OpenID Connect providers', () => {
     f.services.users.remove('bob', CLI_ACTOR);
     expect(f.services.oidcIdentities.signIn('entra', identity('oid-b'), undefined)).toMatchObject({ ok: false });
   });
+
+  it('an admin lists the links and removes one: the next identity of that name is linked instead', () => {
+    f.services.oidcIdentities.signIn('entra', identity('oid-a'), alice, 1000);
+    f.services.oidcIdentities.signIn('keycloak', 'sub:a', alice, 2000);
+    f.services.oidcIdentities.signIn('entra', identity('oid-b'), bob, 3000);
+    expect(f.services.oidcIdentities.list('alice').map((l) => [l.username, l.provider, l.subject])).toEqual([
+      ['alice', 'entra', identity('oid-a')],
+      ['alice', 'keycloak', 'sub:a'],
+    ]);
+    expect(f.services.oidcIdentities.list()).toHaveLength(3);
+    f.services.oidcIdentities.unlink('alice', 'entra', CLI_ACTOR);
+    expect(() => f.services.oidcIdentities.unlink('alice', 'entra', CLI_ACTOR)).toThrow(/does not exist/);
+    expect(f.services.oidcIdentities.signIn('entra', identity('oid-a-recreated'), alice)).toMatchObject({ ok: true, userId: alice, linked: 'now' });
+  });
 });
