@@ -48,12 +48,20 @@ describe('user portal: passkeys and one-time VPN credentials (chromium, virtual 
   let base: string;
   let aliceSecret: string;
   let bobSecret: string;
+  let carolSecret: string;
+  let daveSecret: string;
 
   beforeAll(async () => {
     master = await TestNode.createMaster('passkeys-master');
     await master.addClient('nas', '127.0.0.1', SECRET);
     aliceSecret = await master.addUserWithToken('alice', 'alice-password');
     bobSecret = await master.addUserWithToken('bob', 'bob-password');
+    // the passkey sign-in mode: carol by name the second-factor way only, dave's group (kiosk) passwordless only
+    await master.cliOk('group', 'add', 'kiosk');
+    carolSecret = await master.addUserWithToken('carol', 'carol-password');
+    daveSecret = await master.addUserWithToken('dave', 'dave-password', '--group', 'kiosk');
+    await master.cliOk('settings', 'set', 'passkeys.second_factor.users', '["carol"]');
+    await master.cliOk('settings', 'set', 'passkeys.passwordless.groups', '["kiosk"]');
     const port = await freePort();
     base = `https://${HOST}:${port}`;
     appendFileSync(master.configPath, `enrollment:\n  enabled: true\n  listen: ["127.0.0.1:${port}"]\nportal:\n  rp_id: ${HOST}\n  origin: ${base}\n`);
@@ -62,7 +70,7 @@ describe('user portal: passkeys and one-time VPN credentials (chromium, virtual 
     await master.cliInput(ADMIN_PW, 'admin', 'set-password', '--password-stdin');
     await master.start();
     browser = await launchBrowser([`--host-resolver-rules=MAP ${HOST} 127.0.0.1`]);
-  }, 120_000);
+  }, 180_000);
   afterAll(async () => {
     await browser?.close();
     await master?.stop();
@@ -175,6 +183,38 @@ describe('user portal: passkeys and one-time VPN credentials (chromium, virtual 
     await page.getByRole('heading', { name: 'Signed in as bob' }).waitFor();
     expect(await page.getByRole('button', { name: 'Get a one-time VPN password' }).count()).toBe(1);
     await context.close();
+  });
+
+  it('a user or group set to one passkey sign-in mode is refused the other way', async () => {
+    for (const [user, secret, mode] of [
+      ['carol', carolSecret, 'second-factor'],
+      ['dave', daveSecret, 'passwordless'],
+    ] as const) {
+      const context = await newContext(browser);
+      const page = await context.newPage();
+      await addAuthenticator(context, page);
+      await awaitFreshStep();
+      await signInWithCode(page, `${user}-password`, totpCode(secret), user);
+      await page.getByLabel('Name of the new passkey').fill('laptop');
+      await page.getByRole('button', { name: 'Add a passkey' }).click();
+      await page.getByRole('cell', { name: 'laptop' }).waitFor();
+      await page.getByRole('button', { name: 'Sign out' }).click();
+
+      const passwordless = async () => page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+      const secondFactor = async () => {
+        await page.getByLabel('User name').fill(user);
+        await page.getByLabel('Password').fill(`${user}-password`);
+        await page.getByRole('button', { name: 'Sign in with password and security key' }).click();
+      };
+      // the way the mode forbids, then the way it asks for
+      await (mode === 'second-factor' ? passwordless() : secondFactor());
+      await page.getByText(/^Not signed in/).waitFor();
+      await master.waitForLog((l) => l.action === 'portal.sign-in-failed' && l.target === user && String(l.reason).includes(`${mode} only`));
+      expect(await page.getByRole('heading', { name: `Signed in as ${user}` }).count()).toBe(0);
+      await (mode === 'second-factor' ? secondFactor() : passwordless());
+      await page.getByRole('heading', { name: `Signed in as ${user}` }).waitFor();
+      await context.close();
+    }
   });
 
   it('the sign-in page is accessible at phone width', async () => {

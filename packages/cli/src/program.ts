@@ -18,6 +18,7 @@ import { registerStatusCommand } from './commands/status.js';
 import { registerBackupCommands } from './commands/backup.js';
 import { registerVpnCredentialCommands } from './commands/vpn-credentials.js';
 import { registerPasskeyCommands } from './commands/passkeys.js';
+import { registerSsoCommands } from './commands/sso.js';
 
 export function buildProgram(): Command {
   const program = new Command('otpgate')
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerBackupCommands(program, globals);
   registerVpnCredentialCommands(program, globals);
   registerPasskeyCommands(program, globals);
+  registerSsoCommands(program, globals);
   program.commands.forEach(function exitOverrideAll(c: Command) {
     c.exitOverride();
     c.commands.forEach(exitOverrideAll);

@@ -32,8 +32,9 @@ export { VpnCredentialService, VPN_CREDENTIAL_MAX_SECONDS, type IssuedVpnCredent
 export { claimVpnCredential } from './vpn/credential-claim.js';
 export { looksLikeVpnPassword, vpnPasswordHash } from './vpn/vpn-password.js';
 export { PasskeyService, MAX_PASSKEYS_PER_USER, type PasskeyView } from './passkeys/passkey-service.js';
+export { OidcIdentityService, OIDC_SUBJECT_MAX, type OidcIdentityOutcome, type OidcIdentityView } from './oidc/identity-service.js';
 export { authenticate } from './auth/pipeline.js';
-export { matchCode } from './auth/policy.js';
+export { matchCode, passkeySignInMode, type PasskeySignInMode } from './auth/policy.js';
 export { createAuthPorts } from './auth/ports.js';
 export { ARGON2_OPTIONS } from './backends/local.js';
 export { BackendRegistry } from './backends/registry.js';

@@ -6,6 +6,7 @@ import { parseListenAddress, type ListenAddress } from './listen-address.js';
 import { parseCidr } from './ip-address.js';
 import { ValidationError, problemsFromZod, type ValidationProblem } from './validation.js';
 import { OtpgateError, errorMessage, errorCode } from './errors.js';
+import { oidcProvidersSchema } from './oidc-config.js';
 
 const int = () => z.number().int();
 
@@ -265,8 +266,13 @@ export const nodeConfigSchema = z
           .optional(),
         /** The portal's address as the browser sees it (https://vpn.example.com:9443): its host is rp_id or under it. */
         origin: z.url({ protocol: /^https$/ }).optional(),
+        /** OpenID Connect providers users may sign in to the portal with (oidc-config.ts); they need origin. */
+        oidc: oidcProvidersSchema,
       })
       .superRefine((p, ctx) => {
+        if (p.oidc.length > 0 && p.origin === undefined) {
+          ctx.addIssue({ code: 'custom', path: ['origin'], message: 'single sign-on (portal.oidc) needs the portal\'s origin (and rp_id): the redirect URI is built from it' });
+        }
         if ((p.rp_id === undefined) !== (p.origin === undefined)) {
           ctx.addIssue({ code: 'custom', path: [p.rp_id === undefined ? 'rp_id' : 'origin'], message: 'passkeys need both rp_id and origin' });
           return;
@@ -353,6 +359,10 @@ export function parseNodeConfig(text: string, source: string, baseDir: string): 
   if (config.metrics.tls_cert_file) config.metrics.tls_cert_file = fromBase(config.metrics.tls_cert_file);
   if (config.metrics.tls_key_file) config.metrics.tls_key_file = fromBase(config.metrics.tls_key_file);
   if (config.log.syslog?.ca_file) config.log.syslog.ca_file = fromBase(config.log.syslog.ca_file);
+  for (const p of config.portal.oidc) {
+    if (p.ca_file) p.ca_file = fromBase(p.ca_file);
+    if (p.client_secret_file) p.client_secret_file = fromBase(p.client_secret_file);
+  }
   return config;
 }
 

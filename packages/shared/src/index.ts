@@ -8,6 +8,7 @@ export {
   type Entity,
 } from './change-entry.js';
 export { replicaBundleSchema, type ReplicaBundle } from './cluster-bundle.js';
+export { OIDC_MATCH_CLAIMS, oidcRedirectUri, type OidcMatchClaim, type OidcProviderConfig } from './oidc-config.js';
 export {
   ADMIN_ALLOW_DEFAULT,
   ConfigFileError,
@@ -112,6 +113,7 @@ export {
   SECRET_MASK,
   SETTINGS_SECRET_FIELDS,
   settingsSchema,
+  type AccountList,
   type AuthMode,
   type BackendSettings,
   type EntraBackendSettings,

@@ -52,6 +52,17 @@ export const realmSchema = z.strictObject({
 });
 export type RealmSettings = z.output<typeof realmSchema>;
 
+/** Accounts named one by one, or by otpgate group (local membership). */
+const accountListSchema = z
+  .strictObject({
+    /** User names (after realm stripping). */
+    users: z.array(z.string()).default([]),
+    /** otpgate groups (local membership, so a guess without a code never reaches the directory). */
+    groups: z.array(z.string()).default([]),
+  })
+  .prefault({});
+export type AccountList = z.output<typeof accountListSchema>;
+
 export const authSettingsSchema = z
   .strictObject({
     /** Mode for clients and users that do not set their own. */
@@ -73,14 +84,7 @@ export const authSettingsSchema = z
     /** user@realm and DOMAIN\\user: stripped and routed to their own backend chain. */
     realms: z.array(realmSchema).default([]),
     /** Password alone, no code: for service accounts and devices that cannot do two factors. Logged as such. */
-    single_factor: z
-      .strictObject({
-        /** User names (after realm stripping). */
-        users: z.array(z.string()).default([]),
-        /** otpgate groups (local membership, so a guess without a code never reaches the directory). */
-        groups: z.array(z.string()).default([]),
-      })
-      .prefault({}),
+    single_factor: accountListSchema,
     /**
      * A new user without a token may log in with the password alone, to enrol: until the deadline the admin set
      * on the user, or for `days` after the user was created, at most `max_logins` times. Master only.
@@ -200,6 +204,18 @@ export const settingsSchema = z
       .strictObject({
         /** A user who has a token may add another by signing in with password + code; otherwise refused. */
         allow_additional_tokens: z.boolean().default(false),
+      })
+      .prefault({}),
+    /**
+     * How users sign in to the portal with a passkey; users in neither list may use both ways. A user in both lists
+     * signs in the second-factor way.
+     */
+    passkeys: z
+      .strictObject({
+        /** Only passwordless: a discoverable credential with user verification; the password-then-key way is refused. */
+        passwordless: accountListSchema,
+        /** Only the password first, then the key (any FIDO2 key); a passwordless sign-in is refused. */
+        second_factor: accountListSchema,
       })
       .prefault({}),
     /** Who may sign in to the admin UI besides the built-in admin account. */

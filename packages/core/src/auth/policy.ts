@@ -2,7 +2,7 @@
  * The account rules shared by RADIUS logins and the self-service portal: blocked accounts, password-only
  * exceptions, the initial-login allowance, and matching a code against a user's tokens.
  */
-import type { RejectReason, Settings } from '@otpgate/shared';
+import type { AccountList, RejectReason, Settings } from '@otpgate/shared';
 import { verifyCode, type OtpToken } from '../otp/verify.js';
 import type { AuthRequest, AuthUser } from './types.js';
 
@@ -15,12 +15,23 @@ export function accountBlock(user: Pick<AuthUser, 'status' | 'lockedUntil'>, now
   return undefined;
 }
 
-export function singleFactorAllowed(user: AuthUser, request: AuthRequest, settings: Settings): boolean {
-  const exceptions = settings.auth.single_factor;
-  if (request.client.singleFactor) return true;
-  if (exceptions.users.some((u) => u.toLowerCase() === user.username.toLowerCase())) return true;
-  const groups = new Set(exceptions.groups.map((g) => g.toLowerCase()));
+/** Whether a settings list names the user, or one of their otpgate groups (case-insensitive). */
+export function listsAccount(list: AccountList, user: Pick<AuthUser, 'username' | 'groups'>): boolean {
+  if (list.users.some((u) => u.toLowerCase() === user.username.toLowerCase())) return true;
+  const groups = new Set(list.groups.map((g) => g.toLowerCase()));
   return user.groups.some((g) => groups.has(g.toLowerCase()));
+}
+
+export function singleFactorAllowed(user: AuthUser, request: AuthRequest, settings: Settings): boolean {
+  return request.client.singleFactor || listsAccount(settings.auth.single_factor, user);
+}
+
+/** The ways a user may sign in to the portal with a passkey (settings.passkeys): one of them, or either. */
+export type PasskeySignInMode = 'passwordless' | 'second-factor' | 'either';
+
+export function passkeySignInMode(user: Pick<AuthUser, 'username' | 'groups'>, settings: Settings): PasskeySignInMode {
+  if (listsAccount(settings.passkeys.second_factor, user)) return 'second-factor';
+  return listsAccount(settings.passkeys.passwordless, user) ? 'passwordless' : 'either';
 }
 
 /** Password-only logins to enrol: an admin's deadline for this user, else the global allowance for new users. */

@@ -222,12 +222,33 @@ const passkeys: Migration = {
   },
 };
 
+/**
+ * Master only, not replicated: which identity at an OpenID Connect provider (Entra tid + oid, else sub) signs in as
+ * which user. One per user and provider; gone with the user.
+ */
+const oidcIdentities: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable('oidc_identities')
+      .addColumn('provider', 'text', (c) => c.notNull())
+      .addColumn('subject', 'text', (c) => c.notNull())
+      .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('created_at', 'integer', (c) => c.notNull())
+      .addColumn('last_used_at', 'integer', (c) => c.notNull())
+      .addPrimaryKeyConstraint('oidc_identities_pk', ['provider', 'subject'])
+      .modifyEnd(sql`without rowid`)
+      .execute();
+    await db.schema.createIndex('oidc_identities_user').on('oidc_identities').columns(['user_id', 'provider']).unique().execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_cluster': cluster,
   '0003_policies': policies,
   '0004_admin_audit': adminAudit,
   '0005_passkeys': passkeys,
+  '0006_oidc_identities': oidcIdentities,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -148,6 +148,16 @@ export interface PasskeysTable {
   last_used_at: number | null;
 }
 
+/** Master only: the identity at a provider that signs in as a user (core/src/oidc/identity-service.ts). */
+export interface OidcIdentitiesTable {
+  provider: string;
+  /** "tid/oid" for Entra ID (both claims present), else "sub:" and the subject. */
+  subject: string;
+  user_id: number;
+  created_at: number;
+  last_used_at: number;
+}
+
 export interface DB {
   users: UsersTable;
   groups: GroupsTable;
@@ -162,4 +172,5 @@ export interface DB {
   replicas: ReplicasTable;
   admin_audit: AdminAuditTable;
   passkeys: PasskeysTable;
+  oidc_identities: OidcIdentitiesTable;
 }

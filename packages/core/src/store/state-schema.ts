@@ -116,7 +116,7 @@ export interface VpnCredentialsTable {
   user_id: number;
   /** The RADIUS client it is good for; null: any. */
   client: string | null;
-  /** How the user proved who they are when it was issued ('passkey', 'oidc', 'admin'): for the auth log. */
+  /** How the user proved who they are when it was issued ('passkey', 'oidc:PROVIDER', 'admin'): for the auth log. */
   issued_by: string;
   issued_at: number;
   expires_at: number;

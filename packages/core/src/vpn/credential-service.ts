@@ -10,7 +10,7 @@ import { VpnCredentialTable } from './credential-table.js';
 import { newVpnPassword, vpnPasswordHash } from './vpn-password.js';
 
 /** How the user proved who they are: shown in the auth log with each use. */
-export type VpnCredentialIssuer = 'admin' | 'passkey' | 'oidc';
+export type VpnCredentialIssuer = 'admin' | 'passkey' | `oidc:${string}`;
 
 export const VPN_CREDENTIAL_MAX_SECONDS = 3600;
 

@@ -1,9 +1,10 @@
 /**
- * The user portal's account pages, beside the enrollment pages on the same server: sign in with password + code or
- * with a passkey, register passkeys, and (after a passkey sign-in) get a one-time VPN credential.
+ * The user portal's account pages, beside the enrollment pages on the same server: sign in with password + code, with
+ * a passkey or with an identity provider (oidc.ts), register passkeys, and (after a passkey or SSO sign-in) get a
+ * one-time VPN credential.
  *
  * A passkey is registered only from a session that passed a second factor (a current code, or a passkey): a stolen
- * password alone never adds one. Every WebAuthn challenge is single use and expires; a passwordless sign-in's
+ * password alone never adds one; nor does an SSO sign-in, unless the provider is marked as asking for MFA itself. Every WebAuthn challenge is single use and expires; a passwordless sign-in's
  * challenge waits in a bounded map under a cookie of its own, a registration's in the session.
  */
 import { createRequire } from 'node:module';
@@ -12,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { BoundedMap, checkPasswordAndCode, createAuthPorts, type AdminAuditService, type OtpgateNode, type Services } from '@otpgate/core';
+import { BoundedMap, checkPasswordAndCode, createAuthPorts, passkeySignInMode, type AdminAuditService, type OtpgateNode, type Services, type VpnCredentialIssuer } from '@otpgate/core';
 import { ConflictError, InvalidInputError, formatTime, type NodeConfig, type PasskeyRecord } from '@otpgate/shared';
 import { html, type Html } from '../web/html.js';
 import { dataTable } from '../admin/layout.js';
@@ -24,6 +25,7 @@ import { COOKIE_OPTIONS, SignInToken } from '../web/signin-token.js';
 import { FORM_BODY_BYTES } from '../web/input-limits.js';
 import { accountPage } from './page.js';
 import { PasskeyCeremonies, userIdOfHandle } from './webauthn.js';
+import { OidcProviders, registerOidc, ssoButtons, ssoIssuer, type SsoSignIn } from './oidc.js';
 
 export const ACCOUNT_COOKIE = '__Host-otpgate-account';
 const SIGNIN_TOKEN = new SignInToken('__Host-otpgate-account-signin');
@@ -39,11 +41,13 @@ const WEBAUTHN_BUNDLE = join(dirname(createRequire(import.meta.url).resolve('@si
 /** Same answer for every refused sign-in, whatever the reason (which goes to the log and the audit). */
 const REFUSED = 'Wrong user name, password or code, or this account cannot sign in here. If you are sure of your password, ask your administrator.';
 
-/** How the session's user proved who they are: both are two factors. */
-export type SignInMethod = 'password+code' | 'passkey';
+/** How the session's user proved who they are: the first two are two factors, an SSO sign-in as its provider says. */
+export type SignInMethod = 'password+code' | 'passkey' | 'oidc';
 
 export interface AccountData {
   method: SignInMethod;
+  /** An SSO sign-in's provider. */
+  sso?: SsoSignIn;
   /** A registration under way: its challenge, single use. */
   registration?: { challenge: string; expires: number };
 }
@@ -68,6 +72,19 @@ export interface AccountState {
   ceremonies: BoundedMap<string, Ceremony>;
   /** Absent while portal.rp_id / portal.origin are not set: no passkeys then. */
   passkeys: PasskeyCeremonies | undefined;
+  /** Absent while portal.oidc lists no provider. */
+  oidc: OidcProviders | undefined;
+}
+
+/** How a VPN credential issued in this session is recorded, or undefined when the session may not have one. */
+function vpnIssuer(data: AccountData): VpnCredentialIssuer | undefined {
+  if (data.method === 'passkey') return 'passkey';
+  return data.sso ? ssoIssuer(data.sso) : undefined;
+}
+
+/** Whether the session passed a second factor, as registering a passkey needs. */
+function passedSecondFactor(data: AccountData): boolean {
+  return data.sso ? data.sso.mfa : true;
 }
 
 export function createAccountState(deps: AccountDeps): AccountState {
@@ -77,6 +94,7 @@ export function createAccountState(deps: AccountDeps): AccountState {
     sessions: new SessionStore<AccountData>({ name: 'account_sessions', idleMs: minutes, absoluteMs: minutes, meter: deps.node.metrics }),
     ceremonies: new BoundedMap({ name: 'passkey_ceremonies', maxEntries: MAX_CEREMONIES, maxAgeMs: CEREMONY_MS, meter: deps.node.metrics }),
     passkeys: rp_id && origin ? new PasskeyCeremonies({ id: rp_id, origin, name: deps.node.settings.otp.issuer }) : undefined,
+    oidc: origin && deps.config.portal.oidc.length > 0 ? new OidcProviders(deps.config.portal.oidc, origin, deps.node.metrics) : undefined,
   };
 }
 
@@ -92,7 +110,7 @@ export function registerAccount(app: FastifyInstance, deps: AccountDeps, state: 
     accountPage(
       'Sign in',
       html`${problems(message ? [message] : [])}
-${webauthn ? html`<h2>With a passkey</h2><p><button type="button" id="passkey-sign-in" data-passkey hidden>Sign in with a passkey</button></p><p id="passkey-status" role="status" aria-live="polite"></p>` : ''}
+${state.oidc ? ssoButtons(state.oidc) : ''}${webauthn ? html`<h2>With a passkey</h2><p><button type="button" id="passkey-sign-in" data-passkey hidden>Sign in with a passkey</button></p><p id="passkey-status" role="status" aria-live="polite"></p>` : ''}
 <h2>With your password and code</h2>
 <form method="post" action="/account/sign-in">
 <input type="hidden" name="_signin" value="${token}">
@@ -103,23 +121,23 @@ ${field('Current code', 'code', { required: true, inputmode: 'numeric', autocomp
       { passkeys: webauthn !== undefined },
     );
 
-  const startSession = (reply: FastifyReply, username: string, method: SignInMethod, address: string) => {
-    const s = state.sessions.create(username, { method }, address);
-    deps.audit.record({ name: username, source: address }, 'portal.sign-in', username, { details: { method } });
+  const startSession = (reply: FastifyReply, username: string, method: SignInMethod, address: string, sso?: SsoSignIn) => {
+    const s = state.sessions.create(username, { method, sso }, address);
+    deps.audit.record({ name: username, source: address }, 'portal.sign-in', username, { details: { method: sso ? ssoIssuer(sso) : method } });
     reply.setCookie(ACCOUNT_COOKIE, s.id, COOKIE_OPTIONS);
   };
 
   const homePage = (s: Session<AccountData>, message?: string) => {
     const list = services.passkeys.list(s.subject);
     const vpn =
-      s.data.method === 'passkey'
+      vpnIssuer(s.data)
         ? html`<form method="post" action="/account/vpn-credential"><input type="hidden" name="_csrf" value="${s.csrf}">
 <div class="actions"><button type="submit">Get a one-time VPN password</button></div></form>`
         : html`<p>Sign in with a passkey to get a one-time VPN password.</p>`;
     const keys = webauthn
       ? html`<h2>Passkeys</h2>${list.length > 0 ? dataTable('Your passkeys', ['Name', 'Added', 'Last used', 'Without password'], list.map((p) => [p.label || '(no name)', formatTime(p.created_at), formatTime(p.last_used_at), p.passwordless ? 'yes' : 'no'])) : html`<p>You have no passkey yet.</p>`}
-${field('Name of the new passkey', 'passkey-label', { hint: 'For example: work laptop, YubiKey.' })}
-<p><button type="button" id="passkey-register" data-passkey hidden>Add a passkey</button></p><p id="passkey-status" role="status" aria-live="polite"></p>`
+${passedSecondFactor(s.data) ? html`${field('Name of the new passkey', 'passkey-label', { hint: 'For example: work laptop, YubiKey.' })}
+<p><button type="button" id="passkey-register" data-passkey hidden>Add a passkey</button></p><p id="passkey-status" role="status" aria-live="polite"></p>` : html`<p>To add a passkey, sign in with your password and code, or with a passkey.</p>`}`
       : '';
     return accountPage(
       `Signed in as ${s.subject}`,
@@ -190,6 +208,7 @@ ${field('Name of the new passkey', 'passkey-label', { hint: 'For example: work l
       if (!webauthn) return refuse(reply, 404, 'passkeys are not set up on this server');
       const s = jsonSession(req, reply);
       if (!s) return reply;
+      if (!passedSecondFactor(s.data)) return refuse(reply, 403, 'this sign-in did not pass a second factor: sign in with your password and code, or a passkey, to add one');
       const user = services.users.get(s.subject);
       const options = await webauthn.registrationOptions({ id: user.id, username: user.username, displayName: user.display_name }, services.passkeys.list(user.username));
       s.data.registration = { challenge: options.challenge, expires: Date.now() + CEREMONY_MS };
@@ -278,6 +297,8 @@ ${field('Name of the new passkey', 'passkey-label', { hint: 'For example: work l
       }
       const authUser = node.repository.findUser(user.username);
       if (user.status !== 'active' || !authUser || (authUser.lockedUntil ?? 0) > Date.now()) return failed(`account ${user.status === 'active' ? 'locked' : 'disabled'}`, user.username);
+      const mode = passkeySignInMode(authUser, node.settings);
+      if (mode !== 'either' && mode !== (passwordless ? 'passwordless' : 'second-factor')) return failed(`this user's passkey sign-in is ${mode} only (settings: passkeys)`, user.username);
       services.passkeys.recordUse(passkey.id, verified.counter);
       if (authUser.failures > 0) await ports.recordSuccess(authUser);
       startSession(reply, user.username, 'passkey', req.ip);
@@ -294,9 +315,10 @@ ${field('Name of the new passkey', 'passkey-label', { hint: 'For example: work l
   app.post('/account/vpn-credential', (req, reply) => {
     const s = formSession(req);
     if (!s) return reply.redirect('/account', 303);
-    if (s.data.method !== 'passkey') return send(reply, homePage(s, 'Sign in with a passkey to get a one-time VPN password.'), 403);
+    const issuedBy = vpnIssuer(s.data);
+    if (!issuedBy) return send(reply, homePage(s, 'Sign in with a passkey to get a one-time VPN password.'), 403);
     const ttlSeconds = deps.config.portal.vpn_credential_seconds;
-    const issued = services.vpnCredentials.issue({ username: s.subject, ttlSeconds, issuedBy: 'passkey' }, { name: s.subject, source: req.ip });
+    const issued = services.vpnCredentials.issue({ username: s.subject, ttlSeconds, issuedBy }, { name: s.subject, source: req.ip });
     const minutes = Math.max(1, Math.round(ttlSeconds / 60));
     return send(
       reply,
@@ -309,6 +331,8 @@ ${field('Name of the new passkey', 'passkey-label', { hint: 'For example: work l
       ),
     );
   });
+
+  if (state.oidc) registerOidc(app, deps, state.oidc, { startSession: (reply, username, sso, address) => startSession(reply, username, 'oidc', address, sso) });
 
   app.post('/account/sign-out', (req, reply) => {
     const s = formSession(req);
