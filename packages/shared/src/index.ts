@@ -14,7 +14,9 @@ export {
   loadNodeConfig,
   parseNodeConfig,
   SYSLOG_FACILITIES,
+  WEBHOOK_SECRET_PATTERN,
   type NodeConfig,
+  type NotifyConfig,
   type SyslogConfig,
   type SyslogFacility,
 } from './config.js';
