@@ -146,3 +146,4 @@ export {
 } from './vpn-credential.js';
 export { PASSKEY_TRANSPORTS, passkeyRecordSchema, type PasskeyRecord } from './passkey.js';
 export type { AccountAlert, Notice, Notifier, PushNotice } from './notification.js';
+export { VPN_PROFILE_TYPES, vpnProfileInputSchema, type VpnProfile, type VpnProfileInput, type VpnProfileType } from './vpn-profile.js';

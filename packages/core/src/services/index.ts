@@ -11,6 +11,7 @@ import { ImportService } from '../imports/import-service.js';
 import { ConfigTransferService } from '../config-transfer/config-transfer-service.js';
 import { VpnCredentialService } from '../vpn/credential-service.js';
 import { PasskeyService } from '../passkeys/passkey-service.js';
+import { VpnProfileService } from '../vpn/profile-service.js';
 
 export * from './context.js';
 export * from './users.js';
@@ -36,6 +37,7 @@ export interface Services {
   configTransfer: ConfigTransferService;
   vpnCredentials: VpnCredentialService;
   passkeys: PasskeyService;
+  vpnProfiles: VpnProfileService;
 }
 
 export function createServices(ctx: ServiceContext): Services {
@@ -52,5 +54,6 @@ export function createServices(ctx: ServiceContext): Services {
     configTransfer: new ConfigTransferService(ctx),
     vpnCredentials: new VpnCredentialService(ctx),
     passkeys: new PasskeyService(ctx),
+    vpnProfiles: new VpnProfileService(ctx),
   };
 }

@@ -148,6 +148,17 @@ export interface PasskeysTable {
   last_used_at: number | null;
 }
 
+/** Master only: a RADIUS client's VPN profile for the portal's downloads (shared/src/vpn-profile.ts); not replicated. */
+export interface VpnProfilesTable {
+  client_id: number;
+  display_name: string;
+  type: string;
+  server: string;
+  remote_id: string;
+  shared_secret_sealed: string | null;
+  updated_at: number;
+}
+
 export interface DB {
   users: UsersTable;
   groups: GroupsTable;
@@ -162,4 +173,5 @@ export interface DB {
   replicas: ReplicasTable;
   admin_audit: AdminAuditTable;
   passkeys: PasskeysTable;
+  vpn_profiles: VpnProfilesTable;
 }
