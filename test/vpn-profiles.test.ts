@@ -110,7 +110,7 @@ describe('VPN profiles: admin UI set-up, portal download, RADIUS accepts the cre
     expect(headers['content-type']).toBe('application/x-apple-aspen-config');
     expect(headers['cache-control']).toBe('no-store');
     expect(download.suggestedFilename()).toBe('Office-VPN-HQ-east.mobileconfig');
-    const profile = parse(readFileSync((await download.path())!, 'utf8')) as Dict;
+    const profile = parse(readFileSync(await download.path(), 'utf8')) as Dict;
     expect(profile).toMatchObject({ PayloadType: 'Configuration' });
     expect((profile.RemovalDate as Date).getTime()).toBeGreaterThan(Date.now());
     const [vpn] = profile.PayloadContent as Dict[];
@@ -119,7 +119,7 @@ describe('VPN profiles: admin UI set-up, portal download, RADIUS accepts the cre
     expect(password).toBe(shown);
 
     const [script] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: /Windows/ }).click()]);
-    const ps1 = readFileSync((await script.path())!, 'utf8');
+    const ps1 = readFileSync(await script.path(), 'utf8');
     expect(ps1).toContain(`rasdial $name 'alice' '${password}'`);
     expect(ps1).toContain('Remove-VpnConnection');
 
