@@ -7,6 +7,7 @@ import { ntfyMessage, ntfyTopic } from '../src/notify/ntfy.js';
 import { mailRecipients } from '../src/notify/mail.js';
 import { signWebhook, verifyWebhook } from '../src/notify/webhook-signature.js';
 import { ChannelNotifier } from '../src/notify/notifier.js';
+import { createNotifier } from '../src/notify/index.js';
 import type { NotifyChannel } from '../src/notify/channel.js';
 
 const push: PushNotice = {
@@ -116,6 +117,11 @@ describe('notify config', () => {
 });
 
 describe('the notifier', () => {
+  it('a mail CA file that cannot be read stops the start with the setting to fix', () => {
+    const config = parseNodeConfig('notify: { mail: { host: h, from: a@b.test, ca_file: missing-ca.pem } }', 'test.yaml', '/nonexistent');
+    expect(() => createNotifier(config, createLogger('silent', 'test'), { registry: new Registry() })).toThrow(/cannot read notify\.mail\.ca_file \/nonexistent\/missing-ca\.pem/);
+  });
+
   const quiet = createLogger('silent', 'test');
   const channel = (name: string, deliver: NotifyChannel['deliver']): NotifyChannel => ({ name, wants: () => true, deliver, close: () => Promise.resolve() });
 

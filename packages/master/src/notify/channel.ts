@@ -2,7 +2,7 @@
  * A notification channel: one way of telling people (ntfy, a webhook, mail), interchangeable behind this interface
  * the way password backends are. The notifier (notifier.ts) queues, counts and logs around every channel in one place.
  */
-import type { Notice } from '@otpgate/shared';
+import { OtpgateError, type Notice } from '@otpgate/shared';
 
 export interface NotifyChannel {
   /** Names the channel in logs and metrics ("ntfy", "webhook:teams", "mail"): from the config, never from input. */
@@ -16,3 +16,10 @@ export interface NotifyChannel {
 
 /** A delivery that failed: the message is logged as it is, so it never holds a URL, token or body. */
 export class DeliveryError extends Error {}
+
+/** A channel that cannot be set up from its config: the node does not start, and says which setting to fix. */
+export class NotifyConfigError extends OtpgateError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('notify-config', message, options);
+  }
+}

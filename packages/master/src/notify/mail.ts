@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createTransport } from 'nodemailer';
 import type { Notice, NotifyConfig } from '@otpgate/shared';
 import { errorMessage } from '@otpgate/shared';
-import { DeliveryError, type NotifyChannel } from './channel.js';
+import { DeliveryError, NotifyConfigError, type NotifyChannel } from './channel.js';
 import { noticeText } from './message.js';
 
 type MailConfig = NonNullable<NotifyConfig['mail']>;
@@ -16,6 +16,14 @@ type MailConfig = NonNullable<NotifyConfig['mail']>;
 export function mailRecipients(config: Pick<MailConfig, 'admins'>, notice: Notice): string[] {
   if (notice.kind === 'alert') return config.admins;
   return notice.email ? [notice.email] : [];
+}
+
+function readCa(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new NotifyConfigError(`cannot read notify.mail.ca_file ${path}: ${errorMessage(err)}`, { cause: err });
+  }
 }
 
 export function mailChannel(config: MailConfig): NotifyChannel {
@@ -29,7 +37,7 @@ export function mailChannel(config: MailConfig): NotifyChannel {
     connectionTimeout: config.timeout_ms,
     greetingTimeout: config.timeout_ms,
     socketTimeout: config.timeout_ms,
-    tls: { rejectUnauthorized: true, minVersion: 'TLSv1.2', ...(config.ca_file ? { ca: readFileSync(config.ca_file, 'utf8') } : {}) },
+    tls: { rejectUnauthorized: true, minVersion: 'TLSv1.2', ...(config.ca_file ? { ca: readCa(config.ca_file) } : {}) },
   });
   return {
     name: 'mail',
