@@ -4,7 +4,7 @@
  * verifies each Standard Webhooks signature the way a receiver does (constant time, 5-minute tolerance).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { simpleParser, type ParsedMail } from 'mailparser';
 import { Metrics, createLogger } from '@otpgate/core';
 import { adminCertificateFiles, createNotifier, ensureAdminCertificate } from '@otpgate/master';
 import { parseNodeConfig, type AccountAlert, type PushNotice } from '@otpgate/shared';
+import { okOrThrow, otpgate } from './helpers/cli.js';
 
 const NTFY_TOKEN = 'tk_ntfy-test-token-0123456789';
 const WEBHOOK_SECRET = `whsec_${Buffer.from('webhook-key-for-the-test-32-bytes!').toString('base64')}`;
@@ -175,6 +176,19 @@ describe('notification channels (ntfy, Standard Webhooks, SMTP) against local re
     for (const secret of ['wrong-token-000000', WEBHOOK_SECRET, WEBHOOK_SECRET.slice(6), SMTP_PASSWORD, '/broken', HOOK_PATH, APPROVE_URL, 'approval-id-never-logged']) {
       expect(all).not.toContain(secret);
     }
+  });
+
+  it('`otpgate config check` shows the channels\' token, signing secret and password as set, never their values', async () => {
+    const file = join(dir, 'notify.yaml');
+    writeFileSync(
+      file,
+      `notify:\n  ntfy: { server: "https://ntfy.example.test", token: ${NTFY_TOKEN} }\n  webhooks: [{ name: chat, url: "https://x.test/", secret: "${WEBHOOK_SECRET}" }]\n  mail: { host: smtp.example.test, username: otpgate, password: ${SMTP_PASSWORD}, from: otpgate@example.test }\n`,
+    );
+    const args = ['config', 'check', file];
+    const out = okOrThrow(args, await otpgate(args));
+    const notify = (JSON.parse(out.slice(out.indexOf('{'))) as { notify: Record<string, unknown> }).notify;
+    expect(notify).toMatchObject({ ntfy: { token: '[set]' }, webhooks: [{ secret: '[set]' }], mail: { password: '[set]' } });
+    for (const secret of [NTFY_TOKEN, WEBHOOK_SECRET, SMTP_PASSWORD]) expect(out).not.toContain(secret);
   });
 
   it('with no channel configured a notice goes nowhere, quietly', async () => {
