@@ -31,6 +31,7 @@ export { policyNote } from './auth/types.js';
 export { VpnCredentialService, VPN_CREDENTIAL_MAX_SECONDS, type IssuedVpnCredential, type VpnCredentialIssuer, type VpnCredentialRequest } from './vpn/credential-service.js';
 export { claimVpnCredential } from './vpn/credential-claim.js';
 export { looksLikeVpnPassword, vpnPasswordHash } from './vpn/vpn-password.js';
+export { VpnProfileService, type VpnProfileView } from './vpn/profile-service.js';
 export { PasskeyService, MAX_PASSKEYS_PER_USER, type PasskeyView } from './passkeys/passkey-service.js';
 export { OidcIdentityService, OIDC_SUBJECT_MAX, type OidcIdentityOutcome, type OidcIdentityView } from './oidc/identity-service.js';
 export { authenticate } from './auth/pipeline.js';

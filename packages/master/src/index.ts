@@ -12,3 +12,4 @@ export {
   type CertificateInfo,
 } from './admin/certificate.js';
 export { EnrollmentServer } from './enrollment/server.js';
+export { createNotifier, ChannelNotifier, type NotifyChannel } from './notify/index.js';

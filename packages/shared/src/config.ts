@@ -81,6 +81,84 @@ const syslogSchema = z
 
 export type SyslogConfig = z.output<typeof syslogSchema>;
 
+/** A token or password given in the config file: printable ASCII, never logged, shown as "[set]" by `config check`. */
+const configSecret = (min: number) => z.string().min(min, `at least ${min} characters`).max(512).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
+const httpUrl = () => z.url({ protocol: /^https?$/ }).max(2048);
+/** How long one delivery may take on a channel (connect, send, answer). */
+const notifyTimeout = (ms = 5000) => int().min(100).max(60_000).default(ms);
+
+/** Standard Webhooks signing secret: "whsec_" and base64 of 24 to 64 random bytes. */
+export const WEBHOOK_SECRET_PATTERN = /^whsec_(?:[A-Za-z0-9+/]{4}){8,22}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+const notifySchema = z
+  .strictObject({
+    /** Deliveries waiting or under way at once, all channels together; past that a notice is dropped (logged, counted). */
+    queue_size: int().min(1).max(100_000).default(1000),
+    /** ntfy (https://ntfy.sh or your own server): JSON publish to the server's root. */
+    ntfy: z
+      .strictObject({
+        server: httpUrl(),
+        /** Access token (Authorization: Bearer), for a server that requires one. */
+        token: configSecret(8).optional(),
+        /** The user's topic: "{user}" is replaced by the user name (unguessable prefixes keep strangers out). */
+        topic: z.string().min(1).max(64).regex(/^[A-Za-z0-9_{}-]+$/, 'letters, digits, "_", "-" and {user}').default('otpgate-{user}'),
+        /** Where admin alerts go; none when absent. */
+        alert_topic: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" and "-"').optional(),
+        timeout_ms: notifyTimeout(),
+      })
+      .optional(),
+    /** Standard Webhooks receivers (chat bridges for Teams, Slack, ...): every notice is POSTed, signed, to each. */
+    webhooks: z
+      .array(
+        z.strictObject({
+          /** Names the webhook in logs and metrics (its URL may carry a token: it is never logged). */
+          name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'lower-case letters, digits, "_" and "-", at most 32'),
+          url: httpUrl(),
+          /** The signing secret the receiver was given: "whsec_" + base64 of 24 to 64 random bytes. */
+          secret: z.string().regex(WEBHOOK_SECRET_PATTERN, 'a Standard Webhooks secret: "whsec_" followed by base64 of 24 to 64 random bytes'),
+          /** Which notices it gets. */
+          notices: z.array(z.enum(['push', 'alert'])).min(1).default(['push', 'alert']),
+          timeout_ms: notifyTimeout(),
+        }),
+      )
+      .max(20)
+      .default([])
+      .superRefine((list, ctx) => {
+        const seen = new Set<string>();
+        list.forEach((w, i) => {
+          if (seen.has(w.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${w.name}" is used twice: give each webhook its own name` });
+          seen.add(w.name);
+        });
+      }),
+    /** Mail over SMTP: pushes to the user's address, alerts to `admins`. */
+    mail: z
+      .strictObject({
+        host: z.string().min(1).max(253),
+        /** Default by security: 587 (starttls, none) or 465 (tls). */
+        port: int().min(1).max(65535).optional(),
+        /** starttls: upgrade on the submission port (refused if the server cannot); tls: TLS from the start; none: plain (a local relay only). */
+        security: z.enum(['starttls', 'tls', 'none']).default('starttls'),
+        username: z.string().min(1).max(256).optional(),
+        password: configSecret(1).optional(),
+        from: z.email().max(254),
+        /** Who gets admin alerts ("this wasn't me"). */
+        admins: z.array(z.email().max(254)).max(50).default([]),
+        /** CA certificates (PEM) the server's certificate must chain to; default: the system's. */
+        ca_file: z.string().min(1).optional(),
+        timeout_ms: notifyTimeout(10_000),
+      })
+      .superRefine((m, ctx) => {
+        if ((m.username === undefined) !== (m.password === undefined)) {
+          ctx.addIssue({ code: 'custom', path: [m.username === undefined ? 'username' : 'password'], message: 'SMTP authentication needs both username and password' });
+        }
+      })
+      .transform((m) => ({ ...m, port: m.port ?? (m.security === 'tls' ? 465 : 587) }))
+      .optional(),
+  })
+  .prefault({});
+
+export type NotifyConfig = z.output<typeof notifySchema>;
+
 /**
  * The node's own configuration file: where it listens, where it keeps its data, how it logs. Everything has a
  * default, so an empty file (or none) is a working node. Cluster-wide policy lives in the store (settings.ts).
@@ -207,7 +285,7 @@ export const nodeConfigSchema = z
         /** Addresses of the metrics and health server: its own port, never the RADIUS or replication ports. */
         listen: listenList(9812, ['0.0.0.0:9812']),
         /** When set, /metrics and /readyz need "Authorization: Bearer TOKEN" (/healthz stays open: it says only "alive"). */
-        bearer_token: z.string().min(16, 'at least 16 characters').max(512).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').optional(),
+        bearer_token: configSecret(16).optional(),
         /** HTTPS instead of HTTP: certificate chain and private key (PEM). Relative paths are taken from the config file's folder. */
         tls_cert_file: z.string().min(1).optional(),
         tls_key_file: z.string().min(1).optional(),
@@ -286,6 +364,8 @@ export const nodeConfigSchema = z
         }
       })
       .prefault({}),
+    /** Where pushes and admin alerts go (master only): ntfy, signed webhooks, mail. Every channel is off unless set. */
+    notify: notifySchema,
   })
   .superRefine((c, ctx) => {
     // one port per service: metrics on the RADIUS or replication port would expose it to every NAS or replica, and
@@ -363,6 +443,7 @@ export function parseNodeConfig(text: string, source: string, baseDir: string): 
     if (p.ca_file) p.ca_file = fromBase(p.ca_file);
     if (p.client_secret_file) p.client_secret_file = fromBase(p.client_secret_file);
   }
+  if (config.notify.mail?.ca_file) config.notify.mail.ca_file = fromBase(config.notify.mail.ca_file);
   return config;
 }
 

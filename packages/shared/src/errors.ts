@@ -41,6 +41,7 @@ export const ERROR_CODES = [
   'radius-bind', // a RADIUS address that cannot be listened on
   'ops-server', // the metrics and health server cannot listen
   'syslog-config', // a syslog target that cannot work
+  'notify-config', // a notification channel that cannot work (a CA file that cannot be read)
   // password backends (LdapFailureKind, and the local backend's queue)
   'overloaded', // too many password checks waiting; the request is dropped, the NAS retries
   'ldap-unreachable',

@@ -15,7 +15,9 @@ export {
   loadNodeConfig,
   parseNodeConfig,
   SYSLOG_FACILITIES,
+  WEBHOOK_SECRET_PATTERN,
   type NodeConfig,
+  type NotifyConfig,
   type SyslogConfig,
   type SyslogFacility,
 } from './config.js';
@@ -146,3 +148,4 @@ export {
 } from './vpn-credential.js';
 export { PASSKEY_TRANSPORTS, passkeyRecordSchema, type PasskeyRecord } from './passkey.js';
 export type { AccountAlert, Notice, Notifier, PushNotice } from './notification.js';
+export { VPN_PROFILE_TYPES, vpnProfileInputSchema, type VpnProfile, type VpnProfileInput, type VpnProfileType } from './vpn-profile.js';

@@ -22,6 +22,9 @@ import { obtainPassword, readStdinLine } from '../prompt.js';
 import { createAdminCertificate } from '../admin-certificate.js';
 import { generatePassword } from './admin.js';
 
+/** Config keys whose values are credentials (metrics.bearer_token, notify.ntfy.token, notify.webhooks[].secret, notify.mail.password). */
+const CONFIG_SECRET_KEYS = new Set(['bearer_token', 'token', 'secret', 'password']);
+
 function configText(dataDir: string, listen: string[], extra: string): string {
   return `# otpgate node configuration. Every setting has a default: see README.md, "Configuration".
 node:
@@ -169,7 +172,7 @@ export function registerNodeCommands(program: Command, globals: () => GlobalOpti
       const path = file ? resolve(file) : configPath(globals()).path;
       const parsed = loadNodeConfig(path, true);
       console.log(`${path}: valid`);
-      // the token is a credential: say that it is set, not what it is
-      console.log(JSON.stringify(parsed, (k, v: unknown) => (k === 'bearer_token' && typeof v === 'string' ? '[set]' : v), 2));
+      // tokens, passwords and signing secrets are credentials: say that they are set, not what they are
+      console.log(JSON.stringify(parsed, (k, v: unknown) => (CONFIG_SECRET_KEYS.has(k) && typeof v === 'string' ? '[set]' : v), 2));
     });
 }

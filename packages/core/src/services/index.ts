@@ -12,6 +12,7 @@ import { ConfigTransferService } from '../config-transfer/config-transfer-servic
 import { VpnCredentialService } from '../vpn/credential-service.js';
 import { PasskeyService } from '../passkeys/passkey-service.js';
 import { OidcIdentityService } from '../oidc/identity-service.js';
+import { VpnProfileService } from '../vpn/profile-service.js';
 
 export * from './context.js';
 export * from './users.js';
@@ -38,6 +39,7 @@ export interface Services {
   vpnCredentials: VpnCredentialService;
   passkeys: PasskeyService;
   oidcIdentities: OidcIdentityService;
+  vpnProfiles: VpnProfileService;
 }
 
 export function createServices(ctx: ServiceContext): Services {
@@ -55,5 +57,6 @@ export function createServices(ctx: ServiceContext): Services {
     vpnCredentials: new VpnCredentialService(ctx),
     passkeys: new PasskeyService(ctx),
     oidcIdentities: new OidcIdentityService(ctx),
+    vpnProfiles: new VpnProfileService(ctx),
   };
 }

@@ -242,6 +242,22 @@ const oidcIdentities: Migration = {
   },
 };
 
+/** Master only, not replicated: each RADIUS client's VPN profile for the portal's downloads, gone with its client. */
+const vpnProfiles: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable('vpn_profiles')
+      .addColumn('client_id', 'integer', (c) => c.primaryKey().references('clients.id').onDelete('cascade'))
+      .addColumn('display_name', 'text', (c) => c.notNull())
+      .addColumn('type', 'text', (c) => c.notNull())
+      .addColumn('server', 'text', (c) => c.notNull())
+      .addColumn('remote_id', 'text', (c) => c.notNull())
+      .addColumn('shared_secret_sealed', 'text')
+      .addColumn('updated_at', 'integer', (c) => c.notNull())
+      .execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_cluster': cluster,
@@ -249,6 +265,7 @@ export const migrations: Record<string, Migration> = {
   '0004_admin_audit': adminAudit,
   '0005_passkeys': passkeys,
   '0006_oidc_identities': oidcIdentities,
+  '0007_vpn_profiles': vpnProfiles,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -158,6 +158,17 @@ export interface OidcIdentitiesTable {
   last_used_at: number;
 }
 
+/** Master only: a RADIUS client's VPN profile for the portal's downloads (shared/src/vpn-profile.ts); not replicated. */
+export interface VpnProfilesTable {
+  client_id: number;
+  display_name: string;
+  type: string;
+  server: string;
+  remote_id: string;
+  shared_secret_sealed: string | null;
+  updated_at: number;
+}
+
 export interface DB {
   users: UsersTable;
   groups: GroupsTable;
@@ -173,4 +184,5 @@ export interface DB {
   admin_audit: AdminAuditTable;
   passkeys: PasskeysTable;
   oidc_identities: OidcIdentitiesTable;
+  vpn_profiles: VpnProfilesTable;
 }

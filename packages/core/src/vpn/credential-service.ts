@@ -54,4 +54,10 @@ export class VpnCredentialService {
     else this.ctx.logger.info({ event: 'vpn-credential-issued', user: user.username, ...details }, `one-time VPN credential issued to ${user.username}`);
     return { username: user.username, password, client, expiresAt };
   }
+
+  /** Whether `password` is a credential issued to `username` that is still unused and unexpired. */
+  isLive(username: string, password: string): boolean {
+    this.table ??= new VpnCredentialTable(this.ctx.store.state);
+    return this.table.live(vpnPasswordHash(password), new UserService(this.ctx).get(username).id);
+  }
 }

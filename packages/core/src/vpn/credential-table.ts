@@ -77,6 +77,12 @@ export class VpnCredentialTable {
     return this.markStmt.run(now, attempt.requestKey, attempt.hash).changes === 1 ? 'used' : 'spent';
   }
 
+  /** Whether the credential is `userId`'s, unused and unexpired (the portal hands out its downloads only then). */
+  live(hash: string, userId: number, now = Date.now()): boolean {
+    const row = this.findStmt.get(hash) as CredentialRow | undefined;
+    return row !== undefined && row.user_id === userId && row.used_at === null && row.expires_at > now;
+  }
+
   /** Rows a day past their expiry, deleted up to `limit` at a time; returns how many. */
   prune(now: number, limit: number): number {
     return this.state

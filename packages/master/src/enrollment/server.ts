@@ -7,13 +7,18 @@ import { SignInGuard } from '../web/signin-guard.js';
 import { createWebApp, listenWeb, webTls } from '../web/app.js';
 import { refusedPortalPage, registerPortal, type PortalData } from './portal.js';
 import { createAccountState, registerAccount } from '../portal/account.js';
+import { createNotifier, type ChannelNotifier } from '../notify/index.js';
 
 /**
  * The self-service enrollment portal's HTTPS server (enrollment.listen, default 9443). Off unless enabled, and never
  * started on a replica: a replica cannot create tokens.
  */
 export class EnrollmentServer {
-  private constructor(private readonly apps: FastifyInstance[]) {}
+  private constructor(
+    private readonly apps: FastifyInstance[],
+    /** The notification channels (notify.*) for the push flow and admin alerts. */
+    readonly notifier: ChannelNotifier,
+  ) {}
 
   static async start(node: OtpgateNode, config: NodeConfig): Promise<EnrollmentServer> {
     if (node.store.role !== 'master') throw new Error('the enrollment portal runs on the master only');
@@ -27,6 +32,7 @@ export class EnrollmentServer {
       sessions: new SessionStore<PortalData>({ name: 'portal_sessions', idleMs: minutes, absoluteMs: minutes, meter: node.metrics }),
       guard: new SignInGuard({ name: 'portal', meter: node.metrics }),
       audit: new AdminAuditService(node.store, node.logger),
+      notifier: createNotifier(config, node.logger, node.metrics),
     };
     const account = createAccountState(deps);
     const apps: FastifyInstance[] = [];
@@ -44,7 +50,7 @@ export class EnrollmentServer {
       await listenWeb(app, address, node.logger, 'enrollment portal');
       apps.push(app);
     }
-    return new EnrollmentServer(apps);
+    return new EnrollmentServer(apps, deps.notifier);
   }
 
   ports(): number[] {
@@ -53,5 +59,6 @@ export class EnrollmentServer {
 
   async stop(): Promise<void> {
     await Promise.all(this.apps.map((a) => a.close()));
+    await this.notifier.close();
   }
 }

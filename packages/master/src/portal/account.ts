@@ -26,6 +26,7 @@ import { FORM_BODY_BYTES } from '../web/input-limits.js';
 import { accountPage } from './page.js';
 import { PasskeyCeremonies, userIdOfHandle } from './webauthn.js';
 import { OidcProviders, registerOidc, ssoButtons, ssoIssuer, type SsoSignIn } from './oidc.js';
+import { chosenClient, registerVpnDownloads, vpnConnectionChoice, vpnDownloads, type HeldCredential } from './vpn-profile.js';
 
 export const ACCOUNT_COOKIE = '__Host-otpgate-account';
 const SIGNIN_TOKEN = new SignInToken('__Host-otpgate-account-signin');
@@ -50,6 +51,8 @@ export interface AccountData {
   sso?: SsoSignIn;
   /** A registration under way: its challenge, single use. */
   registration?: { challenge: string; expires: number };
+  /** The one-time VPN credential last shown, for its helper downloads (vpn-profile.ts). */
+  vpn?: HeldCredential;
 }
 
 export interface AccountDeps {
@@ -131,7 +134,7 @@ ${field('Current code', 'code', { required: true, inputmode: 'numeric', autocomp
     const list = services.passkeys.list(s.subject);
     const vpn =
       vpnIssuer(s.data)
-        ? html`<form method="post" action="/account/vpn-credential"><input type="hidden" name="_csrf" value="${s.csrf}">
+        ? html`<form method="post" action="/account/vpn-credential"><input type="hidden" name="_csrf" value="${s.csrf}">${vpnConnectionChoice(services)}
 <div class="actions"><button type="submit">Get a one-time VPN password</button></div></form>`
         : html`<p>Sign in with a passkey to get a one-time VPN password.</p>`;
     const keys = webauthn
@@ -318,7 +321,9 @@ ${passedSecondFactor(s.data) ? html`${field('Name of the new passkey', 'passkey-
     const issuedBy = vpnIssuer(s.data);
     if (!issuedBy) return send(reply, homePage(s, 'Sign in with a passkey to get a one-time VPN password.'), 403);
     const ttlSeconds = deps.config.portal.vpn_credential_seconds;
-    const issued = services.vpnCredentials.issue({ username: s.subject, ttlSeconds, issuedBy }, { name: s.subject, source: req.ip });
+    const client = chosenClient(services, formText((req.body ?? {}) as Form, 'client'));
+    const issued = services.vpnCredentials.issue({ username: s.subject, client, ttlSeconds, issuedBy }, { name: s.subject, source: req.ip });
+    if (client) s.data.vpn = { password: issued.password, client, expiresAt: issued.expiresAt };
     const minutes = Math.max(1, Math.round(ttlSeconds / 60));
     return send(
       reply,
@@ -327,12 +332,14 @@ ${passedSecondFactor(s.data) ? html`${field('Name of the new passkey', 'passkey-
         html`<p>Start the VPN connection within ${minutes} minute${minutes === 1 ? '' : 's'} (until ${formatTime(issued.expiresAt)}). The password works once.</p>
 <dl class="credential"><dt>User name</dt><dd><span class="secret" id="vpn-username">${issued.username}</span> <button type="button" class="secondary" data-copy="vpn-username">Copy user name</button></dd>
 <dt>Password</dt><dd><span class="secret" id="vpn-password">${issued.password}</span> <button type="button" class="secondary" data-copy="vpn-password">Copy password</button></dd></dl>
+${vpnDownloads(services, s, issued.client)}
 <p><a href="/account">Back to your account</a></p>`,
       ),
     );
   });
 
   if (state.oidc) registerOidc(app, deps, state.oidc, { startSession: (reply, username, sso, address) => startSession(reply, username, 'oidc', address, sso) });
+  registerVpnDownloads(app, { services, audit: deps.audit, formSession, send });
 
   app.post('/account/sign-out', (req, reply) => {
     const s = formSession(req);

@@ -96,6 +96,7 @@ ${field('Shared secret', 'secret', { type: 'password', autocomplete: 'new-passwo
 ${clientFields(c)}
 ${field('New shared secret', 'secret', { type: 'password', autocomplete: 'new-password', hint: 'empty: keep the current one' })}
 <div class="actions"><button type="submit">Save</button></div></form>
+<p><a href="${base}/vpn-profile">VPN profile</a> (${services.vpnProfiles.view(c.name)?.display_name ?? 'none'}): the connection the user portal's set-up files create</p>
 <div class="actions">${actionButton(ctx.session, `${base}/delete`, 'Delete client', { danger: true, confirm: `Stop serving ${c.name}?` })}</div>`,
       );
     }),

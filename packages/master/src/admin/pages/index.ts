@@ -6,6 +6,7 @@ import { registerUserPages } from './users.js';
 import { registerHardwarePages } from './hardware.js';
 import { registerGroupPages } from './groups.js';
 import { registerClientPages } from './clients.js';
+import { registerVpnProfilePages } from './vpn-profile.js';
 import { registerBackendPages } from './backends.js';
 import { registerSettingsPages } from './settings.js';
 import { registerReplicaPages } from './replicas.js';
@@ -28,6 +29,7 @@ export function registerPages(app: FastifyInstance, ui: Ui): void {
     registerHardwarePages(pages, ui);
     registerGroupPages(pages, ui);
     registerClientPages(pages, ui);
+    registerVpnProfilePages(pages, ui);
     registerBackendPages(pages, ui);
     registerSettingsPages(pages, ui);
     registerReplicaPages(pages, ui);
