@@ -53,6 +53,14 @@ describe('the replication API refuses what does not fit its schemas and limits, 
       calls.push(['vpn-credential', claim]);
       return { use: 'used', issued_by: 'passkey' };
     },
+    push: (_replica, push) => {
+      calls.push(['push', push]);
+      return { refused: 'rate-limited' };
+    },
+    pushDecisions: (_replica, query) => {
+      calls.push(['push-decisions', query]);
+      return { decisions: [], now: 0 };
+    },
     storeUnwritable: (reason) => void calls.push(['unwritable', reason]),
   };
 

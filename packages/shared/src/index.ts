@@ -144,3 +144,18 @@ export {
 } from './vpn-credential.js';
 export { PASSKEY_TRANSPORTS, passkeyRecordSchema, type PasskeyRecord } from './passkey.js';
 export type { AccountAlert, Notice, Notifier, PushNotice } from './notification.js';
+export {
+  PUSH_ID,
+  PUSH_NUMBER,
+  PUSH_STATUSES,
+  pushCreateAnswerSchema,
+  pushCreateSchema,
+  pushDecisionsAnswerSchema,
+  pushDecisionsQuerySchema,
+  type PushCreate,
+  type PushCreateAnswer,
+  type PushDecision,
+  type PushDecisionsAnswer,
+  type PushDecisionsQuery,
+  type PushStatus,
+} from './push.js';

@@ -61,6 +61,8 @@ export function createAccessHandler(deps: AccessHandlerDeps): AccessRequestHandl
           password,
           state: request.state,
           requestKey: `${source.address}|${source.port}|${request.identifier}|${request.authenticator.toString('hex')}`,
+          source: source.address,
+          authenticator: request.authenticator.toString('hex'),
           client: { name: client.name, mode: client.auth_mode, backends: client.backends, singleFactor: client.single_factor },
         },
         deps.ports,
