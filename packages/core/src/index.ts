@@ -35,6 +35,7 @@ export { PushService, type PushDecisionInput, type PushServiceOptions } from './
 export { PushTable, type PushRow } from './push/push-table.js';
 export { claimPush, pushDecisions } from './push/push-claim.js';
 export { HeldPushes, type HeldPush, type PushChannel, type PushOutcome } from './push/held-pushes.js';
+export { localPushChannel } from './push/push-channels.js';
 export { PasskeyService, MAX_PASSKEYS_PER_USER, type PasskeyView } from './passkeys/passkey-service.js';
 export { authenticate } from './auth/pipeline.js';
 export { matchCode } from './auth/policy.js';

@@ -1,21 +1,28 @@
 import type { FastifyInstance } from 'fastify';
-import type { NodeConfig } from '@otpgate/shared';
-import { AdminAuditService, createServices, loadDictionary, type OtpgateNode } from '@otpgate/core';
+import { hostname } from 'node:os';
+import type { NodeConfig, Notifier } from '@otpgate/shared';
+import { AdminAuditService, PushService, createServices, loadDictionary, type OtpgateNode } from '@otpgate/core';
 import { ensureAdminCertificate } from '../admin/certificate.js';
 import { SessionStore } from '../web/sessions.js';
 import { SignInGuard } from '../web/signin-guard.js';
 import { createWebApp, listenWeb, webTls } from '../web/app.js';
 import { refusedPortalPage, registerPortal, type PortalData } from './portal.js';
 import { createAccountState, registerAccount } from '../portal/account.js';
+import { pendingPushesSection, registerPushPages } from '../portal/push.js';
+import { logNotifier } from '../portal/log-notifier.js';
 
 /**
  * The self-service enrollment portal's HTTPS server (enrollment.listen, default 9443). Off unless enabled, and never
  * started on a replica: a replica cannot create tokens.
  */
 export class EnrollmentServer {
-  private constructor(private readonly apps: FastifyInstance[]) {}
+  private constructor(
+    private readonly apps: FastifyInstance[],
+    private readonly pushes: PushService,
+  ) {}
 
-  static async start(node: OtpgateNode, config: NodeConfig): Promise<EnrollmentServer> {
+  /** `notifier`: where push notices and alerts go; the log until channels are configured. */
+  static async start(node: OtpgateNode, config: NodeConfig, options: { notifier?: Notifier } = {}): Promise<EnrollmentServer> {
     if (node.store.role !== 'master') throw new Error('the enrollment portal runs on the master only');
     await ensureAdminCertificate(node.store.dataDir);
     const tls = webTls(node.store.dataDir);
@@ -29,6 +36,16 @@ export class EnrollmentServer {
       audit: new AdminAuditService(node.store, node.logger),
     };
     const account = createAccountState(deps);
+    const firstPort = config.enrollment.listen[0]?.port ?? 9443;
+    const pushes = new PushService({
+      store: node.store,
+      logger: node.logger,
+      audit: deps.audit,
+      notifier: options.notifier ?? logNotifier(node.logger),
+      portalUrl: config.portal.origin ?? `https://${hostname()}:${firstPort}`,
+    });
+    const pushDeps = { services: deps.services, pushes };
+    account.pendingPushes = (username) => pendingPushesSection(pushDeps, username);
     const apps: FastifyInstance[] = [];
     for (const address of config.enrollment.listen) {
       const app = await createWebApp(tls, {
@@ -40,10 +57,12 @@ export class EnrollmentServer {
       });
       registerPortal(app, deps);
       registerAccount(app, deps, account);
+      registerPushPages(app, pushDeps, account);
       await listenWeb(app, address, node.logger, 'enrollment portal');
       apps.push(app);
     }
-    return new EnrollmentServer(apps);
+    pushes.start();
+    return new EnrollmentServer(apps, pushes);
   }
 
   ports(): number[] {
@@ -51,6 +70,7 @@ export class EnrollmentServer {
   }
 
   async stop(): Promise<void> {
+    this.pushes.stop();
     await Promise.all(this.apps.map((a) => a.close()));
   }
 }

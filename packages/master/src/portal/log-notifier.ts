@@ -1,0 +1,22 @@
+/**
+ * The notifier the master uses until notification channels are configured: it writes each notice to the log (no
+ * secret is in a notice: the approval link still needs a portal session), so an operator sees what would be sent.
+ */
+import type { Logger } from '@otpgate/core';
+import type { Notice, Notifier } from '@otpgate/shared';
+
+export function logNotifier(logger: Logger): Notifier {
+  return {
+    send(notice: Notice) {
+      if (notice.kind === 'push') {
+        logger.info(
+          { event: 'notice', kind: 'push', user: notice.user, client: notice.client, client_address: notice.clientAddress, approve_url: notice.approveUrl },
+          `push for ${notice.user} (login through ${notice.client}): approve at ${notice.approveUrl}`,
+        );
+      } else {
+        logger.warn({ event: 'notice', kind: 'alert', user: notice.user, reason: notice.reason, client: notice.client }, `alert: ${notice.user} said a login was not theirs`);
+      }
+      return Promise.resolve();
+    },
+  };
+}
