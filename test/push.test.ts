@@ -27,6 +27,7 @@ describe('push approval over RADIUS (radclient held, approved in chromium with a
     master = await TestNode.createMaster('push-master');
     await master.addClient('nas', '127.0.0.1', SECRET);
     const secret = await master.addUserWithToken('alice', 'alice-password', '--mode', 'push');
+    await master.addUserWithToken('bob', 'bob-password', '--mode', 'push');
     // the tests send more than the default 3 pushes a minute (the limit itself: packages/core/test/push-service.test.ts)
     await master.cliOk('settings', 'set', 'push.max_per_user_per_minute', '60');
     const port = await freePort();
@@ -160,5 +161,12 @@ describe('push approval over RADIUS (radclient held, approved in chromium with a
     const mark = await master.mark();
     expect((await radclient(master.target, SECRET, papRequest('alice', 'alice-password'))).code).toBe('Access-Reject');
     expect(await master.authAfter(mark, 'alice')).toMatchObject({ result: 'reject', reason: 'locked' });
+  });
+
+  it('a replica that cannot reach the master makes no push: Reject (push-unavailable), with the reason in the log', async () => {
+    await master.stop();
+    const mark = await replica.mark();
+    expect((await radclient(replica.target, SECRET, papRequest('bob', 'bob-password'), HELD)).code).toBe('Access-Reject');
+    expect(await replica.authAfter(mark, 'bob')).toMatchObject({ result: 'reject', reason: 'push-unavailable', detail: expect.stringContaining('master') });
   });
 });
