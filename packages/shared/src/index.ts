@@ -145,6 +145,7 @@ export {
 export { PASSKEY_TRANSPORTS, passkeyRecordSchema, type PasskeyRecord } from './passkey.js';
 export type { AccountAlert, Notice, Notifier, PushNotice } from './notification.js';
 export {
+  MAX_PUSH_DECISIONS,
   PUSH_ID,
   PUSH_NUMBER,
   PUSH_STATUSES,

@@ -46,8 +46,11 @@ export const pushDecisionSchema = z.strictObject({
 });
 export type PushDecision = z.output<typeof pushDecisionSchema>;
 
+/** Decisions in one answer at most: a full answer is followed by another from its last decision's time. */
+export const MAX_PUSH_DECISIONS = 10_000;
+
 export const pushDecisionsAnswerSchema = z.strictObject({
-  decisions: z.array(pushDecisionSchema).max(10_000),
+  decisions: z.array(pushDecisionSchema).max(MAX_PUSH_DECISIONS),
   /** The master's clock when it answered: the next question's `since`, less a margin. */
   now: z.number().int(),
 });

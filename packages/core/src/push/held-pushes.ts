@@ -9,7 +9,7 @@
  * keys pushes the same way. Bounded in count (`maxHeld`: one more is refused, with a log line) and in age (each
  * request's timer: the push's timeout plus `graceMs`, so an approval given in its last second still arrives).
  */
-import type { PushCreate, PushCreateAnswer, PushDecisionsAnswer, PushStatus } from '@otpgate/shared';
+import { MAX_PUSH_DECISIONS, type PushCreate, type PushCreateAnswer, type PushDecisionsAnswer, type PushStatus } from '@otpgate/shared';
 import type { Logger } from '../logger.js';
 import { LogLimiter } from '../logger.js';
 import type { MapMeter } from '../bounded-map.js';
@@ -131,7 +131,9 @@ export class HeldPushes {
         const held = this.byId.get(d.id);
         if (held && d.status !== 'pending') this.settle(held, d.status);
       }
-      this.since = answer.now - SINCE_MARGIN_MS;
+      // a full answer may have left decisions out: the next question starts at its last one
+      const last = answer.decisions.at(-1);
+      this.since = answer.decisions.length >= MAX_PUSH_DECISIONS && last ? last.decided_at : answer.now - SINCE_MARGIN_MS;
     } finally {
       this.polling = false;
     }

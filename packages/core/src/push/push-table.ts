@@ -5,15 +5,13 @@
  * pending and unexpired.
  */
 import { randomBytes } from 'node:crypto';
-import type { PushCreate, PushCreateAnswer, PushDecision, PushStatus } from '@otpgate/shared';
+import { MAX_PUSH_DECISIONS, type PushCreate, type PushCreateAnswer, type PushDecision, type PushStatus } from '@otpgate/shared';
 import type { StateDatabase } from '../store/store.js';
 
 /** Decided pushes are kept this long for the record (the audit has the lines), then pruned. */
 export const KEEP_PUSHES_MS = 7 * 86_400_000;
 /** A "this wasn't me" locks the account until an admin unlocks it (a year stands for that). */
 export const NOT_ME_LOCK_MS = 365 * 86_400_000;
-/** Decisions in one answer to a node asking: more wait for its next question. */
-export const MAX_DECISIONS = 10_000;
 
 export interface PushRow {
   seq: number;
@@ -118,7 +116,7 @@ export class PushTable {
   }
 
   /** Pushes decided (or timed out) at or after `since`, oldest first. */
-  decisionsSince(since: number, limit = MAX_DECISIONS): PushDecision[] {
+  decisionsSince(since: number, limit = MAX_PUSH_DECISIONS): PushDecision[] {
     return this.decisionsStmt.all(since, limit) as PushDecision[];
   }
 
