@@ -32,6 +32,11 @@ export { VpnCredentialService, VPN_CREDENTIAL_MAX_SECONDS, type IssuedVpnCredent
 export { claimVpnCredential } from './vpn/credential-claim.js';
 export { looksLikeVpnPassword, vpnPasswordHash } from './vpn/vpn-password.js';
 export { VpnProfileService, type VpnProfileView } from './vpn/profile-service.js';
+export { PushService, type PushDecisionInput, type PushServiceOptions } from './push/push-service.js';
+export { PushTable, type PushRow } from './push/push-table.js';
+export { claimPush, pushDecisions } from './push/push-claim.js';
+export { HeldPushes, type HeldPush, type PushChannel, type PushOutcome } from './push/held-pushes.js';
+export { localPushChannel } from './push/push-channels.js';
 export { PasskeyService, MAX_PASSKEYS_PER_USER, type PasskeyView } from './passkeys/passkey-service.js';
 export { OidcIdentityService, OIDC_SUBJECT_MAX, type OidcIdentityOutcome, type OidcIdentityView } from './oidc/identity-service.js';
 export { authenticate } from './auth/pipeline.js';

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { authenticate } from '../src/auth/pipeline.js';
-import type { AuthPorts, AuthRequest, AuthUser, ClientPolicy, Decision } from '../src/auth/types.js';
+import type { AuthPorts, AuthRequest, AuthUser, ClientPolicy, Decision, PushRequest } from '../src/auth/types.js';
+import type { PushOutcome } from '../src/push/held-pushes.js';
 import type { PasswordResult } from '../src/backends/backend.js';
 import { codeAt, timeStep, type OtpToken } from '../src/otp/verify.js';
 import type { PendingChallenge } from '../src/store/auth-repository.js';
@@ -50,6 +51,9 @@ class World {
   /** One-time VPN credentials by password, as the master's table holds them (by hash). */
   readonly vpnCredentials = new Map<string, { userId: number; client: string | null; expiresAt: number; usedBy?: string }>();
   masterReachable = true;
+  /** Logins held for a push, and how their pushes end. */
+  readonly pushes: PushRequest[] = [];
+  pushOutcome: PushOutcome = 'approved';
 
   configure(input: SettingsInput): void {
     this.settings = settingsSchema.parse(input);
@@ -127,6 +131,10 @@ class World {
             this.decoys++;
           },
         };
+      },
+      push: async (request) => {
+        this.pushes.push(request);
+        return this.pushOutcome;
       },
       useInitialLogin: async (u, max) => {
         if (!this.isMaster) return false;
@@ -625,5 +633,57 @@ describe('one-time VPN credentials', () => {
     const d = await w.run('alice', credential);
     expect(reason(d)).toBe('unconfirmed');
     expect(w.recordFailureCalls).toBe(0);
+  });
+});
+
+describe('push mode', () => {
+  beforeEach(() => w.configure({ auth: { default_mode: 'push' } }));
+
+  it('the password alone is held for a push (keyed by client, Request Authenticator and user); approval accepts, logged as push', async () => {
+    const d = await w.run('alice', 'alice-password', { source: '192.0.2.1', authenticator: 'ab'.repeat(16) });
+    expect(d).toMatchObject({ outcome: 'accept', policy: 'push', backend: 'fake' });
+    expect(w.pushes).toEqual([{ user: expect.objectContaining({ id: 10 }), client: 'nas', clientAddress: '192.0.2.1', authenticator: 'ab'.repeat(16), number: undefined }]);
+  });
+
+  it('"push" in place of the code: the password without it is checked', async () => {
+    expect(reason(await w.run('alice', 'alice-passwordpush'))).toBe('accept');
+    expect(w.passwordCalls).toEqual([{ username: 'alice', password: 'alice-password' }]);
+  });
+
+  it('a wrong password sends no push and counts a failure', async () => {
+    expect(reason(await w.run('alice', 'wrong'))).toBe('bad-password');
+    expect(w.pushes).toEqual([]);
+    expect(w.failures.get(10)).toBe(1);
+  });
+
+  it('a matching code still logs in as inline, without a push', async () => {
+    expect(reason(await w.run('alice', `alice-password${w.code(tok)}`))).toBe('accept');
+    expect(w.pushes).toEqual([]);
+  });
+
+  it('deny, timeout, an unreachable master and the limits each reject with their own reason, counting no failure', async () => {
+    const outcomes = { denied: 'push-denied', 'not-me': 'push-denied', timeout: 'push-timeout', unavailable: 'push-unavailable', 'rate-limited': 'push-limited', busy: 'push-limited', locked: 'locked' } as const;
+    for (const [outcome, expected] of Object.entries(outcomes)) {
+      w.pushOutcome = outcome as PushOutcome;
+      expect(reason(await w.run('alice', 'alice-password'))).toBe(expected);
+    }
+    expect(w.recordFailureCalls).toBe(0);
+  });
+
+  it('number matching: the password gets a challenge showing a 2-digit number; any answer is then held for the push with that number', async () => {
+    w.configure({ auth: { default_mode: 'push' }, push: { number_matching: true } });
+    const d = await w.run('alice', 'alice-password');
+    if (d.outcome !== 'challenge') throw new Error(`expected a challenge, got ${d.outcome}`);
+    const number = /pick (\d{2})\b/.exec(d.prompt)?.[1];
+    expect(number).toMatch(/^[1-9]\d$/);
+    expect(w.pushes).toEqual([]);
+    const answer = await w.run('alice', '', { state: d.state });
+    expect(answer).toMatchObject({ outcome: 'accept', policy: 'push' });
+    expect(w.pushes[0]?.number).toBe(number);
+  });
+
+  it('an unknown user in push mode costs a decoy password check', async () => {
+    expect(reason(await w.run('mallory', 'whatever'))).toBe('unknown-user');
+    expect(w.decoys).toBe(1);
   });
 });

@@ -32,7 +32,7 @@ describe('state housekeeping', () => {
     step.run(removed, 1);
     step.run(99_999, 0); // unknown and not yet reported: kept until reported
 
-    expect(await pruneState(f.store, NOW)).toEqual({ challenges: 1, counters: 1, orphanSteps: 1, buckets: 0, vpnCredentials: 0 });
+    expect(await pruneState(f.store, NOW)).toEqual({ challenges: 1, counters: 1, orphanSteps: 1, buckets: 0, vpnCredentials: 0, pushes: 0 });
     expect(count('challenges')).toBe(1);
     expect(s.prepare('select user_id from auth_state order by user_id').pluck().all()).toEqual([2, 3, 4]);
     expect(s.prepare('select token_id from token_state order by token_id').pluck().all()).toEqual([kept, 99_999]);

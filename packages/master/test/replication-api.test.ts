@@ -53,6 +53,14 @@ describe('the replication API refuses what does not fit its schemas and limits, 
       calls.push(['vpn-credential', claim]);
       return { use: 'used', issued_by: 'passkey' };
     },
+    push: (_replica, push) => {
+      calls.push(['push', push]);
+      return { refused: 'rate-limited' };
+    },
+    pushDecisions: (_replica, query) => {
+      calls.push(['push-decisions', query]);
+      return { decisions: [], now: 0 };
+    },
     storeUnwritable: (reason) => void calls.push(['unwritable', reason]),
   };
 
@@ -162,6 +170,20 @@ describe('the replication API refuses what does not fit its schemas and limits, 
     expect(status).toBe(400);
     expect((body as { error: string }).error).toMatch(/^bad VPN credential claim: /);
     expect(calls).toEqual([['vpn-credential', use]]);
+  });
+
+  it('takes a held login\'s push and a question for decisions that fit their schemas, and refuses what does not', async () => {
+    const push = { request_key: 'nas|00ff|7', user_id: 7, client: 'vpn', client_address: '192.0.2.1', number: '42' };
+    expect(await post('/v1/pushes', JSON.stringify(push))).toEqual({ status: 200, body: { refused: 'rate-limited' } });
+    const { status, body } = await post('/v1/pushes', JSON.stringify({ ...push, number: '123' }));
+    expect(status).toBe(400);
+    expect((body as { error: string }).error).toMatch(/^bad push: /);
+    expect(await post('/v1/pushes/decisions', JSON.stringify({ since: 5 }))).toEqual({ status: 200, body: { decisions: [], now: 0 } });
+    expect((await post('/v1/pushes/decisions', JSON.stringify({ since: -1 }))).status).toBe(400);
+    expect(calls).toEqual([
+      ['push', push],
+      ['push-decisions', { since: 5 }],
+    ]);
   });
 
   it('refuses a certificate the registry does not know before reading anything, and names no endpoint it does not have', async () => {

@@ -209,6 +209,11 @@ export const nodeConfigSchema = z
          */
         user_cache_size: int().min(100).max(10_000_000).default(50_000),
         /**
+         * Logins held for a push approval at once on this node (a few hundred bytes each), shared out among its RADIUS
+         * threads; one more is Rejected (push-limited) with a log line.
+         */
+        max_held_pushes: int().min(1).max(1_000_000).default(1000),
+        /**
          * RADIUS worker threads, each with its own socket on every listen address (the kernel spreads requests by
          * source address and port). Default: the number of cores.
          */

@@ -149,3 +149,19 @@ export {
 export { PASSKEY_TRANSPORTS, passkeyRecordSchema, type PasskeyRecord } from './passkey.js';
 export type { AccountAlert, Notice, Notifier, PushNotice } from './notification.js';
 export { VPN_PROFILE_TYPES, vpnProfileInputSchema, type VpnProfile, type VpnProfileInput, type VpnProfileType } from './vpn-profile.js';
+export {
+  MAX_PUSH_DECISIONS,
+  PUSH_ID,
+  PUSH_NUMBER,
+  PUSH_STATUSES,
+  pushCreateAnswerSchema,
+  pushCreateSchema,
+  pushDecisionsAnswerSchema,
+  pushDecisionsQuerySchema,
+  type PushCreate,
+  type PushCreateAnswer,
+  type PushDecision,
+  type PushDecisionsAnswer,
+  type PushDecisionsQuery,
+  type PushStatus,
+} from './push.js';

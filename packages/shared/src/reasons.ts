@@ -26,6 +26,10 @@ export const REJECT_REASONS = [
   'overloaded',
   'unconfirmed',
   'credential-expired',
+  'push-denied',
+  'push-timeout',
+  'push-unavailable',
+  'push-limited',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
@@ -49,4 +53,8 @@ export const REJECT_REASON_TEXT: Record<RejectReason, string> = {
   overloaded: 'server busy; try again',
   unconfirmed: 'one-time code could not be confirmed unused (master unreachable)',
   'credential-expired': 'one-time VPN password expired; get a new one from the portal',
+  'push-denied': 'login denied on the portal',
+  'push-timeout': 'login not approved in time',
+  'push-unavailable': 'approval could not be asked for; try again later',
+  'push-limited': 'too many approvals asked for; wait a minute',
 };

@@ -8,8 +8,11 @@ const int = () => z.number().int();
 
 export const OTP_ALGORITHMS = ['SHA1', 'SHA256', 'SHA512'] as const;
 export type OtpAlgorithm = (typeof OTP_ALGORITHMS)[number];
-export const AUTH_MODES = ['inline', 'code-only', 'challenge'] as const;
-/** inline: password and code in one User-Password; code-only: the code alone; challenge: password, then code. */
+export const AUTH_MODES = ['inline', 'code-only', 'challenge', 'push'] as const;
+/**
+ * inline: password and code in one User-Password; code-only: the code alone; challenge: password, then code; push:
+ * the password alone (or with "push" in place of the code) is held until the user approves on the portal.
+ */
 export type AuthMode = (typeof AUTH_MODES)[number];
 
 export const otpSettingsSchema = z
@@ -189,6 +192,21 @@ export type BackendSettings = z.output<typeof backendSchema>;
 export type LdapBackendSettings = z.output<typeof ldapBackendSchema>;
 export type EntraBackendSettings = z.output<typeof entraBackendSchema>;
 
+/** Push approval (auth mode `push`): how long a login waits, number matching, and how often a user may be asked. */
+export const pushSettingsSchema = z
+  .strictObject({
+    /** A held login is Rejected after this long without an answer; keep it under the NAS's RADIUS timeout (deploy/push.md). */
+    timeout_seconds: int().min(5).max(120).default(25),
+    /**
+     * Against push fatigue: the password gets an Access-Challenge whose Reply-Message shows a 2-digit number, and the
+     * approval page asks the user to pick it. Off: the login is held at once, and the page shows client, address and time.
+     */
+    number_matching: z.boolean().default(false),
+    /** Pushes one user may be sent per minute, cluster-wide; more are Rejected (push-limited) without a notice. */
+    max_per_user_per_minute: int().min(1).max(60).default(3),
+  })
+  .prefault({});
+
 /** Settings fields that hold secrets: sealed at rest, never shown, in clear only inside the cluster feed. */
 export const SETTINGS_SECRET_FIELDS = ['bind_password', 'client_secret'] as const;
 
@@ -197,6 +215,7 @@ export const settingsSchema = z
     otp: otpSettingsSchema,
     lockout: lockoutSettingsSchema,
     auth: authSettingsSchema,
+    push: pushSettingsSchema,
     /** Password backends by name; auth.backends chains them. */
     backends: z.array(backendSchema).default([{ type: 'local', name: 'local' }]),
     /** The self-service enrollment portal (on the master, when enabled in its config file). */

@@ -34,6 +34,7 @@ describe('parseNodeConfig', () => {
         unknown_client_log_interval_seconds: 60,
         dictionaries: [],
         user_cache_size: 50_000,
+        max_held_pushes: 1000,
       });
     }
   });

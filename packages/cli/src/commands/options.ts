@@ -33,7 +33,7 @@ export function integerOrDefault(value: string): number | 'default' {
 }
 
 export const modeOption = () =>
-  new Option('--mode <mode>', 'how this account logs in: inline (password+code), code-only, challenge, or default').choices([
+  new Option('--mode <mode>', 'how this account logs in: inline (password+code), code-only, challenge, push (approval on the portal), or default').choices([
     ...AUTH_MODES,
     'default',
   ]);

@@ -4,6 +4,7 @@ import { splitCandidates } from './password-split.js';
 import { resolveName } from './realms.js';
 import { accountBlock, initialLoginOpen, matchCode, singleFactorAllowed, type CodeMatch } from './policy.js';
 import { looksLikeVpnPassword } from '../vpn/vpn-password.js';
+import { pushNumber, pushPassword, pushPrompt } from '../push/push-input.js';
 import type { AcceptPolicy, AuthPorts, AuthRequest, AuthUser, Decision } from './types.js';
 
 /**
@@ -24,7 +25,7 @@ export async function authenticate(request: AuthRequest, ports: AuthPorts): Prom
   if (!user) return unknownUser(request, settings, ports.passwords(chainNames));
   const blocked = accountBlock(user, ports.now());
   if (blocked) return reject(blocked, user);
-  const flow: Flow = { user, ports, settings, chain: ports.passwords(chainNames), client: request.client.name, requestKey: request.requestKey };
+  const flow: Flow = { user, ports, settings, chain: ports.passwords(chainNames), client: request.client.name, requestKey: request.requestKey, request };
 
   if (looksLikeVpnPassword(request.password)) {
     const decided = await vpnCredential(flow, request.password);
@@ -44,6 +45,8 @@ export async function authenticate(request: AuthRequest, ports: AuthPorts): Prom
       return passwordThenChallenge(flow, request.password);
     case 'inline':
       return settings.auth.check_order === 'password-first' ? inlinePasswordFirst(flow, request.password) : inlineCodeFirst(flow, request.password);
+    case 'push':
+      return passwordThenPush(flow, request.password);
   }
 }
 
@@ -56,6 +59,7 @@ interface Flow {
   /** The RADIUS client's name: a challenge is bound to it. */
   client: string;
   requestKey: string | undefined;
+  request: AuthRequest;
 }
 
 /** A challenge answer carries the code only: its password was checked when the challenge was made. */
@@ -99,7 +103,7 @@ function passwordFailure(flow: Flow, result: PasswordRejection): Promise<Decisio
  */
 async function unknownUser(request: AuthRequest, settings: Settings, chain: PasswordBackend): Promise<Decision> {
   const mode = request.client.mode ?? settings.auth.default_mode;
-  if (mode === 'challenge' || (mode === 'inline' && settings.auth.check_order === 'password-first')) await chain.decoy?.(request.password);
+  if (mode === 'challenge' || mode === 'push' || (mode === 'inline' && settings.auth.check_order === 'password-first')) await chain.decoy?.(request.password);
   return reject('unknown-user');
 }
 
@@ -236,8 +240,64 @@ async function answerChallenge(username: string, request: AuthRequest, ports: Au
   }
   const blocked = accountBlock(user, ports.now());
   if (blocked) return reject(blocked, user);
-  const flow: Flow = { user, ports, settings: ports.settings(), chain: PASSWORD_ALREADY_CHECKED, client: request.client.name, requestKey: request.requestKey };
+  const flow: Flow = { user, ports, settings: ports.settings(), chain: PASSWORD_ALREADY_CHECKED, client: request.client.name, requestKey: request.requestKey, request };
+  // number matching: whatever the user typed, the login now waits for the approval that picks the number
+  if (pending.pushNumber !== undefined) return holdForPush(flow, { outcome: 'accept', backend: pending.backend, groups: pending.groups }, pending.pushNumber);
   const match = matchCode(flow.user, request.password, flow.ports.now(), flow.settings, flow.requestKey);
   if (typeof match === 'string') return fail(flow, codeFailure(match));
   return consumeAndAccept(flow, match, { outcome: 'accept', backend: pending.backend, groups: pending.groups });
+}
+
+/**
+ * Push mode: a trailing code that matches is a login like inline's (for a phone without data); otherwise the password
+ * (a trailing "push" dropped) is checked, then the login is held for the user's approval, or, with number matching,
+ * first answered with a challenge that shows the number.
+ */
+async function passwordThenPush(flow: Flow, input: string): Promise<Decision> {
+  const codes = splitCandidates(input, flow.user.tokens.map((t) => t.digits));
+  if (codes.some((c) => typeof matchCode(flow.user, c.code, flow.ports.now(), flow.settings, flow.requestKey) !== 'string')) return inlineCodeFirst(flow, input);
+  const password = pushPassword(input);
+  if (password === '') return fail(flow, 'missing-password');
+  const result = await flow.chain.verify(flow.user, password);
+  if (result.outcome !== 'accept') return passwordFailure(flow, result);
+  if (lockedMeanwhile(flow)) return reject('locked', flow.user, result.backend);
+  if (!flow.settings.push.number_matching) return holdForPush(flow, result);
+  const number = pushNumber();
+  const state = await flow.ports.createChallenge(
+    { userId: flow.user.id, username: flow.user.username, client: flow.client, backend: result.backend, groups: result.groups ?? [], pushNumber: number },
+    flow.settings.auth.challenge_timeout_seconds,
+    flow.requestKey,
+  );
+  return { outcome: 'challenge', user: flow.user, state, prompt: pushPrompt(number), backend: result.backend };
+}
+
+/** Hold the login until its push is decided: Accept on approval, Reject otherwise. */
+async function holdForPush(flow: Flow, password: Extract<PasswordResult, { outcome: 'accept' }>, number?: string): Promise<Decision> {
+  const outcome = await flow.ports.push({
+    user: flow.user,
+    client: flow.client,
+    clientAddress: flow.request.source ?? '',
+    authenticator: flow.request.authenticator ?? flow.requestKey ?? '',
+    number,
+  });
+  const backend = password.backend;
+  switch (outcome) {
+    case 'approved':
+      return succeed(flow, password, 'push');
+    case 'denied':
+      return reject('push-denied', flow.user, backend, 'the user denied the login on the portal');
+    case 'not-me':
+      return reject('push-denied', flow.user, backend, 'the user said the login was not theirs: the account is locked');
+    case 'timeout':
+      return reject('push-timeout', flow.user, backend, `no approval within ${flow.settings.push.timeout_seconds} s`);
+    case 'unavailable':
+      return reject('push-unavailable', flow.user, backend, 'the push could not be made or its answer not heard (is the master reachable?)');
+    case 'rate-limited':
+      return reject('push-limited', flow.user, backend, `more than ${flow.settings.push.max_per_user_per_minute} pushes for this user in a minute (push.max_per_user_per_minute)`);
+    case 'busy':
+      return reject('push-limited', flow.user, backend, 'too many logins held on this node (radius.max_held_pushes)');
+    case 'locked':
+    case 'disabled':
+      return reject(outcome, flow.user, backend);
+  }
 }

@@ -6,6 +6,7 @@ import type { BackendRegistry } from '../backends/registry.js';
 import type { AuthRepository } from '../store/auth-repository.js';
 import type { StepClaimer } from '../cluster/step-claimer.js';
 import { vpnPasswordHash } from '../vpn/vpn-password.js';
+import type { HeldPushes } from '../push/held-pushes.js';
 import type { AuthPorts } from './types.js';
 
 /** The pipeline's ports over a node's store and backends: what `serve` and the offline `check` command both use. */
@@ -17,6 +18,8 @@ export function createAuthPorts(deps: {
   settings: () => Settings;
   /** A replica's calls to the master: claims on used codes (cluster.replay_claim), VPN credentials. Absent on a master. */
   claimer?: StepClaimer;
+  /** Logins held for push approval (a RADIUS thread's); absent outside RADIUS, where no login is held. */
+  pushes?: HeldPushes;
 }): AuthPorts {
   const { repository, metrics, logger, claimer } = deps;
   return {
@@ -48,6 +51,19 @@ export function createAuthPorts(deps: {
     useInitialLogin: (user, maxLogins) => repository.useInitialLogin(user, maxLogins),
     createChallenge: (challenge, ttl, requestKey) => repository.createChallenge(challenge, ttl, requestKey),
     takeChallenge: (state, client) => repository.takeChallenge(state, client),
+    push(request) {
+      if (!deps.pushes) return Promise.resolve('unavailable');
+      const timeoutSeconds = deps.settings().push.timeout_seconds;
+      const push = {
+        request_key: `${request.client}|${request.authenticator}|${request.user.id}`,
+        user_id: request.user.id,
+        username: request.user.username,
+        client: request.client,
+        client_address: request.clientAddress,
+        ...(request.number === undefined ? {} : { number: request.number }),
+      };
+      return deps.pushes.hold(push, timeoutSeconds * 1000);
+    },
     lockedUntil: (user) => repository.lockedUntil(user.id),
     now: Date.now,
     settings: deps.settings,

@@ -2,6 +2,7 @@ import type { AuthMode, RejectReason, Settings, VpnCredentialAnswer } from '@otp
 import type { OtpToken } from '../otp/verify.js';
 import type { PasswordBackend } from '../backends/backend.js';
 import type { PendingChallenge, StepUse } from '../store/auth-repository.js';
+import type { PushOutcome } from '../push/held-pushes.js';
 
 /** A user as the authentication pipeline sees it: everything needed to decide, read in one go. */
 export interface AuthUser {
@@ -46,16 +47,31 @@ export interface AuthRequest {
    * same answer. Absent outside RADIUS.
    */
   requestKey?: string;
+  /** RADIUS only: the request's source address and its Request Authenticator (hex), which name a held push. */
+  source?: string;
+  authenticator?: string;
   client: ClientPolicy;
+}
+
+/** A login to hold for its user's approval (push mode). */
+export interface PushRequest {
+  user: AuthUser;
+  client: string;
+  clientAddress: string;
+  /** The Request Authenticator (hex): with client and user, the push's key, shared by retransmissions. */
+  authenticator: string;
+  /** Number matching: the number the Access-Challenge showed. */
+  number?: string;
 }
 
 /** Why a password alone was enough. */
 export type SingleFactorPolicy = 'single-factor' | 'initial-login';
 /** How an Accept was reached when not by password and code: the auth log's `policy`. */
-export type AcceptPolicy = SingleFactorPolicy | 'vpn-credential';
+export type AcceptPolicy = SingleFactorPolicy | 'vpn-credential' | 'push';
 
 /** The auth log line's note on an accept's policy. */
 export function policyNote(policy: string): string {
+  if (policy === 'push') return 'approved by push';
   return policy === 'vpn-credential' ? 'one-time VPN credential' : `${policy}: password only`;
 }
 
@@ -104,6 +120,8 @@ export interface AuthPorts {
    * or sent to another client.
    */
   takeChallenge(state: Buffer, client: string): Promise<PendingChallenge | undefined>;
+  /** Hold the login until its push is decided (push mode): the answer is how it ended. */
+  push(request: PushRequest): Promise<PushOutcome>;
   /** The lock as stored now (after a slow password check, another request may have locked the account). */
   lockedUntil(user: AuthUser): number | null;
   now(): number;

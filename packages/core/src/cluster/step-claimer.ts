@@ -9,7 +9,19 @@
  * it for each (whatever cluster.replay_claim says; with the master unreachable, a credential cannot be checked).
  */
 import { Agent, request } from 'undici';
-import { claimAnswerSchema, errorMessage, vpnCredentialAnswerSchema, type TokenStateRecord, type VpnCredentialAnswer, type VpnCredentialClaim } from '@otpgate/shared';
+import {
+  claimAnswerSchema,
+  errorMessage,
+  pushCreateAnswerSchema,
+  pushDecisionsAnswerSchema,
+  vpnCredentialAnswerSchema,
+  type PushCreate,
+  type PushCreateAnswer,
+  type PushDecisionsAnswer,
+  type TokenStateRecord,
+  type VpnCredentialAnswer,
+  type VpnCredentialClaim,
+} from '@otpgate/shared';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
@@ -30,6 +42,8 @@ export class StepClaimer {
   private readonly agent: Agent;
   private readonly url: URL;
   private readonly credentialUrl: URL;
+  private readonly pushUrl: URL;
+  private readonly decisionsUrl: URL;
   private lastLogged = 0;
 
   constructor(
@@ -51,6 +65,8 @@ export class StepClaimer {
     });
     this.url = new URL('/v1/claims', masterUrl);
     this.credentialUrl = new URL('/v1/vpn-credentials/use', masterUrl);
+    this.pushUrl = new URL('/v1/pushes', masterUrl);
+    this.decisionsUrl = new URL('/v1/pushes/decisions', masterUrl);
   }
 
   /**
@@ -73,6 +89,16 @@ export class StepClaimer {
   /** Use a one-time VPN credential at the master, which alone holds them. */
   async useVpnCredential(claim: VpnCredentialClaim): Promise<VpnCredentialAnswer | 'unavailable'> {
     return this.ask(this.credentialUrl, claim, (json) => vpnCredentialAnswerSchema.parse(json), 'check a one-time VPN credential with the master');
+  }
+
+  /** Make (or find) the push for a held login at the master, which alone keeps pushes. */
+  async createPush(push: PushCreate): Promise<PushCreateAnswer | 'unavailable'> {
+    return this.ask(this.pushUrl, push, (json) => pushCreateAnswerSchema.parse(json), 'ask the master for a push approval');
+  }
+
+  /** The pushes the master saw decided at or after `since` (its clock). */
+  async pushDecisions(since: number): Promise<PushDecisionsAnswer | 'unavailable'> {
+    return this.ask(this.decisionsUrl, { since }, (json) => pushDecisionsAnswerSchema.parse(json), 'ask the master which pushes were decided');
   }
 
   /**
@@ -99,7 +125,7 @@ export class StepClaimer {
       if (Date.now() - this.lastLogged >= LOG_INTERVAL_MS) {
         this.lastLogged = Date.now();
         const then = this.mode === 'strict' ? 'refusing codes until it answers (cluster.replay_claim: strict)' : 'deciding locally and reporting afterwards';
-        const credentials = 'one-time VPN credentials are refused until it answers';
+        const credentials = 'one-time VPN credentials and push logins are refused until it answers';
         this.logger.warn({ event: 'replay-claim-unavailable', err: errorMessage(err) }, `could not ${what}: ${then}; ${credentials}`);
       }
       return 'unavailable';

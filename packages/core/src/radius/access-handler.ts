@@ -55,12 +55,15 @@ export function createAccessHandler(deps: AccessHandlerDeps): AccessRequestHandl
       const password = request.userPassword
         ? decodeUserPassword(request.userPassword, request.authenticator, client.secret).toString('utf8')
         : '';
+      const authenticator = request.authenticator.toString('hex');
       decision = await authenticate(
         {
           username,
           password,
           state: request.state,
-          requestKey: `${source.address}|${source.port}|${request.identifier}|${request.authenticator.toString('hex')}`,
+          requestKey: `${source.address}|${source.port}|${request.identifier}|${authenticator}`,
+          source: source.address,
+          authenticator,
           client: { name: client.name, mode: client.auth_mode, backends: client.backends, singleFactor: client.single_factor },
         },
         deps.ports,

@@ -20,6 +20,14 @@ import { ReplyAttributeEncoder } from './reply-attributes.js';
 import { createAccessHandler } from './access-handler.js';
 import { RadiusServer } from './server.js';
 import type { ListenAddress } from '@otpgate/shared';
+import { availableParallelism } from 'node:os';
+import { HeldPushes } from '../push/held-pushes.js';
+import { NO_PUSH_CHANNEL, localPushChannel, masterPushChannel } from '../push/push-channels.js';
+
+/** How often a thread asks which pushes were decided while it holds logins: an approval arrives within a second. */
+const PUSH_POLL_MS = { master: 250, replica: 500 };
+/** Past a push's timeout, how long a held login still waits for an approval given in its last moment. */
+const PUSH_GRACE_MS = 1500;
 
 /** How often a thread looks whether replicas follow its master (steps then go into the change log). */
 const PUBLISH_CHECK_MS = 2000;
@@ -42,6 +50,7 @@ export class RadiusService {
   private readonly attributes: ReplyAttributeEncoder;
   private readonly watcher: ConfigWatcher;
   private readonly claimer: StepClaimer | undefined;
+  readonly pushes: HeldPushes;
   private timer: NodeJS.Timeout | undefined;
   private clients = new ClientTable([]);
   private settings: Settings;
@@ -61,7 +70,18 @@ export class RadiusService {
       store.role === 'replica' && masterUrl
         ? new StepClaimer(store, masterUrl, claims, config.cluster.claim_timeout_ms, logger, metrics)
         : undefined;
-    const ports = createAuthPorts({ repository: this.repository, backends: this.backends, metrics, logger, settings, claimer: this.claimer });
+    const master = store.role === 'master';
+    const channel = master ? localPushChannel(this.repository, settings) : this.claimer ? masterPushChannel(this.claimer) : NO_PUSH_CHANNEL;
+    // radius.max_held_pushes is the node's: each thread holds its share
+    const threads = config.radius.workers ?? availableParallelism();
+    this.pushes = new HeldPushes(channel, {
+      maxHeld: Math.max(1, Math.floor(config.radius.max_held_pushes / threads)),
+      pollMs: master ? PUSH_POLL_MS.master : PUSH_POLL_MS.replica,
+      graceMs: PUSH_GRACE_MS,
+      logger,
+      meter: metrics,
+    });
+    const ports = createAuthPorts({ repository: this.repository, backends: this.backends, metrics, logger, settings, claimer: this.claimer, pushes: this.pushes });
     this.server = new RadiusServer({
       listen: options.listen,
       reusePort: true,
@@ -111,6 +131,8 @@ export class RadiusService {
     this.watcher.stop();
     clearInterval(this.timer);
     this.repository.users.stopWarming();
+    // held logins are answered (Reject) rather than waited for: the stop must not take a push's timeout
+    this.pushes.close();
     await this.server.stop(graceMs);
     this.repository.close();
     await this.backends.close();

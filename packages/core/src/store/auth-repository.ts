@@ -25,7 +25,8 @@ import { UserDirectory } from './user-directory.js';
 import { USE_STEP_SQL } from './token-state.js';
 import type { StoreHealth } from './store-health.js';
 import { VpnCredentialTable } from '../vpn/credential-table.js';
-import type { VpnCredentialAnswer } from '@otpgate/shared';
+import type { PushCreate, PushCreateAnswer, PushDecisionsAnswer, VpnCredentialAnswer } from '@otpgate/shared';
+import { PushTable, type PushLimits } from '../push/push-table.js';
 
 /** One authentication as the audit table keeps it. */
 export type AuthLogRecord = Omit<Selectable<AuthLogTable>, 'id'>;
@@ -46,6 +47,8 @@ export interface PendingChallenge {
   /** Where the password was checked, and the directory groups it reported, for the final answer. */
   backend: string;
   groups: string[];
+  /** Push mode with number matching: the number shown; the answer to this challenge is then held for the push. */
+  pushNumber?: string;
 }
 
 export interface AuthRepositoryOptions {
@@ -72,6 +75,7 @@ export class AuthRepository {
   private readonly challengeTakeStmt;
   private readonly claimedStmt;
   private readonly vpnCredentials: VpnCredentialTable;
+  private pushTable: PushTable | undefined;
 
   constructor(
     private readonly store: Store,
@@ -114,12 +118,12 @@ export class AuthRepository {
          on conflict (user_id) do update set count = count + 1 where initial_logins.count < @max`,
     );
     this.challengeInsertStmt = state.prepare(
-      'insert into challenges (state, user_id, username, client, backend, groups, expires_at) values (?, ?, ?, ?, ?, ?, ?) on conflict (state) do nothing',
+      'insert into challenges (state, user_id, username, client, backend, groups, expires_at, push_number) values (?, ?, ?, ?, ?, ?, ?, ?) on conflict (state) do nothing',
     );
     this.claimedStmt = state.prepare('update token_state set reported = 1 where token_id = ? and last_step = ?');
     this.vpnCredentials = new VpnCredentialTable(state);
     this.challengeTakeStmt = state.prepare(
-      'delete from challenges where state = ? and client = ? returning user_id, username, client, backend, groups, expires_at',
+      'delete from challenges where state = ? and client = ? returning user_id, username, client, backend, groups, expires_at, push_number',
     );
   }
 
@@ -214,7 +218,7 @@ export class AuthRepository {
     const c = challenge;
     const state = requestKey === undefined ? randomBytes(16) : createHmac('sha256', this.store.sealKey).update(`challenge-state\0${requestKey}`).digest().subarray(0, 16);
     return this.batcher.enqueue(() => {
-      this.challengeInsertStmt.run(state.toString('hex'), c.userId, c.username, c.client, c.backend, JSON.stringify(c.groups), Date.now() + ttlSeconds * 1000);
+      this.challengeInsertStmt.run(state.toString('hex'), c.userId, c.username, c.client, c.backend, JSON.stringify(c.groups), Date.now() + ttlSeconds * 1000, c.pushNumber ?? null);
       return state;
     });
   }
@@ -223,10 +227,11 @@ export class AuthRepository {
   takeChallenge(state: Buffer, client: string): Promise<PendingChallenge | undefined> {
     return this.batcher.enqueue(() => {
       const row = this.challengeTakeStmt.get(state.toString('hex'), client) as
-        | { user_id: number; username: string; client: string; backend: string; groups: string; expires_at: number }
+        | { user_id: number; username: string; client: string; backend: string; groups: string; expires_at: number; push_number: string | null }
         | undefined;
       if (!row || row.expires_at <= Date.now()) return undefined;
-      return { userId: row.user_id, username: row.username, client: row.client, backend: row.backend, groups: JSON.parse(row.groups) as string[] };
+      const groups = JSON.parse(row.groups) as string[];
+      return { userId: row.user_id, username: row.username, client: row.client, backend: row.backend, groups, ...(row.push_number ? { pushNumber: row.push_number } : {}) };
     });
   }
 
@@ -239,6 +244,19 @@ export class AuthRepository {
       if (!this.users.confirmActive(user)) return { use: 'disabled' };
       return this.vpnCredentials.use({ hash, userId: user.id, client, requestKey });
     });
+  }
+
+  /** Master: the push for a held login (push/push-table.ts), made in a write batch. */
+  createPush(push: PushCreate & { username: string }, limits: PushLimits): Promise<PushCreateAnswer> {
+    const table = (this.pushTable ??= new PushTable(this.store.state));
+    return this.batcher.enqueue(() => table.create(push, limits));
+  }
+
+  /** Master: pushes decided at or after `since`. */
+  pushDecisions(since: number): PushDecisionsAnswer {
+    const table = (this.pushTable ??= new PushTable(this.store.state));
+    const now = Date.now();
+    return { decisions: table.decisionsSince(since), now };
   }
 
   logAuth(record: AuthLogRecord): void {

@@ -1,12 +1,13 @@
 /**
  * The state database's other rows that would otherwise only grow: challenges past their expiry, failure counters of
  * users who stopped failing long ago (and have nothing left to report), replay steps of tokens that no longer
- * exist, one-time VPN credentials a day past their expiry, and the dashboard's request counts older than a day
+ * exist, one-time VPN credentials a day past their expiry, pushes a week old, and the dashboard's request counts older than a day
  * (auth-buckets.ts). Deleted in chunks with a turn of the event loop between, like the auth log's retention.
  */
 import type { Store } from './store.js';
 import { pruneAuthBuckets } from './auth-buckets.js';
 import { VpnCredentialTable } from '../vpn/credential-table.js';
+import { PushTable } from '../push/push-table.js';
 
 const CHUNK = 5000;
 /** A counter with no lock and nothing to report is dropped after this long without a failure. */
@@ -20,15 +21,18 @@ export interface HousekeepingResult {
   orphanSteps: number;
   buckets: number;
   vpnCredentials: number;
+  pushes: number;
 }
 
 export async function pruneState(store: Store, now = Date.now(), stopped: () => boolean = () => false): Promise<HousekeepingResult> {
   const state = store.state;
-  const result: HousekeepingResult = { challenges: 0, counters: 0, orphanSteps: 0, buckets: 0, vpnCredentials: 0 };
+  const result: HousekeepingResult = { challenges: 0, counters: 0, orphanSteps: 0, buckets: 0, vpnCredentials: 0, pushes: 0 };
   const expired = state.prepare('delete from challenges where state in (select state from challenges where expires_at <= ? limit ?)');
   for (let n = CHUNK; n === CHUNK && !stopped(); await nextTurn()) result.challenges += n = expired.run(now, CHUNK).changes;
   const credentials = new VpnCredentialTable(state);
   for (let n = CHUNK; n === CHUNK && !stopped(); await nextTurn()) result.vpnCredentials += n = credentials.prune(now, CHUNK);
+  const pushes = new PushTable(state);
+  for (let n = CHUNK; n === CHUNK && !stopped(); await nextTurn()) result.pushes += n = pushes.prune(now, CHUNK);
   const idle = state.prepare(
     `delete from auth_state where user_id in (select user_id from auth_state
        where (locked_until is null or locked_until <= ?) and unreported_failures = 0 and unreported_success = 0 and updated_at < ? limit ?)`,

@@ -149,9 +149,37 @@ const vpnCredentials: Migration = {
   },
 };
 
+/**
+ * Master: pushes waiting for their user's approval (push/push-table.ts); every node: the number a challenge showed
+ * for number matching.
+ */
+const pushes: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable('pushes')
+      .addColumn('seq', 'integer', (c) => c.primaryKey())
+      .addColumn('id', 'text', (c) => c.notNull().unique())
+      .addColumn('request_key', 'text', (c) => c.notNull().unique())
+      .addColumn('user_id', 'integer', (c) => c.notNull())
+      .addColumn('username', 'text', (c) => c.notNull())
+      .addColumn('client', 'text', (c) => c.notNull())
+      .addColumn('client_address', 'text', (c) => c.notNull())
+      .addColumn('number', 'text')
+      .addColumn('created_at', 'integer', (c) => c.notNull())
+      .addColumn('expires_at', 'integer', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('decided_at', 'integer')
+      .execute();
+    await db.schema.createIndex('pushes_user').on('pushes').columns(['user_id', 'created_at']).execute();
+    await db.schema.createIndex('pushes_decided').on('pushes').column('decided_at').where(sql.ref('decided_at'), 'is not', null).execute();
+    await db.schema.createIndex('pushes_pending').on('pushes').column('expires_at').where(sql.ref('status'), '=', 'pending').execute();
+    await db.schema.alterTable('challenges').addColumn('push_number', 'text').execute();
+  },
+};
+
 export const stateMigrationProvider: MigrationProvider = {
   getMigrations: () =>
-    Promise.resolve({ '0001_state': initial, '0002_request_keys': requestKeys, '0003_lock_published': lockPublished, '0004_write_probe': writeProbe, '0005_auth_buckets': authBuckets, '0006_vpn_credentials': vpnCredentials }),
+    Promise.resolve({ '0001_state': initial, '0002_request_keys': requestKeys, '0003_lock_published': lockPublished, '0004_write_probe': writeProbe, '0005_auth_buckets': authBuckets, '0006_vpn_credentials': vpnCredentials, '0007_pushes': pushes }),
 };
 
 /** The tables that lived in otpgate.db before the state database existed, with the columns both versions have. */

@@ -71,6 +71,8 @@ export interface ChallengesTable {
   backend: string;
   groups: string;
   expires_at: number;
+  /** Push mode with number matching: the number the Access-Challenge showed, which the approval page asks for. */
+  push_number: string | null;
 }
 
 /** A single row (id 1), rewritten to find out whether the file takes writes again after they failed. */
@@ -125,6 +127,29 @@ export interface VpnCredentialsTable {
   used_by: string | null;
 }
 
+/**
+ * Master: logins waiting for their user's approval (push/push-table.ts), made by RADIUS on the master or, through
+ * POST /v1/pushes, on a replica; decided on the portal, or timed out. Kept a week for the record, then pruned.
+ */
+export interface PushesTable {
+  /** Order of creation: the master's notifier sends each new push once, in this order. */
+  seq: Generated<number>;
+  /** 128 random bits, base64url: names the approval page. */
+  id: string;
+  /** RADIUS client + Request Authenticator + user id: a retransmission finds the push made for its first copy. */
+  request_key: string;
+  user_id: number;
+  username: string;
+  client: string;
+  client_address: string;
+  number: string | null;
+  created_at: number;
+  expires_at: number;
+  /** pending, approved, denied, timeout, not-me (PushStatus). */
+  status: string;
+  decided_at: number | null;
+}
+
 export interface StateDB {
   token_state: TokenStateTable;
   auth_state: AuthStateTable;
@@ -136,4 +161,5 @@ export interface StateDB {
   auth_log_rollup: AuthLogRollupTable;
   replica_auth_buckets: ReplicaAuthBucketsTable;
   vpn_credentials: VpnCredentialsTable;
+  pushes: PushesTable;
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import { hostname } from 'node:os';
 import type { NodeConfig } from '@otpgate/shared';
-import { AdminAuditService, createServices, loadDictionary, type OtpgateNode } from '@otpgate/core';
+import { AdminAuditService, PushService, createServices, loadDictionary, type OtpgateNode } from '@otpgate/core';
 import { ensureAdminCertificate } from '../admin/certificate.js';
 import { SessionStore } from '../web/sessions.js';
 import { SignInGuard } from '../web/signin-guard.js';
@@ -8,6 +9,8 @@ import { createWebApp, listenWeb, webTls } from '../web/app.js';
 import { refusedPortalPage, registerPortal, type PortalData } from './portal.js';
 import { createAccountState, registerAccount } from '../portal/account.js';
 import { createNotifier, type ChannelNotifier } from '../notify/index.js';
+import { pendingPushesSection, registerPushPages } from '../portal/push.js';
+import { loggedNotifier } from '../portal/log-notifier.js';
 
 /**
  * The self-service enrollment portal's HTTPS server (enrollment.listen, default 9443). Off unless enabled, and never
@@ -18,6 +21,7 @@ export class EnrollmentServer {
     private readonly apps: FastifyInstance[],
     /** The notification channels (notify.*) for the push flow and admin alerts. */
     readonly notifier: ChannelNotifier,
+    private readonly pushes: PushService,
   ) {}
 
   static async start(node: OtpgateNode, config: NodeConfig): Promise<EnrollmentServer> {
@@ -35,6 +39,16 @@ export class EnrollmentServer {
       notifier: createNotifier(config, node.logger, node.metrics),
     };
     const account = createAccountState(deps);
+    const firstPort = config.enrollment.listen[0]?.port ?? 9443;
+    const pushes = new PushService({
+      store: node.store,
+      logger: node.logger,
+      audit: deps.audit,
+      notifier: loggedNotifier(node.logger, deps.notifier),
+      portalUrl: config.portal.origin ?? `https://${hostname()}:${firstPort}`,
+    });
+    const pushDeps = { services: deps.services, pushes };
+    account.pendingPushes = (username) => pendingPushesSection(pushDeps, username);
     const apps: FastifyInstance[] = [];
     for (const address of config.enrollment.listen) {
       const app = await createWebApp(tls, {
@@ -47,10 +61,12 @@ export class EnrollmentServer {
       });
       registerPortal(app, deps);
       registerAccount(app, deps, account);
+      registerPushPages(app, pushDeps, account);
       await listenWeb(app, address, node.logger, 'enrollment portal');
       apps.push(app);
     }
-    return new EnrollmentServer(apps, deps.notifier);
+    pushes.start();
+    return new EnrollmentServer(apps, deps.notifier, pushes);
   }
 
   ports(): number[] {
@@ -58,6 +74,7 @@ export class EnrollmentServer {
   }
 
   async stop(): Promise<void> {
+    this.pushes.stop();
     await Promise.all(this.apps.map((a) => a.close()));
     await this.notifier.close();
   }

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BoundedMap, checkPasswordAndCode, createAuthPorts, passkeySignInMode, type AdminAuditService, type OtpgateNode, type Services, type VpnCredentialIssuer } from '@otpgate/core';
-import { ConflictError, InvalidInputError, formatTime, type NodeConfig, type PasskeyRecord } from '@otpgate/shared';
+import { ConflictError, formatTime, type NodeConfig, type PasskeyRecord } from '@otpgate/shared';
 import { html, type Html } from '../web/html.js';
 import { dataTable } from '../admin/layout.js';
 import { field, problems } from '../web/fields.js';
@@ -22,7 +22,7 @@ import { SessionStore, sameToken, type Session } from '../web/sessions.js';
 import type { SignInGuard } from '../web/signin-guard.js';
 import { formText, type Form } from '../web/form.js';
 import { COOKIE_OPTIONS, SignInToken } from '../web/signin-token.js';
-import { FORM_BODY_BYTES } from '../web/input-limits.js';
+import { acceptJsonBodies } from '../web/json-body.js';
 import { accountPage } from './page.js';
 import { PasskeyCeremonies, userIdOfHandle } from './webauthn.js';
 import { OidcProviders, registerOidc, ssoButtons, ssoIssuer, type SsoSignIn } from './oidc.js';
@@ -53,6 +53,8 @@ export interface AccountData {
   registration?: { challenge: string; expires: number };
   /** The one-time VPN credential last shown, for its helper downloads (vpn-profile.ts). */
   vpn?: HeldCredential;
+  /** A push approval under way with a passkey: its challenge, single use, for that push only. */
+  pushApproval?: { challenge: string; pushId: string; expires: number };
 }
 
 export interface AccountDeps {
@@ -77,6 +79,8 @@ export interface AccountState {
   passkeys: PasskeyCeremonies | undefined;
   /** Absent while portal.oidc lists no provider. */
   oidc: OidcProviders | undefined;
+  /** The user's logins waiting for approval, shown on the account page (portal/push.ts). */
+  pendingPushes?: (username: string) => Html;
 }
 
 /** How a VPN credential issued in this session is recorded, or undefined when the session may not have one. */
@@ -144,7 +148,7 @@ ${passedSecondFactor(s.data) ? html`${field('Name of the new passkey', 'passkey-
       : '';
     return accountPage(
       `Signed in as ${s.subject}`,
-      html`${problems(message ? [message] : [])}<h2>VPN</h2>${vpn}${keys}
+      html`${problems(message ? [message] : [])}${state.pendingPushes?.(s.subject) ?? ''}<h2>VPN</h2>${vpn}${keys}
 <form method="post" action="/account/sign-out"><input type="hidden" name="_csrf" value="${s.csrf}"><button type="submit" class="secondary">Sign out</button></form>`,
       { csrf: s.csrf, passkeys: webauthn !== undefined },
     );
@@ -200,13 +204,7 @@ ${passedSecondFactor(s.data) ? html`${field('Name of the new passkey', 'passkey-
 
   // the WebAuthn calls send JSON: parsed on these routes only (every other route takes forms), within the form limit
   void app.register(async (scope) => {
-    scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: FORM_BODY_BYTES }, (_req, body, done) => {
-      try {
-        done(null, JSON.parse(body as string));
-      } catch {
-        done(Object.assign(new InvalidInputError('is not JSON', 'request body'), { statusCode: 400 }), undefined);
-      }
-    });
+    acceptJsonBodies(scope);
     scope.post('/account/passkeys/options', async (req, reply) => {
       if (!webauthn) return refuse(reply, 404, 'passkeys are not set up on this server');
       const s = jsonSession(req, reply);

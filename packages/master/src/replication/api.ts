@@ -11,6 +11,9 @@
  *   POST /v1/claims                               a replica's claim on a code before it answers Accept (one Accept per
  *                                                 code)
  *   POST /v1/vpn-credentials/use                  a replica's use of a one-time VPN credential (the master holds them)
+ *   POST /v1/pushes                               a replica's login held for a push approval: the push (made, or the one
+ *                                                 an earlier copy of the request made)
+ *   POST /v1/pushes/decisions                     pushes decided since a time: a replica holding logins asks twice a second
  *   GET  /v1/ping                                 nothing: a replica opens its connection ahead of its first claim
  */
 import type { TLSSocket } from 'node:tls';
@@ -22,7 +25,13 @@ import {
   OtpgateError,
   stepClaimSchema,
   vpnCredentialClaimSchema,
+  pushCreateSchema,
+  pushDecisionsQuerySchema,
   stepReportSchema,
+  type PushCreate,
+  type PushCreateAnswer,
+  type PushDecisionsAnswer,
+  type PushDecisionsQuery,
   type ClaimAnswer,
   type StepReport,
   type TokenStateRecord,
@@ -81,6 +90,9 @@ export interface ReplicationHandlers {
   claim(replica: ReplicaEntry, claim: TokenStateRecord): ClaimAnswer;
   /** A replica's use of a one-time VPN credential: only the master holds them, so it decides for the cluster. */
   vpnCredential(replica: ReplicaEntry, claim: VpnCredentialClaim): VpnCredentialAnswer;
+  /** A replica's held login: its push, made on the master (which alone keeps pushes and notifies). */
+  push(replica: ReplicaEntry, push: PushCreate): PushCreateAnswer;
+  pushDecisions(replica: ReplicaEntry, query: PushDecisionsQuery): PushDecisionsAnswer;
   /** This node's disk refused a write: logged at most once a minute by the caller. */
   storeUnwritable(reason: string): void;
 }
@@ -96,6 +108,8 @@ const BODY_NAMES = new Map<z.ZodType, string>([
   [stepReportSchema, 'step report'],
   [stepClaimSchema, 'claim'],
   [vpnCredentialClaimSchema, 'VPN credential claim'],
+  [pushCreateSchema, 'push'],
+  [pushDecisionsQuerySchema, 'push decisions query'],
 ]);
 
 declare module 'fastify' {
@@ -159,6 +173,10 @@ export function createReplicationApp(tls: ReplicationTls | undefined, handlers: 
   app.post<{ Body: TokenStateRecord }>('/v1/claims', { schema: { body: stepClaimSchema }, bodyLimit: CLAIM_LIMIT }, async (req) => handlers.claim(req.replica!, req.body));
   app.post<{ Body: VpnCredentialClaim }>('/v1/vpn-credentials/use', { schema: { body: vpnCredentialClaimSchema }, bodyLimit: CLAIM_LIMIT }, async (req) =>
     handlers.vpnCredential(req.replica!, req.body),
+  );
+  app.post<{ Body: PushCreate }>('/v1/pushes', { schema: { body: pushCreateSchema }, bodyLimit: CLAIM_LIMIT }, async (req) => handlers.push(req.replica!, req.body));
+  app.post<{ Body: PushDecisionsQuery }>('/v1/pushes/decisions', { schema: { body: pushDecisionsQuerySchema }, bodyLimit: CLAIM_LIMIT }, async (req) =>
+    handlers.pushDecisions(req.replica!, req.body),
   );
   // a replica's RADIUS thread opens its connection ahead of its first claim
   app.get('/v1/ping', async (_req, reply) => reply.code(204).send());

@@ -24,6 +24,10 @@ import {
   type TokenStateRecord,
   type VpnCredentialAnswer,
   type VpnCredentialClaim,
+  type PushCreate,
+  type PushCreateAnswer,
+  type PushDecisionsAnswer,
+  type PushDecisionsQuery,
   importFeedKey,
   errorMessage,
   type FeedKey,
@@ -35,6 +39,8 @@ import {
   changesAfter,
   claimStep,
   claimVpnCredential,
+  claimPush,
+  pushDecisions,
   compactionFloor,
   feedHashAt,
   newSnapshotPath,
@@ -308,6 +314,14 @@ export class ReplicationServer implements ReplicationHandlers {
   /** A replica asks, before answering Accept, whether a step is still unused anywhere: exactly one node gets yes. */
   vpnCredential(replica: ReplicaEntry, claim: VpnCredentialClaim): VpnCredentialAnswer {
     return claimVpnCredential(this.store, replica.name, claim);
+  }
+
+  push(_replica: ReplicaEntry, push: PushCreate): PushCreateAnswer {
+    return claimPush(this.store, push);
+  }
+
+  pushDecisions(_replica: ReplicaEntry, query: PushDecisionsQuery): PushDecisionsAnswer {
+    return pushDecisions(this.store, query);
   }
 
   claim(replica: ReplicaEntry, step: TokenStateRecord): ClaimAnswer {

@@ -6,10 +6,11 @@ import type { Ui } from '../ui.js';
 import { type Form, formChecked, formText } from '../../web/form.js';
 
 /** The sections edited here, field by field; lists and backends have their own pages. */
-const SECTIONS: ReadonlyArray<{ key: 'otp' | 'lockout' | 'auth' | 'enrollment'; title: string }> = [
+const SECTIONS: ReadonlyArray<{ key: 'otp' | 'lockout' | 'auth' | 'push' | 'enrollment'; title: string }> = [
   { key: 'otp', title: 'One-time codes' },
   { key: 'lockout', title: 'Lockout' },
   { key: 'auth', title: 'Login policy' },
+  { key: 'push', title: 'Push approval' },
   // allow_additional_tokens: whether a user who has a token may add another in the portal (with password + code)
   { key: 'enrollment', title: 'Enrollment portal' },
 ];
