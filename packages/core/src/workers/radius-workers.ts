@@ -35,7 +35,7 @@ export interface RadiusWorkersOptions {
   count: number;
   logger: Logger;
   metrics: Metrics;
-  /** Writes a log line a thread produced (already JSON, newline-terminated) where the node's own lines go. */
+  /** Writes log lines a thread produced (whole JSON lines, each newline-terminated) where the node's own lines go. */
   forwardLog: (line: string) => void;
   /** The thread's script (tests give a stand-in). */
   script?: URL;
@@ -156,7 +156,7 @@ export class RadiusWorkers {
       worker.on('message', (message: FromThread) => {
         switch (message.type) {
           case 'log':
-            for (const line of message.lines) this.options.forwardLog(line);
+            this.options.forwardLog(message.text);
             break;
           case 'listening':
             slot.addresses = message.addresses;
