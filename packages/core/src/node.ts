@@ -18,6 +18,7 @@ import { publishLocks } from './store/lockouts.js';
 import { scheduleRetention, type RetentionJob } from './store/retention.js';
 import { pruneState } from './store/state-housekeeping.js';
 import { scheduleAuthLogRollup } from './store/auth-buckets.js';
+import { scheduleStateCheckpoints } from './store/state-checkpoints.js';
 import { BackendRegistry } from './backends/registry.js';
 import { ConfigWatcher } from './config-watcher.js';
 import { RadiusWorkers } from './workers/radius-workers.js';
@@ -54,6 +55,7 @@ export class OtpgateNode {
   private retention: RetentionJob | undefined;
   /** The auth log counted per 5 minutes for the dashboard's charts (auth-buckets.ts). */
   private rollup: RetentionJob | undefined;
+  private checkpoints: { stop(): void } | undefined;
   private readonly publishFailures = new LogLimiter(60_000);
 
   private constructor(
@@ -108,6 +110,7 @@ export class OtpgateNode {
       { also: () => pruneState(this.store).then(() => undefined) },
     );
     this.rollup = scheduleAuthLogRollup(this.store, this.logger);
+    this.checkpoints = scheduleStateCheckpoints(this.store.state, this.logger);
     if (this.store.role === 'master') this.timers.push(setInterval(() => this.publishSteps(), PUBLISH_INTERVAL_MS));
     for (const t of this.timers) t.unref();
     this.logger.info({ role: this.store.role, version: VERSION, workers: this.radius.status().listening }, 'otpgate node started');
@@ -157,6 +160,7 @@ export class OtpgateNode {
     await this.radius.stop();
     await this.retention?.stop();
     await this.rollup?.stop();
+    this.checkpoints?.stop();
     this.repository.close();
     if (this.store.role === 'master') this.publishSteps();
     await this.backends.close();

@@ -29,6 +29,8 @@ export interface OpenOptions {
   migrations?: MigrationProvider;
   /** How long a statement waits for another connection's write lock before SQLITE_BUSY (default 5 s). */
   busyTimeoutMs?: number;
+  /** false: this connection's commits never checkpoint the WAL (another connection does; state-checkpoints.ts). */
+  autoCheckpoint?: boolean;
 }
 
 /**
@@ -63,6 +65,7 @@ export class Database<S = DB> {
         sqlite.pragma('journal_mode = WAL');
         // WAL + NORMAL: a commit survives a process crash; a power cut may lose the last moments, never corrupt
         sqlite.pragma('synchronous = NORMAL');
+        if (options.autoCheckpoint === false) sqlite.pragma('wal_autocheckpoint = 0');
       }
       sqlite.pragma('foreign_keys = ON');
     } catch (err) {

@@ -28,6 +28,8 @@ export interface StoreOpenOptions {
    * this short and retries without blocking its thread (write-batcher.ts).
    */
   stateBusyTimeoutMs?: number;
+  /** false: commits on this store's state connection never checkpoint (the main thread does; state-checkpoints.ts). */
+  stateAutoCheckpoint?: boolean;
 }
 
 /** The key a change's log entry carries. */
@@ -71,7 +73,7 @@ export class Store {
       throw new StoreError(`no state database at ${statePath}: start the node once ("otpgate serve") so it is created`);
     }
     if (!readonly && !existsSync(statePath)) writeFileSync(statePath, '', { mode: 0o600, flag: 'wx' });
-    const state = await Database.open<StateDB>(statePath, { readonly, migrations: stateMigrationProvider, busyTimeoutMs: options.stateBusyTimeoutMs });
+    const state = await Database.open<StateDB>(statePath, { readonly, migrations: stateMigrationProvider, busyTimeoutMs: options.stateBusyTimeoutMs, autoCheckpoint: options.stateAutoCheckpoint });
     let db: Database;
     try {
       db = await Database.open(join(dataDir, DATA_FILES.database), { readonly });

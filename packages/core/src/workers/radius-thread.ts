@@ -25,8 +25,9 @@ let service: RadiusService | undefined;
 let store: Store | undefined;
 let health: StoreHealth | undefined;
 try {
-  // the state database's lock is waited for without blocking this thread (see write-batcher.ts)
-  store = await Store.open(data.config.node.data_dir, { stateBusyTimeoutMs: 0 });
+  // the state database's lock is waited for without blocking this thread (see write-batcher.ts); its checkpoints are
+  // the main thread's (state-checkpoints.ts)
+  store = await Store.open(data.config.node.data_dir, { stateBusyTimeoutMs: 0, stateAutoCheckpoint: false });
   // no logger: the main thread hears of it and says so, once a minute for the whole node
   health = new StoreHealth(undefined, (writable) => {
     metrics.storeWritable.set(writable ? 1 : 0);
