@@ -11,7 +11,7 @@ export interface NodeLogging {
   syslog: SyslogTransport | undefined;
   /** Send what is pending (stdout, syslog) and close the syslog connection. */
   close(): Promise<void>;
-  /** Write a line another thread's logger made (JSON, newline-terminated) where this logger's lines go. */
+  /** Write lines another thread's logger made (whole JSON lines, each newline-terminated) where this logger's lines go. */
   forward: (line: string) => void;
 }
 

@@ -262,9 +262,8 @@ export class AuthRepository {
   logAuth(record: AuthLogRecord): void {
     const r = record;
     const row = [r.at, r.node, r.username, r.client, r.source, r.nas_ip, r.calling_station, r.result, r.reason, r.backend, r.latency_us, r.detail, r.policy];
-    this.batcher.enqueue(() => this.logStmt.run(row)).catch(() => {
-      // the audit row is best effort; the log line for the request has already been written
-    });
+    // best effort: the log line for the request has already been written
+    this.batcher.add(() => this.logStmt.run(row));
   }
 
   /** Commit what is queued, waiting for the lock if needed (shutdown). */

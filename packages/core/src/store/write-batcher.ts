@@ -21,6 +21,8 @@ interface Job {
 /** Pauses between attempts while another connection holds the lock, in ms (then the last, repeated). */
 const RETRY_DELAYS_MS = [1, 1, 2, 5, 10, 20];
 
+const ignore = () => undefined;
+
 const spinCell = new Int32Array(new SharedArrayBuffer(4));
 /** Block this thread for `ms` without spinning the CPU (Atomics.wait on a cell no one notifies). */
 function pause(ms: number): void {
@@ -48,13 +50,23 @@ export class WriteBatcher {
   }
 
   enqueue<T>(run: () => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ run, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.scheduled && this.retryTimer === undefined) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
+    return new Promise<T>((resolve, reject) => this.push({ run, resolve: resolve as (v: unknown) => void, reject }));
+  }
+
+  /**
+   * Queue a write no one waits for (the auth log row): no promise made for every request. Whether it committed is
+   * still known to the store health, as for any batch.
+   */
+  add(run: () => unknown): void {
+    this.push({ run, resolve: ignore, reject: ignore });
+  }
+
+  private push(job: Job): void {
+    this.queue.push(job);
+    if (!this.scheduled && this.retryTimer === undefined) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
   }
 
   /**

@@ -1,15 +1,15 @@
 /**
- * The node's WAL checkpoints, in a thread of their own. A commit that finds the write-ahead log past its threshold
- * copies the log into the database file itself, inside the commit: after a bulk change (an import committed by
- * another process while a RADIUS thread held a read snapshot, a replica's snapshot) that first small commit on a
- * serving thread copied hundreds of MB, and the thread answered nothing for seconds (the master's replication API:
- * the replicas' claims timed out). Serving connections therefore never checkpoint (Store.open with `serving`); this
- * thread runs a PASSIVE checkpoint of both files every CHECKPOINT_INTERVAL_MS, which waits for no lock and holds none
- * that a reader or writer waits for.
+ * The node's WAL checkpoints, in a thread of their own (store/wal-checkpoint.ts says why and how). A commit that
+ * finds the write-ahead log past its threshold copies the log into the database file itself, inside the commit: after
+ * a bulk change (an import committed by another process while a RADIUS thread held a read snapshot) that first small
+ * commit on a serving thread copied hundreds of MB, and the thread answered nothing for seconds (on the master: the
+ * replicas' claims timed out). Serving connections therefore never checkpoint (Store.open with `serving`), and no
+ * checkpoint, or its wait for readers, runs on a thread that answers anyone.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
 import { errorMessage } from '@otpgate/shared';
+import { checkpointWal } from '../store/wal-checkpoint.js';
 
 export interface CheckpointThreadData {
   files: string[];
@@ -33,7 +33,7 @@ const connections = files.map((file) => {
 const timer = setInterval(() => {
   for (const { file, sqlite } of connections) {
     try {
-      sqlite.pragma('wal_checkpoint(PASSIVE)');
+      checkpointWal(sqlite);
     } catch (err) {
       parentPort?.postMessage({ file, error: errorMessage(err) } satisfies CheckpointFailure);
     }

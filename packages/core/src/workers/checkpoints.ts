@@ -9,8 +9,8 @@ import type { CheckpointFailure, CheckpointThreadData } from './checkpoint-threa
 /** Often enough that the log stays small under steady RADIUS traffic; a round with nothing to copy costs microseconds. */
 export const CHECKPOINT_INTERVAL_MS = 1000;
 
-/** The thread's module beside this one: compiled, or the source itself where the tests run from it (Node strips its types). */
-const THREAD_SCRIPT = import.meta.url.endsWith('.ts') ? './checkpoint-thread.ts' : './checkpoint-thread.js';
+/** The thread's compiled module, also where the tests run this one from its source. */
+const THREAD_SCRIPT = import.meta.url.endsWith('.ts') ? '../../dist/workers/checkpoint-thread.js' : './checkpoint-thread.js';
 
 /** A thread that died is started again after this long (serving connections never checkpoint: someone must). */
 const RESTART_DELAY_MS = 5000;

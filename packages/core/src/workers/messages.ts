@@ -13,7 +13,8 @@ export interface RadiusThreadData {
 export type ThreadMetrics = MetricObjectWithValues<MetricValue<string>>[];
 
 export type FromThread =
-  | { type: 'log'; lines: string[] }
+  /** Whole JSON lines, each newline-terminated. */
+  | { type: 'log'; text: string }
   | { type: 'listening'; addresses: ListenAddress[]; clients: number }
   | { type: 'store'; problem: { reason: string; since: number } | undefined }
   | { type: 'metrics'; id: number; metrics: ThreadMetrics }

@@ -85,7 +85,7 @@ function startStoreJob<T>(job: StoreJob, forwardLog: (line: string) => void, wha
     let settled = false;
     worker.on('message', (message: FromThread | StoreJobAnswer) => {
       if ('type' in message) {
-        if (message.type === 'log') for (const line of message.lines) forwardLog(line);
+        if (message.type === 'log') forwardLog(message.text);
         return;
       }
       settled = true;

