@@ -3,7 +3,6 @@
  * AUTH required) whose mail mailparser reads, and an HTTP listener that checks ntfy's JSON and bearer token and
  * verifies each Standard Webhooks signature the way a receiver does (constant time, 5-minute tolerance).
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -15,6 +14,7 @@ import { Metrics, createLogger } from '@otpgate/core';
 import { adminCertificateFiles, createNotifier, ensureAdminCertificate } from '@otpgate/master';
 import { parseNodeConfig, type AccountAlert, type PushNotice } from '@otpgate/shared';
 import { okOrThrow, otpgate } from './helpers/cli.js';
+import { webhookSignatureValid } from './helpers/webhook-receiver.js';
 
 const NTFY_TOKEN = 'tk_ntfy-test-token-0123456789';
 const WEBHOOK_SECRET = `whsec_${Buffer.from('webhook-key-for-the-test-32-bytes!').toString('base64')}`;
@@ -42,14 +42,6 @@ interface HttpReceived {
   body: string;
 }
 
-/** What a Standard Webhooks receiver does: recompute, compare in constant time, refuse stale timestamps. */
-function webhookSignatureValid(headers: IncomingMessage['headers'], body: string): boolean {
-  const [id, timestamp, signatures] = [headers['webhook-id'], headers['webhook-timestamp'], headers['webhook-signature']].map(String);
-  if (Math.abs(Date.now() / 1000 - Number(timestamp)) > 300) return false;
-  const key = Buffer.from(WEBHOOK_SECRET.slice('whsec_'.length), 'base64');
-  const expected = Buffer.from(`v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}`);
-  return signatures!.split(' ').some((s) => Buffer.byteLength(s) === expected.length && timingSafeEqual(Buffer.from(s), expected));
-}
 
 describe('notification channels (ntfy, Standard Webhooks, SMTP) against local receivers', () => {
   const dir = mkdtempSync(join(tmpdir(), 'otpgate-notify-'));
@@ -72,7 +64,7 @@ describe('notification channels (ntfy, Standard Webhooks, SMTP) against local re
         http.push({ path: req.url ?? '', headers: req.headers, body });
         if (req.url === '/broken') res.writeHead(500).end();
         else if (req.url === '/silent') return; // never answers
-        else if (req.url === HOOK_PATH && !webhookSignatureValid(req.headers, body)) res.writeHead(401).end();
+        else if (req.url === HOOK_PATH && !webhookSignatureValid(WEBHOOK_SECRET, req.headers, body)) res.writeHead(401).end();
         else if (req.url === '/' && req.headers.authorization !== `Bearer ${NTFY_TOKEN}`) res.writeHead(403).end();
         else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       });
@@ -140,7 +132,7 @@ describe('notification channels (ntfy, Standard Webhooks, SMTP) against local re
 
     const hooks = http.filter((r) => r.path === HOOK_PATH);
     expect(hooks).toHaveLength(2);
-    for (const hook of hooks) expect(webhookSignatureValid(hook.headers, hook.body)).toBe(true);
+    for (const hook of hooks) expect(webhookSignatureValid(WEBHOOK_SECRET, hook.headers, hook.body)).toBe(true);
     expect(new Set(hooks.map((h) => h.headers['webhook-id'])).size).toBe(2);
     expect(JSON.parse(hooks[0]!.body)).toMatchObject({ type: 'push.requested', data: { user: 'alice', number: '37', approve_url: APPROVE_URL } });
     expect(JSON.parse(hooks[1]!.body)).toMatchObject({ type: 'account.alert', data: { user: 'bob', reason: 'not-me' } });

@@ -8,12 +8,15 @@ import { accessibilityProblems, launchBrowser, newContext, screenshots, text } f
 import { papRequest, radclient, type RadReply } from './helpers/radclient.js';
 import { awaitFreshStep, totpCode } from './helpers/otp.js';
 import { freePort } from './helpers/net.js';
+import { WebhookReceiver } from './helpers/webhook-receiver.js';
 
 const SECRET = 'testing123';
 /** WebAuthn refuses IP addresses: the portal is reached by this name, which chromium maps to 127.0.0.1. */
 const HOST = 'vpn.push.otpgate.test';
 /** A held login waits up to the push timeout: radclient waits longer, and sends once (its -r counts sends). */
 const HELD = { timeoutSeconds: 40, retries: 1 };
+/** The chat bridge's signing secret (notify.webhooks): pushes reach it signed. */
+const WEBHOOK_SECRET = `whsec_${Buffer.from('push-test-webhook-key-32-bytes-long').toString('base64')}`;
 
 describe('push approval over RADIUS (radclient held, approved in chromium with a passkey)', () => {
   let master: TestNode;
@@ -22,6 +25,7 @@ describe('push approval over RADIUS (radclient held, approved in chromium with a
   let context: BrowserContext;
   let page: Page;
   let base: string;
+  const webhook = new WebhookReceiver(WEBHOOK_SECRET);
 
   beforeAll(async () => {
     master = await TestNode.createMaster('push-master');
@@ -33,6 +37,8 @@ describe('push approval over RADIUS (radclient held, approved in chromium with a
     const port = await freePort();
     base = `https://${HOST}:${port}`;
     appendFileSync(master.configPath, `enrollment:\n  enabled: true\n  listen: ["127.0.0.1:${port}"]\nportal:\n  rp_id: ${HOST}\n  origin: ${base}\n`);
+    master.noteSecret(WEBHOOK_SECRET);
+    appendFileSync(master.configPath, `notify:\n  webhooks:\n    - name: chat\n      url: ${await webhook.start()}\n      secret: ${WEBHOOK_SECRET}\n`);
     await ensureAdminCertificate(join(master.dir, 'data'), [HOST, '127.0.0.1']);
     await master.start();
     replica = await TestNode.createReplica('push-replica', master);
@@ -57,7 +63,7 @@ describe('push approval over RADIUS (radclient held, approved in chromium with a
   }, 180_000);
   afterAll(async () => {
     await browser?.close();
-    await Promise.all([master?.stop(), replica?.stop()]);
+    await Promise.all([master?.stop(), replica?.stop(), webhook.stop()]);
   });
 
   /** The notices the master has logged for alice's pushes so far. */
@@ -94,6 +100,24 @@ describe('push approval over RADIUS (radclient held, approved in chromium with a
     expect(await master.authAfter(mark, 'alice')).toMatchObject({ result: 'accept', policy: 'push' });
     expect(notice.approve_url).toMatch(new RegExp(`^${base}/account/push/[A-Za-z0-9_-]{22}$`));
     await master.waitForLog((l) => l.action === 'push.approved' && l.target === 'alice');
+    // the push went out on the configured channel too, signed
+    const delivered = webhook.received.map((d) => ({ valid: d.valid, body: JSON.parse(d.body) as { type: string; data: { approve_url?: string; user?: string } } }));
+    expect(delivered).toContainEqual({ valid: true, body: expect.objectContaining({ type: 'push.requested', data: expect.objectContaining({ user: 'alice', approve_url: notice.approve_url }) }) as unknown });
+  });
+
+  it('a passkey sign-in gives a one-time VPN password that a replica accepts once', async () => {
+    await page.goto(`${base}/account`);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.getByRole('heading', { name: 'Signed in as alice' }).waitFor();
+    await page.getByRole('button', { name: 'Get a one-time VPN password' }).click();
+    const password = await text(page.locator('#vpn-password'));
+    master.noteSecret(password);
+    const mark = await replica.mark();
+    expect((await radclient(replica.target, SECRET, papRequest('alice', password))).code).toBe('Access-Accept');
+    expect(await replica.authAfter(mark, 'alice')).toMatchObject({ result: 'accept', policy: 'vpn-credential', backend: 'passkey' });
+    expect((await radclient(replica.target, SECRET, papRequest('alice', password))).code).toBe('Access-Reject');
+    expect((await radclient(master.target, SECRET, papRequest('alice', password))).code).toBe('Access-Reject');
   });
 
   it('"push" in place of the code, denied on the portal: Reject (push-denied)', async () => {
