@@ -9,6 +9,7 @@ import { awaitFreshStep, totpCode, wrongCode } from './helpers/otp.js';
 import { eventually } from './helpers/eventually.js';
 import { httpsSend } from './helpers/https.js';
 import { errorMessage, errorCode } from '@otpgate/shared';
+import { Store } from '@otpgate/core';
 
 const SECRET = 'disk-full-client-secret';
 const SIZE = 16 * 1024 * 1024;
@@ -57,6 +58,21 @@ function fill(dir: string): string {
     closeSync(fd);
   }
   return path;
+}
+
+/**
+ * Empty the node's write-ahead logs. The node starts them over once copied (its checkpoint thread), and a log reuses
+ * the room it already holds, so writes go on for a while on a full disk; emptied, the next write needs new room.
+ */
+async function emptyLogs(dataDir: string): Promise<void> {
+  const store = await Store.open(dataDir);
+  try {
+    await eventually('the logs emptied', async () =>
+      [store.db, store.state].every((db) => (db.sqlite.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>)[0]?.busy === 0),
+    );
+  } finally {
+    store.close();
+  }
 }
 
 interface Readyz {
@@ -163,6 +179,7 @@ describe.skipIf(problem !== undefined)(`nodes whose data folder's file system is
       addGroup = await adminSession(master);
       await awaitFreshStep();
       from = await master.mark();
+      await emptyLogs(join(masterFs, 'data'));
       filler = fill(masterFs);
       code = totpCode(secrets.alice!);
       expect((await login(master, 'alice', code)).code).toBe('no-reply');
@@ -231,6 +248,7 @@ describe.skipIf(problem !== undefined)(`nodes whose data folder's file system is
 
     it('keeps running: refuses nothing it cannot store, and keeps trying to apply the master\'s changes', async () => {
       from = await replica.mark();
+      await emptyLogs(join(replicaFs, 'data'));
       filler = fill(replicaFs);
       secrets.dave = await master.addUserWithToken('dave', 'dave-password');
       await replica.waitForLog((l) => replica.logs().indexOf(l) >= from && l.event === 'replication-failure' && l.reason === 'store-unwritable', 10_000);

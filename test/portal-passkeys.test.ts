@@ -135,6 +135,21 @@ describe('user portal: passkeys and one-time VPN credentials (chromium, virtual 
     expect(await master.authAfter(mark, 'alice')).toMatchObject({ policy: 'vpn-credential', backend: 'passkey' });
     expect((await radclient(master.target, SECRET, papRequest('alice', password))).code).toBe('Access-Reject');
 
+    // an admin requires the passkey for alice: her password and code no longer reach the VPN; a passkey's VPN password does
+    await master.cliOk('settings', 'set', 'passkeys.required', '{"users":["alice"]}');
+    // every RADIUS thread reloads the settings within its 50 ms check; margin for a busy machine
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await awaitFreshStep();
+    const required = await master.mark();
+    expect((await radclient(master.target, SECRET, papRequest('alice', `alice-password${totpCode(aliceSecret)}`))).code).toBe('Access-Reject');
+    expect(await master.authAfter(required, 'alice')).toMatchObject({ result: 'reject', reason: 'passkey-required' });
+    await page.goto(`${base}/account`);
+    await page.getByRole('button', { name: 'Get a one-time VPN password' }).click();
+    const again = await text(page.locator('#vpn-password'));
+    master.noteSecret(again);
+    expect((await radclient(master.target, SECRET, papRequest('alice', again))).code).toBe('Access-Accept');
+    await master.cliOk('settings', 'set', 'passkeys.required', '{"users":[]}');
+
     // a clone of the authenticator, its counter behind the stored one, is refused and logged
     await page.goto(`${base}/account`);
     await page.getByRole('button', { name: 'Sign out' }).click();

@@ -36,7 +36,8 @@ describe('push approval over RADIUS (radclient held, approved in chromium with a
     await master.cliOk('settings', 'set', 'push.max_per_user_per_minute', '60');
     const port = await freePort();
     base = `https://${HOST}:${port}`;
-    appendFileSync(master.configPath, `enrollment:\n  enabled: true\n  listen: ["127.0.0.1:${port}"]\nportal:\n  rp_id: ${HOST}\n  origin: ${base}\n`);
+    // VPN passwords expire after the least time allowed, so that the test sees one expire
+    appendFileSync(master.configPath, `enrollment:\n  enabled: true\n  listen: ["127.0.0.1:${port}"]\nportal:\n  rp_id: ${HOST}\n  origin: ${base}\n  vpn_credential_seconds: 10\n`);
     master.noteSecret(WEBHOOK_SECRET);
     appendFileSync(master.configPath, `notify:\n  webhooks:\n    - name: chat\n      url: ${await webhook.start()}\n      secret: ${WEBHOOK_SECRET}\n`);
     await ensureAdminCertificate(join(master.dir, 'data'), [HOST, '127.0.0.1']);
@@ -105,7 +106,7 @@ describe('push approval over RADIUS (radclient held, approved in chromium with a
     expect(delivered).toContainEqual({ valid: true, body: expect.objectContaining({ type: 'push.requested', data: expect.objectContaining({ user: 'alice', approve_url: notice.approve_url }) }) as unknown });
   });
 
-  it('a passkey sign-in gives a one-time VPN password that a replica accepts once', async () => {
+  it('a passkey sign-in gives a one-time VPN password that a replica accepts once, and refuses once expired', async () => {
     await page.goto(`${base}/account`);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
@@ -118,6 +119,15 @@ describe('push approval over RADIUS (radclient held, approved in chromium with a
     expect(await replica.authAfter(mark, 'alice')).toMatchObject({ result: 'accept', policy: 'vpn-credential', backend: 'passkey' });
     expect((await radclient(replica.target, SECRET, papRequest('alice', password))).code).toBe('Access-Reject');
     expect((await radclient(master.target, SECRET, papRequest('alice', password))).code).toBe('Access-Reject');
+    // one left unused past its expiry is refused on the replica as expired
+    await page.goto(`${base}/account`);
+    await page.getByRole('button', { name: 'Get a one-time VPN password' }).click();
+    const late = await text(page.locator('#vpn-password'));
+    master.noteSecret(late);
+    await new Promise((resolve) => setTimeout(resolve, 11_000));
+    const expired = await replica.mark();
+    expect((await radclient(replica.target, SECRET, papRequest('alice', late))).code).toBe('Access-Reject');
+    expect(await replica.authAfter(expired, 'alice')).toMatchObject({ result: 'reject', reason: 'credential-expired' });
   });
 
   it('"push" in place of the code, denied on the portal: Reject (push-denied)', async () => {

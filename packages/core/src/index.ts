@@ -40,7 +40,7 @@ export { localPushChannel } from './push/push-channels.js';
 export { PasskeyService, MAX_PASSKEYS_PER_USER, type PasskeyView } from './passkeys/passkey-service.js';
 export { OidcIdentityService, OIDC_SUBJECT_MAX, type OidcIdentityOutcome, type OidcIdentityView } from './oidc/identity-service.js';
 export { authenticate } from './auth/pipeline.js';
-export { matchCode, passkeySignInMode, type PasskeySignInMode } from './auth/policy.js';
+export { matchCode, passkeyRequired, passkeySignInMode, type PasskeySignInMode } from './auth/policy.js';
 export { createAuthPorts } from './auth/ports.js';
 export { ARGON2_OPTIONS } from './backends/local.js';
 export { BackendRegistry } from './backends/registry.js';

@@ -636,6 +636,25 @@ describe('one-time VPN credentials', () => {
   });
 });
 
+describe('accounts that require a passkey (settings.passkeys.required)', () => {
+  const credential = 'vpn-abcdefghijklmnopqrstuvwx';
+
+  it('refuses their password and code, in any mode but push, without asking the password backend; a VPN password from the portal still works', async () => {
+    const bob = w.add(user(13, 'bob', [token(13)], { groups: ['Kiosk'] }), 'bob-password');
+    w.configure({ passkeys: { required: { users: ['ALICE'], groups: ['kiosk'] } } });
+    expect(await w.run('alice', `alice-password${w.code(tok)}`)).toMatchObject({ outcome: 'reject', reason: 'passkey-required' });
+    expect(reason(await w.run('bob', `bob-password${w.code(bob.tokens[0]!)}`))).toBe('passkey-required');
+    w.configure({ passkeys: { required: { users: ['alice'] } }, auth: { default_mode: 'challenge' } });
+    expect(reason(await w.run('alice', 'alice-password'))).toBe('passkey-required');
+    expect(w.passwordCalls).toEqual([]);
+    w.vpnCredentials.set(credential, { userId: 10, client: null, expiresAt: w.clock + 120_000 });
+    expect(await w.run('alice', credential)).toMatchObject({ outcome: 'accept', policy: 'vpn-credential' });
+    // push logins go on: their approval needs the passkey (the portal's approval page)
+    w.configure({ passkeys: { required: { users: ['alice'] } }, auth: { default_mode: 'push' } });
+    expect(await w.run('alice', 'alice-password')).toMatchObject({ outcome: 'accept', policy: 'push' });
+  });
+});
+
 describe('push mode', () => {
   beforeEach(() => w.configure({ auth: { default_mode: 'push' } }));
 

@@ -30,6 +30,7 @@ export const REJECT_REASONS = [
   'push-timeout',
   'push-unavailable',
   'push-limited',
+  'passkey-required',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
@@ -57,4 +58,5 @@ export const REJECT_REASON_TEXT: Record<RejectReason, string> = {
   'push-timeout': 'login not approved in time',
   'push-unavailable': 'approval could not be asked for; try again later',
   'push-limited': 'too many approvals asked for; wait a minute',
+  'passkey-required': 'this account signs in with a passkey on the user portal',
 };

@@ -235,6 +235,12 @@ export const settingsSchema = z
         passwordless: accountListSchema,
         /** Only the password first, then the key (any FIDO2 key); a passwordless sign-in is refused. */
         second_factor: accountListSchema,
+        /**
+         * These accounts reach the VPN with a passkey only: RADIUS takes their one-time VPN passwords from a passkey
+         * sign-in on the portal, and their push logins (approved with the key); a password and code alone is refused
+         * (passkey-required). They sign in to the portal with password and code only to register a key.
+         */
+        required: accountListSchema,
       })
       .prefault({}),
     /** Who may sign in to the admin UI besides the built-in admin account. */

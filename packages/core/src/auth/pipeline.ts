@@ -2,7 +2,7 @@ import type { AuthMode, RejectReason, Settings } from '@otpgate/shared';
 import type { PasswordBackend, PasswordResult } from '../backends/backend.js';
 import { splitCandidates } from './password-split.js';
 import { resolveName } from './realms.js';
-import { accountBlock, initialLoginOpen, matchCode, singleFactorAllowed, type CodeMatch } from './policy.js';
+import { accountBlock, initialLoginOpen, matchCode, passkeyRequired, singleFactorAllowed, type CodeMatch } from './policy.js';
 import { looksLikeVpnPassword } from '../vpn/vpn-password.js';
 import { pushNumber, pushPassword, pushPrompt } from '../push/push-input.js';
 import type { AcceptPolicy, AuthPorts, AuthRequest, AuthUser, Decision } from './types.js';
@@ -31,13 +31,17 @@ export async function authenticate(request: AuthRequest, ports: AuthPorts): Prom
     const decided = await vpnCredential(flow, request.password);
     if (decided) return decided;
   }
+  const mode: AuthMode = user.authMode ?? request.client.mode ?? settings.auth.default_mode;
+  // the account's way in is its passkey: a VPN password from a passkey sign-in (above), or a push approved with the key
+  if (mode !== 'push' && passkeyRequired(user, settings)) {
+    return reject('passkey-required', user, undefined, 'this account signs in with a passkey on the user portal (settings: passkeys.required)');
+  }
   if (singleFactorAllowed(user, request, settings)) return passwordOnly(flow, request.password, 'single-factor');
   if (user.tokens.length === 0) {
     if (initialLoginOpen(user, settings, ports.now())) return passwordOnly(flow, request.password, 'initial-login');
     return reject('no-token', user, undefined, 'the user has no active token');
   }
 
-  const mode: AuthMode = user.authMode ?? request.client.mode ?? settings.auth.default_mode;
   switch (mode) {
     case 'code-only':
       return codeOnly(flow, request.password);

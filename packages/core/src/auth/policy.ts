@@ -34,6 +34,11 @@ export function passkeySignInMode(user: Pick<AuthUser, 'username' | 'groups'>, s
   return listsAccount(settings.passkeys.passwordless, user) ? 'passwordless' : 'either';
 }
 
+/** Whether the account reaches the VPN with a passkey only (settings.passkeys.required). */
+export function passkeyRequired(user: Pick<AuthUser, 'username' | 'groups'>, settings: Settings): boolean {
+  return listsAccount(settings.passkeys.required, user);
+}
+
 /** Password-only logins to enrol: an admin's deadline for this user, else the global allowance for new users. */
 export function initialLoginOpen(user: Pick<AuthUser, 'initialLoginUntil' | 'hasDisabledTokens' | 'createdAt'>, settings: Settings, now: number): boolean {
   if (user.initialLoginUntil !== null) return user.initialLoginUntil > now;

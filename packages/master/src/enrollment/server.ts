@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { hostname } from 'node:os';
 import type { NodeConfig } from '@otpgate/shared';
-import { AdminAuditService, PushService, createServices, loadDictionary, type OtpgateNode } from '@otpgate/core';
+import { AdminAuditService, PushService, createServices, loadDictionary, passkeyRequired, type OtpgateNode } from '@otpgate/core';
 import { ensureAdminCertificate } from '../admin/certificate.js';
 import { SessionStore } from '../web/sessions.js';
 import { SignInGuard } from '../web/signin-guard.js';
@@ -47,7 +47,14 @@ export class EnrollmentServer {
       notifier: loggedNotifier(node.logger, deps.notifier),
       portalUrl: config.portal.origin ?? `https://${hostname()}:${firstPort}`,
     });
-    const pushDeps = { services: deps.services, pushes };
+    const pushDeps = {
+      services: deps.services,
+      pushes,
+      requiresPasskey: (username: string) => {
+        const user = node.repository.findUser(username);
+        return user !== undefined && passkeyRequired(user, node.settings);
+      },
+    };
     account.pendingPushes = (username) => pendingPushesSection(pushDeps, username);
     const apps: FastifyInstance[] = [];
     for (const address of config.enrollment.listen) {

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { BoundedMap, checkPasswordAndCode, createAuthPorts, passkeySignInMode, type AdminAuditService, type OtpgateNode, type Services, type VpnCredentialIssuer } from '@otpgate/core';
+import { BoundedMap, checkPasswordAndCode, createAuthPorts, passkeyRequired, passkeySignInMode, type AdminAuditService, type OtpgateNode, type Services, type VpnCredentialIssuer } from '@otpgate/core';
 import { ConflictError, formatTime, type NodeConfig, type PasskeyRecord } from '@otpgate/shared';
 import { html, type Html } from '../web/html.js';
 import { dataTable } from '../admin/layout.js';
@@ -134,10 +134,18 @@ ${field('Current code', 'code', { required: true, inputmode: 'numeric', autocomp
     reply.setCookie(ACCOUNT_COOKIE, s.id, COOKIE_OPTIONS);
   };
 
+  /** How a VPN password from this session is issued: after a passkey only, for an account that requires one. */
+  const vpnIssuerFor = (s: Session<AccountData>): VpnCredentialIssuer | undefined => {
+    const issuer = vpnIssuer(s.data);
+    if (issuer === undefined || issuer === 'passkey') return issuer;
+    const user = node.repository.findUser(s.subject);
+    return user && passkeyRequired(user, node.settings) ? undefined : issuer;
+  };
+
   const homePage = (s: Session<AccountData>, message?: string) => {
     const list = services.passkeys.list(s.subject);
     const vpn =
-      vpnIssuer(s.data)
+      vpnIssuerFor(s)
         ? html`<form method="post" action="/account/vpn-credential"><input type="hidden" name="_csrf" value="${s.csrf}">${vpnConnectionChoice(services)}
 <div class="actions"><button type="submit">Get a one-time VPN password</button></div></form>`
         : html`<p>Sign in with a passkey to get a one-time VPN password.</p>`;
@@ -316,7 +324,7 @@ ${passedSecondFactor(s.data) ? html`${field('Name of the new passkey', 'passkey-
   app.post('/account/vpn-credential', (req, reply) => {
     const s = formSession(req);
     if (!s) return reply.redirect('/account', 303);
-    const issuedBy = vpnIssuer(s.data);
+    const issuedBy = vpnIssuerFor(s);
     if (!issuedBy) return send(reply, homePage(s, 'Sign in with a passkey to get a one-time VPN password.'), 403);
     const ttlSeconds = deps.config.portal.vpn_credential_seconds;
     const client = chosenClient(services, formText((req.body ?? {}) as Form, 'client'));

@@ -30,6 +30,8 @@ const APPROVAL_MS = 2 * 60_000;
 export interface PushPortalDeps {
   services: Services;
   pushes: PushService;
+  /** Whether the account must approve with a passkey even while it has none (settings.passkeys.required). */
+  requiresPasskey(username: string): boolean;
 }
 
 function pushPage(title: string, body: Html, csrf?: string, passkey = false): Html {
@@ -127,6 +129,7 @@ export function registerPushPages(app: FastifyInstance, deps: PushPortalDeps, st
     if (decision === 'approved') {
       // a user with a passkey approves with it: the session alone (a password + code sign-in) is not enough
       if (hasPasskey(s.subject)) return send(reply, approvalPage(s, p, 'Approve with your passkey.'), 403);
+      if (deps.requiresPasskey(s.subject)) return send(reply, approvalPage(s, p, 'Your account approves logins with a passkey: add one on your account page first.'), 403);
       if (p.number && formText(form, 'number') !== p.number) return decide(reply, s, p, 'denied', req.ip, 'That is not the number your login showed.');
     }
     return decide(reply, s, p, decision, req.ip);
