@@ -10,6 +10,7 @@
  */
 import { Agent, request } from 'undici';
 import {
+  certificateErrorCode,
   claimAnswerSchema,
   errorMessage,
   pushCreateAnswerSchema,
@@ -22,7 +23,7 @@ import {
   type VpnCredentialAnswer,
   type VpnCredentialClaim,
 } from '@otpgate/shared';
-import type { Logger } from '../logger.js';
+import { LogLimiter, type Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
 import { masterTlsOptions } from './master-tls.js';
@@ -44,7 +45,8 @@ export class StepClaimer {
   private readonly credentialUrl: URL;
   private readonly pushUrl: URL;
   private readonly decisionsUrl: URL;
-  private lastLogged = 0;
+  /** One line a minute for each kind of failure: a certificate refused is not hidden behind a timeout's line. */
+  private readonly failures = new LogLimiter(LOG_INTERVAL_MS);
 
   constructor(
     store: Store,
@@ -122,8 +124,7 @@ export class StepClaimer {
     try {
       return await Promise.race([asked, deadline]);
     } catch (err) {
-      if (Date.now() - this.lastLogged >= LOG_INTERVAL_MS) {
-        this.lastLogged = Date.now();
+      if (this.failures.allow(certificateErrorCode(err) ?? 'unavailable')) {
         const then = this.mode === 'strict' ? 'refusing codes until it answers (cluster.replay_claim: strict)' : 'deciding locally and reporting afterwards';
         const credentials = 'one-time VPN credentials and push logins are refused until it answers';
         this.logger.warn({ event: 'replay-claim-unavailable', err: errorMessage(err) }, `could not ${what}: ${then}; ${credentials}`);

@@ -63,6 +63,9 @@ export class Checkpoints {
     const worker = this.worker;
     if (!worker) return;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    // held by the thread until it has gone: unreferenced, a process with nothing else left would end before the
+    // caller's next step (the reason a failed start gives)
+    worker.ref();
     worker.postMessage('stop');
     await exited;
   }
