@@ -1,46 +1,16 @@
-import { appendFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { ensureAdminCertificate } from '@otpgate/master';
+import type { Browser } from 'playwright-core';
 import { TestNode } from './helpers/test-node.js';
-import { accessibilityProblems, launchBrowser, newContext, screenshots, text } from './helpers/browser.js';
+import { accessibilityProblems, newContext, screenshots, text } from './helpers/browser.js';
+import { USB_KEY, addAuthenticator, launchPortalBrowser, servePortal, signInWithCode } from './helpers/portal-browser.js';
 import { papRequest, radclient } from './helpers/radclient.js';
 import { awaitFreshStep, totpCode } from './helpers/otp.js';
-import { freePort } from './helpers/net.js';
 import { AdminSession } from './helpers/admin-session.js';
 
 const SECRET = 'testing123';
-/** WebAuthn refuses IP addresses: the portal is reached by this name, which chromium maps to 127.0.0.1. */
+/** The portal's host name (helpers/portal-browser.ts). */
 const HOST = 'vpn.otpgate.test';
 const ADMIN_PW = 'Admin-Password-7q';
-
-const PLATFORM_PASSKEY = { transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true } as const;
-/** A plain USB security key: no resident keys, no user verification (good as a second factor only). */
-const USB_KEY = { transport: 'usb', hasResidentKey: false, hasUserVerification: false } as const;
-
-/** CDP's virtual authenticator, always present: by default a platform passkey with resident keys and user verification. */
-async function addAuthenticator(
-  context: BrowserContext,
-  page: Page,
-  kind: typeof PLATFORM_PASSKEY | typeof USB_KEY = PLATFORM_PASSKEY,
-): Promise<{ signCount: () => Promise<number[]>; rewind: () => Promise<void> }> {
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('WebAuthn.enable', { enableUI: false });
-  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: { protocol: 'ctap2', ctap2Version: 'ctap2_1', automaticPresenceSimulation: true, ...kind },
-  });
-  return {
-    signCount: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials.map((c) => c.signCount),
-    /** A clone of the authenticator made before its last uses: the same keys, the counters set back to 0. */
-    rewind: async () => {
-      for (const credential of (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials) {
-        await cdp.send('WebAuthn.removeCredential', { authenticatorId, credentialId: credential.credentialId });
-        await cdp.send('WebAuthn.addCredential', { authenticatorId, credential: { ...credential, signCount: 0 } });
-      }
-    },
-  };
-}
 
 describe('user portal: passkeys and one-time VPN credentials (chromium, virtual authenticator)', () => {
   let master: TestNode;
@@ -62,32 +32,21 @@ describe('user portal: passkeys and one-time VPN credentials (chromium, virtual 
     daveSecret = await master.addUserWithToken('dave', 'dave-password', '--group', 'kiosk');
     await master.cliOk('settings', 'set', 'passkeys.second_factor.users', '["carol"]');
     await master.cliOk('settings', 'set', 'passkeys.passwordless.groups', '["kiosk"]');
-    const port = await freePort();
-    base = `https://${HOST}:${port}`;
-    appendFileSync(master.configPath, `enrollment:\n  enabled: true\n  listen: ["127.0.0.1:${port}"]\nportal:\n  rp_id: ${HOST}\n  origin: ${base}\n`);
-    // a certificate for the name (the browser still does not trust its issuer: ignoreHTTPSErrors)
-    await ensureAdminCertificate(join(master.dir, 'data'), [HOST, '127.0.0.1']);
+    base = await servePortal(master, HOST);
     await master.cliInput(ADMIN_PW, 'admin', 'set-password', '--password-stdin');
     await master.start();
-    browser = await launchBrowser([`--host-resolver-rules=MAP ${HOST} 127.0.0.1`]);
+    browser = await launchPortalBrowser(HOST);
   }, 180_000);
   afterAll(async () => {
     await browser?.close();
     await master?.stop();
   });
 
-  async function signInWithCode(page: Page, password: string, code: string, username = 'alice'): Promise<void> {
-    await page.goto(`${base}/account`);
-    await page.getByLabel('User name').fill(username);
-    await page.getByLabel('Password').fill(password);
-    await page.getByLabel('Current code').fill(code);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  }
 
   it('a stolen password alone cannot register a passkey: no session without the code, and no registration without a session', async () => {
     const context = await newContext(browser);
     const page = await context.newPage();
-    await signInWithCode(page, 'alice-password', '000000');
+    await signInWithCode(page, base, 'alice', 'alice-password', '000000');
     expect(await text(page.locator('.problems, [role="alert"]'))).toContain('Wrong user name, password or code');
     const answer = await page.evaluate(async () => {
       const r = await fetch('/account/passkeys/options', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
@@ -103,7 +62,7 @@ describe('user portal: passkeys and one-time VPN credentials (chromium, virtual 
     const page = await context.newPage();
     const authenticator = await addAuthenticator(context, page);
     await awaitFreshStep();
-    await signInWithCode(page, 'alice-password', totpCode(aliceSecret));
+    await signInWithCode(page, base, 'alice', 'alice-password', totpCode(aliceSecret));
     expect(await text(page.getByRole('heading', { level: 1 }))).toBe('Signed in as alice');
     // a password + code session may register passkeys, but gets no VPN password
     expect(await page.getByRole('button', { name: 'Get a one-time VPN password' }).count()).toBe(0);
@@ -177,7 +136,7 @@ describe('user portal: passkeys and one-time VPN credentials (chromium, virtual 
     const page = await context.newPage();
     await addAuthenticator(context, page, USB_KEY);
     await awaitFreshStep();
-    await signInWithCode(page, 'bob-password', totpCode(bobSecret), 'bob');
+    await signInWithCode(page, base, 'bob', 'bob-password', totpCode(bobSecret));
     await page.getByLabel('Name of the new passkey').fill('usb key');
     await page.getByRole('button', { name: 'Add a passkey' }).click();
     await page.getByRole('cell', { name: 'usb key' }).waitFor();
@@ -209,7 +168,7 @@ describe('user portal: passkeys and one-time VPN credentials (chromium, virtual 
       const page = await context.newPage();
       await addAuthenticator(context, page);
       await awaitFreshStep();
-      await signInWithCode(page, `${user}-password`, totpCode(secret), user);
+      await signInWithCode(page, base, user, `${user}-password`, totpCode(secret));
       await page.getByLabel('Name of the new passkey').fill('laptop');
       await page.getByRole('button', { name: 'Add a passkey' }).click();
       await page.getByRole('cell', { name: 'laptop' }).waitFor();

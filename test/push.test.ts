@@ -1,14 +1,12 @@
 import { appendFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { ensureAdminCertificate } from '@otpgate/master';
 import { TestNode, type LogLine } from './helpers/test-node.js';
-import { accessibilityProblems, launchBrowser, newContext, screenshots, text } from './helpers/browser.js';
+import { accessibilityProblems, newContext, screenshots, text } from './helpers/browser.js';
 import { papRequest, radclient, type RadReply } from './helpers/radclient.js';
 import { awaitFreshStep, totpCode } from './helpers/otp.js';
-import { freePort } from './helpers/net.js';
 import { WebhookReceiver } from './helpers/webhook-receiver.js';
+import { addAuthenticator, launchPortalBrowser, servePortal, signInWithCode } from './helpers/portal-browser.js';
 
 const SECRET = 'testing123';
 /** WebAuthn refuses IP addresses: the portal is reached by this name, which chromium maps to 127.0.0.1. */
@@ -34,31 +32,20 @@ describe('push approval over RADIUS (radclient held, approved in chromium with a
     await master.addUserWithToken('bob', 'bob-password', '--mode', 'push');
     // the tests send more than the default 3 pushes a minute (the limit itself: packages/core/test/push-service.test.ts)
     await master.cliOk('settings', 'set', 'push.max_per_user_per_minute', '60');
-    const port = await freePort();
-    base = `https://${HOST}:${port}`;
     // VPN passwords expire after the least time allowed, so that the test sees one expire
-    appendFileSync(master.configPath, `enrollment:\n  enabled: true\n  listen: ["127.0.0.1:${port}"]\nportal:\n  rp_id: ${HOST}\n  origin: ${base}\n  vpn_credential_seconds: 10\n`);
+    base = await servePortal(master, HOST, '  vpn_credential_seconds: 10\n');
     master.noteSecret(WEBHOOK_SECRET);
     appendFileSync(master.configPath, `notify:\n  webhooks:\n    - name: chat\n      url: ${await webhook.start()}\n      secret: ${WEBHOOK_SECRET}\n`);
-    await ensureAdminCertificate(join(master.dir, 'data'), [HOST, '127.0.0.1']);
     await master.start();
     replica = await TestNode.createReplica('push-replica', master);
     await replica.start();
-    browser = await launchBrowser([`--host-resolver-rules=MAP ${HOST} 127.0.0.1`]);
+    browser = await launchPortalBrowser(HOST);
     context = await newContext(browser);
     page = await context.newPage();
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('WebAuthn.enable', { enableUI: false });
-    await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: { protocol: 'ctap2', ctap2Version: 'ctap2_1', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-    });
+    await addAuthenticator(context, page);
     // alice signs in with password + code and registers a passkey: approvals then need it
     await awaitFreshStep();
-    await page.goto(`${base}/account`);
-    await page.getByLabel('User name').fill('alice');
-    await page.getByLabel('Password').fill('alice-password');
-    await page.getByLabel('Current code').fill(totpCode(secret));
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await signInWithCode(page, base, 'alice', 'alice-password', totpCode(secret));
     await page.getByRole('button', { name: 'Add a passkey' }).click();
     await page.getByRole('cell', { name: '(no name)' }).waitFor();
   }, 180_000);

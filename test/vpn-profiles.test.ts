@@ -3,17 +3,15 @@
  * passkey (chromium, CDP virtual authenticator), gets a one-time credential for that connection, downloads the
  * .mobileconfig, and RADIUS accepts the credential it carries, once; the spent credential's downloads are refused.
  */
-import { appendFileSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { parse } from 'plist';
-import { ensureAdminCertificate } from '@otpgate/master';
 import { TestNode } from './helpers/test-node.js';
-import { accessibilityProblems, launchBrowser, newContext, screenshots, signIn, text } from './helpers/browser.js';
+import { accessibilityProblems, newContext, screenshots, signIn, text } from './helpers/browser.js';
 import { papRequest, radclient } from './helpers/radclient.js';
 import { awaitFreshStep, totpCode } from './helpers/otp.js';
-import { freePort } from './helpers/net.js';
+import { addAuthenticator, launchPortalBrowser, servePortal, signInWithCode } from './helpers/portal-browser.js';
 
 const SECRET = 'testing123';
 const ADMIN_PW = 'Admin-Password-7q';
@@ -35,12 +33,9 @@ describe('VPN profiles: admin UI set-up, portal download, RADIUS accepts the cre
     await master.cliInput(ADMIN_PW, 'admin', 'set-password', '--password-stdin');
     await master.addClient('nas', '127.0.0.1', SECRET);
     aliceSecret = await master.addUserWithToken('alice', 'alice-password');
-    const port = await freePort();
-    base = `https://${HOST}:${port}`;
-    appendFileSync(master.configPath, `enrollment:\n  enabled: true\n  listen: ["127.0.0.1:${port}"]\nportal:\n  rp_id: ${HOST}\n  origin: ${base}\n`);
-    await ensureAdminCertificate(join(master.dir, 'data'), [HOST, '127.0.0.1']);
+    base = await servePortal(master, HOST);
     await master.start();
-    browser = await launchBrowser([`--host-resolver-rules=MAP ${HOST} 127.0.0.1`]);
+    browser = await launchPortalBrowser(HOST);
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
@@ -72,17 +67,9 @@ describe('VPN profiles: admin UI set-up, portal download, RADIUS accepts the cre
   });
 
   async function passkeySignIn(page: Page): Promise<void> {
-    const cdp = await page.context().newCDPSession(page);
-    await cdp.send('WebAuthn.enable', { enableUI: false });
-    await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: { protocol: 'ctap2', ctap2Version: 'ctap2_1', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-    });
+    await addAuthenticator(page.context(), page);
     await awaitFreshStep();
-    await page.goto(`${base}/account`);
-    await page.getByLabel('User name').fill('alice');
-    await page.getByLabel('Password').fill('alice-password');
-    await page.getByLabel('Current code').fill(totpCode(aliceSecret));
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await signInWithCode(page, base, 'alice', 'alice-password', totpCode(aliceSecret));
     await page.getByRole('button', { name: 'Add a passkey' }).click();
     await page.getByRole('cell', { name: '(no name)' }).waitFor();
     await page.getByRole('button', { name: 'Sign out' }).click();
