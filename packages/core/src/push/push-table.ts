@@ -6,6 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { MAX_PUSH_DECISIONS, type PushCreate, type PushCreateAnswer, type PushDecision, type PushStatus } from '@otpgate/shared';
+import type { Selectable } from 'kysely';
+import type { PushesTable } from '../store/state-schema.js';
 import type { StateDatabase } from '../store/store.js';
 
 /** Decided pushes are kept this long for the record (the audit has the lines), then pruned. */
@@ -13,19 +15,8 @@ export const KEEP_PUSHES_MS = 7 * 86_400_000;
 /** A "this wasn't me" locks the account until an admin unlocks it (a year stands for that). */
 export const NOT_ME_LOCK_MS = 365 * 86_400_000;
 
-export interface PushRow {
-  seq: number;
-  id: string;
-  user_id: number;
-  username: string;
-  client: string;
-  client_address: string;
-  number: string | null;
-  created_at: number;
-  expires_at: number;
-  status: PushStatus;
-  decided_at: number | null;
-}
+/** A push as read back (COLUMNS): the table's row without its request key, its status typed. */
+export type PushRow = Omit<Selectable<PushesTable>, 'request_key' | 'status'> & { status: PushStatus };
 
 export interface PushLimits {
   timeoutMs: number;
