@@ -17,6 +17,8 @@ export function accountBlock(user: Pick<AuthUser, 'status' | 'lockedUntil'>, now
 
 /** Whether a settings list names the user, or one of their otpgate groups (case-insensitive). */
 export function listsAccount(list: AccountList, user: Pick<AuthUser, 'username' | 'groups'>): boolean {
+  // asked on every request (passkeys.required, auth.single_factor), and the lists are mostly empty
+  if (list.users.length === 0 && list.groups.length === 0) return false;
   if (list.users.some((u) => u.toLowerCase() === user.username.toLowerCase())) return true;
   const groups = new Set(list.groups.map((g) => g.toLowerCase()));
   return user.groups.some((g) => groups.has(g.toLowerCase()));
